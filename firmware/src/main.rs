@@ -1,0 +1,87 @@
+//! `madoguchi`: the kiosk application and its operator commands.
+#![forbid(unsafe_code)]
+
+use clap::{Parser, Subcommand};
+use madoguchi_firmware::diagnostics;
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "madoguchi", version, about = "Certificate kiosk firmware (コンビニ交付)")]
+struct Cli {
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Operator diagnostics of the card readers and the card or phone on them.
+    Card {
+        #[command(subcommand)]
+        what: CardCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum CardCommand {
+    /// Readers, token kind, user-authentication certificate (subject, serial, validity,
+    /// renewal window, chain) and tries left. Never spends a PIN try.
+    Info(diagnostics::CardOptions),
+    /// Tries left on the user-authentication PIN and the signature password. Never spends a try.
+    PinStatus(diagnostics::CardOptions),
+    /// Runs the resident authentication path once with a test card: reads the PIN from
+    /// standard input, VERIFY, signs a random challenge, checks the signature. Spends a try
+    /// only if the PIN is wrong, and says so.
+    AuthCheck(diagnostics::CardOptions),
+}
+
+fn main() -> ExitCode {
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    let cli = Cli::parse();
+    match cli.command {
+        Command::Card { what } => card(what),
+    }
+}
+
+fn card(what: CardCommand) -> ExitCode {
+    let (opts, with_cert) = match what {
+        CardCommand::Info(o) => (o, true),
+        CardCommand::PinStatus(o) => (o, false),
+        CardCommand::AuthCheck(o) => return auth_check(&o),
+    };
+    match diagnostics::inspect(&opts, with_cert) {
+        Ok(report) => {
+            if opts.json {
+                println!("{}", diagnostics::render_json(&report));
+            } else {
+                print!("{}", diagnostics::render_text(&report, with_cert));
+            }
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("madoguchi card: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+fn auth_check(opts: &diagnostics::CardOptions) -> ExitCode {
+    let mut line = zeroize::Zeroizing::new(String::new());
+    if std::io::stdin().read_line(&mut line).is_err() {
+        eprintln!("madoguchi card auth-check: could not read the PIN from standard input");
+        return ExitCode::from(2);
+    }
+    match diagnostics::auth_check(opts, &line) {
+        Ok(a) => {
+            print!("{}", diagnostics::render_auth_check(&a));
+            if a.signature_valid {
+                ExitCode::SUCCESS
+            } else {
+                ExitCode::from(1)
+            }
+        }
+        Err(e) => {
+            eprintln!("madoguchi card auth-check: {e}");
+            ExitCode::from(1)
+        }
+    }
+}

@@ -1,0 +1,34 @@
+#!/usr/bin/env bash
+# Sourced by test.sh and demo.sh: installs what madoguchi needs on Debian 12 (system packages
+# and, if missing, a Rust toolchain) and picks the cargo target directory.
+set -euo pipefail
+
+PACKAGES=(
+  build-essential pkg-config curl ca-certificates util-linux iproute2 jq openssl
+  pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools opensc      # smart cards: real pcscd + virtual reader
+  qpdf poppler-utils fonts-ipaexfont fonts-ipamj-mincho         # documents (printing issue)
+  libfontconfig1-dev                                            # UI text rendering (kiosk issue)
+  postgresql                                                    # backend tests run a private cluster
+)
+missing=()
+for p in "${PACKAGES[@]}"; do
+  dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+done
+if ((${#missing[@]})); then
+  echo "setup: installing ${missing[*]}" >&2
+  SUDO=""; [ "$(id -u)" -eq 0 ] || SUDO="sudo"
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get update -q
+  $SUDO env DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends "${missing[@]}" >&2
+fi
+
+if ! command -v cargo >/dev/null 2>&1; then
+  if [ ! -x "$HOME/.cargo/bin/cargo" ]; then
+    echo "setup: installing the Rust toolchain (rustup)" >&2
+    curl -sSf https://sh.rustup.rs | sh -s -- -y --profile minimal --component clippy,rustfmt >&2
+  fi
+  export PATH="$HOME/.cargo/bin:$PATH"
+fi
+
+# One target directory outside the checkout survives between CI runs on the same machine
+# (slint, printpdf and RSA crates are slow to build on 2 cores); override to taste.
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/madoguchi/target}"

@@ -1,0 +1,7 @@
+//! Simulators: the virtual JPKI card on vpcd and the demo world generator.
+#![forbid(unsafe_code)]
+
+pub mod card;
+pub mod profile;
+pub mod vpcd;
+pub mod world;

@@ -1,0 +1,288 @@
+//! The JPKI driver against the virtual card through a real pcscd + vpcd.
+
+use madoguchi_certs::{verify_pkcs1v15_sha256, JpkiCertificate};
+use madoguchi_drivers::card::{PcscTransport, ReaderEvent, ReaderInterface, ReaderMonitor, ReaderRoles};
+use madoguchi_drivers::jpki::{
+    CertificateEf, JpkiCard, JpkiErrorKind, Pin, PinKind, PinStatus, PinTries, SigningKey, TokenKind,
+};
+use madoguchi_tests::{bin, private_profile, resident_with, shared_world, PcscLab, Reader};
+use sha2::{Digest, Sha256};
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+fn roles() -> ReaderRoles {
+    ReaderRoles {
+        contact: vec![madoguchi_tests::CONTACT_READER.into()],
+        contactless: vec![madoguchi_tests::CONTACTLESS_READER.into()],
+    }
+}
+
+fn open(reader: Reader) -> JpkiCard<PcscTransport> {
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("pcsc");
+    JpkiCard::open(PcscTransport::connect(&ctx, reader.name()).expect("connect")).expect("open JPKI")
+}
+
+fn tries(left: u8, max: u8) -> PinStatus {
+    PinStatus::Tries(PinTries { left, max })
+}
+
+#[test]
+fn authentication_path_through_pcscd_in_budget() {
+    let Some(lab) = PcscLab::isolated("authentication_path_through_pcscd_in_budget") else { return };
+    let world = shared_world();
+    let r = resident_with(&world, &["adult", "household-head"]);
+    let profile = private_profile(&world, r["card_profile"].as_str().unwrap(), lab.dir.path());
+    let _card = lab.insert(&profile, Reader::Contactless, &[]);
+    let pin = Pin::new(PinKind::UserAuth, r["auth_pin"].as_str().unwrap()).unwrap();
+
+    let mut times = Vec::new();
+    let mut apdus = 0;
+    for _ in 0..5 {
+        let t = Instant::now();
+        let mut card = open(Reader::Contactless);
+        assert_eq!(card.token(), TokenKind::Card);
+        let der = card.read_certificate(CertificateEf::UserAuth).unwrap();
+        assert_eq!(card.pin_status(PinKind::UserAuth).unwrap(), tries(3, 3));
+        card.verify(&pin).unwrap();
+        let challenge = b"backend challenge 0123456789";
+        let hash: [u8; 32] = Sha256::digest(challenge).into();
+        let sig = card.sign_sha256(SigningKey::UserAuth, &hash).unwrap();
+        times.push(t.elapsed());
+        apdus = card.apdu_count();
+        let cert = JpkiCertificate::from_der(&der).unwrap();
+        verify_pkcs1v15_sha256(cert.public_key(), challenge, &sig).expect("card signature verifies");
+        card.into_transport().release();
+    }
+    times.sort();
+    println!(
+        "MEASURE card placed -> certificate -> PIN -> signed: {apdus} APDUs, median {:?} (min {:?}, max {:?})",
+        times[times.len() / 2],
+        times[0],
+        times[times.len() - 1]
+    );
+    assert!(apdus <= 14, "{apdus} APDUs exceed the budget of 14");
+}
+
+#[test]
+fn counters_survive_removal_and_restart() {
+    let Some(lab) = PcscLab::isolated("counters_survive_removal_and_restart") else { return };
+    let world = shared_world();
+    let r = resident_with(&world, &["adult"]);
+    let profile = private_profile(&world, r["card_profile"].as_str().unwrap(), lab.dir.path());
+    let mut sim = lab.insert(&profile, Reader::Contact, &[]);
+
+    let wrong = Pin::new(PinKind::UserAuth, "0000").unwrap();
+    let mut card = open(Reader::Contact);
+    let e = card.verify(&wrong).unwrap_err();
+    assert!(matches!(e, madoguchi_drivers::jpki::JpkiError::WrongPin { tries_left: 2, .. }), "{e:?}");
+    drop(card);
+
+    sim.remove();
+    sim.reinsert();
+    let mut card = open(Reader::Contact);
+    assert_eq!(card.pin_status(PinKind::UserAuth).unwrap(), tries(2, 3));
+    drop(card);
+
+    // A new simulator process reads the counter back from the profile.
+    drop(sim);
+    madoguchi_tests::wait_card_state(Reader::Contact.name(), false);
+    let _sim = lab.insert(&profile, Reader::Contact, &[]);
+    let mut card = open(Reader::Contact);
+    assert_eq!(card.pin_status(PinKind::UserAuth).unwrap(), tries(2, 3));
+    let good = Pin::new(PinKind::UserAuth, r["auth_pin"].as_str().unwrap()).unwrap();
+    card.verify(&good).unwrap();
+    drop(card);
+    let mut card = open(Reader::Contact);
+    assert_eq!(card.pin_status(PinKind::UserAuth).unwrap(), tries(3, 3));
+}
+
+#[test]
+fn wrong_pins_block_then_stay_blocked() {
+    let Some(lab) = PcscLab::isolated("wrong_pins_block_then_stay_blocked") else { return };
+    let world = shared_world();
+    let r = resident_with(&world, &["adult"]);
+    let profile = private_profile(&world, r["card_profile"].as_str().unwrap(), lab.dir.path());
+    let _sim = lab.insert(&profile, Reader::Contact, &[]);
+    let mut card = open(Reader::Contact);
+    let wrong = Pin::new(PinKind::UserAuth, "9999").unwrap();
+    let kinds: Vec<_> = (0..4).map(|_| card.verify(&wrong).unwrap_err().kind()).collect();
+    assert_eq!(
+        kinds,
+        [JpkiErrorKind::WrongPin, JpkiErrorKind::WrongPin, JpkiErrorKind::PinBlocked, JpkiErrorKind::PinBlocked]
+    );
+    assert_eq!(card.pin_status(PinKind::UserAuth).unwrap(), PinStatus::Blocked);
+    // Even the right PIN cannot unblock it.
+    let good = Pin::new(PinKind::UserAuth, r["auth_pin"].as_str().unwrap()).unwrap();
+    assert_eq!(card.verify(&good).unwrap_err().kind(), JpkiErrorKind::PinBlocked);
+    // Signing without a verified PIN is refused by the card.
+    assert_eq!(card.sign_sha256(SigningKey::UserAuth, &[0; 32]).unwrap_err().kind(), JpkiErrorKind::SecurityStatus);
+}
+
+#[test]
+fn pulled_card_is_reported_as_removed() {
+    let Some(lab) = PcscLab::isolated("pulled_card_is_reported_as_removed") else { return };
+    let world = shared_world();
+    let r = resident_with(&world, &["adult"]);
+    let profile = private_profile(&world, r["card_profile"].as_str().unwrap(), lab.dir.path());
+    let mut sim = lab.insert(&profile, Reader::Contactless, &[]);
+    let mut card = open(Reader::Contactless);
+    sim.remove();
+    let e = card.read_certificate(CertificateEf::UserAuth).unwrap_err();
+    assert_eq!(e.kind(), JpkiErrorKind::Removed, "{e:?}");
+}
+
+#[test]
+fn reader_monitor_reports_cards_on_each_interface() {
+    let Some(lab) = PcscLab::isolated("reader_monitor_reports_cards_on_each_interface") else { return };
+    let world = shared_world();
+    let r = resident_with(&world, &["adult"]);
+    let profile = private_profile(&world, r["card_profile"].as_str().unwrap(), lab.dir.path());
+    let mut monitor = ReaderMonitor::new(roles()).unwrap();
+    let mut seen = Vec::new();
+    let mut collect_until = |monitor: &mut ReaderMonitor, pred: &dyn Fn(&ReaderEvent) -> bool| {
+        let deadline = Instant::now() + madoguchi_tests::WAIT;
+        loop {
+            let left = deadline.saturating_duration_since(Instant::now());
+            assert!(!left.is_zero(), "event not seen; got {seen:?}");
+            for ev in monitor.wait(Some(left)).unwrap() {
+                let hit = pred(&ev);
+                seen.push(ev);
+                if hit {
+                    return;
+                }
+            }
+        }
+    };
+    collect_until(&mut monitor, &|e| {
+        matches!(e, ReaderEvent::ReaderAdded { interface: ReaderInterface::Contactless, .. })
+    });
+    let mut sim = lab.insert(&profile, Reader::Contactless, &[]);
+    collect_until(
+        &mut monitor,
+        &|e| matches!(e, ReaderEvent::CardPresented { interface: ReaderInterface::Contactless, atr, .. } if !atr.is_empty()),
+    );
+    sim.remove();
+    collect_until(&mut monitor, &|e| matches!(e, ReaderEvent::CardRemoved { .. }));
+    // Cancellation from another thread unblocks a wait.
+    let canceller = monitor.canceller();
+    let t = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        canceller.cancel();
+    });
+    let started = Instant::now();
+    let res = monitor.wait(Some(Duration::from_secs(60)));
+    t.join().unwrap();
+    assert!(matches!(res, Err(ref e) if e.kind() == madoguchi_drivers::card::TransportErrorKind::Cancelled), "{res:?}");
+    assert!(started.elapsed() < Duration::from_secs(60));
+}
+
+#[test]
+fn phones_and_children_behave_as_their_tokens() {
+    let Some(lab) = PcscLab::isolated("phones_and_children_behave_as_their_tokens") else { return };
+    let world = shared_world();
+
+    let a = resident_with(&world, &["phone-android"]);
+    let p = private_profile(&world, a["phone_profiles"]["android"].as_str().unwrap(), lab.dir.path());
+    let sim = lab.insert(&p, Reader::Contactless, &["--token", "android"]);
+    let mut card = open(Reader::Contactless);
+    assert_eq!(card.token(), TokenKind::Android);
+    assert_eq!(card.read_certificate(CertificateEf::UserAuth).unwrap_err().kind(), JpkiErrorKind::SecurityStatus);
+    card.verify(&Pin::new(PinKind::UserAuth, a["phone_secrets"]["android"]["auth_pin"].as_str().unwrap()).unwrap()).unwrap();
+    JpkiCertificate::from_der(&card.read_certificate(CertificateEf::UserAuth).unwrap()).unwrap();
+    drop(card);
+    drop(sim);
+    madoguchi_tests::wait_card_state(Reader::Contactless.name(), false);
+
+    let i = resident_with(&world, &["phone-iphone"]);
+    let p = private_profile(&world, i["phone_profiles"]["iphone"].as_str().unwrap(), lab.dir.path());
+    let sim = lab.insert(&p, Reader::Contactless, &["--token", "iphone"]);
+    let mut card = open(Reader::Contactless);
+    assert_eq!(card.token(), TokenKind::Iphone);
+    assert_eq!(card.pin_status(PinKind::UserAuth).unwrap(), PinStatus::Verified);
+    let der = card.read_certificate(CertificateEf::UserAuth).unwrap();
+    let sig = card.sign_sha256(SigningKey::UserAuth, &Sha256::digest(b"c").into()).unwrap();
+    verify_pkcs1v15_sha256(JpkiCertificate::from_der(&der).unwrap().public_key(), b"c", &sig).unwrap();
+    drop(card);
+    drop(sim);
+    madoguchi_tests::wait_card_state(Reader::Contactless.name(), false);
+
+    let c = resident_with(&world, &["under-15"]);
+    let p = private_profile(&world, c["card_profile"].as_str().unwrap(), lab.dir.path());
+    let _sim = lab.insert(&p, Reader::Contact, &[]);
+    let mut card = open(Reader::Contact);
+    assert_eq!(card.read_certificate(CertificateEf::Signature).unwrap_err().kind(), JpkiErrorKind::NotPresent);
+    JpkiCertificate::from_der(&card.read_certificate(CertificateEf::UserAuth).unwrap()).unwrap();
+}
+
+#[test]
+fn signature_certificate_needs_the_password() {
+    let Some(lab) = PcscLab::isolated("signature_certificate_needs_the_password") else { return };
+    let world = shared_world();
+    let r = resident_with(&world, &["adult", "household-head"]);
+    let profile = private_profile(&world, r["card_profile"].as_str().unwrap(), lab.dir.path());
+    let _sim = lab.insert(&profile, Reader::Contact, &[]);
+    let mut card = open(Reader::Contact);
+    assert_eq!(card.read_certificate(CertificateEf::Signature).unwrap_err().kind(), JpkiErrorKind::SecurityStatus);
+    let pw = Pin::new(PinKind::Signature, r["sign_password"].as_str().unwrap()).unwrap();
+    card.verify(&pw).unwrap();
+    let cert = JpkiCertificate::from_der(&card.read_certificate(CertificateEf::Signature).unwrap()).unwrap();
+    let basic4 = cert.basic4().unwrap().expect("signature certificate carries the basic 4 information");
+    assert_eq!(basic4.name, r["name"].as_str().unwrap());
+    // Change the auth PIN and back, through CHANGE REFERENCE DATA.
+    let old = Pin::new(PinKind::UserAuth, r["auth_pin"].as_str().unwrap()).unwrap();
+    let new = Pin::new(PinKind::UserAuth, "5678").unwrap();
+    card.change_pin(&old, &new).unwrap();
+    drop(card);
+    let mut card = open(Reader::Contact);
+    card.verify(&new).unwrap();
+    card.change_pin(&new, &old).unwrap();
+}
+
+/// `madoguchi card info` and `pin-status`, as an operator runs them, never spend a try.
+#[test]
+fn operator_diagnostics_spend_no_tries() {
+    let Some(lab) = PcscLab::isolated("operator_diagnostics_spend_no_tries") else { return };
+    let world = shared_world();
+    let r = resident_with(&world, &["certs-expiring-soon"]);
+    let profile = private_profile(&world, r["card_profile"].as_str().unwrap(), lab.dir.path());
+    let _sim = lab.insert(&profile, Reader::Contact, &[]);
+    let anchors = world.join("anchors");
+    let run = |sub: &str| {
+        let out = Command::new(bin("madoguchi"))
+            .args([
+                "card",
+                sub,
+                "--json",
+                "--allow-test-anchors",
+                "--contact",
+                "Virtual PCD 00 00",
+                "--contactless",
+                "Virtual PCD 00 01",
+            ])
+            .arg("--anchors")
+            .arg(&anchors)
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()
+    };
+    for _ in 0..3 {
+        let info = run("info");
+        assert_eq!(info["token"], "card");
+        assert_eq!(info["interface"], "contact");
+        assert_eq!(info["auth_pin"]["tries_left"], 3);
+        assert_eq!(info["sign_pin"]["tries_left"], 5);
+        let cert = &info["certificate"];
+        assert_eq!(cert["chain"]["trusted"], true, "{info}");
+        assert_eq!(cert["renewal_window_open"], true);
+        assert_eq!(cert["expired"], false);
+        assert!(cert["expires_in_days"].as_i64().unwrap() <= 92);
+        let st = run("pin-status");
+        assert_eq!(st["auth_pin"]["tries_left"], 3);
+        assert!(st["certificate"].is_null());
+    }
+    // The text output is for people: it names the token and the tries.
+    let out = Command::new(bin("madoguchi")).args(["card", "info"]).output().unwrap();
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("My Number Card") && text.contains("3 of 3 tries left"), "{text}");
+}

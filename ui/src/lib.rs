@@ -1,0 +1,2 @@
+//! Touchscreen UI.
+#![forbid(unsafe_code)]
