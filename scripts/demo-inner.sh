@@ -21,7 +21,10 @@ place() { # profile, port, extra args...: start a virtual card and wait until th
   "$BIN/madoguchi-sim" card --profile "$profile" --vpcd "127.0.0.1:$port" "$@" < /dev/null > "$OUT/card.log" 2>&1 &
   CARD=$!
 }
-take() { kill "$CARD"; wait "$CARD" 2>/dev/null || true; }
+take() { # take the card away and wait until the reader has seen it go
+  kill "$CARD"; wait "$CARD" 2>/dev/null || true
+  "$BIN/madoguchi" card watch --until removed --timeout 15 "${READERS[@]}" > /dev/null
+}
 banner() { printf '\n\033[1m== %s\033[0m\n' "$*"; }
 
 R=$(resident household-head)

@@ -75,9 +75,14 @@ impl TransportError {
     fn from_pcsc(e: pcsc::Error, reader: &str) -> Self {
         use pcsc::Error as E;
         match e {
-            E::RemovedCard | E::ResetCard | E::NoSmartcard | E::UnpoweredCard | E::UnresponsiveCard => {
-                TransportError::CardRemoved
-            }
+            // pcsc-lite reports a reader-level communication failure mid-exchange as NotTransacted:
+            // for the kiosk that is a card that went away (or stopped answering).
+            E::RemovedCard
+            | E::ResetCard
+            | E::NoSmartcard
+            | E::UnpoweredCard
+            | E::UnresponsiveCard
+            | E::NotTransacted => TransportError::CardRemoved,
             E::ReaderUnavailable | E::UnknownReader | E::NoReadersAvailable => {
                 TransportError::ReaderUnavailable { reader: reader.to_owned() }
             }
@@ -282,7 +287,7 @@ impl PcscTransport {
         let card = ctx
             .connect(&cname, pcsc::ShareMode::Shared, pcsc::Protocols::ANY)
             .map_err(|e| TransportError::from_pcsc(e, reader))?;
-        let atr = card.get_attribute_owned(pcsc::Attribute::AtrString).unwrap_or_default();
+        let atr = card.status2_owned().map(|s| s.atr().to_vec()).unwrap_or_default();
         Ok(Self { card: Some(card), reader: reader.to_owned(), atr })
     }
 

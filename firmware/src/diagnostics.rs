@@ -4,8 +4,10 @@
 //! BINARY and *empty* VERIFY (which reports the counter) are sent. No PIN is asked for.
 
 use madoguchi_certs::{validity, JpkiCertificate, TrustAnchors};
-use madoguchi_drivers::card::{first_reader_with_card, PcscTransport, ReaderInterface, ReaderMonitor, ReaderRoles};
-use madoguchi_drivers::jpki::{CertificateEf, JpkiCard, JpkiError, PinKind, PinStatus, TokenKind};
+use madoguchi_drivers::card::{
+    first_reader_with_card, PcscTransport, ReaderEvent, ReaderInterface, ReaderMonitor, ReaderRoles, TransportErrorKind,
+};
+use madoguchi_drivers::jpki::{CertificateEf, JpkiCard, JpkiError, JpkiErrorKind, PinKind, PinStatus, TokenKind};
 use std::fmt::Write as _;
 use std::path::PathBuf;
 use std::time::{Duration, Instant};
@@ -76,6 +78,17 @@ pub enum DiagError {
     Anchors(String),
 }
 
+impl DiagError {
+    /// The card went away during the inspection.
+    fn card_removed(&self) -> bool {
+        match self {
+            DiagError::Card(e) => e.kind() == JpkiErrorKind::Removed,
+            DiagError::Transport(e) => e.kind() == TransportErrorKind::CardRemoved,
+            _ => false,
+        }
+    }
+}
+
 /// What a JSON consumer or the operator's screen gets.
 #[derive(Debug, Default)]
 pub struct CardReport {
@@ -117,9 +130,14 @@ pub fn inspect(opts: &CardOptions, with_certificate: bool) -> Result<CardReport,
     };
     let mut monitor = ReaderMonitor::new(roles.clone())?;
     let deadline = Instant::now() + Duration::from_secs(opts.wait);
-    let (reader, interface) = loop {
-        if let Some(found) = first_reader_with_card(monitor.context(), &roles)? {
-            break found;
+    loop {
+        if let Some((reader, interface)) = first_reader_with_card(monitor.context(), &roles)? {
+            match inspect_card(&monitor, &reader, interface, anchors.as_ref(), with_certificate) {
+                // The card left (or pcscd had not yet noticed the previous one leave): wait for
+                // the next change rather than report a stale card.
+                Err(e) if e.card_removed() && Instant::now() < deadline => {}
+                other => return other,
+            }
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
@@ -132,20 +150,29 @@ pub fn inspect(opts: &CardOptions, with_certificate: bool) -> Result<CardReport,
             return Err(DiagError::NoCard(list));
         }
         monitor.wait(Some(left))?;
-    };
+    }
+}
+
+fn inspect_card(
+    monitor: &ReaderMonitor,
+    reader: &str,
+    interface: ReaderInterface,
+    anchors: Option<&TrustAnchors>,
+    with_certificate: bool,
+) -> Result<CardReport, DiagError> {
     let mut report = CardReport {
         readers: monitor.readers()?,
-        reader: reader.clone(),
+        reader: reader.to_owned(),
         interface: Some(interface),
         ..Default::default()
     };
-    let transport = PcscTransport::connect(monitor.context(), &reader)?;
+    let transport = PcscTransport::connect(monitor.context(), reader)?;
     report.atr = transport.atr().to_vec();
     let mut card = JpkiCard::open(transport)?;
     report.token = Some(card.token());
     if with_certificate {
         match card.read_certificate(CertificateEf::UserAuth) {
-            Ok(der) => report.certificate = Some(summarise(&der, anchors.as_ref())),
+            Ok(der) => report.certificate = Some(summarise(&der, anchors)),
             Err(JpkiError::SecurityStatusNotSatisfied) => {
                 report.certificate_note = Some("readable only after the PIN on this token (Android); not shown".into())
             }
@@ -174,7 +201,8 @@ fn summarise(der: &[u8], anchors: Option<&TrustAnchors>) -> CertSummary {
                 expires_in_days: st.expires_in_days,
                 expired: st.expired,
                 renewal_window_open: st.renewal_window_open,
-                chain: anchors.map(|a| match a.verify_chain(&cert, now) {
+                // Trust is judged within the certificate's validity; expiry is reported on its own.
+                chain: anchors.map(|a| match a.verify_chain(&cert, now.min(cert.not_after())) {
                     Ok(anchor) => {
                         Ok(format!("{} (valid to {})", anchor.cert().subject(), anchor.cert().not_after().date()))
                     }
@@ -373,4 +401,51 @@ pub fn render_auth_check(a: &AuthCheck) -> String {
         a.apdus,
         a.elapsed.as_millis()
     )
+}
+
+/// What `madoguchi card watch` waits for before it exits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
+pub enum WatchUntil {
+    /// No accepted reader holds a card.
+    Removed,
+    /// Some accepted reader holds a card.
+    Present,
+}
+
+/// Prints reader and card events as PC/SC reports them (an operator checks that a reader sees
+/// cards and phones). With `until`, returns once that state holds; `timeout` bounds the wait.
+pub fn watch(
+    opts: &CardOptions,
+    until: Option<WatchUntil>,
+    timeout: Option<Duration>,
+    out: &mut dyn std::io::Write,
+) -> Result<bool, DiagError> {
+    let roles = opts.roles();
+    let mut monitor = ReaderMonitor::new(roles.clone())?;
+    let deadline = timeout.map(|t| Instant::now() + t);
+    loop {
+        let has_card = first_reader_with_card(monitor.context(), &roles)?.is_some();
+        match until {
+            Some(WatchUntil::Removed) if !has_card => return Ok(true),
+            Some(WatchUntil::Present) if has_card => return Ok(true),
+            _ => {}
+        }
+        let left = deadline.map(|d| d.saturating_duration_since(Instant::now()));
+        if left == Some(Duration::ZERO) {
+            return Ok(false);
+        }
+        for event in monitor.wait(left)? {
+            let line = match event {
+                ReaderEvent::ReaderAdded { reader, interface } => {
+                    format!("reader added: {reader} ({})", interface_text(interface))
+                }
+                ReaderEvent::ReaderRemoved { reader } => format!("reader removed: {reader}"),
+                ReaderEvent::CardPresented { reader, interface, atr } => {
+                    format!("card placed: {reader} ({}), ATR {}", interface_text(interface), hex(&atr))
+                }
+                ReaderEvent::CardRemoved { reader } => format!("card removed: {reader}"),
+            };
+            let _ = writeln!(out, "{line}");
+        }
+    }
 }

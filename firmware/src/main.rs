@@ -32,6 +32,17 @@ enum CardCommand {
     /// standard input, VERIFY, signs a random challenge, checks the signature. Spends a try
     /// only if the PIN is wrong, and says so.
     AuthCheck(diagnostics::CardOptions),
+    /// Prints reader and card events as they happen (hot-plug, cards and phones placed and
+    /// removed). With --until, exits 0 once that state holds, 1 on --timeout.
+    Watch {
+        #[command(flatten)]
+        opts: diagnostics::CardOptions,
+        #[arg(long, value_enum)]
+        until: Option<diagnostics::WatchUntil>,
+        /// Give up after this many seconds.
+        #[arg(long)]
+        timeout: Option<u64>,
+    },
 }
 
 fn main() -> ExitCode {
@@ -47,6 +58,20 @@ fn card(what: CardCommand) -> ExitCode {
         CardCommand::Info(o) => (o, true),
         CardCommand::PinStatus(o) => (o, false),
         CardCommand::AuthCheck(o) => return auth_check(&o),
+        CardCommand::Watch { opts, until, timeout } => {
+            let timeout = timeout.map(std::time::Duration::from_secs);
+            return match diagnostics::watch(&opts, until, timeout, &mut std::io::stdout()) {
+                Ok(true) => ExitCode::SUCCESS,
+                Ok(false) => {
+                    eprintln!("madoguchi card watch: timed out");
+                    ExitCode::from(1)
+                }
+                Err(e) => {
+                    eprintln!("madoguchi card watch: {e}");
+                    ExitCode::from(1)
+                }
+            };
+        }
     };
     match diagnostics::inspect(&opts, with_cert) {
         Ok(report) => {

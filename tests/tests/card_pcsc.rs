@@ -187,7 +187,8 @@ fn phones_and_children_behave_as_their_tokens() {
     let mut card = open(Reader::Contactless);
     assert_eq!(card.token(), TokenKind::Android);
     assert_eq!(card.read_certificate(CertificateEf::UserAuth).unwrap_err().kind(), JpkiErrorKind::SecurityStatus);
-    card.verify(&Pin::new(PinKind::UserAuth, a["phone_secrets"]["android"]["auth_pin"].as_str().unwrap()).unwrap()).unwrap();
+    card.verify(&Pin::new(PinKind::UserAuth, a["phone_secrets"]["android"]["auth_pin"].as_str().unwrap()).unwrap())
+        .unwrap();
     JpkiCertificate::from_der(&card.read_certificate(CertificateEf::UserAuth).unwrap()).unwrap();
     drop(card);
     drop(sim);
@@ -245,7 +246,7 @@ fn operator_diagnostics_spend_no_tries() {
     let world = shared_world();
     let r = resident_with(&world, &["certs-expiring-soon"]);
     let profile = private_profile(&world, r["card_profile"].as_str().unwrap(), lab.dir.path());
-    let _sim = lab.insert(&profile, Reader::Contact, &[]);
+    let mut sim = lab.insert(&profile, Reader::Contact, &[]);
     let anchors = world.join("anchors");
     let run = |sub: &str| {
         let out = Command::new(bin("madoguchi"))
@@ -285,4 +286,15 @@ fn operator_diagnostics_spend_no_tries() {
     let out = Command::new(bin("madoguchi")).args(["card", "info"]).output().unwrap();
     let text = String::from_utf8_lossy(&out.stdout);
     assert!(text.contains("My Number Card") && text.contains("3 of 3 tries left"), "{text}");
+
+    // `watch --until removed` returns once the reader has seen the card go.
+    let watcher = Command::new(bin("madoguchi"))
+        .args(["card", "watch", "--until", "removed", "--timeout", "30"])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    sim.remove();
+    let out = watcher.wait_with_output().unwrap();
+    assert!(out.status.success());
+    assert!(String::from_utf8_lossy(&out.stdout).contains("card removed: Virtual PCD 00 00"), "{out:?}");
 }
