@@ -7,7 +7,7 @@ PACKAGES=(
   build-essential pkg-config curl ca-certificates util-linux iproute2 jq openssl
   pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools opensc      # smart cards: real pcscd + virtual reader
   qpdf poppler-utils fonts-ipaexfont fonts-ipamj-mincho         # documents (printing issue)
-  libfontconfig1-dev                                            # UI text rendering (kiosk issue)
+  libfontconfig1-dev fonts-dejavu-core fonts-wqy-microhei       # UI: Latin/Vietnamese, Chinese and Korean glyphs
   postgresql                                                    # backend tests run a private cluster
 )
 missing=()

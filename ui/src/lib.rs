@@ -1,2 +1,567 @@
-//! Touchscreen UI.
+//! The kiosk's touchscreen UI (slint). It shows a [`ViewModel`] and reports touches by action
+//! id; it knows nothing of cards, printers or money beyond what the view model says.
+//!
+//! ```no_run
+//! use madoguchi_ui::{Language, Screen, Ui, ViewModel};
+//! let ui = Ui::headless(1280, 800).unwrap();
+//! ui.on_touch(|action| println!("touched {action}"));
+//! ui.set_view(&ViewModel::new(Screen::PlaceCard, Language::En));
+//! ui.render_png("place-card.png".as_ref(), 1280, 800).unwrap();
+//! ui.touch("cancel").unwrap(); // presses and releases the pointer on the cancel button
+//! ```
+//!
+//! # Action ids and labels
+//! Every touchable control is a `KButton` (ui/controls.slint) whose `accessible-id` is its
+//! action id (`digit:4`, `document:juminhyo`, `language:en`, ...; reference/scenarios.md) and
+//! whose `accessible-label` is its label in the current language. [`Ui::find_action`] finds a
+//! control by action id; [`Ui::find_label`] by translated label. Only the current screen's
+//! controls exist, each action id at most once per screen.
+//!
+//! # Threads
+//! slint keeps its platform, fonts and translation per thread: create and use a [`Ui`] on one
+//! thread. Several headless `Ui`s may live on one thread, but the language is per thread, so
+//! the last `set_view` decides it for all of them.
 #![forbid(unsafe_code)]
+
+mod fonts;
+mod model;
+mod platform;
+pub mod samples;
+
+pub use fonts::{embedded_fonts, EmbeddedFonts};
+pub use model::{
+    CertificateProblem, Choice, Countdown, Date, Failure, FailureKind, Hours, Language, Order, Payment, PinPad,
+    PinPurpose, Progress, Reason, Screen, Stage, ViewModel,
+};
+
+use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementQuery};
+use madoguchi_ui_slint::{Api, KioskWindow};
+use model::Flat;
+use slint::platform::software_renderer::MinimalSoftwareWindow;
+use slint::platform::{PointerEventButton, WindowEvent};
+use slint::{ComponentHandle, LogicalPosition, ModelRc, PhysicalSize, Rgb8Pixel, SharedString, VecModel};
+use std::cell::{Cell, RefCell};
+use std::path::Path;
+use std::rc::Rc;
+
+/// Errors from creating or rendering the UI.
+#[derive(Debug, thiserror::Error)]
+pub enum UiError {
+    /// slint could not create the window or platform.
+    #[error("slint platform: {0}")]
+    Platform(String),
+    /// Writing the PNG failed.
+    #[error("writing {path}: {source}")]
+    Io {
+        /// The file.
+        path: String,
+        /// Why.
+        source: std::io::Error,
+    },
+    /// Encoding the PNG failed.
+    #[error("encoding PNG: {0}")]
+    Png(#[from] png::EncodingError),
+    /// This UI has a real window; headless rendering is not available.
+    #[error("not a headless UI")]
+    NotHeadless,
+}
+
+/// Why [`Ui::touch`] could not touch a control.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum NotTouchable {
+    /// No visible control on this screen has that action id.
+    #[error("no control with action id {0:?} on this screen")]
+    NotFound(String),
+    /// The control is shown but disabled.
+    #[error("control {0:?} is disabled")]
+    Disabled(String),
+    /// The control lies (partly) outside the window.
+    #[error("control {0:?} is outside the window")]
+    OutsideWindow(String),
+    /// Pressing at the control's centre did not report its action (something covers it).
+    #[error("touching {0:?} did not report it")]
+    NotReported(String),
+}
+
+/// A control as a finger would find it: its box in logical pixels of the current window size
+/// (see [`Ui::scale_factor`]), whether it is enabled, and its accessible label.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Control {
+    /// The action id.
+    pub action: String,
+    /// Left edge, logical px.
+    pub x: f32,
+    /// Top edge, logical px.
+    pub y: f32,
+    /// Width, logical px.
+    pub width: f32,
+    /// Height, logical px.
+    pub height: f32,
+    /// Can be touched.
+    pub enabled: bool,
+    /// The accessible label in the current language.
+    pub label: String,
+}
+
+/// A text on the screen and its box in logical pixels.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TextBox {
+    /// The text as shown.
+    pub text: String,
+    /// Left edge.
+    pub x: f32,
+    /// Top edge.
+    pub y: f32,
+    /// Width.
+    pub width: f32,
+    /// Height.
+    pub height: f32,
+}
+
+type Handler = Rc<RefCell<Option<Box<dyn Fn(String)>>>>;
+
+/// The kiosk UI: one `KioskWindow` with its view model.
+pub struct Ui {
+    window: KioskWindow,
+    headless: Option<Rc<MinimalSoftwareWindow>>,
+    handler: Handler,
+    reported: Rc<RefCell<Vec<String>>>,
+    screen: Cell<Screen>,
+    size: Cell<(u32, u32)>,
+}
+
+/// The scale at which a window of `width` x `height` physical pixels is drawn: the UI is laid
+/// out for at least 1280x800 logical pixels (800x1280 in portrait), so 1920x1080 is drawn at
+/// 1.35 (1422x800 logical).
+pub fn scale_for(width: u32, height: u32) -> f32 {
+    let (w, h) = (width as f32, height as f32);
+    let s = if w >= h { (w / 1280.0).min(h / 800.0) } else { (w / 800.0).min(h / 1280.0) };
+    s.clamp(0.5, 4.0)
+}
+
+impl Ui {
+    /// A UI drawn off-screen by slint's software renderer into memory (tests, the headless
+    /// scenario runner, the gallery). Sets this thread's slint platform on first use.
+    pub fn headless(width: u32, height: u32) -> Result<Ui, UiError> {
+        platform::install();
+        let window = KioskWindow::new().map_err(|e| UiError::Platform(e.to_string()))?;
+        let adapter = platform::take_last_window().ok_or_else(|| {
+            UiError::Platform("another slint platform is active on this thread; use Ui::windowed".into())
+        })?;
+        let ui = Ui::wrap(window, Some(adapter));
+        ui.resize(width, height);
+        ui.window.show().map_err(|e| UiError::Platform(e.to_string()))?;
+        Ok(ui)
+    }
+
+    /// A UI in a real desktop window (winit), for the demo. Run it with [`Ui::run`].
+    #[cfg(feature = "window")]
+    pub fn windowed() -> Result<Ui, UiError> {
+        let window = KioskWindow::new().map_err(|e| UiError::Platform(e.to_string()))?;
+        Ok(Ui::wrap(window, None))
+    }
+
+    /// Shows the window and runs slint's event loop until the window closes (windowed UI).
+    #[cfg(feature = "window")]
+    pub fn run(&self) -> Result<(), UiError> {
+        self.window.run().map_err(|e| UiError::Platform(e.to_string()))
+    }
+
+    fn wrap(window: KioskWindow, headless: Option<Rc<MinimalSoftwareWindow>>) -> Ui {
+        fonts::register_embedded_fonts();
+        let handler: Handler = Rc::new(RefCell::new(None));
+        let reported = Rc::new(RefCell::new(Vec::new()));
+        {
+            let handler = handler.clone();
+            let reported = reported.clone();
+            window.global::<Api>().on_touched(move |action| {
+                let action = action.to_string();
+                reported.borrow_mut().push(action.clone());
+                if let Some(h) = handler.borrow().as_ref() {
+                    h(action);
+                }
+            });
+        }
+        let ui = Ui { window, headless, handler, reported, screen: Cell::new(Screen::Idle), size: Cell::new((0, 0)) };
+        ui.set_language(Language::Ja);
+        ui
+    }
+
+    /// Calls `f` with the action id of every control the resident touches (and of every
+    /// [`Ui::touch`]). Replaces any earlier handler.
+    pub fn on_touch(&self, f: impl Fn(String) + 'static) {
+        *self.handler.borrow_mut() = Some(Box::new(f));
+    }
+
+    /// The slint component, for embedding (e.g. a window's event loop in the demo).
+    pub fn component(&self) -> &KioskWindow {
+        &self.window
+    }
+
+    /// Shows `vm`.
+    pub fn set_view(&self, vm: &ViewModel) {
+        let api = self.window.global::<Api>();
+        let flat = Flat { vm };
+        self.set_language(vm.language);
+        api.set_screen(vm.screen.id().into());
+        api.set_language(vm.language.code().into());
+        api.set_large_text(vm.large_text);
+        api.set_high_contrast(vm.high_contrast);
+        api.set_seconds_left(vm.countdown.map_or(-1, |c| clamp_i32(c.seconds_left)));
+        api.set_can_back(vm.can_go_back);
+        api.set_can_cancel(vm.can_cancel);
+        api.set_services(choices(&vm.services));
+
+        api.set_stage(vm.progress.stage.id().into());
+        api.set_step(clamp_i32(vm.progress.step));
+        api.set_steps(clamp_i32(vm.progress.steps));
+        api.set_pages_done(clamp_i32(vm.progress.pages_done));
+        api.set_pages_total(clamp_i32(vm.progress.pages_total));
+
+        api.set_pin_purpose(flat.pin_purpose().into());
+        api.set_typed(i32::from(vm.pin.typed));
+        api.set_pin_min(i32::from(vm.pin.min_len));
+        api.set_pin_max(i32::from(vm.pin.max_len.max(1)));
+        api.set_tries_left(vm.pin.tries_left.map_or(-1, i32::from));
+        api.set_alphanumeric(vm.pin.alphanumeric);
+
+        let (problem, date) = flat.problem();
+        api.set_problem(problem.into());
+        api.set_problem_has_date(date.is_some());
+        if let Some(d) = date {
+            api.set_problem_year(d.year);
+            api.set_problem_month(i32::from(d.month));
+            api.set_problem_day(i32::from(d.day));
+        }
+
+        api.set_municipalities(choices(&vm.municipalities));
+        api.set_documents(choices(&vm.documents));
+        api.set_options(choices(&vm.options));
+        api.set_years(choices(&vm.years));
+
+        let o = &vm.order;
+        api.set_order_municipality(o.municipality.as_str().into());
+        api.set_order_document(o.document.as_str().into());
+        api.set_order_document_label(o.document_label.as_str().into());
+        api.set_order_options(ModelRc::new(VecModel::from(
+            o.options.iter().map(|s| SharedString::from(s.as_str())).collect::<Vec<_>>(),
+        )));
+        api.set_order_year(o.year.map_or(-1, i32::from));
+        api.set_copies(i32::from(o.copies));
+        api.set_max_copies(i32::from(o.max_copies));
+        api.set_fee_per_copy(clamp_i32(o.fee_per_copy_yen));
+        api.set_fee_total(clamp_i32(o.total_yen));
+
+        api.set_inserted(clamp_i32(vm.payment.inserted_yen));
+        api.set_change(clamp_i32(vm.payment.change_yen));
+
+        api.set_failure(flat.failure().into());
+        let (charged, refunded, reference) =
+            vm.failure.as_ref().map_or((0, 0, ""), |f| (f.charged_yen, f.refunded_yen, f.reference.as_str()));
+        api.set_charged(clamp_i32(charged));
+        api.set_refunded(clamp_i32(refunded));
+        api.set_reference(reference.into());
+
+        api.set_opens(vm.hours.opens.as_str().into());
+        api.set_closes(vm.hours.closes.as_str().into());
+        api.set_reason(flat.reason().into());
+
+        self.screen.set(vm.screen);
+        self.settle();
+    }
+
+    fn set_language(&self, language: Language) {
+        // Japanese is the source language: "" selects the untranslated strings.
+        let code = if language == Language::Ja { "" } else { language.code() };
+        if let Err(e) = slint::select_bundled_translation(code) {
+            // the catalogues are compiled in, so this is a build defect: keep the current text
+            log_error(&format!("madoguchi-ui: language {code}: {e}"));
+        }
+    }
+
+    /// The id of the screen shown.
+    pub fn screen_id(&self) -> &'static str {
+        self.screen.get().id()
+    }
+
+    /// The screen shown.
+    pub fn screen(&self) -> Screen {
+        self.screen.get()
+    }
+
+    /// The window size in physical pixels.
+    pub fn size(&self) -> (u32, u32) {
+        self.size.get()
+    }
+
+    /// Logical pixels per physical pixel at the current size ([`scale_for`]).
+    pub fn scale_factor(&self) -> f32 {
+        self.window.window().scale_factor()
+    }
+
+    /// Resizes the (headless) window; layouts follow. 1280x800, 1920x1080 and their portrait
+    /// forms are the sizes designed for.
+    pub fn resize(&self, width: u32, height: u32) {
+        if self.size.get() == (width, height) {
+            return;
+        }
+        self.size.set((width, height));
+        let w = self.window.window();
+        w.dispatch_event(WindowEvent::ScaleFactorChanged { scale_factor: scale_for(width, height) });
+        w.set_size(PhysicalSize::new(width, height));
+        self.settle();
+    }
+
+    /// Draws the current screen at `width` x `height` and writes it as an RGB PNG. The window
+    /// keeps that size afterwards.
+    pub fn render_png(&self, path: &Path, width: u32, height: u32) -> Result<(), UiError> {
+        let rgb = self.render_rgb(width, height)?;
+        write_png(path, width, height, &rgb)
+    }
+
+    /// Draws the current screen at `width` x `height` into RGB bytes (3 per pixel, row-major).
+    pub fn render_rgb(&self, width: u32, height: u32) -> Result<Vec<u8>, UiError> {
+        let adapter = self.headless.as_ref().ok_or(UiError::NotHeadless)?;
+        self.resize(width, height);
+        self.settle();
+        let mut buffer = vec![Rgb8Pixel::new(0, 0, 0); width as usize * height as usize];
+        adapter.request_redraw();
+        adapter.draw_if_needed(|renderer| {
+            renderer.render(&mut buffer, width as usize);
+        });
+        Ok(buffer.iter().flat_map(|p| [p.r, p.g, p.b]).collect())
+    }
+
+    fn settle(&self) {
+        slint::platform::update_timers_and_animations();
+    }
+
+    fn controls(&self) -> Vec<ElementHandle> {
+        ElementQuery::from_root(&self.window)
+            .match_predicate(|e| e.accessible_id().is_some_and(|id| !id.is_empty()))
+            .find_all()
+    }
+
+    fn describe(&self, e: &ElementHandle) -> Option<Control> {
+        let action = e.accessible_id()?.to_string();
+        if action.is_empty() || e.computed_opacity() <= 0.0 {
+            return None;
+        }
+        let pos = e.absolute_position();
+        let size = e.size();
+        if size.width <= 0.0 || size.height <= 0.0 {
+            return None;
+        }
+        Some(Control {
+            action,
+            x: pos.x,
+            y: pos.y,
+            width: size.width,
+            height: size.height,
+            enabled: e.accessible_enabled().unwrap_or(true),
+            label: e.accessible_label().map(|s| s.to_string()).unwrap_or_default(),
+        })
+    }
+
+    /// Every visible control of the screen shown, in tree order.
+    pub fn controls_shown(&self) -> Vec<Control> {
+        self.controls().iter().filter_map(|e| self.describe(e)).collect()
+    }
+
+    /// The visible control with this action id on the screen shown.
+    pub fn find_action(&self, action_id: &str) -> Option<Control> {
+        let id = action_id.to_string();
+        let found = ElementQuery::from_root(&self.window)
+            .match_predicate(move |e| e.accessible_id().is_some_and(|a| a == id.as_str()))
+            .find_all();
+        found.iter().find_map(|e| self.describe(e))
+    }
+
+    /// The visible control whose accessible label (in the current language) is `label`.
+    pub fn find_label(&self, label: &str) -> Option<Control> {
+        self.controls_shown().into_iter().find(|c| c.label == label)
+    }
+
+    /// The window's size in logical pixels.
+    pub fn logical_size(&self) -> (f32, f32) {
+        let s = self.window.window().size().to_logical(self.scale_factor());
+        (s.width, s.height)
+    }
+
+    /// Whether the control lies entirely inside the window.
+    pub fn inside_window(&self, c: &Control) -> bool {
+        let (w, h) = self.logical_size();
+        let eps = 0.5;
+        c.x >= -eps && c.y >= -eps && c.x + c.width <= w + eps && c.y + c.height <= h + eps
+    }
+
+    /// Touches the control with this action id as a finger would: pointer pressed and released
+    /// at its centre. Fails, reporting nothing, if it is not shown, disabled, outside the window,
+    /// or covered.
+    pub fn touch(&self, action_id: &str) -> Result<(), NotTouchable> {
+        let c = self.find_action(action_id).ok_or_else(|| NotTouchable::NotFound(action_id.into()))?;
+        if !c.enabled {
+            return Err(NotTouchable::Disabled(action_id.into()));
+        }
+        if !self.inside_window(&c) {
+            return Err(NotTouchable::OutsideWindow(action_id.into()));
+        }
+        let position = LogicalPosition::new(c.x + c.width / 2.0, c.y + c.height / 2.0);
+        self.reported.borrow_mut().clear();
+        let w = self.window.window();
+        w.dispatch_event(WindowEvent::PointerMoved { position });
+        w.dispatch_event(WindowEvent::PointerPressed { position, button: PointerEventButton::Left });
+        w.dispatch_event(WindowEvent::PointerReleased { position, button: PointerEventButton::Left });
+        w.dispatch_event(WindowEvent::PointerExited);
+        self.settle();
+        let reported = std::mem::take(&mut *self.reported.borrow_mut());
+        if reported.iter().any(|a| a == action_id) {
+            Ok(())
+        } else {
+            Err(NotTouchable::NotReported(action_id.into()))
+        }
+    }
+
+    /// Touches the point (`x`, `y`) in logical pixels, as a finger would; returns the actions it
+    /// reported (none if it hit no enabled control).
+    pub fn touch_at(&self, x: f32, y: f32) -> Vec<String> {
+        let position = LogicalPosition::new(x, y);
+        self.reported.borrow_mut().clear();
+        let w = self.window.window();
+        w.dispatch_event(WindowEvent::PointerMoved { position });
+        w.dispatch_event(WindowEvent::PointerPressed { position, button: PointerEventButton::Left });
+        w.dispatch_event(WindowEvent::PointerReleased { position, button: PointerEventButton::Left });
+        w.dispatch_event(WindowEvent::PointerExited);
+        self.settle();
+        std::mem::take(&mut *self.reported.borrow_mut())
+    }
+
+    /// Layout defects a resident would see: a control or text (partly) outside the window, or a
+    /// control's text spilling out of the control. Empty when the screen fits. Tests run it on
+    /// every screen, language, size and text size.
+    pub fn layout_problems(&self) -> Vec<String> {
+        let (w, h) = self.logical_size();
+        let eps = 1.0;
+        let inside = |x: f32, y: f32, cw: f32, ch: f32, bx: f32, by: f32, bw: f32, bh: f32| {
+            x >= bx - eps && y >= by - eps && x + cw <= bx + bw + eps && y + ch <= by + bh + eps
+        };
+        let mut problems = Vec::new();
+        for e in self.controls() {
+            let Some(c) = self.describe(&e) else { continue };
+            if !inside(c.x, c.y, c.width, c.height, 0.0, 0.0, w, h) {
+                problems.push(format!(
+                    "control {} at ({:.0},{:.0}) {:.0}x{:.0} is outside the {w:.0}x{h:.0} window",
+                    c.action, c.x, c.y, c.width, c.height
+                ));
+            }
+            for t in e.query_descendants().match_accessible_role(AccessibleRole::Text).find_all() {
+                let (p, s) = (t.absolute_position(), t.size());
+                if s.width <= 0.0 || s.height <= 0.0 {
+                    continue;
+                }
+                if !inside(p.x, p.y, s.width, s.height, c.x, c.y, c.width, c.height) {
+                    problems.push(format!(
+                        "text {:?} of control {} spills out of it ({:.0},{:.0} {:.0}x{:.0} in {:.0},{:.0} {:.0}x{:.0})",
+                        t.accessible_label().unwrap_or_default(),
+                        c.action,
+                        p.x,
+                        p.y,
+                        s.width,
+                        s.height,
+                        c.x,
+                        c.y,
+                        c.width,
+                        c.height
+                    ));
+                }
+            }
+        }
+        for t in ElementQuery::from_root(&self.window).match_accessible_role(AccessibleRole::Text).find_all() {
+            let (p, s) = (t.absolute_position(), t.size());
+            if s.width > 0.0 && s.height > 0.0 && !inside(p.x, p.y, s.width, s.height, 0.0, 0.0, w, h) {
+                problems.push(format!(
+                    "text {:?} at ({:.0},{:.0}) {:.0}x{:.0} is outside the {w:.0}x{h:.0} window",
+                    t.accessible_label().unwrap_or_default(),
+                    p.x,
+                    p.y,
+                    s.width,
+                    s.height
+                ));
+            }
+        }
+        problems
+    }
+
+    /// Every text on the screen with its box (logical px), in tree order.
+    pub fn text_boxes(&self) -> Vec<TextBox> {
+        ElementQuery::from_root(&self.window)
+            .match_accessible_role(AccessibleRole::Text)
+            .find_all()
+            .iter()
+            .filter(|e| e.computed_opacity() > 0.0)
+            .filter_map(|e| {
+                let (p, s) = (e.absolute_position(), e.size());
+                let text = e.accessible_label()?.to_string();
+                (s.width > 0.0 && s.height > 0.0 && !text.trim().is_empty()).then_some(TextBox {
+                    text,
+                    x: p.x,
+                    y: p.y,
+                    width: s.width,
+                    height: s.height,
+                })
+            })
+            .collect()
+    }
+
+    /// Every text on the screen, in tree order (what `expect_text` searches).
+    pub fn visible_texts(&self) -> Vec<String> {
+        ElementQuery::from_root(&self.window)
+            .match_accessible_role(AccessibleRole::Text)
+            .find_all()
+            .iter()
+            .filter(|e| e.computed_opacity() > 0.0 && e.size().width > 0.0)
+            .filter_map(|e| e.accessible_label())
+            .map(|s| s.to_string())
+            .filter(|s| !s.trim().is_empty())
+            .collect()
+    }
+}
+
+fn choices(list: &[Choice]) -> ModelRc<madoguchi_ui_slint::Choice> {
+    let v: Vec<madoguchi_ui_slint::Choice> = list
+        .iter()
+        .map(|c| madoguchi_ui_slint::Choice {
+            id: c.id.as_str().into(),
+            label: c.label.as_str().into(),
+            detail: c.detail.as_str().into(),
+            note: c.note.as_str().into(),
+            fee: c.fee_yen.map_or(-1, clamp_i32),
+            enabled: c.enabled,
+            selected: c.selected,
+        })
+        .collect();
+    ModelRc::new(VecModel::from(v))
+}
+
+fn clamp_i32(v: u32) -> i32 {
+    i32::try_from(v).unwrap_or(i32::MAX)
+}
+
+fn log_error(msg: &str) {
+    // no logger dependency: the firmware's env_logger is not ours to configure
+    eprintln!("{msg}");
+}
+
+/// Writes RGB bytes as a PNG file.
+pub fn write_png(path: &Path, width: u32, height: u32, rgb: &[u8]) -> Result<(), UiError> {
+    let io = |source| UiError::Io { path: path.display().to_string(), source };
+    let file = std::fs::File::create(path).map_err(io)?;
+    let mut encoder = png::Encoder::new(std::io::BufWriter::new(file), width, height);
+    encoder.set_color(png::ColorType::Rgb);
+    encoder.set_depth(png::BitDepth::Eight);
+    encoder.set_compression(png::Compression::Fast);
+    let mut writer = encoder.write_header()?;
+    writer.write_image_data(rgb)?;
+    writer.finish()?;
+    Ok(())
+}

@@ -1,0 +1,660 @@
+//! The view model: plain Rust, no slint types. The session builds one per state and hands it to
+//! [`crate::Ui::set_view`]; the UI shows it and reports touches by action id.
+//!
+//! Secrets: the PIN pad's state is [`PinPad`], which holds how many characters were typed and
+//! nothing else. The digits stay in the session (in a zeroizing buffer); the UI reports
+//! `digit:N` / `key:X` touches and never sees what was typed before.
+
+use std::fmt;
+
+/// Every screen id of `reference/scenarios.md`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Screen {
+    /// Waiting for a resident: the services (or a single "start" button), languages.
+    #[default]
+    Idle,
+    /// A full-screen language picker.
+    Language,
+    /// The services offered (certificates, PIN reset).
+    ServiceMenu,
+    /// "Place your card or phone on the reader".
+    PlaceCard,
+    /// Reading the card; [`ViewModel::progress`] says what is happening.
+    ReadingCard,
+    /// The PIN pad; [`ViewModel::pin`].
+    PinEntry,
+    /// The certificate cannot be used, or expires soon; [`ViewModel::certificate_problem`].
+    CertificateProblem,
+    /// PIN verified, signing and asking the backend; [`ViewModel::progress`].
+    Authenticating,
+    /// "Take your card off the reader" (the flow goes on only once it is gone).
+    RemoveCard,
+    /// Residence or 本籍地 municipality; [`ViewModel::municipalities`].
+    ChooseMunicipality,
+    /// The documents offered; [`ViewModel::documents`].
+    ChooseDocument,
+    /// Options and fiscal year; [`ViewModel::options`], [`ViewModel::years`].
+    DocumentOptions,
+    /// Number of copies; [`ViewModel::order`].
+    Copies,
+    /// Summary and fee; [`ViewModel::order`].
+    Confirm,
+    /// Fee, money inserted and remaining; [`ViewModel::order`], [`ViewModel::payment`].
+    Payment,
+    /// Pages printed; [`ViewModel::progress`].
+    Printing,
+    /// "Take your documents" (and change).
+    TakeDocuments,
+    /// "Take your card" at the end when it is still on the reader.
+    TakeCard,
+    /// What went wrong, what happened to the money, what to do; [`ViewModel::failure`].
+    Failure,
+    /// Outside service hours; [`ViewModel::hours`].
+    Closed,
+    /// The kiosk cannot serve (printer, paper, network, cash unit); [`ViewModel::hours`]`.reason`.
+    OutOfService,
+    /// "Still there?" with a big countdown and "continue".
+    TimeoutWarning,
+}
+
+impl Screen {
+    /// All screens, in flow order.
+    pub const ALL: [Screen; 22] = [
+        Screen::Idle,
+        Screen::Language,
+        Screen::ServiceMenu,
+        Screen::PlaceCard,
+        Screen::ReadingCard,
+        Screen::PinEntry,
+        Screen::CertificateProblem,
+        Screen::Authenticating,
+        Screen::RemoveCard,
+        Screen::ChooseMunicipality,
+        Screen::ChooseDocument,
+        Screen::DocumentOptions,
+        Screen::Copies,
+        Screen::Confirm,
+        Screen::Payment,
+        Screen::Printing,
+        Screen::TakeDocuments,
+        Screen::TakeCard,
+        Screen::Failure,
+        Screen::Closed,
+        Screen::OutOfService,
+        Screen::TimeoutWarning,
+    ];
+
+    /// The screen id of `reference/scenarios.md`.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Screen::Idle => "idle",
+            Screen::Language => "language",
+            Screen::ServiceMenu => "service-menu",
+            Screen::PlaceCard => "place-card",
+            Screen::ReadingCard => "reading-card",
+            Screen::PinEntry => "pin-entry",
+            Screen::CertificateProblem => "certificate-problem",
+            Screen::Authenticating => "authenticating",
+            Screen::RemoveCard => "remove-card",
+            Screen::ChooseMunicipality => "choose-municipality",
+            Screen::ChooseDocument => "choose-document",
+            Screen::DocumentOptions => "document-options",
+            Screen::Copies => "copies",
+            Screen::Confirm => "confirm",
+            Screen::Payment => "payment",
+            Screen::Printing => "printing",
+            Screen::TakeDocuments => "take-documents",
+            Screen::TakeCard => "take-card",
+            Screen::Failure => "failure",
+            Screen::Closed => "closed",
+            Screen::OutOfService => "out-of-service",
+            Screen::TimeoutWarning => "timeout-warning",
+        }
+    }
+
+    /// The screen with this id.
+    pub fn from_id(id: &str) -> Option<Screen> {
+        Screen::ALL.into_iter().find(|s| s.id() == id)
+    }
+}
+
+impl fmt::Display for Screen {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// The UI languages. Japanese is the source language of every string.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+pub enum Language {
+    /// 日本語
+    #[default]
+    Ja,
+    /// English
+    En,
+    /// 简体中文
+    ZhHans,
+    /// 한국어
+    Ko,
+    /// Português (Brasil)
+    PtBr,
+    /// Español
+    Es,
+    /// Tiếng Việt
+    Vi,
+}
+
+impl Language {
+    /// All languages, in the order the UI lists them.
+    pub const ALL: [Language; 7] =
+        [Language::Ja, Language::En, Language::ZhHans, Language::Ko, Language::PtBr, Language::Es, Language::Vi];
+
+    /// The BCP 47 code used in `language:<code>` actions and as the catalogue directory name.
+    pub const fn code(self) -> &'static str {
+        match self {
+            Language::Ja => "ja",
+            Language::En => "en",
+            Language::ZhHans => "zh-Hans",
+            Language::Ko => "ko",
+            Language::PtBr => "pt-BR",
+            Language::Es => "es",
+            Language::Vi => "vi",
+        }
+    }
+
+    /// The language with this code.
+    pub fn from_code(code: &str) -> Option<Language> {
+        Language::ALL.into_iter().find(|l| l.code() == code)
+    }
+
+    /// The language's name in itself.
+    pub const fn native_name(self) -> &'static str {
+        match self {
+            Language::Ja => "日本語",
+            Language::En => "English",
+            Language::ZhHans => "简体中文",
+            Language::Ko => "한국어",
+            Language::PtBr => "Português",
+            Language::Es => "Español",
+            Language::Vi => "Tiếng Việt",
+        }
+    }
+}
+
+/// One entry of a list the resident chooses from. Its control's action id is
+/// `<prefix>:<id>`, the prefix given by the list (`service`, `municipality`, `document`,
+/// `option`, `year`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Choice {
+    /// The part of the action id after the prefix: `"juminhyo"`, `"131016"`, `"2024"`.
+    pub id: String,
+    /// Shown as-is where the UI has no translation for `id` (municipality names; options and
+    /// documents the UI does not know).
+    pub label: String,
+    /// A second line shown as-is (a reading of a municipality's name, a municipality's note).
+    pub detail: String,
+    /// A note the UI translates: `"residence"`, `"honseki"`, `"hours"`, `"not-now"`,
+    /// `"not-offered"`; shown in place of `detail` on a disabled entry.
+    pub note: String,
+    /// Fee per copy in yen, shown beside the entry.
+    pub fee_yen: Option<u32>,
+    /// A disabled entry is shown (greyed, with its note) but cannot be touched.
+    pub enabled: bool,
+    /// Chosen (options and years toggle; the UI draws a check mark).
+    pub selected: bool,
+}
+
+impl Choice {
+    /// An enabled, unselected entry with only an id (the UI supplies the words).
+    pub fn new(id: impl Into<String>) -> Choice {
+        Choice {
+            id: id.into(),
+            label: String::new(),
+            detail: String::new(),
+            note: String::new(),
+            fee_yen: None,
+            enabled: true,
+            selected: false,
+        }
+    }
+
+    /// Sets the label shown as-is.
+    pub fn label(mut self, label: impl Into<String>) -> Choice {
+        self.label = label.into();
+        self
+    }
+
+    /// Sets the second line shown as-is.
+    pub fn detail(mut self, detail: impl Into<String>) -> Choice {
+        self.detail = detail.into();
+        self
+    }
+
+    /// Sets a translated note (`"residence"`, `"honseki"`, `"not-now"`...).
+    pub fn note(mut self, note: impl Into<String>) -> Choice {
+        self.note = note.into();
+        self
+    }
+
+    /// Sets the fee per copy.
+    pub fn fee(mut self, yen: u32) -> Choice {
+        self.fee_yen = Some(yen);
+        self
+    }
+
+    /// Sets whether it can be touched.
+    pub fn enabled(mut self, enabled: bool) -> Choice {
+        self.enabled = enabled;
+        self
+    }
+
+    /// Sets whether it is chosen.
+    pub fn selected(mut self, selected: bool) -> Choice {
+        self.selected = selected;
+        self
+    }
+}
+
+/// A screen's time limit, shown as a countdown with a "more time" button.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Countdown {
+    /// Seconds before the screen times out.
+    pub seconds_left: u32,
+}
+
+/// What the kiosk is doing while the resident waits.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Stage {
+    /// Nothing to say.
+    #[default]
+    None,
+    /// Selecting the card application.
+    Connect,
+    /// Reading the certificate.
+    ReadCertificate,
+    /// Checking the certificate's validity.
+    CheckCertificate,
+    /// VERIFY of the PIN.
+    VerifyPin,
+    /// The card signs the challenge.
+    Sign,
+    /// Waiting for the backend (authentication, offers).
+    Backend,
+    /// Receiving the document from the backend.
+    Issue,
+    /// Printing.
+    Printing,
+    /// The printer is finishing the job.
+    Finishing,
+}
+
+impl Stage {
+    /// The stage id the .slint side translates.
+    pub const fn id(self) -> &'static str {
+        match self {
+            Stage::None => "",
+            Stage::Connect => "connect",
+            Stage::ReadCertificate => "read-cert",
+            Stage::CheckCertificate => "check-cert",
+            Stage::VerifyPin => "verify-pin",
+            Stage::Sign => "sign",
+            Stage::Backend => "backend",
+            Stage::Issue => "issue",
+            Stage::Printing => "printing",
+            Stage::Finishing => "finishing",
+        }
+    }
+}
+
+/// Progress during card reads, authentication and printing.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Progress {
+    /// What is happening now.
+    pub stage: Stage,
+    /// Steps done (drawn as a bar when `steps > 0`).
+    pub step: u32,
+    /// Steps in all.
+    pub steps: u32,
+    /// Pages printed (printing screen).
+    pub pages_done: u32,
+    /// Pages in the job (printing screen; 0: unknown).
+    pub pages_total: u32,
+}
+
+/// Which secret the PIN pad asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum PinPurpose {
+    /// The 4-digit user-authentication PIN.
+    #[default]
+    Auth,
+    /// The signature password (6-16 upper-case letters and digits).
+    Sign,
+    /// A new user-authentication PIN (PIN reset).
+    NewAuth,
+    /// A new signature password (PIN reset).
+    NewSign,
+}
+
+impl PinPurpose {
+    const fn id(self) -> &'static str {
+        match self {
+            PinPurpose::Auth => "auth",
+            PinPurpose::Sign => "sign",
+            PinPurpose::NewAuth => "new-auth",
+            PinPurpose::NewSign => "new-sign",
+        }
+    }
+}
+
+/// The PIN pad: how many characters were typed, never which. There is deliberately no field
+/// that could hold a digit: the session keeps the PIN and reports only the count here.
+///
+/// ```compile_fail
+/// let mut pad = madoguchi_ui::PinPad::default();
+/// pad.digits = String::from("1234"); // no such field: a view model cannot carry a PIN
+/// ```
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct PinPad {
+    /// Which secret is asked for (title, keypad).
+    pub purpose: PinPurpose,
+    /// How many characters were typed so far.
+    pub typed: u8,
+    /// Fewest characters accepted ("ok" is enabled from here).
+    pub min_len: u8,
+    /// Most characters accepted (keys are disabled beyond).
+    pub max_len: u8,
+    /// Tries left on the card, shown before the first digit; `Some(1)` shows the strong warning.
+    pub tries_left: Option<u8>,
+    /// Letters A-Z as well as digits (`key:A`...).
+    pub alphanumeric: bool,
+}
+
+impl Default for PinPad {
+    fn default() -> Self {
+        PinPad { purpose: PinPurpose::Auth, typed: 0, min_len: 4, max_len: 4, tries_left: None, alphanumeric: false }
+    }
+}
+
+impl PinPad {
+    /// The 4-digit user-authentication PIN pad with `tries_left` shown.
+    pub fn auth(typed: u8, tries_left: Option<u8>) -> PinPad {
+        PinPad { typed, tries_left, ..PinPad::default() }
+    }
+
+    /// The signature password pad (6 to 16 of A-Z and 0-9).
+    pub fn signature(typed: u8, tries_left: Option<u8>) -> PinPad {
+        PinPad { purpose: PinPurpose::Sign, typed, min_len: 6, max_len: 16, tries_left, alphanumeric: true }
+    }
+}
+
+/// A calendar date (no time zone: it is shown as a date only).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Date {
+    /// Year, e.g. 2025.
+    pub year: i32,
+    /// Month 1-12.
+    pub month: u8,
+    /// Day 1-31.
+    pub day: u8,
+}
+
+/// Why the certificate (or card) cannot be used.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateProblem {
+    /// Past its expiry date: renew at city hall.
+    Expired(Date),
+    /// Expires within 3 months: a notice; the resident may go on.
+    ExpiringSoon(Date),
+    /// Revoked (lost card reported, card returned).
+    Revoked,
+    /// A phone certificate suspended (hotline 0120-95-0178; lift in the Mynaportal app).
+    Suspended,
+    /// The PIN is locked after 3 wrong tries.
+    PinBlocked,
+    /// The card or PIN was issued or changed today (usable from tomorrow).
+    NotYetValid,
+    /// The card could not be read.
+    Unreadable,
+    /// Not a My Number card (no JPKI application).
+    NotMyNumberCard,
+    /// A face-authentication-only card (no PIN).
+    FaceOnly,
+    /// Under 15 where the municipality does not allow kiosk issuance.
+    TooYoung,
+}
+
+impl CertificateProblem {
+    const fn id(self) -> &'static str {
+        match self {
+            CertificateProblem::Expired(_) => "expired",
+            CertificateProblem::ExpiringSoon(_) => "expiring-soon",
+            CertificateProblem::Revoked => "revoked",
+            CertificateProblem::Suspended => "suspended",
+            CertificateProblem::PinBlocked => "pin-blocked",
+            CertificateProblem::NotYetValid => "not-yet-valid",
+            CertificateProblem::Unreadable => "unreadable",
+            CertificateProblem::NotMyNumberCard => "not-my-number",
+            CertificateProblem::FaceOnly => "face-only",
+            CertificateProblem::TooYoung => "too-young",
+        }
+    }
+
+    const fn date(self) -> Option<Date> {
+        match self {
+            CertificateProblem::Expired(d) | CertificateProblem::ExpiringSoon(d) => Some(d),
+            _ => None,
+        }
+    }
+}
+
+/// What the resident is about to get (copies, confirm, payment screens).
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Order {
+    /// The municipality's name, shown as-is.
+    pub municipality: String,
+    /// The document kind (`juminhyo`...); the UI translates known kinds.
+    pub document: String,
+    /// Shown when the UI does not know `document`.
+    pub document_label: String,
+    /// The options chosen (ids as in `option:<id>`).
+    pub options: Vec<String>,
+    /// The fiscal year of a tax certificate.
+    pub year: Option<u16>,
+    /// Copies chosen.
+    pub copies: u8,
+    /// Most copies allowed.
+    pub max_copies: u8,
+    /// Fee per copy.
+    pub fee_per_copy_yen: u32,
+    /// Fee for all copies (what must be paid).
+    pub total_yen: u32,
+}
+
+/// Money on the payment and take-documents screens.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Payment {
+    /// Inserted so far.
+    pub inserted_yen: u32,
+    /// Change to take (take-documents).
+    pub change_yen: u32,
+}
+
+/// What went wrong, for the failure screen.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FailureKind {
+    /// The printer failed.
+    Printer,
+    /// The backend could not be reached or failed.
+    Backend,
+    /// The card was taken off mid-way.
+    CardRemoved,
+    /// Card communication failed.
+    CardError,
+    /// The session timed out.
+    Timeout,
+    /// The cash unit failed.
+    Cash,
+    /// The backend refused (not issuable at a kiosk for this resident).
+    Refused,
+    /// The document's binding did not match this session: nothing printed.
+    Mismatch,
+    /// Anything else.
+    Internal,
+}
+
+impl FailureKind {
+    const fn id(self) -> &'static str {
+        match self {
+            FailureKind::Printer => "printer",
+            FailureKind::Backend => "backend",
+            FailureKind::CardRemoved => "card-removed",
+            FailureKind::CardError => "card-error",
+            FailureKind::Timeout => "timeout",
+            FailureKind::Cash => "cash",
+            FailureKind::Refused => "refused",
+            FailureKind::Mismatch => "mismatch",
+            FailureKind::Internal => "internal",
+        }
+    }
+}
+
+/// The failure screen: what happened, whether money was taken, what to do.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Failure {
+    /// What happened.
+    pub kind: FailureKind,
+    /// Money the resident put in during this session.
+    pub charged_yen: u32,
+    /// Money given back. `charged - refunded > 0` shows a red notice asking to call staff.
+    pub refunded_yen: u32,
+    /// A reference the resident can quote (issuance or session number), shown as-is.
+    pub reference: String,
+}
+
+/// Why the kiosk is closed or out of service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum Reason {
+    /// No reason shown.
+    #[default]
+    None,
+    /// Outside daily hours.
+    Hours,
+    /// 29 December to 3 January.
+    Holidays,
+    /// Announced maintenance.
+    Maintenance,
+    /// The printer is being checked.
+    Printer,
+    /// Out of paper.
+    Paper,
+    /// Network fault.
+    Network,
+    /// Cash unit being checked.
+    Cash,
+}
+
+impl Reason {
+    const fn id(self) -> &'static str {
+        match self {
+            Reason::None => "",
+            Reason::Hours => "hours",
+            Reason::Holidays => "holidays",
+            Reason::Maintenance => "maintenance",
+            Reason::Printer => "printer",
+            Reason::Paper => "paper",
+            Reason::Network => "network",
+            Reason::Cash => "cash",
+        }
+    }
+}
+
+/// Service hours (idle, closed) and the reason for being closed or out of service.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Hours {
+    /// Opening time as shown, e.g. "6:30".
+    pub opens: String,
+    /// Closing time as shown, e.g. "23:00".
+    pub closes: String,
+    /// Why closed / out of service.
+    pub reason: Reason,
+}
+
+impl Default for Hours {
+    fn default() -> Self {
+        Hours { opens: "6:30".into(), closes: "23:00".into(), reason: Reason::None }
+    }
+}
+
+/// Everything a screen shows. Fields a screen does not use are ignored by it.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct ViewModel {
+    /// Which screen.
+    pub screen: Screen,
+    /// Which language.
+    pub language: Language,
+    /// Larger text (about 1.3 times).
+    pub large_text: bool,
+    /// White and yellow on black.
+    pub high_contrast: bool,
+    /// The screen's time limit (countdown and "more time"); `None`: no limit shown.
+    pub countdown: Option<Countdown>,
+    /// Show "back".
+    pub can_go_back: bool,
+    /// Show "cancel".
+    pub can_cancel: bool,
+    /// Services on idle and service-menu (`service:<id>`: `certificates`, `pin-reset`). Empty
+    /// on idle: a single `start` button instead.
+    pub services: Vec<Choice>,
+    /// Progress (reading-card, authenticating, printing).
+    pub progress: Progress,
+    /// The PIN pad (pin-entry).
+    pub pin: PinPad,
+    /// certificate-problem.
+    pub certificate_problem: Option<CertificateProblem>,
+    /// choose-municipality (`municipality:<code>`).
+    pub municipalities: Vec<Choice>,
+    /// choose-document (`document:<kind>`).
+    pub documents: Vec<Choice>,
+    /// document-options (`option:<name>`, toggles).
+    pub options: Vec<Choice>,
+    /// document-options (`year:<YYYY>`).
+    pub years: Vec<Choice>,
+    /// copies, confirm, payment.
+    pub order: Order,
+    /// payment, take-documents.
+    pub payment: Payment,
+    /// failure.
+    pub failure: Option<Failure>,
+    /// idle, closed, out-of-service.
+    pub hours: Hours,
+}
+
+impl ViewModel {
+    /// A view model for `screen` in `language` with everything else empty.
+    pub fn new(screen: Screen, language: Language) -> ViewModel {
+        ViewModel { screen, language, ..ViewModel::default() }
+    }
+}
+
+/// The values the .slint `Api` global takes, flattened (crate-internal).
+pub(crate) struct Flat<'a> {
+    pub vm: &'a ViewModel,
+}
+
+impl Flat<'_> {
+    pub fn pin_purpose(&self) -> &'static str {
+        self.vm.pin.purpose.id()
+    }
+    pub fn problem(&self) -> (&'static str, Option<Date>) {
+        match self.vm.certificate_problem {
+            Some(p) => (p.id(), p.date()),
+            None => ("", None),
+        }
+    }
+    pub fn failure(&self) -> &'static str {
+        self.vm.failure.as_ref().map_or("", |f| f.kind.id())
+    }
+    pub fn reason(&self) -> &'static str {
+        self.vm.hours.reason.id()
+    }
+}

@@ -1,0 +1,156 @@
+//! Sample view models for every screen: the gallery, the tests, and an example for the session
+//! of what each screen expects.
+
+use crate::model::*;
+
+/// A plausible view model for `screen` in `language`, with every field the screen uses filled.
+pub fn sample(screen: Screen, language: Language) -> ViewModel {
+    let mut vm = ViewModel::new(screen, language);
+    vm.can_cancel = !matches!(
+        screen,
+        Screen::Idle
+            | Screen::Language
+            | Screen::Closed
+            | Screen::OutOfService
+            | Screen::TakeDocuments
+            | Screen::Failure
+            | Screen::Printing
+    );
+    vm.can_go_back = matches!(
+        screen,
+        Screen::Language
+            | Screen::ServiceMenu
+            | Screen::ChooseDocument
+            | Screen::DocumentOptions
+            | Screen::Copies
+            | Screen::Confirm
+    );
+    vm.services = vec![Choice::new("certificates"), Choice::new("pin-reset")];
+    vm.order = Order {
+        municipality: "横浜市".into(),
+        document: "juminhyo".into(),
+        document_label: String::new(),
+        options: vec!["household-all".into(), "relationship".into()],
+        year: None,
+        copies: 2,
+        max_copies: 10,
+        fee_per_copy_yen: 200,
+        total_yen: 400,
+    };
+    match screen {
+        Screen::Idle | Screen::Language | Screen::ServiceMenu => {}
+        Screen::PlaceCard => vm.countdown = Some(Countdown { seconds_left: 88 }),
+        Screen::ReadingCard => {
+            vm.progress = Progress { stage: Stage::ReadCertificate, step: 2, steps: 3, ..Progress::default() };
+        }
+        Screen::PinEntry => {
+            vm.pin = PinPad::auth(2, Some(3));
+            vm.countdown = Some(Countdown { seconds_left: 57 });
+        }
+        Screen::CertificateProblem => {
+            vm.certificate_problem = Some(CertificateProblem::Expired(Date { year: 2025, month: 3, day: 31 }));
+        }
+        Screen::Authenticating => {
+            vm.progress = Progress { stage: Stage::Backend, step: 2, steps: 3, ..Progress::default() };
+        }
+        Screen::RemoveCard => {}
+        Screen::ChooseMunicipality => {
+            vm.countdown = Some(Countdown { seconds_left: 110 });
+            vm.municipalities = vec![
+                Choice::new("141003").label("横浜市").detail("Yokohama").note("residence"),
+                Choice::new("011002").label("札幌市").detail("Sapporo").note("honseki"),
+            ];
+        }
+        Screen::ChooseDocument => {
+            vm.countdown = Some(Countdown { seconds_left: 110 });
+            vm.documents = vec![
+                Choice::new("juminhyo").fee(200),
+                Choice::new("kisaijiko").fee(200),
+                Choice::new("inkan").fee(200),
+                Choice::new("kazei").fee(200),
+                Choice::new("koseki-zenbu").fee(350).enabled(false).note("not-now"),
+                Choice::new("koseki-kojin").fee(350).enabled(false).note("not-now"),
+                Choice::new("fuhyo").fee(200),
+            ];
+        }
+        Screen::DocumentOptions => {
+            vm.countdown = Some(Countdown { seconds_left: 110 });
+            vm.options = vec![
+                Choice::new("household-all").selected(true),
+                Choice::new("relationship").selected(true),
+                Choice::new("honseki"),
+                Choice::new("my-number"),
+            ];
+        }
+        Screen::Copies => vm.countdown = Some(Countdown { seconds_left: 110 }),
+        Screen::Confirm => vm.countdown = Some(Countdown { seconds_left: 110 }),
+        Screen::Payment => {
+            vm.countdown = Some(Countdown { seconds_left: 170 });
+            vm.payment = Payment { inserted_yen: 100, change_yen: 0 };
+        }
+        Screen::Printing => {
+            vm.progress = Progress { stage: Stage::Printing, step: 0, steps: 0, pages_done: 1, pages_total: 2 };
+        }
+        Screen::TakeDocuments => vm.payment = Payment { inserted_yen: 500, change_yen: 100 },
+        Screen::TakeCard => {}
+        Screen::Failure => {
+            vm.failure = Some(Failure {
+                kind: FailureKind::Printer,
+                charged_yen: 400,
+                refunded_yen: 400,
+                reference: "K0042-20250601-0007".into(),
+            });
+        }
+        Screen::Closed => vm.hours = Hours { reason: Reason::Hours, ..Hours::default() },
+        Screen::OutOfService => vm.hours = Hours { reason: Reason::Paper, ..Hours::default() },
+        Screen::TimeoutWarning => vm.countdown = Some(Countdown { seconds_left: 20 }),
+    }
+    vm
+}
+
+/// Extra states worth looking at beside [`sample`]: (name, view model).
+pub fn variants(language: Language) -> Vec<(&'static str, ViewModel)> {
+    let mut out = Vec::new();
+    let mut vm = sample(Screen::PinEntry, language);
+    vm.pin = PinPad::auth(0, Some(1));
+    out.push(("pin-entry-last-try", vm));
+    let mut vm = sample(Screen::PinEntry, language);
+    vm.pin = PinPad::signature(7, Some(5));
+    out.push(("pin-entry-signature", vm));
+    let mut vm = sample(Screen::CertificateProblem, language);
+    vm.certificate_problem = Some(CertificateProblem::ExpiringSoon(Date { year: 2025, month: 8, day: 20 }));
+    out.push(("certificate-problem-expiring-soon", vm));
+    let mut vm = sample(Screen::CertificateProblem, language);
+    vm.certificate_problem = Some(CertificateProblem::Suspended);
+    out.push(("certificate-problem-suspended", vm));
+    let mut vm = sample(Screen::CertificateProblem, language);
+    vm.certificate_problem = Some(CertificateProblem::PinBlocked);
+    out.push(("certificate-problem-pin-blocked", vm));
+    let mut vm = sample(Screen::DocumentOptions, language);
+    vm.options.clear();
+    vm.years = vec![Choice::new("2025").selected(true), Choice::new("2024"), Choice::new("2023")];
+    out.push(("document-options-tax-year", vm));
+    let mut vm = sample(Screen::Failure, language);
+    vm.failure = Some(Failure {
+        kind: FailureKind::Cash,
+        charged_yen: 1000,
+        refunded_yen: 500,
+        reference: "K0042-20250601-0008".into(),
+    });
+    out.push(("failure-money-kept", vm));
+    let mut vm = sample(Screen::Failure, language);
+    vm.failure =
+        Some(Failure { kind: FailureKind::Backend, charged_yen: 0, refunded_yen: 0, reference: String::new() });
+    out.push(("failure-not-charged", vm));
+    let mut vm = sample(Screen::Idle, language);
+    vm.services.clear();
+    out.push(("idle-start", vm));
+    let mut vm = sample(Screen::Confirm, language);
+    vm.order.document = "kazei".into();
+    vm.order.options.clear();
+    vm.order.year = Some(2025);
+    vm.order.copies = 1;
+    vm.order.total_yen = 200;
+    out.push(("confirm-tax", vm));
+    out
+}
