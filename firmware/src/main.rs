@@ -19,6 +19,9 @@ enum Command {
         #[command(subcommand)]
         what: CardCommand,
     },
+    /// Renders a certificate from demo data to a PDF file and, with --printer, prints it
+    /// through the serial PJL driver (exit 0 only when the printer confirmed the job's end).
+    PrintSample(madoguchi_firmware::documents::print_sample::PrintSampleArgs),
 }
 
 #[derive(Subcommand)]
@@ -50,6 +53,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match cli.command {
         Command::Card { what } => card(what),
+        Command::PrintSample(args) => ExitCode::from(madoguchi_firmware::documents::print_sample::run(&args)),
     }
 }
 

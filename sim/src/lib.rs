@@ -2,6 +2,8 @@
 #![forbid(unsafe_code)]
 
 pub mod card;
+pub mod cash;
+pub mod printer;
 pub mod profile;
 pub mod vpcd;
 pub mod world;

@@ -34,6 +34,8 @@ enum Command {
     Card(CardArgs),
     /// Generate the demo world (municipalities, residents, card profiles, kiosk certificates).
     World(WorldArgs),
+    /// Run a PJL printer on a pseudo-terminal linked at --link (see `madoguchi_sim::printer`).
+    Printer(madoguchi_sim::printer::PrinterArgs),
 }
 
 #[derive(clap::Args)]
@@ -96,6 +98,7 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Card(args) => run_card(args),
         Command::World(args) => run_world(args),
+        Command::Printer(args) => ExitCode::from(madoguchi_sim::printer::run(args)),
     }
 }
 

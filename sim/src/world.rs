@@ -225,6 +225,12 @@ pub struct Municipality {
     pub name_kana: String,
     pub prefecture_romaji: String,
     pub city_romaji: String,
+    /// 証明者の職名 printed under each certificate (e.g. 清瀬市長).
+    #[serde(default)]
+    pub issuer_title: String,
+    /// 証明者の氏名 (fictional; with the variant kanji 𠮷 and 﨑 that printing must handle).
+    #[serde(default)]
+    pub issuer_name: String,
 }
 
 /// `registry.json`: what the municipal backend imports.
@@ -454,17 +460,19 @@ const KIYOSE: &str = "132217";
 const TOKOROZAWA: &str = "112089";
 
 fn municipalities() -> Vec<Municipality> {
-    let m = |code: &str, pref: &str, name: &str, kana: &str, pr: &str, cr: &str| Municipality {
+    let m = |code: &str, pref: &str, name: &str, kana: &str, pr: &str, cr: &str, mayor: &str| Municipality {
         code: code.into(),
         prefecture: pref.into(),
         name: name.into(),
         name_kana: kana.into(),
         prefecture_romaji: pr.into(),
         city_romaji: cr.into(),
+        issuer_title: format!("{name}長"),
+        issuer_name: mayor.into(),
     };
     vec![
-        m(KIYOSE, "東京都", "清瀬市", "きよせし", "Tokyo-to", "Kiyose-shi"),
-        m(TOKOROZAWA, "埼玉県", "所沢市", "ところざわし", "Saitama-ken", "Tokorozawa-shi"),
+        m(KIYOSE, "東京都", "清瀬市", "きよせし", "Tokyo-to", "Kiyose-shi", "𠮷田　正和"),
+        m(TOKOROZAWA, "埼玉県", "所沢市", "ところざわし", "Saitama-ken", "Tokorozawa-shi", "山﨑　登美子"),
     ]
 }
 

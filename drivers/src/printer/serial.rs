@@ -1,0 +1,190 @@
+//! The I/O edge of the printer driver: a serial line (`serialport`) that drives a
+//! [`JobMachine`]. All protocol decisions are the machine's; this only moves bytes, keeps
+//! time, and reopens the line when the device comes back.
+
+use super::job::{JobMachine, JobReport, Timeouts};
+use super::pjl::{DeviceStatus, JobSettings};
+use serialport::{ClearBuffer, SerialPort};
+use std::io::{ErrorKind as IoKind, Read, Write};
+use std::path::PathBuf;
+use std::time::{Duration, Instant};
+
+use super::PrinterError;
+
+/// Flow control on the line.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum FlowControl {
+    /// Hardware handshake (RTS/CTS).
+    RtsCts,
+    /// Software handshake (XON/XOFF); PJL replies are text, so it never collides with them.
+    XonXoff,
+    /// None (only for links that cannot overrun, such as a pseudo-terminal).
+    None,
+}
+
+impl std::str::FromStr for FlowControl {
+    type Err = String;
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "rtscts" | "rts-cts" | "hardware" => Ok(FlowControl::RtsCts),
+            "xonxoff" | "xon-xoff" | "software" => Ok(FlowControl::XonXoff),
+            "none" => Ok(FlowControl::None),
+            other => Err(format!("unknown flow control {other:?} (rts-cts, xon-xoff or none)")),
+        }
+    }
+}
+
+/// Where and how the printer is attached.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrinterConfig {
+    /// Device path, e.g. `/dev/ttyS1` or `/dev/serial/by-id/...` (a symlink is fine).
+    pub path: PathBuf,
+    pub baud: u32,
+    pub flow: FlowControl,
+    /// Input tray for certificates (A4 plain paper).
+    pub tray: String,
+    pub timeouts: Timeouts,
+}
+
+impl PrinterConfig {
+    pub fn new(path: impl Into<PathBuf>, baud: u32) -> Self {
+        PrinterConfig {
+            path: path.into(),
+            baud,
+            flow: FlowControl::RtsCts,
+            tray: "TRAY1".into(),
+            timeouts: Timeouts::default(),
+        }
+    }
+}
+
+/// Largest slice handed to one `write` call.
+const WRITE_CHUNK: usize = 4096;
+/// How long one `write` may wait for the line (flow control) before the loop looks around.
+const WRITE_WAIT: Duration = Duration::from_millis(20);
+/// Longest single wait for input while nothing is to be written.
+const READ_WAIT: Duration = Duration::from_millis(100);
+/// Pause between attempts to reopen a vanished device.
+const REOPEN_PAUSE: Duration = Duration::from_millis(200);
+
+/// The printer on its serial line. The line is opened on first use and reopened after it
+/// was lost, so a printer that vanished is found again when it returns.
+pub struct SerialPrinter {
+    cfg: PrinterConfig,
+    port: Option<Box<dyn SerialPort>>,
+}
+
+impl SerialPrinter {
+    pub fn new(cfg: PrinterConfig) -> Self {
+        SerialPrinter { cfg, port: None }
+    }
+
+    pub fn config(&self) -> &PrinterConfig {
+        &self.cfg
+    }
+
+    /// Whether the line is open right now.
+    pub fn is_connected(&self) -> bool {
+        self.port.is_some()
+    }
+
+    fn open(&self) -> Result<Box<dyn SerialPort>, serialport::Error> {
+        let flow = match self.cfg.flow {
+            FlowControl::RtsCts => serialport::FlowControl::Hardware,
+            FlowControl::XonXoff => serialport::FlowControl::Software,
+            FlowControl::None => serialport::FlowControl::None,
+        };
+        let path = self.cfg.path.to_string_lossy();
+        serialport::new(path.as_ref(), self.cfg.baud)
+            .data_bits(serialport::DataBits::Eight)
+            .parity(serialport::Parity::None)
+            .stop_bits(serialport::StopBits::One)
+            .flow_control(flow)
+            .timeout(READ_WAIT)
+            .open()
+    }
+
+    /// Asks the printer for its status (`INFO STATUS`, `INFO PAGECOUNT`). A status that does
+    /// not allow printing is an error of its kind.
+    pub fn status(&mut self) -> Result<DeviceStatus, PrinterError> {
+        let mut m = JobMachine::status_query(self.cfg.baud, self.cfg.timeouts, Instant::now());
+        self.drive(&mut m).map(|r| r.status_before)
+    }
+
+    /// Prints `pdf` (of `pages` pages) as job `name` and returns once the printer has
+    /// confirmed the job's end with `pages × copies` pages, or with the error that stopped it.
+    pub fn print(&mut self, name: &str, copies: u16, pdf: &[u8], pages: u32) -> Result<JobReport, PrinterError> {
+        let settings = JobSettings { name: name.to_string(), copies, tray: self.cfg.tray.clone() };
+        let mut m = JobMachine::print(&settings, pdf, pages, self.cfg.baud, self.cfg.timeouts, Instant::now())?;
+        self.drive(&mut m)
+    }
+
+    fn drive(&mut self, m: &mut JobMachine) -> Result<JobReport, PrinterError> {
+        // Whatever a previous job left unread (late status) is not this job's.
+        if let Some(p) = self.port.as_mut() {
+            if p.clear(ClearBuffer::Input).is_err() {
+                self.port = None;
+            }
+        }
+        let mut buf = [0u8; 1024];
+        loop {
+            let now = Instant::now();
+            m.on_tick(now);
+            if let Some(outcome) = m.take_outcome() {
+                return outcome;
+            }
+            if self.port.is_none() {
+                match self.open() {
+                    Ok(p) => {
+                        log::info!("printer line {} open", self.cfg.path.display());
+                        self.port = Some(p);
+                        m.on_link_up(Instant::now());
+                    }
+                    Err(e) => {
+                        m.on_link_down(now, &e.to_string());
+                        if m.outcome().is_none() {
+                            let pause = m.deadline().saturating_duration_since(now).min(REOPEN_PAUSE);
+                            std::thread::sleep(pause.max(Duration::from_millis(1)));
+                        }
+                        continue;
+                    }
+                }
+            }
+            let Some(port) = self.port.as_mut() else { continue };
+            let pending = m.transmit();
+            if !pending.is_empty() {
+                let chunk = &pending[..pending.len().min(WRITE_CHUNK)];
+                let _ = port.set_timeout(WRITE_WAIT);
+                match port.write(chunk) {
+                    Ok(n) => m.on_written(n, Instant::now()),
+                    Err(e) if matches!(e.kind(), IoKind::TimedOut | IoKind::WouldBlock | IoKind::Interrupted) => {}
+                    Err(e) => {
+                        log::warn!("printer line lost while writing: {e}");
+                        self.port = None;
+                        m.on_link_down(Instant::now(), &e.to_string());
+                        continue;
+                    }
+                }
+            }
+            let wait = if m.transmit().is_empty() {
+                m.deadline().saturating_duration_since(Instant::now()).clamp(Duration::from_millis(1), READ_WAIT)
+            } else {
+                Duration::from_millis(1)
+            };
+            let _ = port.set_timeout(wait);
+            match port.read(&mut buf) {
+                Ok(0) => {
+                    self.port = None;
+                    m.on_link_down(Instant::now(), "end of file on the line");
+                }
+                Ok(n) => m.on_received(&buf[..n], Instant::now()),
+                Err(e) if matches!(e.kind(), IoKind::TimedOut | IoKind::WouldBlock | IoKind::Interrupted) => {}
+                Err(e) => {
+                    log::warn!("printer line lost while reading: {e}");
+                    self.port = None;
+                    m.on_link_down(Instant::now(), &e.to_string());
+                }
+            }
+        }
+    }
+}

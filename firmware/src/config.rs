@@ -1,0 +1,615 @@
+//! The kiosk's configuration, `madoguchi --config kiosk.toml` (see `firmware/kiosk.example.toml`).
+//!
+//! A kiosk that starts with a wrong value fails later in front of a resident, so anything bad or
+//! missing stops start-up with a message that names the key (`printer.baud: ...`): unknown keys
+//! (through `serde_ignored`), values of the wrong type (through `serde_path_to_error`), missing
+//! keys and values out of range (checked here one by one). Files named by the configuration
+//! must exist; relative paths are relative to the configuration file.
+
+use crate::session::{ServiceHours, SessionConfig, Timeouts};
+use madoguchi_drivers::card::ReaderRoles;
+use madoguchi_drivers::gpio::{LineMap, Polarity};
+use madoguchi_drivers::printer::{FlowControl, PrinterConfig};
+use serde::Deserialize;
+use std::fmt;
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+use time::Time;
+
+/// The languages the UI ships (BCP 47).
+pub const KNOWN_LANGUAGES: [&str; 7] = ["ja", "en", "zh-Hans", "ko", "pt-BR", "es", "vi"];
+
+const BAUD_RATES: [u32; 7] = [9600, 19200, 38400, 57600, 115_200, 230_400, 460_800];
+
+/// A configuration that cannot be used, naming the key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigError {
+    /// The dotted key (`printer.baud`), or empty for the file as a whole.
+    pub key: String,
+    pub message: String,
+}
+
+impl ConfigError {
+    fn new(key: impl Into<String>, message: impl Into<String>) -> ConfigError {
+        ConfigError { key: key.into(), message: message.into() }
+    }
+}
+
+impl fmt::Display for ConfigError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        if self.key.is_empty() {
+            write!(f, "{}", self.message)
+        } else {
+            write!(f, "{}: {}", self.key, self.message)
+        }
+    }
+}
+
+impl std::error::Error for ConfigError {}
+
+/// The backend and the kiosk's identity towards it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendConfig {
+    pub url: String,
+    /// CA certificate(s) the backend's server certificate must chain to (PEM).
+    pub ca: PathBuf,
+    /// The kiosk's client certificate and key for mutual TLS (PEM).
+    pub client_certificate: PathBuf,
+    pub client_key: PathBuf,
+    /// The backend's Ed25519 public key for documents and the catalog (64 hex digits).
+    pub document_key: String,
+    pub retries: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TrustConfig {
+    /// Directory of pinned JPKI CA certificates.
+    pub anchors: PathBuf,
+    /// Accept the test PKI's anchors (demo and acceptance tests only).
+    pub allow_test_anchors: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GpioConfig {
+    /// `/dev/gpiochipN`, or `simulated` (no pins: the demo and development machines).
+    pub chip: PathBuf,
+    pub lines: LineMap,
+}
+
+impl GpioConfig {
+    pub fn is_simulated(&self) -> bool {
+        self.chip.as_os_str() == "simulated"
+    }
+}
+
+/// Everything the kiosk needs to start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KioskConfig {
+    pub kiosk_id: String,
+    pub store: String,
+    pub backend: BackendConfig,
+    pub trust: TrustConfig,
+    pub readers: ReaderRoles,
+    pub printer: PrinterConfig,
+    pub gpio: GpioConfig,
+    /// The cash unit's device, or `simulated`.
+    pub cash_device: String,
+    pub session: SessionConfig,
+}
+
+// --- the file as written ---------------------------------------------------------------------
+
+#[derive(Deserialize, Default)]
+struct Raw {
+    kiosk: Option<RawKiosk>,
+    backend: Option<RawBackend>,
+    trust: Option<RawTrust>,
+    readers: Option<RawReaders>,
+    printer: Option<RawPrinter>,
+    gpio: Option<RawGpio>,
+    cash: Option<RawCash>,
+    timeouts: Option<RawTimeouts>,
+    languages: Option<RawLanguages>,
+    hours: Option<RawHours>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawKiosk {
+    id: Option<String>,
+    store: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawBackend {
+    url: Option<String>,
+    ca: Option<PathBuf>,
+    client_certificate: Option<PathBuf>,
+    client_key: Option<PathBuf>,
+    document_key: Option<String>,
+    retries: Option<u8>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawTrust {
+    anchors: Option<PathBuf>,
+    allow_test_anchors: Option<bool>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawReaders {
+    contact: Option<Vec<String>>,
+    contactless: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawPrinter {
+    port: Option<PathBuf>,
+    baud: Option<u32>,
+    flow_control: Option<String>,
+    tray: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawGpio {
+    chip: Option<PathBuf>,
+    card_slot_lamp: Option<u32>,
+    status_lamp: Option<u32>,
+    chime: Option<u32>,
+    door_switch: Option<u32>,
+    operator_key: Option<u32>,
+    active_low: Option<Vec<String>>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawCash {
+    device: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawTimeouts {
+    screen: Option<String>,
+    pin_entry: Option<String>,
+    payment: Option<String>,
+    remove_card: Option<String>,
+    take_documents: Option<String>,
+    failure: Option<String>,
+    warning: Option<String>,
+    more_time: Option<String>,
+    max_more_time: Option<u8>,
+    overall: Option<String>,
+    card_reply: Option<String>,
+    backend_reply: Option<String>,
+    printer_job: Option<String>,
+    retry_backoff: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawLanguages {
+    offered: Option<Vec<String>>,
+    default: Option<String>,
+}
+
+#[derive(Deserialize, Default)]
+struct RawHours {
+    opens: Option<String>,
+    closes: Option<String>,
+    closed_days: Option<Vec<String>>,
+}
+
+// --- loading ---------------------------------------------------------------------------------
+
+impl KioskConfig {
+    /// Reads and checks `path`; files it names are looked up relative to its directory.
+    pub fn load(path: &Path) -> Result<KioskConfig, ConfigError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|e| ConfigError::new("", format!("cannot read {}: {e}", path.display())))?;
+        let base = path.parent().unwrap_or(Path::new("."));
+        KioskConfig::parse(&text, Some(base))
+    }
+
+    /// Parses and checks a configuration; with `base`, files must exist (relative to it).
+    pub fn parse(text: &str, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
+        let mut unknown = Vec::new();
+        let de = toml::Deserializer::new(text);
+        // serde_ignored writes `?` for the `Option` around each table: not part of the key.
+        let mut note = |path: serde_ignored::Path<'_>| {
+            let key: Vec<String> = path.to_string().split('.').filter(|s| *s != "?").map(String::from).collect();
+            unknown.push(key.join("."));
+        };
+        let de = serde_ignored::Deserializer::new(de, &mut note);
+        let raw: Raw = serde_path_to_error::deserialize(de).map_err(|e| {
+            let key = e.path().to_string();
+            let inner = e.into_inner();
+            let message = inner.message().to_string();
+            let line = inner.span().map(|s| line_of(text, s.start));
+            let message = match line {
+                Some(l) => format!("{message} (line {l})"),
+                None => message,
+            };
+            ConfigError::new(if key == "." { String::new() } else { key }, message)
+        })?;
+        if let Some(key) = unknown.into_iter().next() {
+            return Err(ConfigError::new(key, "unknown key (misspelt, or not a setting of this version)"));
+        }
+        build(raw, base)
+    }
+
+    /// Loads the backend's document key check.
+    pub fn document_check(&self) -> Option<crate::session::checks::Ed25519DocumentCheck> {
+        crate::session::checks::Ed25519DocumentCheck::from_hex(&self.backend.document_key)
+    }
+}
+
+fn line_of(text: &str, offset: usize) -> usize {
+    text.get(..offset).map_or(0, |t| t.lines().count().max(1))
+}
+
+fn required<T>(v: Option<T>, key: &str) -> Result<T, ConfigError> {
+    v.ok_or_else(|| ConfigError::new(key, "missing (this key is required)"))
+}
+
+fn file(v: Option<PathBuf>, key: &str, base: Option<&Path>, dir: bool) -> Result<PathBuf, ConfigError> {
+    let p = required(v, key)?;
+    if p.as_os_str().is_empty() {
+        return Err(ConfigError::new(key, "empty path"));
+    }
+    let Some(base) = base else { return Ok(p) };
+    let full = if p.is_absolute() { p } else { base.join(p) };
+    let ok = if dir { full.is_dir() } else { full.is_file() };
+    if !ok {
+        let what = if dir { "directory" } else { "file" };
+        return Err(ConfigError::new(key, format!("no such {what}: {}", full.display())));
+    }
+    Ok(full)
+}
+
+/// `500ms`, `45s`, `10m`.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" | "min" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
+        _ => None,
+    }
+}
+
+fn duration(
+    v: Option<String>,
+    key: &str,
+    default: Duration,
+    min: Duration,
+    max: Duration,
+) -> Result<Duration, ConfigError> {
+    let Some(text) = v else { return Ok(default) };
+    let d = parse_duration(&text).ok_or_else(|| {
+        ConfigError::new(key, format!("{text:?} is not a duration (use e.g. \"45s\", \"10m\", \"500ms\")"))
+    })?;
+    if d < min || d > max {
+        return Err(ConfigError::new(key, format!("{text} is outside {}s..={}s", min.as_secs(), max.as_secs())));
+    }
+    Ok(d)
+}
+
+fn time_of_day(v: Option<String>, key: &str, default: Time) -> Result<Time, ConfigError> {
+    let Some(text) = v else { return Ok(default) };
+    let bad = || ConfigError::new(key, format!("{text:?} is not a time of day (HH:MM)"));
+    let (h, m) = text.split_once(':').ok_or_else(bad)?;
+    let (h, m): (u8, u8) = (h.parse().map_err(|_| bad())?, m.parse().map_err(|_| bad())?);
+    Time::from_hms(h, m, 0).map_err(|_| bad())
+}
+
+fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
+    let kiosk = required(raw.kiosk, "kiosk")?;
+    let kiosk_id = required(kiosk.id, "kiosk.id")?;
+    if kiosk_id.is_empty()
+        || kiosk_id.len() > 64
+        || !kiosk_id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_')
+    {
+        return Err(ConfigError::new("kiosk.id", "1 to 64 of A-Z, a-z, 0-9, '-' and '_'"));
+    }
+
+    let b = required(raw.backend, "backend")?;
+    let url = required(b.url, "backend.url")?;
+    let rest = url
+        .strip_prefix("https://")
+        .ok_or_else(|| ConfigError::new("backend.url", "must be an https:// URL (the backend requires mutual TLS)"))?;
+    if rest.is_empty() || rest.starts_with('/') {
+        return Err(ConfigError::new("backend.url", "has no host"));
+    }
+    let document_key = required(b.document_key, "backend.document_key")?;
+    if crate::session::checks::Ed25519DocumentCheck::from_hex(&document_key).is_none() {
+        return Err(ConfigError::new("backend.document_key", "not an Ed25519 public key (64 hex digits)"));
+    }
+    let retries = b.retries.unwrap_or(2);
+    if retries > 5 {
+        return Err(ConfigError::new("backend.retries", "at most 5 (a resident is waiting)"));
+    }
+    let backend = BackendConfig {
+        url,
+        ca: file(b.ca, "backend.ca", base, false)?,
+        client_certificate: file(b.client_certificate, "backend.client_certificate", base, false)?,
+        client_key: file(b.client_key, "backend.client_key", base, false)?,
+        document_key,
+        retries,
+    };
+
+    let t = required(raw.trust, "trust")?;
+    let trust = TrustConfig {
+        anchors: file(t.anchors, "trust.anchors", base, true)?,
+        allow_test_anchors: t.allow_test_anchors.unwrap_or(false),
+    };
+
+    let r = raw.readers.unwrap_or_default();
+    let defaults = ReaderRoles::default();
+    let readers = ReaderRoles {
+        contact: r.contact.unwrap_or(defaults.contact),
+        contactless: r.contactless.unwrap_or(defaults.contactless),
+    };
+    if readers.contact.is_empty() && readers.contactless.is_empty() {
+        return Err(ConfigError::new("readers", "no reader pattern: the kiosk could not use any reader"));
+    }
+    for (key, list) in [("readers.contactless", &readers.contactless)] {
+        if list.iter().any(|p| p.trim().is_empty()) {
+            return Err(ConfigError::new(key, "an empty pattern matches every reader"));
+        }
+    }
+
+    let p = required(raw.printer, "printer")?;
+    let port = required(p.port, "printer.port")?;
+    if port.as_os_str().is_empty() {
+        return Err(ConfigError::new("printer.port", "empty path"));
+    }
+    let baud = required(p.baud, "printer.baud")?;
+    if !BAUD_RATES.contains(&baud) {
+        return Err(ConfigError::new("printer.baud", format!("{baud} is not one of {BAUD_RATES:?}")));
+    }
+    let mut printer = PrinterConfig::new(port, baud);
+    if let Some(flow) = p.flow_control {
+        printer.flow = flow.parse::<FlowControl>().map_err(|e| ConfigError::new("printer.flow_control", e))?;
+    }
+    if let Some(tray) = p.tray {
+        printer.tray = tray;
+    }
+
+    let g = required(raw.gpio, "gpio")?;
+    let chip = required(g.chip, "gpio.chip")?;
+    let active_low = g.active_low.unwrap_or_default();
+    const PINS: [&str; 5] = ["card_slot_lamp", "status_lamp", "chime", "door_switch", "operator_key"];
+    if let Some(bad) = active_low.iter().find(|n| !PINS.contains(&n.as_str())) {
+        return Err(ConfigError::new("gpio.active_low", format!("{bad:?} is not one of {PINS:?}")));
+    }
+    let pol =
+        |name: &str| if active_low.iter().any(|n| n == name) { Polarity::ActiveLow } else { Polarity::ActiveHigh };
+    let lines = [g.card_slot_lamp, g.status_lamp, g.chime, g.door_switch, g.operator_key];
+    let mut offsets = [0u32; 5];
+    for (i, (name, v)) in PINS.iter().zip(lines).enumerate() {
+        offsets[i] = required(v, &format!("gpio.{name}"))?;
+        if offsets[..i].contains(&offsets[i]) {
+            return Err(ConfigError::new(format!("gpio.{name}"), format!("line {} is used twice", offsets[i])));
+        }
+    }
+    let gpio = GpioConfig {
+        chip,
+        lines: LineMap {
+            card_slot_lamp: (offsets[0], pol(PINS[0])),
+            status_lamp: (offsets[1], pol(PINS[1])),
+            chime: (offsets[2], pol(PINS[2])),
+            door_switch: (offsets[3], pol(PINS[3])),
+            operator_key: (offsets[4], pol(PINS[4])),
+        },
+    };
+
+    let cash_device = required(raw.cash.and_then(|c| c.device), "cash.device")?;
+
+    let d = Timeouts::default();
+    let rt = raw.timeouts.unwrap_or_default();
+    let s = Duration::from_secs;
+    let timeouts = Timeouts {
+        screen: duration(rt.screen, "timeouts.screen", d.screen, s(20), s(600))?,
+        pin_entry: duration(rt.pin_entry, "timeouts.pin_entry", d.pin_entry, s(20), s(600))?,
+        payment: duration(rt.payment, "timeouts.payment", d.payment, s(30), s(900))?,
+        remove_card: duration(rt.remove_card, "timeouts.remove_card", d.remove_card, s(10), s(300))?,
+        take_documents: duration(rt.take_documents, "timeouts.take_documents", d.take_documents, s(10), s(300))?,
+        failure: duration(rt.failure, "timeouts.failure", d.failure, s(10), s(600))?,
+        warning: duration(rt.warning, "timeouts.warning", d.warning, s(5), s(60))?,
+        more_time: duration(rt.more_time, "timeouts.more_time", d.more_time, s(10), s(600))?,
+        max_more_time: rt.max_more_time.unwrap_or(d.max_more_time),
+        overall: duration(rt.overall, "timeouts.overall", d.overall, s(120), s(3600))?,
+        card_reply: duration(rt.card_reply, "timeouts.card_reply", d.card_reply, s(2), s(120))?,
+        backend_reply: duration(rt.backend_reply, "timeouts.backend_reply", d.backend_reply, s(2), s(120))?,
+        printer_job: duration(rt.printer_job, "timeouts.printer_job", d.printer_job, s(30), s(1800))?,
+        retry_backoff: duration(rt.retry_backoff, "timeouts.retry_backoff", d.retry_backoff, Duration::ZERO, s(30))?,
+    };
+    if timeouts.max_more_time > 10 {
+        return Err(ConfigError::new("timeouts.max_more_time", "at most 10"));
+    }
+    for (key, screen) in [
+        ("timeouts.screen", timeouts.screen),
+        ("timeouts.pin_entry", timeouts.pin_entry),
+        ("timeouts.payment", timeouts.payment),
+        ("timeouts.remove_card", timeouts.remove_card),
+    ] {
+        if timeouts.warning >= screen {
+            return Err(ConfigError::new("timeouts.warning", format!("must be shorter than {key}")));
+        }
+    }
+
+    let l = raw.languages.unwrap_or_default();
+    let mut languages: Vec<String> =
+        l.offered.unwrap_or_else(|| KNOWN_LANGUAGES.iter().map(|s| s.to_string()).collect());
+    if languages.is_empty() {
+        return Err(ConfigError::new("languages.offered", "at least one language"));
+    }
+    if let Some(bad) = languages.iter().find(|c| !KNOWN_LANGUAGES.contains(&c.as_str())) {
+        return Err(ConfigError::new("languages.offered", format!("{bad:?} is not one of {KNOWN_LANGUAGES:?}")));
+    }
+    if let Some(default) = l.default {
+        let Some(i) = languages.iter().position(|c| *c == default) else {
+            return Err(ConfigError::new("languages.default", format!("{default:?} is not in languages.offered")));
+        };
+        let first = languages.remove(i);
+        languages.insert(0, first);
+    }
+
+    let h = raw.hours.unwrap_or_default();
+    let dh = ServiceHours::default();
+    let mut closed_days = dh.closed_days.clone();
+    if let Some(days) = h.closed_days {
+        closed_days.clear();
+        for day in days {
+            let bad = || ConfigError::new("hours.closed_days", format!("{day:?} is not a day of the year (MM-DD)"));
+            let (m, d) = day.split_once('-').ok_or_else(bad)?;
+            let (m, d): (u8, u8) = (m.parse().map_err(|_| bad())?, d.parse().map_err(|_| bad())?);
+            let month = time::Month::try_from(m).map_err(|_| bad())?;
+            if d == 0 || d > month.length(2024) {
+                return Err(bad());
+            }
+            closed_days.push((m, d));
+        }
+    }
+    let hours = ServiceHours {
+        opens: time_of_day(h.opens, "hours.opens", dh.opens)?,
+        closes: time_of_day(h.closes, "hours.closes", dh.closes)?,
+        closed_days,
+    };
+    if hours.opens == hours.closes {
+        return Err(ConfigError::new("hours.closes", "the same as hours.opens: the kiosk would never open"));
+    }
+
+    Ok(KioskConfig {
+        session: SessionConfig {
+            kiosk_id: kiosk_id.clone(),
+            timeouts,
+            backend_retries: backend.retries,
+            languages,
+            hours,
+        },
+        kiosk_id,
+        store: kiosk.store.unwrap_or_default(),
+        backend,
+        trust,
+        readers,
+        printer,
+        gpio,
+        cash_device,
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const EXAMPLE: &str = include_str!("../kiosk.example.toml");
+
+    /// A directory holding the files the example names.
+    fn site() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().unwrap();
+        for f in ["backend-ca.pem", "kiosk.crt", "kiosk.key"] {
+            std::fs::write(dir.path().join(f), "x").unwrap();
+        }
+        std::fs::create_dir(dir.path().join("jpki-anchors")).unwrap();
+        dir
+    }
+
+    fn err(text: &str) -> ConfigError {
+        KioskConfig::parse(text, None).unwrap_err()
+    }
+
+    #[test]
+    fn the_example_is_valid_and_complete() {
+        let dir = site();
+        let path = dir.path().join("kiosk.toml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let c = KioskConfig::load(&path).unwrap();
+        assert_eq!(c.kiosk_id, "K-0001");
+        assert_eq!(c.printer.baud, 115_200);
+        assert_eq!(c.printer.flow, FlowControl::RtsCts);
+        assert_eq!(c.gpio.lines.door_switch, (23, Polarity::ActiveLow));
+        assert_eq!(c.session.languages[0], "ja");
+        assert_eq!(c.session.timeouts.pin_entry, Duration::from_secs(60));
+        assert!(c.backend.client_key.is_absolute());
+        assert!(c.document_check().is_some());
+        assert_eq!(c.session.kiosk_id, c.kiosk_id);
+    }
+
+    #[test]
+    fn missing_files_are_named() {
+        let dir = site();
+        std::fs::remove_file(dir.path().join("kiosk.key")).unwrap();
+        let path = dir.path().join("kiosk.toml");
+        std::fs::write(&path, EXAMPLE).unwrap();
+        let e = KioskConfig::load(&path).unwrap_err();
+        assert_eq!(e.key, "backend.client_key");
+        assert!(e.to_string().starts_with("backend.client_key: no such file"));
+    }
+
+    #[test]
+    fn unknown_keys_are_named() {
+        let e = err(&EXAMPLE.replace("baud = 115200", "baud = 115200\nbaudd = 9600"));
+        assert_eq!(e.key, "printer.baudd");
+        let e = err(&format!("{EXAMPLE}\n[extra]\nx = 1\n"));
+        assert_eq!(e.key, "extra");
+    }
+
+    #[test]
+    fn wrong_types_are_named_with_the_line() {
+        let e = err(&EXAMPLE.replace("baud = 115200", "baud = \"fast\""));
+        assert_eq!(e.key, "printer.baud");
+        assert!(e.message.contains("line"), "{e}");
+        let e = err(&EXAMPLE.replace("chime = 22", "chime = -1"));
+        assert_eq!(e.key, "gpio.chime");
+    }
+
+    #[test]
+    fn missing_values_are_named() {
+        let e = err(&EXAMPLE.replace("url = \"https://issuance.example.jp:8443\"", ""));
+        assert_eq!(e.key, "backend.url");
+        assert!(e.message.contains("missing"));
+        let e = err(&EXAMPLE.replace("operator_key = 24", ""));
+        assert_eq!(e.key, "gpio.operator_key");
+        let e = err("");
+        assert_eq!(e.key, "kiosk");
+    }
+
+    #[test]
+    fn bad_values_are_named() {
+        for (from, to, key) in [
+            ("baud = 115200", "baud = 12345", "printer.baud"),
+            ("flow_control = \"rts-cts\"", "flow_control = \"maybe\"", "printer.flow_control"),
+            ("https://issuance.example.jp:8443", "http://issuance.example.jp", "backend.url"),
+            ("id = \"K-0001\"", "id = \"K 0001\"", "kiosk.id"),
+            ("chime = 22", "chime = 17", "gpio.chime"),
+            ("pin_entry = \"60s\"", "pin_entry = \"soon\"", "timeouts.pin_entry"),
+            ("pin_entry = \"60s\"", "pin_entry = \"2s\"", "timeouts.pin_entry"),
+            ("warning = \"15s\"", "warning = \"59s\"", "timeouts.warning"),
+            ("default = \"ja\"", "default = \"fr\"", "languages.default"),
+            ("offered = [\"ja\"", "offered = [\"xx\"", "languages.offered"),
+            ("opens = \"06:30\"", "opens = \"6h30\"", "hours.opens"),
+            ("\"12-29\"", "\"02-30\"", "hours.closed_days"),
+            ("active_low = [\"door_switch\"]", "active_low = [\"door\"]", "gpio.active_low"),
+        ] {
+            assert!(EXAMPLE.contains(from), "{from}");
+            let e = err(&EXAMPLE.replace(from, to));
+            assert_eq!(e.key, key, "{to}: {e}");
+        }
+        let key = "document_key = \"";
+        let start = EXAMPLE.find(key).unwrap() + key.len();
+        let e = err(&format!("{}00{}", &EXAMPLE[..start], &EXAMPLE[start + 64..]));
+        assert_eq!(e.key, "backend.document_key");
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(parse_duration("500ms"), Some(Duration::from_millis(500)));
+        assert_eq!(parse_duration("45s"), Some(Duration::from_secs(45)));
+        assert_eq!(parse_duration("10m"), Some(Duration::from_secs(600)));
+        assert_eq!(parse_duration("10"), None);
+        assert_eq!(parse_duration("s"), None);
+        assert_eq!(parse_duration("-5s"), None);
+    }
+}

@@ -1,0 +1,296 @@
+//! The fonts certificates are printed with, parsed once at start-up.
+//!
+//! - IPAex明朝 / IPAexゴシック (Debian `fonts-ipaexfont`) for ordinary text;
+//! - IPAmj明朝 (Debian `fonts-ipamj-mincho`), the font of Japan's 文字情報基盤, for the
+//!   variant kanji of names that IPAex lacks (𠮷, 𡈽, …).
+//!
+//! printpdf's `ShowText` does no fallback (a missing character becomes an empty glyph), so
+//! the choice is made here, per code point: the style's IPAex face if it has the glyph, else
+//! IPAmj明朝. A character neither has is an error before anything is printed.
+
+use super::DocumentError;
+use printpdf::ParsedFont;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+/// Where the font files are. The defaults are Debian's package paths.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FontPaths {
+    pub mincho: PathBuf,
+    pub gothic: PathBuf,
+    pub mj_mincho: PathBuf,
+}
+
+impl Default for FontPaths {
+    fn default() -> Self {
+        FontPaths {
+            mincho: "/usr/share/fonts/opentype/ipaexfont-mincho/ipaexm.ttf".into(),
+            gothic: "/usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf".into(),
+            mj_mincho: "/usr/share/fonts/truetype/ipamj/ipamjm.ttf".into(),
+        }
+    }
+}
+
+impl FontPaths {
+    /// All three files under one directory (`ipaexm.ttf`, `ipaexg.ttf`, `ipamjm.ttf`).
+    pub fn in_dir(dir: &Path) -> FontPaths {
+        FontPaths { mincho: dir.join("ipaexm.ttf"), gothic: dir.join("ipaexg.ttf"), mj_mincho: dir.join("ipamjm.ttf") }
+    }
+}
+
+/// One of the three faces.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub enum Face {
+    Mincho,
+    Gothic,
+    MjMincho,
+}
+
+impl Face {
+    pub const ALL: [Face; 3] = [Face::Mincho, Face::Gothic, Face::MjMincho];
+}
+
+/// The look of a piece of text; the face follows per character.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Style {
+    Mincho,
+    Gothic,
+}
+
+impl Style {
+    fn primary(self) -> Face {
+        match self {
+            Style::Mincho => Face::Mincho,
+            Style::Gothic => Face::Gothic,
+        }
+    }
+}
+
+/// A parsed face and its metrics.
+pub struct LoadedFace {
+    pub(crate) parsed: ParsedFont,
+    upem: f32,
+    /// The font file, as printpdf holds it (read again for outlines, never copied).
+    bytes: Arc<FontBytes>,
+}
+
+/// Whatever holds a font file's bytes.
+type FontBytes = dyn AsRef<[u8]> + Send + Sync;
+
+impl LoadedFace {
+    fn glyph(&self, c: char) -> Option<u16> {
+        self.parsed.lookup_glyph_index(c as u32).filter(|&g| g != 0)
+    }
+
+    /// Advance width of a glyph in em.
+    fn advance(&self, gid: u16) -> f32 {
+        f32::from(self.parsed.get_horizontal_advance(gid)) / self.upem
+    }
+
+    fn sfnt(&self) -> &[u8] {
+        (*self.bytes).as_ref()
+    }
+}
+
+/// The faces a certificate may use, parsed once.
+pub struct FontSet {
+    mincho: LoadedFace,
+    gothic: LoadedFace,
+    mj: LoadedFace,
+}
+
+/// A path segment of a glyph outline, in em (y up, origin on the baseline at the pen).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Seg {
+    Move(f32, f32),
+    Line(f32, f32),
+    Cubic(f32, f32, f32, f32, f32, f32),
+    Close,
+}
+
+impl FontSet {
+    /// Reads and parses the three fonts (in parallel: IPAmj明朝 is a 46 MB file). A missing,
+    /// unreadable or corrupt file is [`DocumentError::Font`].
+    pub fn load(paths: &FontPaths) -> Result<FontSet, DocumentError> {
+        let (m, g, j) = std::thread::scope(|s| {
+            let m = s.spawn(|| load_face(&paths.mincho, '明'));
+            let g = s.spawn(|| load_face(&paths.gothic, '明'));
+            let j = s.spawn(|| load_face(&paths.mj_mincho, '一'));
+            let join = |h: std::thread::ScopedJoinHandle<'_, Result<LoadedFace, DocumentError>>, p: &Path| {
+                h.join().unwrap_or_else(|_| Err(font_err(p, "the font parser failed")))
+            };
+            (join(m, &paths.mincho), join(g, &paths.gothic), join(j, &paths.mj_mincho))
+        });
+        Ok(FontSet { mincho: m?, gothic: g?, mj: j? })
+    }
+
+    pub fn face(&self, f: Face) -> &LoadedFace {
+        match f {
+            Face::Mincho => &self.mincho,
+            Face::Gothic => &self.gothic,
+            Face::MjMincho => &self.mj,
+        }
+    }
+
+    pub(crate) fn parsed(&self, f: Face) -> &ParsedFont {
+        &self.face(f).parsed
+    }
+
+    /// The face that prints `c` in `style`, or `None` if no face has it.
+    pub fn choose(&self, style: Style, c: char) -> Option<Face> {
+        if !printable_code_point(c) {
+            return None;
+        }
+        let primary = style.primary();
+        if self.face(primary).glyph(c).is_some() {
+            Some(primary)
+        } else if self.mj.glyph(c).is_some() {
+            Some(Face::MjMincho)
+        } else {
+            None
+        }
+    }
+
+    /// The first character of `text` that no face can print.
+    pub fn unprintable(&self, text: &str) -> Option<char> {
+        text.chars().find(|&c| self.choose(Style::Mincho, c).is_none() || self.choose(Style::Gothic, c).is_none())
+    }
+
+    /// Checks a field before anything is printed.
+    pub fn check(&self, field: &str, text: &str) -> Result<(), DocumentError> {
+        match self.unprintable(text) {
+            None => Ok(()),
+            Some(ch) => {
+                Err(DocumentError::UnprintableCharacter { field: field.to_string(), ch, text: text.to_string() })
+            }
+        }
+    }
+
+    /// Splits `text` into runs of one face each. Characters no face has are left out (callers
+    /// check documents first with [`FontSet::check`]).
+    pub fn runs<'a>(&self, style: Style, text: &'a str) -> Vec<(Face, &'a str)> {
+        let mut out: Vec<(Face, &'a str)> = Vec::new();
+        let mut start = 0;
+        let mut cur: Option<Face> = None;
+        for (i, c) in text.char_indices() {
+            let f = self.choose(style, c);
+            if f != cur {
+                if let Some(face) = cur {
+                    out.push((face, &text[start..i]));
+                }
+                start = i;
+                cur = f;
+            }
+        }
+        if let Some(face) = cur {
+            out.push((face, &text[start..]));
+        }
+        out
+    }
+
+    /// Width of `text` in points at `size` points.
+    pub fn width(&self, style: Style, text: &str, size: f32) -> f32 {
+        text.chars().map(|c| self.char_width(style, c)).sum::<f32>() * size
+    }
+
+    /// Advance of one character in em (0 if no face has it).
+    pub fn char_width(&self, style: Style, c: char) -> f32 {
+        match self.choose(style, c) {
+            Some(f) => {
+                let face = self.face(f);
+                face.glyph(c).map_or(0.0, |g| face.advance(g))
+            }
+            None => 0.0,
+        }
+    }
+
+    /// The outline of `c` in `face`, in em, and its advance. Used to draw seals, the latent
+    /// word of the anti-copy pattern and microtext as paths (they are not text).
+    pub fn outline(&self, face: Face, c: char) -> Option<(Vec<Seg>, f32)> {
+        let lf = self.face(face);
+        let gid = lf.glyph(c)?;
+        let parsed = ttf_parser::Face::parse(lf.sfnt(), 0).ok()?;
+        let mut b = OutlineSink { segs: Vec::new(), k: 1.0 / lf.upem, last: (0.0, 0.0) };
+        // A glyph without contours (a space) has no outline but is still a glyph.
+        let _ = parsed.outline_glyph(ttf_parser::GlyphId(gid), &mut b);
+        Some((b.segs, lf.advance(gid)))
+    }
+}
+
+/// Code points that are never printed as text: controls, unassigned-for-print areas and
+/// variation selectors (a name written with an ideographic variation sequence needs the
+/// variant glyph, which this printing path cannot select: such a name goes to the counter).
+fn printable_code_point(c: char) -> bool {
+    !(c.is_control()
+        || matches!(c as u32, 0xFE00..=0xFE0F | 0xE0100..=0xE01EF | 0xE000..=0xF8FF | 0xF0000..=0x10FFFF)
+        || matches!(c, '\u{200B}'..='\u{200F}' | '\u{2028}'..='\u{202E}' | '\u{FEFF}'))
+}
+
+struct OutlineSink {
+    segs: Vec<Seg>,
+    k: f32,
+    last: (f32, f32),
+}
+
+impl ttf_parser::OutlineBuilder for OutlineSink {
+    fn move_to(&mut self, x: f32, y: f32) {
+        self.last = (x * self.k, y * self.k);
+        self.segs.push(Seg::Move(self.last.0, self.last.1));
+    }
+    fn line_to(&mut self, x: f32, y: f32) {
+        self.last = (x * self.k, y * self.k);
+        self.segs.push(Seg::Line(self.last.0, self.last.1));
+    }
+    fn quad_to(&mut self, x1: f32, y1: f32, x: f32, y: f32) {
+        // A quadratic Bézier as the cubic PDF draws.
+        let (x0, y0) = self.last;
+        let (qx, qy) = (x1 * self.k, y1 * self.k);
+        let (ex, ey) = (x * self.k, y * self.k);
+        let c1 = (x0 + 2.0 / 3.0 * (qx - x0), y0 + 2.0 / 3.0 * (qy - y0));
+        let c2 = (ex + 2.0 / 3.0 * (qx - ex), ey + 2.0 / 3.0 * (qy - ey));
+        self.segs.push(Seg::Cubic(c1.0, c1.1, c2.0, c2.1, ex, ey));
+        self.last = (ex, ey);
+    }
+    fn curve_to(&mut self, x1: f32, y1: f32, x2: f32, y2: f32, x: f32, y: f32) {
+        let k = self.k;
+        self.segs.push(Seg::Cubic(x1 * k, y1 * k, x2 * k, y2 * k, x * k, y * k));
+        self.last = (x * k, y * k);
+    }
+    fn close(&mut self) {
+        self.segs.push(Seg::Close);
+    }
+}
+
+fn font_err(path: &Path, reason: impl Into<String>) -> DocumentError {
+    DocumentError::Font { path: path.to_path_buf(), reason: reason.into() }
+}
+
+fn load_face(path: &Path, probe: char) -> Result<LoadedFace, DocumentError> {
+    let bytes = std::fs::read(path).map_err(|e| font_err(path, format!("cannot read: {e}")))?;
+    // Cheap structural check first: a truncated or foreign file fails here, typed.
+    ttf_parser::Face::parse(&bytes, 0)
+        .map_err(|e| font_err(path, format!("not a usable TrueType/OpenType font: {e}")))?;
+    let parsed = std::panic::catch_unwind(|| {
+        let mut warnings = Vec::new();
+        ParsedFont::from_bytes(&bytes, 0, &mut warnings)
+    })
+    .map_err(|_| font_err(path, "the font parser failed on this file"))?
+    .ok_or_else(|| font_err(path, "not a usable TrueType/OpenType font"))?;
+    let upem = f32::from(parsed.font_metrics.units_per_em);
+    if upem < 16.0 {
+        return Err(font_err(path, "implausible units per em"));
+    }
+    let bytes: Arc<FontBytes> = parsed.source_bytes().ok_or_else(|| font_err(path, "font bytes were not retained"))?;
+    let face = LoadedFace { parsed, upem, bytes };
+    if face.glyph(probe).is_none() {
+        return Err(font_err(path, format!("has no glyph for {probe:?}: not a Japanese font")));
+    }
+    // The outline of the probe must decode: a file cut short fails here.
+    let t = ttf_parser::Face::parse(face.sfnt(), 0).map_err(|e| font_err(path, e.to_string()))?;
+    let gid = face.glyph(probe).unwrap_or(0);
+    let mut sink = OutlineSink { segs: Vec::new(), k: 1.0, last: (0.0, 0.0) };
+    if t.outline_glyph(ttf_parser::GlyphId(gid), &mut sink).is_none() {
+        return Err(font_err(path, "glyph outlines are unreadable (file damaged?)"));
+    }
+    Ok(face)
+}

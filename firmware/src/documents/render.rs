@@ -1,0 +1,1131 @@
+//! Lays documents out on A4 pages and builds the PDF in memory.
+//!
+//! Every page has the anti-copy background, the title, the issuance number, page x of y, the
+//! QR code and microtext lines; the last page has the certification wording, the date in the
+//! Japanese era, the issuer and the seal. Body content is made of blocks that never split
+//! across pages; each field is fitted into its box (smaller type, more lines, within limits)
+//! or refused as too long before anything is printed.
+
+use super::era::{calendar_year, fiscal_year, wareki};
+use super::fonts::{Face, FontSet, Style};
+use super::layout::{fit, Align, Fitted, FontNames, Gfx, Page, PAGE_H, PAGE_W, PT};
+use super::model::*;
+use super::{fontfix, security, DocumentError};
+use printpdf::{
+    DictItem, ExternalStream, ExternalXObject, FontId, Op, PdfDocument, PdfFont, PdfPage, PdfSaveOptions, Pt,
+    XObjectId, XObjectTransform,
+};
+use std::collections::BTreeMap;
+
+/// Left and right edges of the body (mm).
+const X0: f32 = 15.0;
+const X1: f32 = 195.0;
+const W: f32 = X1 - X0;
+/// Vertical zones (mm from the top).
+const BODY_TOP: f32 = 37.0;
+const BODY_BOTTOM: f32 = 228.0;
+const CERT_TOP: f32 = 231.0;
+const FOOTER_TOP: f32 = 264.0;
+/// Cell padding (mm).
+const PAD: f32 = 1.4;
+/// Minimum row height (mm).
+const ROW_H: f32 = 7.5;
+/// Line widths (pt).
+const RULE: f32 = 0.45;
+const HEAVY: f32 = 1.0;
+/// Microtext size (pt).
+const MICRO: f32 = 1.5;
+/// QR code side (mm).
+const QR_SIDE: f32 = 21.0;
+
+/// A rendered certificate.
+#[derive(Debug, Clone)]
+pub struct RenderedPdf {
+    pub bytes: Vec<u8>,
+    pub pages: u32,
+}
+
+/// Renders documents. Holds the fonts (parsed once) and what every page shares.
+pub struct Renderer {
+    fonts: FontSet,
+    background: Vec<u8>,
+}
+
+/// Draws a block on a page at a given top position.
+type DrawBlock<'a> = Box<dyn Fn(&mut Page, f32) + 'a>;
+
+/// A piece of the body that stays on one page.
+struct Block<'a> {
+    height: f32,
+    draw: DrawBlock<'a>,
+}
+
+/// One table cell's content.
+enum Cell {
+    Label(Fitted),
+    Value(Fitted, Style, Align),
+    /// A name with its ふりがな above.
+    Name(Option<Fitted>, Fitted),
+    Empty,
+}
+
+impl Cell {
+    fn height(&self) -> f32 {
+        match self {
+            Cell::Label(f) => f.height(1.15),
+            Cell::Value(f, ..) => f.height(1.2),
+            Cell::Name(k, n) => n.height(1.2) + k.as_ref().map_or(0.0, |k| k.height(1.1) + 0.3),
+            Cell::Empty => 0.0,
+        }
+    }
+}
+
+/// A table row: cells of given widths (summing to the body width).
+struct Row {
+    cells: Vec<(f32, Cell)>,
+    height: f32,
+    top: f32,
+}
+
+impl Row {
+    fn new(cells: Vec<(f32, Cell)>, top: f32) -> Row {
+        let h = cells.iter().map(|(_, c)| c.height()).fold(0.0, f32::max) + 2.0 * PAD;
+        Row { cells, height: h.max(ROW_H), top }
+    }
+
+    fn width(&self) -> f32 {
+        self.cells.iter().map(|(w, _)| w).sum()
+    }
+
+    /// Draws the row with its left edge at `x0` and its top at `y`.
+    fn draw(&self, p: &mut Page, x0: f32, y: f32) {
+        p.gfx.width(self.top);
+        p.gfx.segment(x0, y, x0 + self.width(), y);
+        p.gfx.op("S");
+        p.gfx.width(RULE);
+        let mut x = x0;
+        // Single-line cells share one baseline (so that extracted text keeps a row on one
+        // line); taller cells are centred.
+        let base_size = self
+            .cells
+            .iter()
+            .filter_map(|(_, c)| match c {
+                Cell::Label(f) | Cell::Value(f, ..) if f.lines.len() == 1 => Some(f.size),
+                _ => None,
+            })
+            .fold(0.0, f32::max);
+        let baseline = y + self.height / 2.0 + base_size * 0.36 / PT;
+        for (i, (w, c)) in self.cells.iter().enumerate() {
+            if i > 0 {
+                p.gfx.segment(x, y, x, y + self.height);
+            }
+            let h = c.height();
+            let ty = y + (self.height - h) / 2.0;
+            let single = |f: &Fitted| f.lines.len() == 1;
+            match c {
+                Cell::Label(f) | Cell::Value(f, ..) if single(f) => {
+                    let (style, align) = match c {
+                        Cell::Value(_, s, a) => (*s, *a),
+                        _ => (Style::Mincho, Align::Left),
+                    };
+                    let lx = match align {
+                        Align::Left => x + PAD,
+                        Align::Center => x + w / 2.0,
+                        Align::Right => x + w - PAD,
+                    };
+                    let wide = p.fonts.width(style, &f.lines[0], f.size) / PT;
+                    let lx = match align {
+                        Align::Left => lx,
+                        Align::Center => lx - wide / 2.0,
+                        Align::Right => lx - wide,
+                    };
+                    p.baseline_text(lx, baseline, f.size, style, &f.lines[0]);
+                }
+                Cell::Label(f) => {
+                    p.lines((x + PAD, ty, w - 2.0 * PAD), f, Style::Mincho, Align::Left, 1.15);
+                }
+                Cell::Value(f, style, align) => {
+                    p.lines((x + PAD, ty, w - 2.0 * PAD), f, *style, *align, 1.2);
+                }
+                Cell::Name(kana, name) => {
+                    let mut yy = ty;
+                    if let Some(k) = kana {
+                        yy += p.lines((x + PAD, yy, w - 2.0 * PAD), k, Style::Mincho, Align::Left, 1.1) + 0.3;
+                    }
+                    p.lines((x + PAD, yy, w - 2.0 * PAD), name, Style::Mincho, Align::Left, 1.2);
+                }
+                Cell::Empty => {}
+            }
+            x += w;
+        }
+        p.gfx.op("S");
+    }
+}
+
+/// Fits texts into cells, with the field name for errors.
+struct Fitter<'f> {
+    fonts: &'f FontSet,
+}
+
+impl Fitter<'_> {
+    fn label(&self, text: &str, width: f32) -> Result<Cell, DocumentError> {
+        let f = fit(self.fonts, Style::Mincho, text, width - 2.0 * PAD, 7.5, 5.5, 2)
+            .ok_or_else(|| DocumentError::FieldTooLong { field: "label".into(), text: text.into() })?;
+        Ok(Cell::Label(f))
+    }
+
+    fn fit(
+        &self,
+        field: &str,
+        text: &str,
+        width: f32,
+        max: f32,
+        min: f32,
+        lines: usize,
+    ) -> Result<Fitted, DocumentError> {
+        self.fonts.check(field, text)?;
+        fit(self.fonts, Style::Mincho, text, width - 2.0 * PAD, max, min, lines)
+            .ok_or_else(|| DocumentError::FieldTooLong { field: field.into(), text: text.into() })
+    }
+
+    fn value(&self, field: &str, text: &str, width: f32, max: f32, lines: usize) -> Result<Cell, DocumentError> {
+        let min = (max * 0.62).max(6.5);
+        Ok(Cell::Value(self.fit(field, text, width, max, min, lines)?, Style::Mincho, Align::Left))
+    }
+
+    /// Label/value pairs laid out in one row (widths: label, value, label, value, ...).
+    fn pairs(&self, items: &[(&str, &str, &str)], widths: &[f32], size: f32, top: f32) -> Result<Row, DocumentError> {
+        let mut cells = Vec::new();
+        for (i, (label, field, value)) in items.iter().enumerate() {
+            cells.push((widths[2 * i], self.label(label, widths[2 * i])?));
+            cells.push((widths[2 * i + 1], self.value(field, value, widths[2 * i + 1], size, 2)?));
+        }
+        Ok(Row::new(cells, top))
+    }
+}
+
+fn rows_block<'a>(rows: Vec<Row>) -> Block<'a> {
+    let height = rows.iter().map(|r| r.height).sum();
+    Block {
+        height,
+        draw: Box::new(move |p, y| {
+            let mut yy = y;
+            for r in &rows {
+                r.draw(p, X0, yy);
+                yy += r.height;
+            }
+            p.gfx.width(RULE);
+            p.gfx.segment(X0, yy, X1, yy);
+            p.gfx.op("S");
+        }),
+    }
+}
+
+/// A free text block (headings, 戸籍 lines): each line holds pieces at x offsets within the
+/// body, sharing one top.
+fn text_block<'a>(lines: Vec<Vec<(f32, Fitted)>>, spacing: f32, gap: f32) -> Block<'a> {
+    let line_h = move |l: &Vec<(f32, Fitted)>| l.iter().map(|(_, f)| f.height(spacing)).fold(0.0, f32::max);
+    let height = lines.iter().map(line_h).sum::<f32>() + gap;
+    Block {
+        height,
+        draw: Box::new(move |p, y| {
+            let mut yy = y + gap / 2.0;
+            for l in &lines {
+                for (dx, f) in l {
+                    p.lines((X0 + dx, yy, W - dx), f, Style::Mincho, Align::Left, spacing);
+                }
+                yy += line_h(l);
+            }
+        }),
+    }
+}
+
+/// Everything a page needs besides its body.
+struct Frame {
+    title: String,
+    subtitle: Option<String>,
+    certification: String,
+}
+
+fn yen(v: u64) -> String {
+    let s = v.to_string();
+    let mut out = String::new();
+    for (i, c) in s.chars().enumerate() {
+        if i > 0 && (s.len() - i).is_multiple_of(3) {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out + "円"
+}
+
+impl Renderer {
+    /// Builds the renderer around fonts loaded once at start-up.
+    pub fn new(fonts: FontSet) -> Renderer {
+        let background = security::background(&fonts, "複写");
+        Renderer { fonts, background }
+    }
+
+    pub fn fonts(&self) -> &FontSet {
+        &self.fonts
+    }
+
+    /// Everything that could refuse the document, without building the PDF: options,
+    /// missing data, unprintable characters, fields too long. Returns the page count.
+    /// The kiosk calls this before taking payment.
+    pub fn check(&self, doc: &Document, issuer: &Issuer, issuance: &Issuance) -> Result<u32, DocumentError> {
+        Ok(self.layout(doc, issuer, issuance)?.pages.len() as u32)
+    }
+
+    /// Renders the document as a PDF in memory.
+    pub fn render(&self, doc: &Document, issuer: &Issuer, issuance: &Issuance) -> Result<RenderedPdf, DocumentError> {
+        let laid = self.layout(doc, issuer, issuance)?;
+        let pages = laid.pages.len() as u32;
+        let bytes = self.assemble(doc, issuer, issuance, laid)?;
+        Ok(RenderedPdf { bytes, pages })
+    }
+
+    fn layout<'a>(
+        &'a self,
+        doc: &'a Document,
+        issuer: &Issuer,
+        issuance: &Issuance,
+    ) -> Result<Laid<'a>, DocumentError> {
+        issuance.validate()?;
+        let f = Fitter { fonts: &self.fonts };
+        let f = &f;
+        for (field, text) in [
+            ("issuer title", issuer.title.as_str()),
+            ("issuer name", issuer.name.as_str()),
+            ("prefecture", issuer.prefecture.as_str()),
+        ] {
+            self.fonts.check(field, text)?;
+        }
+        let (frame, header, body) = match doc {
+            Document::Juminhyo(j) => self.juminhyo(f, j, issuer, false)?,
+            Document::Kisaijiko(j) => self.juminhyo(f, j, issuer, true)?,
+            Document::Inkan(i) => self.inkan(f, i)?,
+            Document::Kazei(k) => self.kazei(f, k)?,
+            Document::Koseki(k) => self.koseki(f, k)?,
+            Document::Fuhyo(k) => self.fuhyo(f, k)?,
+        };
+        let header_h: f32 = header.iter().map(|b| b.height).sum();
+        // The last page keeps room for the certification; earlier pages may use it.
+        let room_last = BODY_BOTTOM - BODY_TOP - header_h - 8.0;
+        let room = FOOTER_TOP - 8.0 - BODY_TOP - header_h - 8.0;
+        let mut pages: Vec<Vec<usize>> = vec![Vec::new()];
+        let mut used = 0.0;
+        for (i, b) in body.iter().enumerate() {
+            if b.height > room_last {
+                return Err(DocumentError::FieldTooLong {
+                    field: "document section".into(),
+                    text: format!("a section {:.0} mm high does not fit a page", b.height),
+                });
+            }
+            if used + b.height > room && !pages.last().is_some_and(Vec::is_empty) {
+                pages.push(Vec::new());
+                used = 0.0;
+            }
+            used += b.height;
+            if let Some(p) = pages.last_mut() {
+                p.push(i);
+            }
+        }
+        // Move blocks off the last page until the certification fits under them.
+        loop {
+            let last: f32 = pages.last().map_or(0.0, |p| p.iter().map(|&i| body[i].height).sum());
+            if last <= room_last {
+                break;
+            }
+            let mut moved = Vec::new();
+            let mut h = last;
+            while h > room_last {
+                let Some(i) = pages.last_mut().and_then(Vec::pop) else { break };
+                h -= body[i].height;
+                moved.insert(0, i);
+            }
+            pages.push(moved);
+        }
+        Ok(Laid { frame, header, body, pages })
+    }
+
+    fn assemble(
+        &self,
+        doc: &Document,
+        issuer: &Issuer,
+        issuance: &Issuance,
+        laid: Laid,
+    ) -> Result<Vec<u8>, DocumentError> {
+        let fonts = &self.fonts;
+        let total = laid.pages.len();
+        let mut pdf = PdfDocument::new(&laid.frame.title);
+        let d = issuance.issued_on;
+        let when = printpdf::date::DateTime {
+            date: printpdf::date::Date { year: d.year(), month: u8::from(d.month()), day: d.day() },
+            time: printpdf::date::Time { hour: 0, minute: 0, second: 0, millisecond: 0 },
+            offset: printpdf::date::Offset { hours: 9, minutes: 0, seconds: 0, milliseconds: 0 },
+        };
+        let info = &mut pdf.metadata.info;
+        info.creation_date = when;
+        info.modification_date = when;
+        info.metadata_date = when;
+        info.author = issuer.title.clone();
+        info.creator = "madoguchi".into();
+        info.producer = "madoguchi (printpdf)".into();
+        info.subject = format!("{} {}", doc.title(), issuance.number);
+        info.identifier = issuance.number.clone();
+        let names = font_names(&issuance.number);
+        for face in Face::ALL {
+            pdf.resources
+                .fonts
+                .map
+                .insert(FontId(names.get(face).to_string()), PdfFont::new(fonts.parsed(face).clone()));
+        }
+        let page_box = [0.0, 0.0, PAGE_W * PT, PAGE_H * PT];
+        add_form(&mut pdf, "BG", self.background.clone(), page_box);
+        let (qr, modules) = security::qr(&issuance.verify_url())?;
+        add_form(&mut pdf, "QR", qr, [0.0, 0.0, modules as f32, modules as f32]);
+        let unit = format!("{}・", issuance.number);
+        let (micro, micro_w) = security::microtext(fonts, &unit, MICRO);
+        add_form(&mut pdf, "MT", micro, [-1.0, -1.0, micro_w + 1.0, MICRO + 1.0]);
+        let seal_image = match &issuer.seal {
+            MunicipalSeal::Image(png) => {
+                let img = security::decode_png(png, "municipal seal")?;
+                let ratio = img.height as f32 / img.width as f32;
+                let id = XObjectId("SEAL".into());
+                pdf.resources.xobjects.map.insert(id.clone(), printpdf::XObject::Image(img.clone()));
+                Some((id, img.width, ratio))
+            }
+            MunicipalSeal::Drawn => None,
+        };
+        let impression_image = match doc {
+            Document::Inkan(Inkan { impression: Some(SealImpression::Image(png)), .. }) => {
+                let img = security::decode_png(png, "registered seal impression")?;
+                let id = XObjectId("INKAN".into());
+                let w = img.width;
+                pdf.resources.xobjects.map.insert(id.clone(), printpdf::XObject::Image(img));
+                Some((id, w))
+            }
+            _ => None,
+        };
+
+        let mut pages = Vec::new();
+        for (n, blocks) in laid.pages.iter().enumerate() {
+            let last = n + 1 == total;
+            let mut p = Page::new(fonts, names.clone());
+            // Title, subtitle, issuance number.
+            p.text(PAGE_W / 2.0, 17.0, 19.0, Style::Mincho, Align::Center, &laid.frame.title);
+            if let Some(s) = &laid.frame.subtitle {
+                p.text(PAGE_W / 2.0, 26.5, 9.0, Style::Mincho, Align::Center, s);
+            }
+            p.text(X1, 11.0, 8.0, Style::Mincho, Align::Right, &format!("交付番号　{}", issuance.number));
+            let mut y = BODY_TOP;
+            for b in &laid.header {
+                (b.draw)(&mut p, y);
+                y += b.height;
+            }
+            for &i in blocks {
+                let b = &laid.body[i];
+                (b.draw)(&mut p, y);
+                y += b.height;
+            }
+            p.text(X1, y + 1.5, 9.0, Style::Mincho, Align::Right, if last { "以下余白" } else { "以下次頁" });
+            if last {
+                self.certification(&mut p, &laid.frame, issuer, issuance, seal_image.is_none());
+            }
+            // Footer: QR code, the verification reference in words, page x of y.
+            let qx = X1 - QR_SIDE;
+            let fy = FOOTER_TOP + 1.5;
+            p.text(X0, fy + 2.0, 8.0, Style::Mincho, Align::Left, &format!("交付番号　{}", issuance.number));
+            p.text(X0, fy + 7.0, 8.0, Style::Mincho, Align::Left, &format!("照合番号　{}", issuance.verify_code));
+            p.text(X0, fy + 12.0, 6.5, Style::Mincho, Align::Left, &issuance.verify_url());
+            p.text(PAGE_W / 2.0, 283.0, 9.0, Style::Mincho, Align::Center, &format!("{}／{}", n + 1, total));
+            let (gfx, text) = p.finish_text();
+            let page_id = format!("P{}", n + 1);
+            let mut page_content = Gfx::new();
+            page_content.stroke_rgb(0.0, 0.0, 0.0);
+            page_content.fill_rgb(0.0, 0.0, 0.0);
+            page_content.buf.push_str(&gfx.buf);
+            add_form(&mut pdf, &page_id, page_content.buf.into_bytes(), page_box);
+            let mut ops = vec![use_form("BG", 0.0, 0.0, 1.0), use_form(&page_id, 0.0, 0.0, 1.0)];
+            // Seal image (under the text, like ink under the issuer's name).
+            if let (true, Some((id, px, ratio))) = (last, &seal_image) {
+                let side = SEAL_SIDE;
+                let (sx, sy) = seal_spot(fonts, issuer);
+                ops.push(Op::UseXobject {
+                    id: id.clone(),
+                    transform: XObjectTransform {
+                        translate_x: Some(Pt(sx * PT)),
+                        translate_y: Some(Pt((PAGE_H - sy - side * ratio) * PT)),
+                        dpi: Some(*px as f32 / (side / 25.4)),
+                        ..Default::default()
+                    },
+                });
+            }
+            if let (Some((id, px)), Document::Inkan(_)) = (&impression_image, doc) {
+                let side = INKAN_BOX - 6.0;
+                let top = BODY_TOP + laid.header.iter().map(|b| b.height).sum::<f32>() + 3.0;
+                ops.push(Op::UseXobject {
+                    id: id.clone(),
+                    transform: XObjectTransform {
+                        translate_x: Some(Pt((X0 + 3.0) * PT)),
+                        translate_y: Some(Pt((PAGE_H - top - side) * PT)),
+                        dpi: Some(*px as f32 / (side / 25.4)),
+                        ..Default::default()
+                    },
+                });
+            }
+            let k = QR_SIDE * PT / modules as f32;
+            ops.push(use_form("QR", qx * PT, (PAGE_H - FOOTER_TOP - QR_SIDE) * PT, k));
+            // Microtext lines under the title and above the footer.
+            for my in [32.5, FOOTER_TOP - 1.0] {
+                let mut x = X0 * PT;
+                while x + micro_w <= X1 * PT {
+                    ops.push(use_form("MT", x, (PAGE_H - my) * PT, 1.0));
+                    x += micro_w;
+                }
+            }
+            ops.extend(text);
+            pages.push(PdfPage::new(printpdf::Mm(PAGE_W), printpdf::Mm(PAGE_H), ops));
+        }
+        pdf.pages = pages;
+        let opts = PdfSaveOptions { optimize: true, subset_fonts: true, secure: true, image_optimization: None };
+        let mut warnings = Vec::new();
+        let mut lo = pdf.to_lopdf_document(&opts, &mut warnings);
+        slim_fonts(&mut lo)?;
+        lo.compress();
+        let mut out = Vec::new();
+        lo.save_to(&mut out).map_err(|e| DocumentError::Render(format!("writing the PDF: {e}")))?;
+        Ok(out)
+    }
+
+    /// The certification wording, date, issuer and seal (last page).
+    fn certification(&self, p: &mut Page, frame: &Frame, issuer: &Issuer, issuance: &Issuance, draw_seal: bool) {
+        let fonts = &self.fonts;
+        p.text(X0 + 6.0, CERT_TOP, 11.0, Style::Mincho, Align::Left, &frame.certification);
+        p.text(X0 + 6.0, CERT_TOP + 7.5, 11.0, Style::Mincho, Align::Left, &wareki(issuance.issued_on));
+        let who = issuer_line(issuer);
+        if draw_seal {
+            let (sx, sy) = seal_spot(fonts, issuer);
+            security::drawn_seal(&mut p.gfx, fonts, &issuer.title, sx, sy, SEAL_SIDE);
+        }
+        p.text(ISSUER_RIGHT, CERT_TOP + 15.0, 14.0, Style::Mincho, Align::Right, &who);
+    }
+
+    fn juminhyo<'a>(
+        &'a self,
+        f: &Fitter<'a>,
+        j: &'a Juminhyo,
+        issuer: &Issuer,
+        kisaijiko: bool,
+    ) -> Result<(Frame, Vec<Block<'a>>, Vec<Block<'a>>), DocumentError> {
+        if j.members.is_empty() {
+            return Err(DocumentError::EmptyHousehold);
+        }
+        let refused = j.requested.not_in(issuer.enabled);
+        if !refused.is_empty() {
+            return Err(DocumentError::OptionNotEnabled {
+                options: refused.join("、"),
+                municipality: issuer.municipality.clone(),
+            });
+        }
+        let o = j.requested;
+        // Header: address (and head of household).
+        let mut rows = vec![Row::new(
+            vec![(24.0, f.label("住所", 24.0)?), (W - 24.0, f.value("住所", &j.address, W - 24.0, 11.0, 2)?)],
+            HEAVY,
+        )];
+        if o.head_and_relationship {
+            rows.push(Row::new(
+                vec![(24.0, f.label("世帯主", 24.0)?), (W - 24.0, f.value("世帯主", &j.head, W - 24.0, 12.0, 1)?)],
+                RULE,
+            ));
+        }
+        let header = vec![rows_block(rows)];
+        let mut body = Vec::new();
+        for m in &j.members {
+            let who = m.name.as_str();
+            let field = |what: &str| format!("{what}（{who}）");
+            let mut rows = Vec::new();
+            let kana = match &m.kana {
+                Some(k) => Some(f.fit(&field("ふりがな"), k, 62.0, 7.0, 5.5, 1)?),
+                None => None,
+            };
+            let name = f.fit(&field("氏名"), &m.name, 62.0, 12.0, 8.0, 1)?;
+            let born = wareki(m.born);
+            let mut cells = vec![
+                (18.0, f.label("氏名", 18.0)?),
+                (62.0, Cell::Name(kana, name)),
+                (16.0, f.label("生年月日", 16.0)?),
+            ];
+            if o.head_and_relationship {
+                cells.push((34.0, f.value(&field("生年月日"), &born, 34.0, 10.0, 1)?));
+                cells.push((10.0, f.label("性別", 10.0)?));
+                cells.push((9.0, f.value(&field("性別"), m.sex.label(), 9.0, 10.0, 1)?));
+                cells.push((12.0, f.label("続柄", 12.0)?));
+                cells.push((19.0, f.value(&field("続柄"), &m.relationship, 19.0, 10.0, 2)?));
+            } else {
+                cells.push((45.0, f.value(&field("生年月日"), &born, 45.0, 10.0, 1)?));
+                cells.push((12.0, f.label("性別", 12.0)?));
+                cells.push((27.0, f.value(&field("性別"), m.sex.label(), 27.0, 10.0, 1)?));
+            }
+            rows.push(Row::new(cells, HEAVY));
+            let w6 = [27.0, 33.0, 27.0, 33.0, 16.0, 44.0];
+            if kisaijiko {
+                rows.push(f.pairs(
+                    &[
+                        ("住所を定めた年月日", &field("住所を定めた年月日"), &wareki(m.address_since)),
+                        ("届出日", &field("届出日"), &opt_date(m.notified_on)),
+                    ],
+                    &[27.0, 63.0, 27.0, 63.0],
+                    10.0,
+                    RULE,
+                )?);
+            } else {
+                rows.push(f.pairs(
+                    &[
+                        ("住民となった年月日", &field("住民となった年月日"), &opt_date(m.became_resident)),
+                        ("住所を定めた年月日", &field("住所を定めた年月日"), &wareki(m.address_since)),
+                        ("届出日", &field("届出日"), &opt_date(m.notified_on)),
+                    ],
+                    &w6,
+                    10.0,
+                    RULE,
+                )?);
+            }
+            if o.previous_address {
+                let prev = m.previous_address.as_deref().unwrap_or("");
+                rows.push(f.pairs(&[("前住所", &field("前住所"), prev)], &[27.0, 153.0], 10.0, RULE)?);
+            }
+            if o.honseki && m.foreign.is_none() {
+                let h =
+                    m.honseki.as_ref().ok_or_else(|| DocumentError::MissingData {
+                        field: "本籍・筆頭者".into(),
+                        person: who.into(),
+                    })?;
+                rows.push(f.pairs(
+                    &[("本籍", &field("本籍"), &h.address), ("筆頭者", &field("筆頭者"), &h.head)],
+                    &[27.0, 99.0, 16.0, 38.0],
+                    10.0,
+                    RULE,
+                )?);
+            }
+            let mut ids: Vec<(&str, String, String)> = Vec::new();
+            if o.my_number {
+                let v = m
+                    .my_number
+                    .clone()
+                    .ok_or_else(|| DocumentError::MissingData { field: "個人番号".into(), person: who.into() })?;
+                ids.push(("個人番号", field("個人番号"), spaced_digits(&v)));
+            }
+            if o.resident_code {
+                let v =
+                    m.resident_code.clone().ok_or_else(|| DocumentError::MissingData {
+                        field: "住民票コード".into(),
+                        person: who.into(),
+                    })?;
+                ids.push(("住民票コード", field("住民票コード"), v));
+            }
+            match ids.as_slice() {
+                [] => {}
+                [(l, fl, v)] => rows.push(f.pairs(&[(l, fl, v)], &[27.0, 153.0], 10.0, RULE)?),
+                [(l1, f1, v1), (l2, f2, v2)] => {
+                    rows.push(f.pairs(&[(l1, f1, v1), (l2, f2, v2)], &[27.0, 63.0, 27.0, 63.0], 10.0, RULE)?)
+                }
+                _ => {}
+            }
+            if let Some(fr) = &m.foreign {
+                let period = match (&fr.period, fr.period_ends) {
+                    (Some(p), Some(d)) => format!("{p}（{}まで）", wareki(d)),
+                    (None, Some(d)) => format!("{}まで", wareki(d)),
+                    (Some(p), None) => p.clone(),
+                    (None, None) => "定めなし".to_string(),
+                };
+                let card = fr.card_number.clone().unwrap_or_default();
+                let category = fr.category.clone().unwrap_or_default();
+                rows.push(f.pairs(
+                    &[
+                        ("国籍・地域", &field("国籍・地域"), &fr.nationality),
+                        ("在留資格", &field("在留資格"), &fr.status),
+                    ],
+                    &[27.0, 63.0, 27.0, 63.0],
+                    10.0,
+                    RULE,
+                )?);
+                rows.push(f.pairs(
+                    &[
+                        ("在留期間", &field("在留期間"), &period),
+                        ("在留カード等の番号", &field("在留カード番号"), &card),
+                    ],
+                    &[27.0, 63.0, 27.0, 63.0],
+                    10.0,
+                    RULE,
+                )?);
+                rows.push(f.pairs(
+                    &[("法第30条の45に規定する区分", &field("区分"), &category)],
+                    &[27.0, 153.0],
+                    10.0,
+                    RULE,
+                )?);
+            }
+            body.push(rows_block(rows));
+        }
+        let all = j.members.len() >= j.household_size;
+        let certification = if kisaijiko {
+            "上記のとおり住民票に記載されていることを証明する。".to_string()
+        } else if all {
+            "この写しは、世帯全員の住民票の原本と相違ないことを証明する。".to_string()
+        } else {
+            "この写しは、住民票の原本と相違ないことを証明する。".to_string()
+        };
+        let omitted: Vec<&str> = [
+            (o.head_and_relationship, "世帯主・続柄"),
+            (o.honseki, "本籍・筆頭者"),
+            (o.my_number, "個人番号"),
+            (o.resident_code, "住民票コード"),
+        ]
+        .iter()
+        .filter(|(on, _)| !on)
+        .map(|(_, n)| *n)
+        .collect();
+        let subtitle = if omitted.is_empty() || kisaijiko {
+            None
+        } else {
+            Some(format!("（{}　省略）", omitted.join("・")))
+        };
+        let title = if kisaijiko { "住民票記載事項証明書" } else { "住民票の写し" };
+        Ok((Frame { title: title.into(), subtitle, certification }, header, body))
+    }
+
+    fn inkan<'a>(
+        &'a self,
+        f: &Fitter<'a>,
+        i: &'a Inkan,
+    ) -> Result<(Frame, Vec<Block<'a>>, Vec<Block<'a>>), DocumentError> {
+        let impression = i.impression.clone().ok_or_else(|| DocumentError::MissingSealImpression(i.name.clone()))?;
+        if let SealImpression::Engraved { text, diameter_mm } = &impression {
+            self.fonts.check("印影", text)?;
+            if text.trim().is_empty() || !(8..=INKAN_BOX as u8 - 4).contains(diameter_mm) {
+                return Err(DocumentError::MissingSealImpression(i.name.clone()));
+            }
+        }
+        let rw = W - INKAN_BOX;
+        let mut rows = vec![
+            Row::new(
+                vec![(24.0, f.label("氏名", 24.0)?), (rw - 24.0, f.value("氏名", &i.name, rw - 24.0, 13.0, 1)?)],
+                HEAVY,
+            ),
+            Row::new(
+                vec![
+                    (24.0, f.label("生年月日", 24.0)?),
+                    (rw - 24.0, f.value("生年月日", &wareki(i.born), rw - 24.0, 11.0, 1)?),
+                ],
+                RULE,
+            ),
+        ];
+        if let Some(s) = i.sex {
+            rows.push(Row::new(
+                vec![(24.0, f.label("性別", 24.0)?), (rw - 24.0, f.value("性別", s.label(), rw - 24.0, 11.0, 1)?)],
+                RULE,
+            ));
+        }
+        rows.push(Row::new(
+            vec![(24.0, f.label("住所", 24.0)?), (rw - 24.0, f.value("住所", &i.address, rw - 24.0, 11.0, 3)?)],
+            RULE,
+        ));
+        rows.push(Row::new(
+            vec![
+                (24.0, f.label("登録番号", 24.0)?),
+                (rw - 24.0, f.value("登録番号", &i.registration_number, rw - 24.0, 11.0, 1)?),
+            ],
+            RULE,
+        ));
+        let rows_h: f32 = rows.iter().map(|r| r.height).sum();
+        let h = rows_h.max(INKAN_BOX);
+        if let Some(last) = rows.last_mut() {
+            last.height += h - rows_h;
+        }
+        let fonts = &self.fonts;
+        let block = Block {
+            height: h + 4.0,
+            draw: Box::new(move |p, y| {
+                // 印影 box on the left, details on the right.
+                p.gfx.width(HEAVY);
+                p.gfx.rect(X0, y, W, h);
+                p.gfx.op("S");
+                p.gfx.width(RULE);
+                p.gfx.segment(X0 + INKAN_BOX, y, X0 + INKAN_BOX, y + h);
+                p.gfx.op("S");
+                p.text(X0 + 2.0, y + 1.5, 7.0, Style::Mincho, Align::Left, "印影");
+                if let SealImpression::Engraved { text, diameter_mm } = &impression {
+                    let c = (X0 + INKAN_BOX / 2.0, y + INKAN_BOX / 2.0 + 1.5);
+                    security::engraved_impression(&mut p.gfx, fonts, text, c.0, c.1, f32::from(*diameter_mm));
+                }
+                // The rows, right of the box.
+                let mut yy = y;
+                for r in &rows {
+                    r.draw(p, X0 + INKAN_BOX, yy);
+                    yy += r.height;
+                }
+            }),
+        };
+        let frame = Frame {
+            title: "印鑑登録証明書".into(),
+            subtitle: None,
+            certification: "この写しは、登録された印影と相違ないことを証明する。".into(),
+        };
+        Ok((frame, Vec::new(), vec![block]))
+    }
+
+    fn kazei<'a>(
+        &'a self,
+        f: &Fitter<'a>,
+        k: &'a Kazei,
+    ) -> Result<(Frame, Vec<Block<'a>>, Vec<Block<'a>>), DocumentError> {
+        let r = &k.record;
+        let fy = fiscal_year(r.fiscal_year);
+        let iy = calendar_year(r.fiscal_year - 1);
+        let address_label =
+            if r.address_on_jan_1 { format!("住所（{fy}年1月1日現在）") } else { "住所".to_string() };
+        let head = vec![
+            Row::new(
+                vec![
+                    (40.0, f.label(&address_label, 40.0)?),
+                    (W - 40.0, f.value("住所", &r.address, W - 40.0, 11.0, 2)?),
+                ],
+                HEAVY,
+            ),
+            Row::new(
+                vec![
+                    (40.0, f.label("氏名", 40.0)?),
+                    (70.0, f.value("氏名", &k.name, 70.0, 12.0, 1)?),
+                    (24.0, f.label("生年月日", 24.0)?),
+                    (46.0, f.value("生年月日", &wareki(k.born), 46.0, 10.0, 1)?),
+                ],
+                RULE,
+            ),
+        ];
+        let amounts = |items: &[(&str, String)]| -> Result<Vec<Row>, DocumentError> {
+            items
+                .chunks(2)
+                .enumerate()
+                .map(|(i, pair)| {
+                    let mut cells = Vec::new();
+                    for (label, v) in pair {
+                        cells.push((40.0, f.label(label, 40.0)?));
+                        cells.push((
+                            50.0,
+                            Cell::Value(f.fit(label, v, 50.0, 10.5, 7.0, 1)?, Style::Mincho, Align::Right),
+                        ));
+                    }
+                    if pair.len() == 1 {
+                        cells.push((90.0, Cell::Empty));
+                    }
+                    Ok(Row::new(cells, if i == 0 { HEAVY } else { RULE }))
+                })
+                .collect()
+        };
+        let heading = |t: &str| -> Result<Block<'a>, DocumentError> {
+            Ok(text_block(vec![vec![(0.0, f.fit("見出し", t, W, 10.0, 10.0, 1)?)]], 1.2, 3.0))
+        };
+        let mut income: Vec<(&str, String)> = r.incomes.iter().map(|(k, v)| (k.label(), yen(*v))).collect();
+        income.push(("合計所得金額", yen(r.total_income)));
+        let mut deductions: Vec<(&str, String)> = r.deductions.iter().map(|(k, v)| (k.label(), yen(*v))).collect();
+        if let Some(t) = r.total_deductions {
+            deductions.push(("所得控除合計", yen(t)));
+        }
+        if let Some(s) = r.has_spouse {
+            deductions.push(("控除対象配偶者", if s { "有".into() } else { "無".into() }));
+        }
+        if let Some(d) = r.dependents {
+            deductions.push(("扶養親族の数", format!("{d}人")));
+        }
+        let mut body = vec![heading(&format!("所得の状況（{iy}年分）"))?, rows_block(amounts(&income)?)];
+        if !deductions.is_empty() {
+            body.push(heading("所得控除の状況")?);
+            body.push(rows_block(amounts(&deductions)?));
+        }
+        body.push(heading(&format!("税額（{fy}年度）"))?);
+        body.push(rows_block(amounts(&[
+            ("課税標準額", yen(r.taxable_income)),
+            ("市町村民税", yen(r.municipal_tax)),
+            ("道府県民税", yen(r.prefectural_tax)),
+            ("年税額合計", yen(r.municipal_tax + r.prefectural_tax)),
+        ])?));
+        let frame = Frame {
+            title: format!("{fy}年度　所得・課税証明書"),
+            subtitle: Some(format!("（{iy}年1月1日から12月31日までの所得）")),
+            certification: "上記のとおり証明する。".into(),
+        };
+        Ok((frame, vec![rows_block(head)], body))
+    }
+
+    fn koseki<'a>(
+        &'a self,
+        f: &Fitter<'a>,
+        k: &'a Koseki,
+    ) -> Result<(Frame, Vec<Block<'a>>, Vec<Block<'a>>), DocumentError> {
+        let chosen: Vec<&KosekiPerson> = match &k.scope {
+            KosekiScope::All => k.persons.iter().collect(),
+            KosekiScope::Persons(ix) => ix.iter().filter_map(|&i| k.persons.get(i)).collect(),
+        };
+        if chosen.is_empty() {
+            return Err(DocumentError::EmptyHousehold);
+        }
+        let header = vec![rows_block(vec![
+            Row::new(
+                vec![(30.0, f.label("本籍", 30.0)?), (W - 30.0, f.value("本籍", &k.honseki, W - 30.0, 11.0, 2)?)],
+                HEAVY,
+            ),
+            Row::new(
+                vec![(30.0, f.label("氏名", 30.0)?), (W - 30.0, f.value("筆頭者", &k.head, W - 30.0, 12.0, 1)?)],
+                RULE,
+            ),
+        ])];
+        let piece = |field: &str, text: &str, dx: f32, width: f32| -> Result<(f32, Fitted), DocumentError> {
+            Ok((dx, f.fit(field, text, width, 10.0, 7.5, 2)?))
+        };
+        let label = |text: &str| -> Result<(f32, Fitted), DocumentError> {
+            Ok((0.0, f.fit("項目", text, KOSEKI_LABEL, 9.0, 7.0, 2)?))
+        };
+        let item = |field: &str, text: &str| piece(field, text, KOSEKI_LABEL, W - KOSEKI_LABEL);
+        let mut body = Vec::new();
+        if let Some(created) = k.created {
+            body.push(rule_block(text_block(
+                vec![
+                    vec![label("戸籍事項")?],
+                    vec![
+                        (4.0, f.fit("事項", "戸籍編製", KOSEKI_LABEL - 4.0, 10.0, 8.0, 1)?),
+                        item("編製日", &format!("【編製日】{}", wareki(created)))?,
+                    ],
+                ],
+                1.35,
+                3.0,
+            )));
+        }
+        for p in chosen {
+            let mut lines =
+                vec![vec![label("戸籍に記録されている者")?, item("名", &format!("【名】{}", p.given_name))?]];
+            let mut details = format!("【生年月日】{}", wareki(p.born));
+            if let Some(role) = &p.spouse_role {
+                details.push_str(&format!("　【配偶者区分】{role}"));
+            }
+            lines.push(vec![item("生年月日", &details)?]);
+            for (l, v) in [("父", &p.father), ("母", &p.mother)] {
+                if let Some(v) = v {
+                    lines.push(vec![item(l, &format!("【{l}】{v}"))?]);
+                }
+            }
+            if let Some(r) = &p.relationship {
+                lines.push(vec![item("続柄", &format!("【続柄】{r}"))?]);
+            }
+            if p.removed {
+                lines.push(vec![label("除　籍")?]);
+            }
+            body.push(rule_block(text_block(lines, 1.35, 3.0)));
+            if !p.events.is_empty() {
+                let mut ev_lines = vec![vec![label("身分事項")?]];
+                for ev in &p.events {
+                    // Two-character events are spaced as the register prints them: 出　生.
+                    let kind: Vec<char> = ev.kind.chars().collect();
+                    let kind = if kind.len() == 2 { format!("{}　{}", kind[0], kind[1]) } else { ev.kind.clone() };
+                    for (i, (l, value)) in ev.items.iter().enumerate() {
+                        let mut line = Vec::new();
+                        if i == 0 {
+                            line.push((4.0, f.fit("事項", &kind, KOSEKI_LABEL - 4.0, 10.0, 7.5, 1)?));
+                        }
+                        line.push(item(l, &format!("【{l}】{value}"))?);
+                        ev_lines.push(line);
+                    }
+                }
+                body.push(text_block(ev_lines, 1.35, 2.0));
+            }
+        }
+        let all = matches!(k.scope, KosekiScope::All);
+        let certification = if all {
+            "これは、戸籍に記録されている事項の全部を証明した書面である。"
+        } else {
+            "これは、戸籍中の一部の者について記録されている事項の全部を証明した書面である。"
+        };
+        let frame = Frame {
+            title: if all { "戸籍全部事項証明書" } else { "戸籍個人事項証明書" }.into(),
+            subtitle: Some(if all { "（全部事項証明）" } else { "（個人事項証明）" }.into()),
+            certification: certification.into(),
+        };
+        Ok((frame, header, body))
+    }
+
+    fn fuhyo<'a>(
+        &'a self,
+        f: &Fitter<'a>,
+        k: &'a Fuhyo,
+    ) -> Result<(Frame, Vec<Block<'a>>, Vec<Block<'a>>), DocumentError> {
+        if k.persons.is_empty() {
+            return Err(DocumentError::EmptyHousehold);
+        }
+        let header = vec![rows_block(vec![
+            Row::new(
+                vec![(30.0, f.label("本籍", 30.0)?), (W - 30.0, f.value("本籍", &k.honseki, W - 30.0, 11.0, 2)?)],
+                HEAVY,
+            ),
+            Row::new(
+                vec![(30.0, f.label("筆頭者", 30.0)?), (W - 30.0, f.value("筆頭者", &k.head, W - 30.0, 12.0, 1)?)],
+                RULE,
+            ),
+        ])];
+        let mut body = Vec::new();
+        for p in &k.persons {
+            let mut rows = vec![Row::new(
+                vec![
+                    (24.0, f.label("氏名", 24.0)?),
+                    (97.0, f.value("氏名", &p.name, 97.0, 12.0, 1)?),
+                    (27.0, f.label("生年月日", 27.0)?),
+                    (32.0, f.value("生年月日", &wareki(p.born), 32.0, 10.0, 1)?),
+                ],
+                HEAVY,
+            )];
+            for a in &p.addresses {
+                rows.push(f.pairs(
+                    &[("住所", "住所", &a.address), ("住所を定めた年月日", "住所を定めた年月日", &wareki(a.since))],
+                    &[24.0, 97.0, 27.0, 32.0],
+                    10.0,
+                    RULE,
+                )?);
+            }
+            body.push(rows_block(rows));
+        }
+        let frame = Frame {
+            title: "戸籍の附票の写し".into(),
+            subtitle: None,
+            certification: "この写しは、戸籍の附票の原本と相違ないことを証明する。".into(),
+        };
+        Ok((frame, header, body))
+    }
+}
+
+/// Width of the label column of a 戸籍 (mm).
+const KOSEKI_LABEL: f32 = 38.0;
+
+/// Side of the 印影 box (mm).
+const INKAN_BOX: f32 = 56.0;
+
+/// A block with a heavy rule above it.
+fn rule_block(b: Block<'_>) -> Block<'_> {
+    let inner = b.draw;
+    Block {
+        height: b.height,
+        draw: Box::new(move |p, y| {
+            p.gfx.width(HEAVY);
+            p.gfx.segment(X0, y, X1, y);
+            p.gfx.op("S");
+            inner(p, y);
+        }),
+    }
+}
+
+/// The issuer as signed under the certification: 東京都稲城市長　髙橋　勝浩.
+fn issuer_line(issuer: &Issuer) -> String {
+    format!("{}{}　{}", issuer.prefecture, issuer.title, issuer.name)
+}
+
+/// Right end of the issuer's line, and the seal's side (mm).
+const ISSUER_RIGHT: f32 = X1 - 20.0;
+const SEAL_SIDE: f32 = 21.0;
+
+/// Where the seal goes (top-left corner, mm): stamped over the end of the issuer's name, as
+/// a clerk stamps it, covering about half of its last character.
+fn seal_spot(fonts: &FontSet, issuer: &Issuer) -> (f32, f32) {
+    let last = issuer_line(issuer).chars().last().map_or(5.0, |c| fonts.char_width(Style::Mincho, c) * 14.0 / PT);
+    (ISSUER_RIGHT - last * 0.5, CERT_TOP + 15.0 + 2.5 - SEAL_SIDE / 2.0)
+}
+
+/// A date in the era calendar, or nothing if the data has none.
+fn opt_date(d: Option<time::Date>) -> String {
+    d.map(wareki).unwrap_or_default()
+}
+
+/// 1234 5678 9012 for a 12-digit number.
+fn spaced_digits(s: &str) -> String {
+    let d: Vec<char> = s.chars().collect();
+    if d.len() == 12 && d.iter().all(char::is_ascii_digit) {
+        d.chunks(4).map(|c| c.iter().collect::<String>()).collect::<Vec<_>>().join(" ")
+    } else {
+        s.to_string()
+    }
+}
+
+struct Laid<'a> {
+    frame: Frame,
+    header: Vec<Block<'a>>,
+    body: Vec<Block<'a>>,
+    pages: Vec<Vec<usize>>,
+}
+
+fn add_form(pdf: &mut PdfDocument, name: &str, content: Vec<u8>, bbox: [f32; 4]) {
+    let mut dict = BTreeMap::new();
+    dict.insert("Type".to_string(), DictItem::Name(b"XObject".to_vec()));
+    dict.insert("Subtype".to_string(), DictItem::Name(b"Form".to_vec()));
+    dict.insert(
+        "BBox".to_string(),
+        DictItem::Array(bbox.iter().map(|&v| DictItem::Real((v * 100.0).round() / 100.0)).collect()),
+    );
+    pdf.resources.xobjects.map.insert(
+        XObjectId(name.to_string()),
+        printpdf::XObject::External(ExternalXObject {
+            stream: ExternalStream { dict, content, compress: true },
+            width: None,
+            height: None,
+            dpi: None,
+        }),
+    );
+}
+
+fn use_form(name: &str, x: f32, y: f32, scale: f32) -> Op {
+    let r = |v: f32| (v * 100.0).round() / 100.0;
+    Op::UseXobject {
+        id: XObjectId(name.to_string()),
+        transform: XObjectTransform {
+            translate_x: (x != 0.0).then_some(Pt(r(x))),
+            translate_y: (y != 0.0).then_some(Pt(r(y))),
+            scale_x: (scale != 1.0).then_some(scale),
+            scale_y: (scale != 1.0).then_some(scale),
+            ..Default::default()
+        },
+    }
+}
+
+/// Font resource names for one document: six capital letters each, which printpdf also uses
+/// as the subset tag (`ABCDEM+IPAexMincho`); derived from the issuance number so that two
+/// documents' subsets never share a tag.
+fn font_names(number: &str) -> FontNames {
+    use sha2::Digest;
+    let h = sha2::Sha256::digest(number.as_bytes());
+    let stem: String = h.iter().take(5).map(|b| char::from(b'A' + b % 26)).collect();
+    FontNames([format!("{stem}M"), format!("{stem}G"), format!("{stem}J")])
+}
+
+/// Strips hinting from the embedded TrueType subsets and refuses a full (unsubset) font.
+fn slim_fonts(doc: &mut lopdf::Document) -> Result<(), DocumentError> {
+    let font_files: Vec<lopdf::ObjectId> = doc
+        .objects
+        .values()
+        .filter_map(|o| o.as_dict().ok())
+        .filter(|d| d.get(b"Type").and_then(|t| t.as_name()).is_ok_and(|n| n == b"FontDescriptor"))
+        .filter_map(|d| d.get(b"FontFile2").and_then(|r| r.as_reference()).ok())
+        .collect();
+    for id in font_files {
+        let Ok(stream) = doc.get_object_mut(id).and_then(|o| o.as_stream_mut()) else { continue };
+        let program = stream.get_plain_content().map_err(|e| DocumentError::Render(format!("font program: {e}")))?;
+        if program.len() > 4 * 1024 * 1024 {
+            return Err(DocumentError::Render(format!(
+                "a font was embedded whole ({} bytes): subsetting failed",
+                program.len()
+            )));
+        }
+        if let Some(slim) = fontfix::strip_glyph_instructions(&program) {
+            stream.dict.set("Length1", slim.len() as i64);
+            stream.set_plain_content(slim);
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,312 @@
+//! Document tests with the real fonts (Debian's fonts-ipaexfont and fonts-ipamj-mincho).
+
+use super::fonts::{Face, Style};
+use super::layout::{fit, wrap, PT};
+use super::testing::{fonts, renderer};
+use super::*;
+use time::macros::date;
+
+fn issuance() -> Issuance {
+    sample::issuance("R7-000123", date!(2025 - 11 - 24))
+}
+
+fn render(doc: &Document) -> Result<RenderedPdf, DocumentError> {
+    renderer().render(doc, &sample::issuer(), &issuance())
+}
+
+fn pages_of(pdf: &RenderedPdf) -> usize {
+    lopdf::Document::load_mem(&pdf.bytes).expect("a PDF lopdf can read").get_pages().len()
+}
+
+#[test]
+fn variant_kanji_come_from_ipamj_and_ordinary_text_from_ipaex() {
+    let f = fonts();
+    assert_eq!(f.choose(Style::Mincho, '山'), Some(Face::Mincho));
+    assert_eq!(f.choose(Style::Gothic, '山'), Some(Face::Gothic));
+    assert_eq!(f.choose(Style::Mincho, '𠮷'), Some(Face::MjMincho));
+    let runs = f.runs(Style::Mincho, "𠮷田　﨑子");
+    assert_eq!(runs.first().map(|r| r.0), Some(Face::MjMincho));
+    assert!(runs.iter().any(|r| r.0 == Face::Mincho));
+    assert_eq!(runs.iter().map(|r| r.1).collect::<String>(), "𠮷田　﨑子");
+}
+
+#[test]
+fn a_character_no_font_has_is_refused_before_printing() {
+    for bad in ["山田　😀", "山田　\u{30000}", "葛\u{E0100}飾", "山\u{0007}田"] {
+        let mut j = sample::household(2);
+        j.members[1].name = bad.to_string();
+        let err = render(&Document::Juminhyo(j.clone())).unwrap_err();
+        assert!(matches!(err, DocumentError::UnprintableCharacter { .. }), "{bad:?}: {err}");
+        // The kiosk's pre-payment check says the same.
+        let err = renderer().check(&Document::Juminhyo(j), &sample::issuer(), &issuance()).unwrap_err();
+        match err {
+            DocumentError::UnprintableCharacter { field, text, .. } => {
+                assert!(field.contains("氏名"), "{field}");
+                assert_eq!(text, bad);
+            }
+            other => panic!("{other}"),
+        }
+    }
+    let mut i = sample::inkan();
+    i.address = "東京都窓口市🏠1番地".into();
+    assert!(matches!(render(&Document::Inkan(i)), Err(DocumentError::UnprintableCharacter { ch: '🏠', .. })));
+}
+
+#[test]
+fn wrapping_follows_japanese_line_breaking() {
+    let f = fonts();
+    let text = "東京都窓口市東長沼二丁目11番地の1　さくらハイツ103号";
+    let one = f.width(Style::Mincho, text, 10.0);
+    let lines = wrap(f, Style::Mincho, text, 10.0, one * 0.6);
+    assert_eq!(lines.len(), 2, "{lines:?}");
+    assert_eq!(lines.concat().replace('　', ""), text.replace('　', ""));
+    for l in &lines {
+        assert!(f.width(Style::Mincho, l, 10.0) <= one * 0.6 + 0.01, "{l} is too wide");
+        assert!(!l.starts_with(['、', '。', '）']), "{l}");
+    }
+    // Digits stay together: no line ends inside "103" or "11".
+    assert!(lines.iter().all(|l| !l.ends_with('1') || l.ends_with("11") || l.ends_with("の1")), "{lines:?}");
+    // Shrinks before wrapping further, never past the limits.
+    let fitted = fit(f, Style::Mincho, text, 80.0, 11.0, 7.0, 2).expect("fits in two lines");
+    assert!(fitted.size <= 11.0 && fitted.size >= 7.0);
+    assert!(fitted.lines.len() <= 2);
+    for l in &fitted.lines {
+        assert!(f.width(Style::Mincho, l, fitted.size) <= 80.0 * PT - 0.0 + 0.01);
+    }
+    assert!(fit(f, Style::Mincho, &text.repeat(6), 80.0, 11.0, 7.0, 2).is_none());
+}
+
+#[test]
+fn a_long_address_wraps_or_shrinks_and_an_impossible_one_is_refused() {
+    let mut j = sample::household(2);
+    j.address = "北海道札幌市中央区北一条西二丁目1番地の1　札幌市役所前サンプルレジデンス北棟一番館壱千弐百参拾四号室（管理人室横）".into();
+    let pdf = render(&Document::Juminhyo(j.clone())).expect("wrapped within its box");
+    assert_eq!(pdf.pages, 1);
+    j.address = j.address.repeat(4);
+    match render(&Document::Juminhyo(j)) {
+        Err(DocumentError::FieldTooLong { field, .. }) => assert_eq!(field, "住所"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn empty_household_missing_tax_year_missing_seal_and_unoffered_options() {
+    let j = sample::household(0);
+    assert!(matches!(render(&Document::Juminhyo(j)), Err(DocumentError::EmptyHousehold)));
+    match sample::kazei(2019) {
+        Err(DocumentError::TaxYearNotOnFile { requested, available }) => {
+            assert_eq!(requested, 2019);
+            assert_eq!(available, vec![2023, 2024, 2025]);
+        }
+        other => panic!("{other:?}"),
+    }
+    let mut i = sample::inkan();
+    i.impression = None;
+    assert!(matches!(render(&Document::Inkan(i)), Err(DocumentError::MissingSealImpression(_))));
+    let mut issuer = sample::issuer();
+    issuer.enabled.my_number = false;
+    let mut j = sample::household(2);
+    j.requested.my_number = true;
+    let err = renderer().render(&Document::Juminhyo(j), &issuer, &issuance()).unwrap_err();
+    assert!(matches!(err, DocumentError::OptionNotEnabled { ref options, .. } if options == "個人番号"), "{err}");
+    // Asked for, offered, but not on file.
+    let mut j = sample::household(2);
+    j.requested.resident_code = true;
+    j.members[1].resident_code = None;
+    assert!(matches!(render(&Document::Juminhyo(j)), Err(DocumentError::MissingData { .. })));
+}
+
+#[test]
+fn corrupt_and_missing_fonts_are_typed_errors() {
+    let dir = tempfile_dir();
+    let good = FontPaths::default();
+    let truncated = dir.join("cut.ttf");
+    let bytes = std::fs::read(&good.mincho).unwrap();
+    std::fs::write(&truncated, &bytes[..bytes.len() / 3]).unwrap();
+    let garbage = dir.join("garbage.ttf");
+    std::fs::write(&garbage, b"\x00\x01\x00\x00definitely not a font").unwrap();
+    for (path, what) in [(truncated, "truncated"), (garbage, "garbage"), (dir.join("absent.ttf"), "absent")] {
+        let paths = FontPaths { mincho: path.clone(), ..good.clone() };
+        match FontSet::load(&paths) {
+            Err(DocumentError::Font { path: p, .. }) => assert_eq!(p, path, "{what}"),
+            Err(other) => panic!("{what}: {other}"),
+            Ok(_) => panic!("{what}: loaded"),
+        }
+    }
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+fn tempfile_dir() -> std::path::PathBuf {
+    let d = std::env::temp_dir().join(format!(
+        "madoguchi-doc-test-{}-{:?}",
+        std::process::id(),
+        std::thread::current().id()
+    ));
+    std::fs::create_dir_all(&d).unwrap();
+    d
+}
+
+#[test]
+fn a_long_household_runs_over_pages_with_page_numbers() {
+    let mut j = sample::household(8);
+    j.requested = ResidentOptions {
+        head_and_relationship: true,
+        honseki: true,
+        previous_address: true,
+        my_number: true,
+        resident_code: true,
+    };
+    let pdf = render(&Document::Juminhyo(j)).unwrap();
+    assert!(pdf.pages >= 2, "{}", pdf.pages);
+    assert_eq!(pages_of(&pdf), pdf.pages as usize);
+}
+
+#[test]
+fn every_document_type_renders() {
+    let docs = [
+        Document::Juminhyo(sample::household(4)),
+        Document::Kisaijiko(sample::household(2)),
+        Document::Inkan(sample::inkan()),
+        Document::Kazei(sample::kazei(2025).unwrap()),
+        Document::Koseki(sample::koseki(4, KosekiScope::All)),
+        Document::Koseki(sample::koseki(4, KosekiScope::Persons(vec![2]))),
+        Document::Fuhyo(sample::fuhyo(3)),
+    ];
+    for d in &docs {
+        let pdf = render(d).unwrap_or_else(|e| panic!("{}: {e}", d.title()));
+        assert!(pdf.bytes.starts_with(b"%PDF-"));
+        assert_eq!(pages_of(&pdf), pdf.pages as usize, "{}", d.title());
+    }
+}
+
+#[test]
+fn embedded_fonts_are_subsets_without_hinting() {
+    // Five members: the fifth's name needs IPAmj明朝.
+    let pdf = render(&Document::Juminhyo(sample::household(5))).unwrap();
+    let doc = lopdf::Document::load_mem(&pdf.bytes).unwrap();
+    let mut programs = 0;
+    for o in doc.objects.values() {
+        let Ok(d) = o.as_dict() else { continue };
+        let Ok(r) = d.get(b"FontFile2").and_then(|r| r.as_reference()) else { continue };
+        let s = doc.get_object(r).unwrap().as_stream().unwrap();
+        let font = s.decompressed_content().unwrap();
+        assert!(font.len() < 200_000, "a subset, not the whole font: {} bytes", font.len());
+        assert_eq!(fontfix::instruction_bytes(&font), Some(0), "hinting is stripped");
+        let face = ttf_parser::Face::parse(&font, 0).expect("the slimmed font parses");
+        assert!(face.number_of_glyphs() >= 2);
+        programs += 1;
+    }
+    assert!(programs >= 2, "IPAex明朝 and IPAmj明朝 are embedded");
+}
+
+#[test]
+fn a_supplied_seal_image_is_used_and_a_broken_one_refused() {
+    // A 32×32 red square with transparent corners.
+    let mut png_bytes = Vec::new();
+    {
+        let mut e = png::Encoder::new(&mut png_bytes, 32, 32);
+        e.set_color(png::ColorType::Rgba);
+        e.set_depth(png::BitDepth::Eight);
+        let mut w = e.write_header().unwrap();
+        let px: Vec<u8> = (0..32 * 32)
+            .flat_map(|i| {
+                let (x, y) = (i % 32, i / 32);
+                let corner = !(4..=27).contains(&x) && !(4..=27).contains(&y);
+                [220, 30, 30, if corner { 0 } else { 255 }]
+            })
+            .collect();
+        w.write_image_data(&px).unwrap();
+    }
+    let mut issuer = sample::issuer();
+    issuer.seal = MunicipalSeal::Image(png_bytes);
+    let pdf = renderer().render(&Document::Inkan(sample::inkan()), &issuer, &issuance()).unwrap();
+    let doc = lopdf::Document::load_mem(&pdf.bytes).unwrap();
+    let images = doc
+        .objects
+        .values()
+        .filter_map(|o| o.as_stream().ok())
+        .filter(|s| s.dict.get(b"Subtype").and_then(|n| n.as_name()).is_ok_and(|n| n == b"Image"))
+        .count();
+    assert!(images >= 1, "the seal image is in the PDF");
+    issuer.seal = MunicipalSeal::Image(b"\x89PNG\r\n\x1a\nbroken".to_vec());
+    let err = renderer().render(&Document::Inkan(sample::inkan()), &issuer, &issuance()).unwrap_err();
+    assert!(matches!(err, DocumentError::SealImage { .. }), "{err}");
+}
+
+#[test]
+fn issuance_references_are_validated() {
+    let mut i = issuance();
+    i.number = "R7/../../etc".into();
+    assert!(matches!(
+        renderer().render(&Document::Inkan(sample::inkan()), &sample::issuer(), &i),
+        Err(DocumentError::InvalidIssuance(_))
+    ));
+    let i = issuance();
+    assert_eq!(i.verify_url(), "https://verify.madoguchi.example/v1/verify/R7-000123?code=K7Q2-M9XD");
+}
+
+#[test]
+fn the_demo_world_reader_takes_the_registry_format() {
+    let json = r#"{
+      "format": 1, "today": "2025-11-24",
+      "municipalities": [{"code": "132250", "prefecture": "東京都", "name": "稲城市", "name_kana": "いなぎし",
+                          "prefecture_romaji": "Tokyo", "city_romaji": "Inagi"}],
+      "households": [{"id": "H01", "municipality": "132250", "address": "東京都稲城市東長沼２１１１番地",
+                      "head": "R0001", "members": [{"resident": "R0001", "relationship": "世帯主"},
+                                                   {"resident": "R0002", "relationship": "妻"}]}],
+      "residents": [
+        {"id": "R0001", "name": "稲城　太郎", "name_kana": "いなぎ　たろう", "birth_date": "1980-01-02", "sex": "male",
+         "my_number": "123456789018",
+         "residence": {"municipality": "132250", "household": "H01", "address": "東京都稲城市東長沼２１１１番地",
+                       "relationship": "世帯主", "since": "2015-04-01", "previous_address": "神奈川県川崎市",
+                       "previous_municipality": "141305"},
+         "honseki": {"municipality": "132250", "address": "東京都稲城市東長沼２１１１番地", "hittosha": "稲城　太郎"},
+         "foreign": null, "emigration": null, "card": {}},
+        {"id": "R0002", "name": "稲城　花子", "name_kana": "いなぎ　はなこ", "birth_date": "1982-03-04", "sex": "female",
+         "my_number": "234567890123",
+         "residence": {"municipality": "132250", "household": "H01", "address": "東京都稲城市東長沼２１１１番地",
+                       "relationship": "妻", "since": "2015-04-01", "previous_address": null, "previous_municipality": null},
+         "honseki": {"municipality": "132250", "address": "東京都稲城市東長沼２１１１番地", "hittosha": "稲城　太郎"},
+         "foreign": null, "emigration": null, "card": {}}],
+      "seal_registrations": [{"resident": "R0001", "municipality": "132250", "registration_number": "1234",
+                              "registered_on": "2016-01-01", "status": "active", "abolished_on": null,
+                              "impression": "稲城", "diameter_mm": 15}],
+      "tax_records": [{"resident": "R0001", "municipality": "132250", "fiscal_year": 2025, "income_year": 2024,
+                       "salary_income": 4000000, "pension_income": 0, "total_income": 4000000,
+                       "taxable_income": 2500000, "municipal_tax": 150000, "prefectural_tax": 100000}]
+    }"#;
+    let w = world::DemoWorld::from_json(json.as_bytes()).unwrap();
+    let (j, issuer) =
+        w.juminhyo("R0002", 2, ResidentOptions { head_and_relationship: true, ..Default::default() }).unwrap();
+    assert_eq!(issuer.title, "稲城市長");
+    assert_eq!(j.head, "稲城　太郎");
+    assert_eq!(j.members.len(), 2);
+    assert_eq!(j.members[0].became_resident, Some(date!(2015 - 04 - 01)));
+    assert_eq!(j.members[1].became_resident, None);
+    renderer().render(&Document::Juminhyo(j), &issuer, &issuance()).unwrap();
+    let (k, _) = w.kazei("R0001", Some(2025)).unwrap();
+    assert_eq!(k.record.total_income, 4_000_000);
+    assert!(matches!(w.kazei("R0001", Some(2024)), Err(DocumentError::TaxYearNotOnFile { .. })));
+    assert!(matches!(w.inkan("R0002"), Err(DocumentError::MissingSealImpression(_))));
+    let (i, _) = w.inkan("R0001").unwrap();
+    renderer().render(&Document::Inkan(i), &issuer, &issuance()).unwrap();
+    let (ko, _) = w.koseki("R0002", 4, true).unwrap();
+    assert_eq!(ko.persons.len(), 2);
+    assert_eq!(ko.persons[0].given_name, "太郎");
+    renderer().render(&Document::Koseki(ko), &issuer, &issuance()).unwrap();
+}
+
+#[test]
+fn variant_kanji_get_their_own_glyphs() {
+    // 𠮷 (U+20BB7, 土 over 口) is not 吉 (士 over 口): the chosen face's cmap, as printpdf
+    // encodes it, must give a different glyph, and the one the font's own cmap names.
+    let f = fonts();
+    let mj = f.parsed(Face::MjMincho);
+    let by_printpdf = mj.lookup_glyph_index(0x20BB7);
+    let kichi = mj.lookup_glyph_index('吉' as u32);
+    let sfnt = mj.source_bytes().unwrap();
+    let face = ttf_parser::Face::parse(&sfnt, 0).unwrap();
+    let by_cmap = face.glyph_index('𠮷').map(|g| g.0);
+    assert_eq!(by_printpdf, by_cmap);
+    assert_ne!(by_printpdf, kichi);
+}

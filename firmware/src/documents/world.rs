@@ -1,0 +1,458 @@
+//! Documents from the demo world's `registry.json` (written by `madoguchi-sim world`), for
+//! operator test prints and demos until the backend returns document data.
+//!
+//! The firmware does not link the simulator (see ARCHITECTURE §1): the registry file is the
+//! interface, read here with serde into the fields the documents need (unknown fields are
+//! ignored). The `tests` crate checks this reader against the generator's output. Items the
+//! registry does not hold (届出日, 在留カード番号, parents in the 戸籍, …) are not printed,
+//! never invented.
+
+use super::model::*;
+use super::DocumentError;
+use serde::Deserialize;
+use std::path::Path;
+use time::Date;
+
+#[derive(Debug, Deserialize)]
+struct Registry {
+    municipalities: Vec<Municipality>,
+    households: Vec<Household>,
+    residents: Vec<ResidentRecord>,
+    #[serde(default)]
+    seal_registrations: Vec<SealRegistration>,
+    #[serde(default)]
+    tax_records: Vec<TaxRecordJson>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Municipality {
+    code: String,
+    prefecture: String,
+    name: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Household {
+    id: String,
+    municipality: String,
+    address: String,
+    head: String,
+    members: Vec<HouseholdMember>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HouseholdMember {
+    resident: String,
+    relationship: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct ResidentRecord {
+    id: String,
+    name: String,
+    #[serde(default)]
+    name_kana: String,
+    birth_date: String,
+    sex: String,
+    #[serde(default)]
+    my_number: String,
+    residence: Option<Residence>,
+    honseki: Option<HonsekiJson>,
+    foreign: Option<Foreign>,
+}
+
+#[derive(Debug, Deserialize)]
+struct Residence {
+    municipality: String,
+    household: String,
+    address: String,
+    since: String,
+    previous_address: Option<String>,
+    previous_municipality: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct HonsekiJson {
+    municipality: String,
+    address: String,
+    hittosha: String,
+}
+
+#[derive(Debug, Deserialize)]
+struct Foreign {
+    nationality: String,
+    residence_status: String,
+    period_of_stay_end: Option<String>,
+}
+
+#[derive(Debug, Deserialize)]
+struct SealRegistration {
+    resident: String,
+    registration_number: String,
+    status: String,
+    impression: String,
+    diameter_mm: u8,
+}
+
+#[derive(Debug, Deserialize)]
+struct TaxRecordJson {
+    resident: String,
+    fiscal_year: i32,
+    salary_income: u64,
+    pension_income: u64,
+    total_income: u64,
+    taxable_income: u64,
+    municipal_tax: u64,
+    prefectural_tax: u64,
+}
+
+/// The demo world's register.
+pub struct DemoWorld {
+    reg: Registry,
+}
+
+fn date(s: &str, what: &str) -> Result<Date, DocumentError> {
+    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|e| DocumentError::World(format!("{what}: bad date {s:?}: {e}")))
+}
+
+fn world_err(s: impl Into<String>) -> DocumentError {
+    DocumentError::World(s.into())
+}
+
+/// The demo issuer's head, until the backend's municipality configuration supplies it.
+pub const DEMO_MAYOR: &str = "髙橋　一郎";
+
+impl DemoWorld {
+    /// Reads `DIR/registry.json`.
+    pub fn load(dir: &Path) -> Result<DemoWorld, DocumentError> {
+        let path = dir.join("registry.json");
+        let bytes = std::fs::read(&path).map_err(|e| world_err(format!("cannot read {}: {e}", path.display())))?;
+        DemoWorld::from_json(&bytes)
+    }
+
+    pub fn from_json(bytes: &[u8]) -> Result<DemoWorld, DocumentError> {
+        let reg: Registry = serde_json::from_slice(bytes).map_err(|e| world_err(format!("registry.json: {e}")))?;
+        Ok(DemoWorld { reg })
+    }
+
+    fn resident(&self, id: &str) -> Result<&ResidentRecord, DocumentError> {
+        self.reg.residents.iter().find(|r| r.id == id).ok_or_else(|| world_err(format!("no resident {id}")))
+    }
+
+    /// The issuer for a municipality code (demo: the mayor is [`DEMO_MAYOR`], the seal drawn).
+    pub fn issuer(&self, code: &str) -> Result<Issuer, DocumentError> {
+        let m = self
+            .reg
+            .municipalities
+            .iter()
+            .find(|m| m.code == code)
+            .ok_or_else(|| world_err(format!("no municipality {code}")))?;
+        let head = match m.name.chars().last() {
+            Some('区') => "区長",
+            Some('町') => "町長",
+            Some('村') => "村長",
+            _ => "市長",
+        };
+        let stem = m.name.strip_suffix(['市', '区', '町', '村']).unwrap_or(&m.name);
+        Ok(Issuer {
+            prefecture: m.prefecture.clone(),
+            municipality: m.name.clone(),
+            title: format!("{stem}{head}"),
+            name: DEMO_MAYOR.into(),
+            seal: MunicipalSeal::Drawn,
+            enabled: ResidentOptions {
+                head_and_relationship: true,
+                honseki: true,
+                previous_address: true,
+                my_number: true,
+                resident_code: true,
+            },
+        })
+    }
+
+    /// A 住民票 of the household of `resident`: the first `members` members in register order
+    /// (always including the resident).
+    pub fn juminhyo(
+        &self,
+        resident: &str,
+        members: usize,
+        requested: ResidentOptions,
+    ) -> Result<(Juminhyo, Issuer), DocumentError> {
+        let r = self.resident(resident)?;
+        let res = r
+            .residence
+            .as_ref()
+            .ok_or_else(|| world_err(format!("{} has no residence record (moved abroad?)", r.id)))?;
+        let h = self
+            .reg
+            .households
+            .iter()
+            .find(|h| h.id == res.household)
+            .ok_or_else(|| world_err(format!("no household {}", res.household)))?;
+        let head = self.resident(&h.head)?;
+        let mut chosen: Vec<&HouseholdMember> = h.members.iter().take(members).collect();
+        if members > 0 && !chosen.iter().any(|m| m.resident == r.id) {
+            chosen.pop();
+            if let Some(me) = h.members.iter().find(|m| m.resident == r.id) {
+                chosen.push(me);
+            }
+        }
+        let members = chosen
+            .iter()
+            .map(|m| self.resident_entry(&m.resident, &m.relationship, &res.municipality))
+            .collect::<Result<Vec<_>, _>>()?;
+        let j = Juminhyo {
+            address: h.address.clone(),
+            head: head.name.clone(),
+            household_size: h.members.len(),
+            members,
+            requested,
+        };
+        Ok((j, self.issuer(&h.municipality)?))
+    }
+
+    fn resident_entry(&self, id: &str, relationship: &str, municipality: &str) -> Result<Resident, DocumentError> {
+        let r = self.resident(id)?;
+        let res = r.residence.as_ref().ok_or_else(|| world_err(format!("{id} has no residence record")))?;
+        let since = date(&res.since, "residence since")?;
+        // Moved in from another municipality: a resident since the move; otherwise unknown.
+        let became = match &res.previous_municipality {
+            Some(from) if from != municipality => Some(since),
+            _ => None,
+        };
+        let foreign = match &r.foreign {
+            Some(f) => Some(ForeignResident {
+                nationality: f.nationality.clone(),
+                category: None,
+                status: f.residence_status.clone(),
+                period: None,
+                period_ends: f.period_of_stay_end.as_deref().map(|d| date(d, "period of stay")).transpose()?,
+                card_number: None,
+            }),
+            None => None,
+        };
+        Ok(Resident {
+            name: r.name.clone(),
+            kana: Some(r.name_kana.clone()).filter(|k| !k.is_empty()),
+            born: date(&r.birth_date, "birth date")?,
+            sex: if r.sex == "female" { Sex::Female } else { Sex::Male },
+            relationship: relationship.into(),
+            became_resident: became,
+            address_since: since,
+            notified_on: None,
+            previous_address: res.previous_address.clone(),
+            honseki: r.honseki.as_ref().map(|h| Honseki { address: h.address.clone(), head: h.hittosha.clone() }),
+            my_number: Some(r.my_number.clone()).filter(|n| !n.is_empty()),
+            resident_code: None,
+            foreign,
+        })
+    }
+
+    /// The 印鑑登録証明書 of `resident` (its active registration).
+    pub fn inkan(&self, resident: &str) -> Result<(Inkan, Issuer), DocumentError> {
+        let r = self.resident(resident)?;
+        let res = r.residence.as_ref().ok_or_else(|| world_err(format!("{resident} has no residence record")))?;
+        let seal = self.reg.seal_registrations.iter().find(|s| s.resident == r.id && s.status == "active");
+        let inkan = Inkan {
+            name: r.name.clone(),
+            born: date(&r.birth_date, "birth date")?,
+            sex: None,
+            address: res.address.clone(),
+            registration_number: seal.map(|s| s.registration_number.clone()).unwrap_or_default(),
+            impression: seal
+                .map(|s| SealImpression::Engraved { text: s.impression.clone(), diameter_mm: s.diameter_mm }),
+        };
+        if inkan.impression.is_none() {
+            return Err(DocumentError::MissingSealImpression(r.name.clone()));
+        }
+        Ok((inkan, self.issuer(&res.municipality)?))
+    }
+
+    /// The 課税・所得証明書 of `resident` for `fiscal_year` (default: the latest on file).
+    pub fn kazei(&self, resident: &str, fiscal_year: Option<i32>) -> Result<(Kazei, Issuer), DocumentError> {
+        let r = self.resident(resident)?;
+        let res = r.residence.as_ref().ok_or_else(|| world_err(format!("{resident} has no residence record")))?;
+        let records: Vec<TaxRecord> = self
+            .reg
+            .tax_records
+            .iter()
+            .filter(|t| t.resident == r.id)
+            .map(|t| {
+                let mut incomes = Vec::new();
+                if t.salary_income > 0 {
+                    incomes.push((Income::Salary, t.salary_income));
+                }
+                if t.pension_income > 0 {
+                    incomes.push((Income::Pension, t.pension_income));
+                }
+                TaxRecord {
+                    fiscal_year: t.fiscal_year,
+                    address: res.address.clone(),
+                    address_on_jan_1: false,
+                    incomes,
+                    total_income: t.total_income,
+                    deductions: Vec::new(),
+                    total_deductions: None,
+                    has_spouse: None,
+                    dependents: None,
+                    taxable_income: t.taxable_income,
+                    municipal_tax: t.municipal_tax,
+                    prefectural_tax: t.prefectural_tax,
+                }
+            })
+            .collect();
+        let year = match fiscal_year {
+            Some(y) => y,
+            None => records
+                .iter()
+                .map(|t| t.fiscal_year)
+                .max()
+                .ok_or(DocumentError::TaxYearNotOnFile { requested: 0, available: Vec::new() })?,
+        };
+        let k = Kazei::for_year(&r.name, date(&r.birth_date, "birth date")?, &records, year)?;
+        Ok((k, self.issuer(&res.municipality)?))
+    }
+
+    /// The people sharing `resident`'s 本籍 and 筆頭者, the head first.
+    fn koseki_members(&self, resident: &str) -> Result<(&HonsekiJson, Vec<&ResidentRecord>), DocumentError> {
+        let r = self.resident(resident)?;
+        let h = r.honseki.as_ref().ok_or_else(|| world_err(format!("{resident} has no 本籍 (foreign resident?)")))?;
+        let mut people: Vec<&ResidentRecord> = self
+            .reg
+            .residents
+            .iter()
+            .filter(|o| o.honseki.as_ref().is_some_and(|oh| oh.address == h.address && oh.hittosha == h.hittosha))
+            .collect();
+        people.sort_by_key(|o| (o.name != h.hittosha, o.birth_date.clone()));
+        Ok((h, people))
+    }
+
+    /// 戸籍全部事項 (or 個人事項 for `resident` alone) from the register: what it holds of a 戸籍
+    /// (names, births); no parents or events it does not record.
+    pub fn koseki(&self, resident: &str, members: usize, whole: bool) -> Result<(Koseki, Issuer), DocumentError> {
+        let (h, people) = self.koseki_members(resident)?;
+        let family = h.hittosha.split(['　', ' ']).next().unwrap_or("").to_string();
+        let persons = people
+            .iter()
+            .take(members.max(1))
+            .map(|p| {
+                let born = date(&p.birth_date, "birth date")?;
+                Ok(KosekiPerson {
+                    given_name: p
+                        .name
+                        .strip_prefix(family.as_str())
+                        .unwrap_or(&p.name)
+                        .trim_start_matches(['　', ' '])
+                        .to_string(),
+                    born,
+                    father: None,
+                    mother: None,
+                    relationship: None,
+                    spouse_role: None,
+                    events: vec![KosekiEvent {
+                        kind: "出生".into(),
+                        items: vec![("出生日".into(), super::era::wareki(born))],
+                    }],
+                    removed: false,
+                })
+            })
+            .collect::<Result<Vec<_>, DocumentError>>()?;
+        let me = people.iter().position(|p| p.id == resident).unwrap_or(0);
+        if persons.is_empty() {
+            return Err(DocumentError::EmptyHousehold);
+        }
+        let k = Koseki {
+            honseki: h.address.clone(),
+            head: h.hittosha.clone(),
+            created: None,
+            persons,
+            scope: if whole { KosekiScope::All } else { KosekiScope::Persons(vec![me.min(members.max(1) - 1)]) },
+        };
+        Ok((k, self.issuer(&h.municipality)?))
+    }
+
+    /// 戸籍の附票 from the register: each person of the 戸籍 with the current address.
+    pub fn fuhyo(&self, resident: &str, members: usize) -> Result<(Fuhyo, Issuer), DocumentError> {
+        let (h, people) = self.koseki_members(resident)?;
+        let persons = people
+            .iter()
+            .take(members.max(1))
+            .map(|p| {
+                let addresses = match &p.residence {
+                    Some(res) => vec![FuhyoAddress { address: res.address.clone(), since: date(&res.since, "since")? }],
+                    None => Vec::new(),
+                };
+                Ok(FuhyoPerson { name: p.name.clone(), born: date(&p.birth_date, "birth date")?, addresses })
+            })
+            .collect::<Result<Vec<_>, DocumentError>>()?;
+        Ok((Fuhyo { honseki: h.address.clone(), head: h.hittosha.clone(), persons }, self.issuer(&h.municipality)?))
+    }
+
+    /// A document by kind for `resident` (default: the first resident it can be made for).
+    pub fn document(
+        &self,
+        kind: &str,
+        resident: Option<&str>,
+        members: usize,
+        options: ResidentOptions,
+        year: Option<i32>,
+    ) -> Result<(Document, Issuer), DocumentError> {
+        let make = |id: &str| -> Result<(Document, Issuer), DocumentError> {
+            Ok(match kind {
+                "juminhyo" => {
+                    let (j, i) = self.juminhyo(id, members, options)?;
+                    (Document::Juminhyo(j), i)
+                }
+                "kisaijiko" => {
+                    let (j, i) = self.juminhyo(id, members, options)?;
+                    (Document::Kisaijiko(j), i)
+                }
+                "inkan" => {
+                    let (d, i) = self.inkan(id)?;
+                    (Document::Inkan(d), i)
+                }
+                "kazei" => {
+                    let (d, i) = self.kazei(id, year)?;
+                    (Document::Kazei(d), i)
+                }
+                "koseki" | "koseki-zenbu" => {
+                    let (d, i) = self.koseki(id, members, true)?;
+                    (Document::Koseki(d), i)
+                }
+                "koseki-kojin" => {
+                    let (d, i) = self.koseki(id, members, false)?;
+                    (Document::Koseki(d), i)
+                }
+                "fuhyo" => {
+                    let (d, i) = self.fuhyo(id, members)?;
+                    (Document::Fuhyo(d), i)
+                }
+                other => return Err(world_err(format!("unknown document kind {other}"))),
+            })
+        };
+        if let Some(id) = resident {
+            return make(id);
+        }
+        // The first resident the document fits, preferring households with enough members.
+        let mut first_err = None;
+        let mut candidates: Vec<&ResidentRecord> = self.reg.residents.iter().collect();
+        candidates.sort_by_key(|r| {
+            let size = r
+                .residence
+                .as_ref()
+                .and_then(|res| self.reg.households.iter().find(|h| h.id == res.household))
+                .map_or(0, |h| h.members.len());
+            (size < members, r.id.clone())
+        });
+        for r in candidates {
+            match make(&r.id) {
+                Ok(d) => return Ok(d),
+                Err(e) => {
+                    first_err.get_or_insert(e);
+                }
+            }
+        }
+        Err(first_err.unwrap_or_else(|| world_err("the world has no residents")))
+    }
+}

@@ -1,0 +1,218 @@
+//! The two checks the session makes on bytes it is handed: the resident's certificate (chain to
+//! the pinned JPKI anchors) and the backend's signed document (Ed25519 over the exact payload,
+//! then its binding). Both are pure computations, behind traits so the session's own tests can
+//! use fixed answers while these implementations are tested on their own.
+
+use super::io::{DocumentBinding, SignedDocument};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+use madoguchi_certs::{CertErrorKind, CertProfile, JpkiCertificate, TrustAnchors};
+use sha2::{Digest, Sha256};
+use time::OffsetDateTime;
+
+/// What the session needs to know about an accepted certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CertificateFacts {
+    /// SHA-256 of the DER (what the backend binds documents to).
+    pub fingerprint: [u8; 32],
+    pub not_before: OffsetDateTime,
+    pub not_after: OffsetDateTime,
+}
+
+/// Why a certificate is refused outright (expiry is judged by the session from the facts).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CertificateRejection {
+    /// Not decodable, or not a JPKI user-authentication certificate.
+    Malformed,
+    /// Not issued by a pinned anchor (or test material on a production kiosk).
+    Untrusted,
+}
+
+pub trait CertificateCheck: Send {
+    /// Checks `der` as a user-authentication certificate at `at`.
+    fn check(&self, der: &[u8], at: OffsetDateTime) -> Result<CertificateFacts, CertificateRejection>;
+}
+
+/// The real check: parse, require the user-authentication profile, chain to the pinned anchors.
+pub struct AnchorCheck {
+    anchors: TrustAnchors,
+}
+
+impl AnchorCheck {
+    pub fn new(anchors: TrustAnchors) -> AnchorCheck {
+        AnchorCheck { anchors }
+    }
+}
+
+impl CertificateCheck for AnchorCheck {
+    fn check(&self, der: &[u8], at: OffsetDateTime) -> Result<CertificateFacts, CertificateRejection> {
+        let cert = JpkiCertificate::from_der(der).map_err(|_| CertificateRejection::Malformed)?;
+        if cert.profile() != CertProfile::UserAuthentication {
+            return Err(CertificateRejection::Malformed);
+        }
+        // The chain is judged inside the certificate's own validity so that an expired
+        // certificate is reported as expired (with its date), not as untrusted.
+        let within = at.clamp(cert.not_before(), cert.not_after());
+        match self.anchors.verify_chain(&cert, within) {
+            Ok(_) => {}
+            Err(e) if e.kind() == CertErrorKind::Malformed || e.kind() == CertErrorKind::NotJpki => {
+                return Err(CertificateRejection::Malformed)
+            }
+            Err(_) => return Err(CertificateRejection::Untrusted),
+        }
+        Ok(CertificateFacts {
+            fingerprint: cert.fingerprint_sha256(),
+            not_before: cert.not_before(),
+            not_after: cert.not_after(),
+        })
+    }
+}
+
+/// Why a document is refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DocumentRejection {
+    /// Signature missing, of another algorithm, by another key, or not verifying.
+    BadSignature,
+    /// Signed, but not a document payload with a binding.
+    Malformed,
+}
+
+pub trait DocumentCheck: Send {
+    /// Verifies the backend's signature and returns the binding the payload declares.
+    fn check(&self, document: &SignedDocument) -> Result<DocumentBinding, DocumentRejection>;
+}
+
+/// Ed25519 with the backend's pinned public key (`backend/src/signing.rs`).
+pub struct Ed25519DocumentCheck {
+    key: VerifyingKey,
+    key_id: String,
+}
+
+impl Ed25519DocumentCheck {
+    pub fn new(key: VerifyingKey) -> Ed25519DocumentCheck {
+        // Same key id as the backend: first 8 bytes of SHA-256 of the raw key, hex.
+        let key_id = hex::encode(&Sha256::digest(key.as_bytes())[..8]);
+        Ed25519DocumentCheck { key, key_id }
+    }
+
+    /// From 64 hex digits (the configuration's form).
+    pub fn from_hex(hex_key: &str) -> Option<Ed25519DocumentCheck> {
+        let bytes: [u8; 32] = hex::decode(hex_key.trim()).ok()?.try_into().ok()?;
+        VerifyingKey::from_bytes(&bytes).ok().map(Ed25519DocumentCheck::new)
+    }
+
+    pub fn key_id(&self) -> &str {
+        &self.key_id
+    }
+}
+
+#[derive(serde::Deserialize)]
+struct PayloadHead {
+    binding: WireBinding,
+}
+
+#[derive(serde::Deserialize)]
+struct WireBinding {
+    session_id: String,
+    certificate_fingerprint: String,
+    kiosk_id: String,
+    issuance_number: String,
+    document: String,
+    copies: i64,
+}
+
+impl DocumentCheck for Ed25519DocumentCheck {
+    fn check(&self, document: &SignedDocument) -> Result<DocumentBinding, DocumentRejection> {
+        if document.algorithm != "Ed25519" || document.key_id != self.key_id {
+            return Err(DocumentRejection::BadSignature);
+        }
+        let sig = B64.decode(&document.signature).map_err(|_| DocumentRejection::BadSignature)?;
+        let sig = Signature::from_slice(&sig).map_err(|_| DocumentRejection::BadSignature)?;
+        self.key.verify(document.payload.as_bytes(), &sig).map_err(|_| DocumentRejection::BadSignature)?;
+        // Parsed only after the signature verified.
+        let head: PayloadHead = serde_json::from_str(&document.payload).map_err(|_| DocumentRejection::Malformed)?;
+        let b = head.binding;
+        Ok(DocumentBinding {
+            session_id: b.session_id,
+            certificate_fingerprint: b.certificate_fingerprint,
+            kiosk_id: b.kiosk_id,
+            issuance_number: b.issuance_number,
+            document: b.document,
+            copies: b.copies,
+        })
+    }
+}
+
+#[cfg(test)]
+pub(crate) mod tests {
+    use super::*;
+    use ed25519_dalek::{Signer, SigningKey};
+
+    /// Signs a payload as the backend does.
+    pub(crate) fn sign(key: &SigningKey, payload: &str) -> SignedDocument {
+        SignedDocument {
+            payload: payload.to_string(),
+            signature: B64.encode(key.sign(payload.as_bytes()).to_bytes()),
+            key_id: hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..8]),
+            algorithm: "Ed25519".into(),
+        }
+    }
+
+    pub(crate) fn payload(session: &str, fp: &str, number: &str, doc: &str, copies: i64) -> String {
+        format!(
+            r#"{{"format":1,"binding":{{"session_id":"{session}","certificate_fingerprint":"{fp}","kiosk_id":"K1","issuance_number":"{number}","issued_at":"2025-06-01T10:00:00+09:00","document":"{doc}","copies":{copies}}},"title":"住民票の写し","body":{{}}}}"#
+        )
+    }
+
+    #[test]
+    fn anchor_check_chains_to_the_pinned_anchors_only() {
+        use madoguchi_certs::testpki::{generate_keys, TestPki};
+        use time::macros::{date, datetime};
+        let pki = TestPki::generate(7, date!(2025 - 06 - 02)).unwrap();
+        let key = generate_keys(7, &["ee-auth"]).unwrap().remove(0);
+        let (nb, na) = (datetime!(2024-01-10 0:00 +9), datetime!(2029-02-17 23:59:59 +9));
+        let cert = pki.issue_auth_cert(&key.to_public_key(), 42, nb, na, "R0001").unwrap();
+        let check = AnchorCheck::new(pki.trust_anchors().unwrap());
+        let facts = check.check(cert.der(), datetime!(2025-06-02 10:00 +9)).unwrap();
+        assert_eq!(facts.fingerprint, cert.fingerprint_sha256());
+        assert_eq!((facts.not_before, facts.not_after), (nb, na));
+        // Past its expiry it is still recognised, so the session can say "expired on ...".
+        assert_eq!(check.check(cert.der(), datetime!(2031-01-01 0:00 +9)).unwrap().not_after, na);
+        // A production kiosk refuses the test PKI.
+        let mut production = madoguchi_certs::TrustAnchors::new(false);
+        for ca in pki.cas() {
+            let _ = production.add_der(ca.der());
+        }
+        let strict = AnchorCheck::new(production);
+        assert_eq!(strict.check(cert.der(), datetime!(2025-06-02 10:00 +9)), Err(CertificateRejection::Untrusted));
+        // A CA certificate is not a resident's certificate; junk is junk.
+        let ca = pki.cas()[1].der().to_vec();
+        assert_eq!(check.check(&ca, datetime!(2025-06-02 10:00 +9)), Err(CertificateRejection::Malformed));
+        assert_eq!(check.check(b"junk", datetime!(2025-06-02 10:00 +9)), Err(CertificateRejection::Malformed));
+    }
+
+    #[test]
+    fn ed25519_documents_verify_and_tampering_is_refused() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let check = Ed25519DocumentCheck::new(key.verifying_key());
+        let doc = sign(&key, &payload("S1", "ab", "N1", "juminhyo", 1));
+        let b = check.check(&doc).unwrap();
+        assert_eq!((b.session_id.as_str(), b.issuance_number.as_str(), b.copies), ("S1", "N1", 1));
+
+        let mut tampered = doc.clone();
+        tampered.payload = tampered.payload.replace("S1", "S2");
+        assert_eq!(check.check(&tampered), Err(DocumentRejection::BadSignature));
+
+        let other = SigningKey::from_bytes(&[8u8; 32]);
+        let mut foreign = sign(&other, &payload("S1", "ab", "N1", "juminhyo", 1));
+        assert_eq!(check.check(&foreign), Err(DocumentRejection::BadSignature));
+        foreign.key_id = doc.key_id.clone();
+        assert_eq!(check.check(&foreign), Err(DocumentRejection::BadSignature));
+
+        let not_a_document = sign(&key, r#"{"hello":1}"#);
+        assert_eq!(check.check(&not_a_document), Err(DocumentRejection::Malformed));
+        assert!(Ed25519DocumentCheck::from_hex(&hex::encode(key.verifying_key().as_bytes())).is_some());
+        assert!(Ed25519DocumentCheck::from_hex("00").is_none());
+    }
+}

@@ -1,0 +1,564 @@
+//! What goes into [`super::Session::step`] and what comes out: plain data, no I/O.
+//!
+//! Every command to a worker carries an [`OpId`]; the worker's reply carries it back, so a reply
+//! that arrives late (after a retry, a timeout or the end of the transaction) is recognised and
+//! never mistaken for the answer to a newer question.
+
+use super::view::View;
+use core::fmt;
+use madoguchi_drivers::card::ReaderInterface;
+use madoguchi_drivers::gpio::{Level, Output};
+use madoguchi_drivers::jpki::{JpkiError, JpkiErrorKind, Pin, PinStatus, TokenKind};
+use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
+use std::time::Duration;
+use time::OffsetDateTime;
+
+/// Correlates a command with its reply.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct OpId(pub u64);
+
+/// The time, as the kiosk's clocks tell it. Timeouts run on `mono` (never jumps); dates
+/// (certificate validity, service hours, audit) use `wall`, which may jump when NTP steps it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Now {
+    /// Time since the kiosk started (`std::time::Instant`), never going backwards.
+    pub mono: Duration,
+    /// The wall clock.
+    pub wall: OffsetDateTime,
+}
+
+/// A touch on a control, by its language-independent action id (`reference/scenarios.md`).
+#[derive(Clone, PartialEq, Eq)]
+pub struct Touch {
+    /// `ok`, `digit:7`, `document:juminhyo`...
+    pub action: String,
+    /// The [`View::visit`] of the screen the control was on, when the UI knows it: a touch made
+    /// on a screen that has since been replaced is dropped instead of acting on the new one.
+    pub visit: Option<u64>,
+}
+
+impl Touch {
+    pub fn new(action: impl Into<String>) -> Touch {
+        Touch { action: action.into(), visit: None }
+    }
+
+    /// The touch as made on the screen `visit`.
+    pub fn on(mut self, visit: u64) -> Touch {
+        self.visit = Some(visit);
+        self
+    }
+}
+
+/// Never shows which key of the PIN pad was touched: a log of touches must not spell a PIN.
+impl fmt::Debug for Touch {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let shown = match self.action.split_once(':') {
+            Some(("digit" | "key", _)) => "pin-pad key",
+            _ => self.action.as_str(),
+        };
+        f.debug_struct("Touch").field("action", &shown).field("visit", &self.visit).finish()
+    }
+}
+
+/// What happens around the kiosk.
+#[derive(Debug)]
+pub enum Event {
+    /// A card or phone arrived on a reader.
+    CardPresented { reader: String, interface: ReaderInterface, atr: Vec<u8> },
+    /// It left.
+    CardRemoved { reader: String },
+    /// A reader vanished (unplugged, pcscd gone): whatever was on it is gone too.
+    ReaderRemoved { reader: String },
+    /// The resident touched a control.
+    Touch(Touch),
+    /// The card worker's answer to a [`CardCall`].
+    CardReply { op: OpId, result: Result<CardOk, CardFailure> },
+    /// The HTTP worker's answer to a [`BackendCall`].
+    BackendReply { op: OpId, result: Result<BackendOk, BackendError> },
+    /// The printer worker.
+    PrinterStatus(PrinterEvent),
+    /// The cash unit worker.
+    Payment(PaymentEvent),
+    /// The clocks; sent at least every second.
+    Tick(Now),
+}
+
+/// What the session asks for.
+#[derive(Debug)]
+pub enum Effect {
+    /// Show this view (emitted only when it changed).
+    Show(View),
+    /// To the card worker.
+    Card(CardCall),
+    /// To the HTTP worker.
+    Backend(BackendCall),
+    /// To the printer worker.
+    Print(PrintJob),
+    /// To the GPIO worker (emitted only when an output changes).
+    Signal(Signal),
+    /// To the cash unit worker.
+    Payment(PaymentCommand),
+    /// To the audit log (append-only; no PIN, no name, no document content).
+    Audit(Record),
+    /// Workers drop whatever they hold of this resident (card handle, PIN, certificate,
+    /// document data, rendered PDF). Emitted once on every exit.
+    WipeSecrets,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Card worker
+
+/// A high-level card operation: the worker runs [`madoguchi_drivers::jpki::JpkiCard`] on the
+/// reader named here and answers with a [`Event::CardReply`] carrying `op`.
+#[derive(Debug)]
+pub struct CardCall {
+    pub op: OpId,
+    pub reader: String,
+    pub command: CardCommand,
+}
+
+/// The card operations the session needs (each a few APDUs, see `drivers::jpki`).
+#[derive(Debug)]
+pub enum CardCommand {
+    /// SELECT the JPKI AP, read the token label and the user-authentication certificate; on
+    /// Android, whose certificate needs the PIN first, answer the label with no certificate.
+    ReadToken,
+    /// Tries left on the user-authentication PIN (empty VERIFY: spends no try).
+    PinStatus,
+    /// VERIFY with the resident's PIN. The [`Pin`] is wiped when the worker drops it.
+    Verify(Pin),
+    /// Read the user-authentication certificate (Android, after VERIFY).
+    ReadCertificate,
+    /// Sign this SHA-256 hash with the user-authentication key.
+    Sign { sha256: [u8; 32] },
+    /// Let go of the card (end the PC/SC transaction, disconnect). Needs no reply.
+    Release,
+}
+
+/// A card operation's result.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum CardOk {
+    /// `ReadToken`: the token kind and the certificate DER (`None` when not asked or not
+    /// readable before the PIN).
+    Token {
+        token: TokenKind,
+        certificate: Option<Vec<u8>>,
+    },
+    PinStatus(PinStatus),
+    Verified,
+    Certificate(Vec<u8>),
+    /// `Sign`: the signature and the SHA-256 fingerprint of the user-authentication certificate
+    /// of the card that signed (from the worker's read on this connection; if the connection
+    /// was re-established, it re-reads it), so a swapped card cannot sign for another.
+    Signature {
+        signature: Vec<u8>,
+        certificate_fingerprint: [u8; 32],
+    },
+}
+
+/// A card operation's failure: the class and, for a wrong PIN, the tries left.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct CardFailure {
+    pub kind: JpkiErrorKind,
+    pub tries_left: Option<u8>,
+}
+
+impl CardFailure {
+    pub fn new(kind: JpkiErrorKind) -> CardFailure {
+        CardFailure { kind, tries_left: None }
+    }
+
+    pub fn wrong_pin(tries_left: u8) -> CardFailure {
+        CardFailure { kind: JpkiErrorKind::WrongPin, tries_left: Some(tries_left) }
+    }
+}
+
+impl From<&JpkiError> for CardFailure {
+    fn from(e: &JpkiError) -> CardFailure {
+        match e {
+            JpkiError::WrongPin { tries_left, .. } => CardFailure::wrong_pin(*tries_left),
+            e => CardFailure::new(e.kind()),
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Backend (HTTP worker)
+
+/// A request to the backend. The worker maps each to its `/v1` call and back.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct BackendCall {
+    pub op: OpId,
+    pub request: Request,
+}
+
+/// The kiosk side of the backend API.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Request {
+    /// `POST /v1/sessions`: a session and its challenge.
+    Challenge,
+    /// `POST /v1/sessions/{id}/authenticate`.
+    Authenticate { session_id: String, certificate: Vec<u8>, signature: Vec<u8> },
+    /// `GET /v1/sessions/{id}/offers` (fees and copies checked against the signed catalog).
+    Offers { session_id: String },
+    /// `POST /v1/sessions/{id}/issuances`; repeating it with the same key is safe.
+    Issue(IssueRequest),
+    /// `POST /v1/sessions/{id}/issuances/{n}/outcome`. **Durable**: the worker keeps it (on disk)
+    /// and retries until the backend acknowledges it; the session does not wait for it.
+    Outcome { session_id: String, issuance_number: String, outcome: IssueOutcome },
+    /// `DELETE /v1/sessions/{id}`: voids anything still waiting for an outcome. **Durable**
+    /// like `Outcome`, and sent after it.
+    Close { session_id: String },
+}
+
+impl Request {
+    /// Requests the worker must deliver even after the session moved on.
+    pub fn is_durable(&self) -> bool {
+        matches!(self, Request::Outcome { .. } | Request::Close { .. })
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct IssueRequest {
+    pub session_id: String,
+    pub municipality_code: String,
+    pub document: String,
+    pub options: Vec<String>,
+    pub year: Option<i32>,
+    pub copies: u8,
+    pub paid_yen: u32,
+    pub payment_reference: String,
+    pub idempotency_key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum IssueOutcome {
+    Printed,
+    Failed { reason: String },
+}
+
+/// A backend answer.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendOk {
+    Challenge {
+        session_id: String,
+        challenge: Vec<u8>,
+    },
+    /// `certificate_fingerprint`: SHA-256 of the certificate DER as the backend saw it, hex.
+    Authenticated {
+        session_id: String,
+        certificate_fingerprint: String,
+    },
+    Offers(Offers),
+    Issued(Issued),
+    /// Replies to the durable requests, if the worker forwards them (ignored by the session).
+    Acknowledged,
+}
+
+/// Why a backend call failed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum BackendError {
+    /// No connection (DNS, TCP, TLS); nothing reached the backend.
+    Unreachable,
+    /// Sent, no answer in time: whether it took effect is unknown.
+    Timeout,
+    /// The backend answered that it is overloaded (`database_busy`, 503): nothing changed.
+    Busy,
+    /// A definite refusal with the backend's error code.
+    Refused(Refusal),
+    /// The signed catalog (fees, copies, options) did not verify: no offer can be trusted.
+    CatalogSignature,
+    /// An answer the worker could not understand.
+    Protocol,
+}
+
+impl BackendError {
+    /// Worth asking again (for requests that are safe to repeat).
+    pub fn is_transient(&self) -> bool {
+        matches!(self, BackendError::Unreachable | BackendError::Timeout | BackendError::Busy)
+    }
+}
+
+/// The backend error codes the session acts on (`backend/src/error.rs`), typed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Refusal {
+    CertificateExpired,
+    CertificateNotYetValid,
+    CertificateRevoked,
+    CertificateSuspended,
+    CertificateUntrusted,
+    CertificateUnlinked,
+    SignatureInvalid,
+    RevocationUnavailable,
+    ChallengeExpired,
+    ChallengeUsed,
+    SessionExpired,
+    OutsideServiceHours,
+    ClosedDay,
+    NotEligible,
+    /// Any other code (kept for the audit log).
+    Other(String),
+}
+
+impl Refusal {
+    /// Maps a wire code.
+    pub fn from_code(code: &str) -> Refusal {
+        match code {
+            "certificate_expired" => Refusal::CertificateExpired,
+            "certificate_not_yet_valid" => Refusal::CertificateNotYetValid,
+            "certificate_revoked" => Refusal::CertificateRevoked,
+            "certificate_suspended" => Refusal::CertificateSuspended,
+            "certificate_untrusted" | "certificate_malformed" | "certificate_wrong_profile" => {
+                Refusal::CertificateUntrusted
+            }
+            "certificate_unlinked" => Refusal::CertificateUnlinked,
+            "signature_invalid" => Refusal::SignatureInvalid,
+            "revocation_unavailable" => Refusal::RevocationUnavailable,
+            "challenge_expired" => Refusal::ChallengeExpired,
+            "challenge_used" => Refusal::ChallengeUsed,
+            "session_expired" => Refusal::SessionExpired,
+            "outside_service_hours" => Refusal::OutsideServiceHours,
+            "closed_day" => Refusal::ClosedDay,
+            "resident_not_eligible" | "person_not_allowed" => Refusal::NotEligible,
+            other => Refusal::Other(other.to_string()),
+        }
+    }
+}
+
+/// What the backend offers this resident now, per municipality.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Offers {
+    pub municipalities: Vec<MunicipalityOffer>,
+}
+
+/// 住所地 or 本籍地.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Route {
+    Residence,
+    Honseki,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct MunicipalityOffer {
+    pub code: String,
+    pub name: String,
+    pub route: Route,
+    pub documents: Vec<DocumentOffer>,
+    pub unavailable: Vec<UnavailableDocument>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentOffer {
+    /// `juminhyo`, `kazei`, ... (the `document:<kind>` action).
+    pub kind: String,
+    pub title: String,
+    pub fee_yen: u32,
+    pub max_copies: u8,
+    /// Options the resident may switch on (`option:<name>`).
+    pub options: Vec<String>,
+    /// Fiscal years, newest first (課税証明書); empty otherwise.
+    pub years: Vec<i32>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnavailableDocument {
+    pub kind: String,
+    /// `outside_service_hours`, `closed_day`, `not_eligible`, `no_record`, `restricted`.
+    pub reason: String,
+}
+
+/// An issuance and its signed document.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Issued {
+    pub issuance_number: String,
+    pub total_yen: u32,
+    pub document: SignedDocument,
+}
+
+/// The backend's signed document (`SignedBlob`): `payload` is the JSON text exactly as signed.
+#[derive(Clone, PartialEq, Eq)]
+pub struct SignedDocument {
+    pub payload: String,
+    /// Ed25519 over the UTF-8 bytes of `payload`, base64.
+    pub signature: String,
+    pub key_id: String,
+    pub algorithm: String,
+}
+
+/// The payload is a resident's document: never in a log.
+impl fmt::Debug for SignedDocument {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("SignedDocument")
+            .field("payload_bytes", &self.payload.len())
+            .field("key_id", &self.key_id)
+            .field("algorithm", &self.algorithm)
+            .finish()
+    }
+}
+
+/// What a document says it was issued for (`binding` of the backend's `DocumentPayload`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DocumentBinding {
+    pub session_id: String,
+    /// SHA-256 of the resident's certificate, hex.
+    pub certificate_fingerprint: String,
+    pub kiosk_id: String,
+    pub issuance_number: String,
+    pub document: String,
+    pub copies: i64,
+}
+
+// ---------------------------------------------------------------------------------------------
+// Printer worker
+
+/// A document to print: only after its signature and binding were checked.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PrintJob {
+    pub issuance_number: String,
+    pub copies: u8,
+    pub binding: DocumentBinding,
+    pub document: SignedDocument,
+}
+
+/// What the printer worker reports. Job events name the issuance, so a stale report of an
+/// earlier job is never taken for this one.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PrinterEvent {
+    /// Whether the printer can print now (probed while idle and before payment).
+    Ready(bool),
+    /// Pages in the output tray so far.
+    Progress { issuance_number: String, pages_done: u32, pages_total: u32 },
+    /// The printer confirmed the job's end.
+    Finished { issuance_number: String, pages: u32 },
+    /// The job failed; `paper` says what came out.
+    Failed { issuance_number: String, kind: PrinterErrorKind, paper: PaperOutcome },
+}
+
+// ---------------------------------------------------------------------------------------------
+// Cash unit worker
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentCommand {
+    /// Start accepting coins and notes for this transaction.
+    Collect { reference: String, due_yen: u32 },
+    /// Stop accepting (the fee is reached, or the transaction ends).
+    StopAccepting,
+    /// Keep the fee of a delivered issuance (sent before any change).
+    Keep { yen: u32 },
+    /// Pay out change after a successful issuance.
+    GiveChange { yen: u32 },
+    /// Pay back money for a transaction that did not deliver.
+    Refund { yen: u32 },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum PaymentEvent {
+    /// Whether the cash unit can take money now.
+    Ready(bool),
+    /// Money inserted so far in this collection (cumulative, so a repeated report is harmless).
+    Inserted { total_yen: u32 },
+    /// Change or refund paid out.
+    PaidOut { yen: u32 },
+    /// A fault: `yen_not_returned` is money the unit holds that it could not give back.
+    Fault { kind: CashFaultKind, yen_not_returned: u32 },
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum CashFaultKind {
+    Jam,
+    CannotDispense,
+    Offline,
+}
+
+// ---------------------------------------------------------------------------------------------
+// GPIO and audit
+
+/// An output and what it should do.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Signal {
+    pub output: Output,
+    pub level: Level,
+}
+
+/// One audit line. Never a PIN, a name or document content: references, codes and amounts.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The transaction reference shown to the resident, if a transaction is open.
+    pub transaction: Option<String>,
+    pub at: Option<OffsetDateTime>,
+    pub kind: RecordKind,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum RecordKind {
+    SessionStarted,
+    CardRead {
+        token: TokenKind,
+        interface: Option<ReaderInterface>,
+    },
+    WrongPin {
+        tries_left: u8,
+    },
+    PinBlocked,
+    /// The kiosk refused a PIN format before sending it (no try spent).
+    PinFormatRefused,
+    Authenticated {
+        certificate_fingerprint: String,
+    },
+    IssuanceRequested {
+        idempotency_key: String,
+    },
+    Issued {
+        issuance_number: String,
+    },
+    /// **Alarm**: a document not bound to this session or certificate arrived and was not
+    /// printed. Treat as a possible leak until proven otherwise (the Adachi lesson).
+    BindingMismatch {
+        issuance_number: String,
+        field: &'static str,
+    },
+    /// **Alarm**: a document whose signature did not verify.
+    DocumentSignatureInvalid {
+        issuance_number: String,
+    },
+    Printed {
+        issuance_number: String,
+        pages: u32,
+    },
+    PrintFailed {
+        issuance_number: String,
+        kind: PrinterErrorKind,
+        paper: PaperOutcome,
+    },
+    Collected {
+        yen: u32,
+    },
+    PaidOut {
+        yen: u32,
+    },
+    /// Money the kiosk owes the resident and could not give back: staff must settle it.
+    MoneyOwed {
+        yen: u32,
+    },
+    CardSwapped,
+    ClockJump {
+        wall_minus_mono_s: i64,
+    },
+    /// A reply nobody waits for any more (late, after a retry or after the transaction).
+    StaleReply {
+        what: &'static str,
+    },
+    /// A backend session or issuance learned after the transaction ended, closed at once.
+    LateBackendResult {
+        what: &'static str,
+    },
+    Retry {
+        what: &'static str,
+        attempt: u8,
+    },
+    SessionEnded {
+        code: Option<super::catalogue::FailureCode>,
+        charged_yen: u32,
+        returned_yen: u32,
+    },
+}

@@ -1,0 +1,217 @@
+//! A simulated cash unit (coins and notes) for the demo and the tests: the simulator panel or a
+//! scenario inserts money, jams the slot or empties the change stock; the kiosk drives it
+//! through [`CashUnit`] exactly like a real one.
+
+use madoguchi_drivers::payment::{make_change, value, CashError, CashErrorKind, CashEvent, CashUnit, DENOMINATIONS};
+
+/// What the simulated unit holds and is doing.
+#[derive(Debug, Clone)]
+pub struct SimCashUnit {
+    /// Coins and notes for change, per denomination (`DENOMINATIONS` order).
+    stock: [u32; DENOMINATIONS.len()],
+    /// This collection's money, held apart until kept or paid back.
+    escrow: [u32; DENOMINATIONS.len()],
+    accepting: bool,
+    due: u32,
+    events: Vec<CashEvent>,
+    jammed: bool,
+    offline: bool,
+    /// Money paid out so far (what the resident took home), for test assertions.
+    pub paid_out_total: u32,
+    /// Money kept as fees.
+    pub kept_total: u32,
+}
+
+impl Default for SimCashUnit {
+    /// A unit with 20 of each coin and 10 of each 1000-yen note for change.
+    fn default() -> Self {
+        let mut stock = [20; DENOMINATIONS.len()];
+        stock[6..].copy_from_slice(&[10, 0, 0, 0]);
+        SimCashUnit::with_stock(stock)
+    }
+}
+
+impl SimCashUnit {
+    pub fn with_stock(stock: [u32; DENOMINATIONS.len()]) -> SimCashUnit {
+        SimCashUnit {
+            stock,
+            escrow: [0; DENOMINATIONS.len()],
+            accepting: false,
+            due: 0,
+            events: Vec::new(),
+            jammed: false,
+            offline: false,
+            paid_out_total: 0,
+            kept_total: 0,
+        }
+    }
+
+    /// A resident inserts a coin or note. Returns whether it was taken (the unit refuses money
+    /// when it is not collecting, when jammed, and anything that is not yen).
+    pub fn insert(&mut self, yen: u32) -> bool {
+        let Some(i) = DENOMINATIONS.iter().position(|&d| d == yen) else {
+            self.events.push(CashEvent::Rejected { yen: None });
+            return false;
+        };
+        if !self.accepting || self.jammed || self.offline || yen < 10 {
+            self.events.push(CashEvent::Rejected { yen: Some(yen) });
+            return false;
+        }
+        self.escrow[i] += 1;
+        self.events.push(CashEvent::Accepted { yen, total_yen: value(&self.escrow) });
+        true
+    }
+
+    /// The next coin jams the slot (and whatever is in escrow stays stuck).
+    pub fn jam(&mut self) {
+        self.jammed = true;
+    }
+
+    /// Staff cleared the jam.
+    pub fn clear_jam(&mut self) {
+        self.jammed = false;
+    }
+
+    pub fn set_offline(&mut self, offline: bool) {
+        self.offline = offline;
+    }
+
+    pub fn escrow_yen(&self) -> u32 {
+        value(&self.escrow)
+    }
+
+    fn check(&self, held: u32) -> Result<(), CashError> {
+        if self.offline {
+            return Err(CashError::new(CashErrorKind::Offline, held, "no answer"));
+        }
+        if self.jammed {
+            return Err(CashError::new(CashErrorKind::Jam, held, "coin path jammed"));
+        }
+        Ok(())
+    }
+}
+
+impl CashUnit for SimCashUnit {
+    fn ready(&mut self) -> Result<(), CashError> {
+        self.check(0)
+    }
+
+    fn begin(&mut self, due_yen: u32) -> Result<(), CashError> {
+        self.check(0)?;
+        if self.escrow_yen() != 0 {
+            return Err(CashError::new(CashErrorKind::State, 0, "escrow of an earlier transaction not settled"));
+        }
+        self.accepting = true;
+        self.due = due_yen;
+        Ok(())
+    }
+
+    fn poll(&mut self) -> Result<Vec<CashEvent>, CashError> {
+        self.check(self.escrow_yen())?;
+        Ok(std::mem::take(&mut self.events))
+    }
+
+    fn stop(&mut self) -> Result<u32, CashError> {
+        self.accepting = false;
+        Ok(self.escrow_yen())
+    }
+
+    fn keep(&mut self, yen: u32) -> Result<(), CashError> {
+        // The escrow goes into the stock; the fee is the unit's now and change comes from stock.
+        let held = self.escrow_yen();
+        if yen > held {
+            return Err(CashError::new(CashErrorKind::State, 0, "keeping more than was inserted"));
+        }
+        for (s, e) in self.stock.iter_mut().zip(self.escrow.iter_mut()) {
+            *s += *e;
+            *e = 0;
+        }
+        self.kept_total += yen;
+        // What was inserted beyond the fee is still the resident's: owed until paid out.
+        self.due = held - yen;
+        Ok(())
+    }
+
+    fn pay_out(&mut self, yen: u32) -> Result<(), CashError> {
+        self.check(yen)?;
+        if yen == 0 {
+            return Ok(());
+        }
+        // A refund of the whole escrow gives back the very coins inserted.
+        if yen == self.escrow_yen() {
+            self.escrow = [0; DENOMINATIONS.len()];
+            self.paid_out_total += yen;
+            return Ok(());
+        }
+        for (s, e) in self.stock.iter_mut().zip(self.escrow.iter_mut()) {
+            *s += *e;
+            *e = 0;
+        }
+        let coins = make_change(yen, &self.stock)
+            .ok_or_else(|| CashError::new(CashErrorKind::CannotDispense, yen, "not enough coins for this amount"))?;
+        for (s, c) in self.stock.iter_mut().zip(coins) {
+            *s -= c;
+        }
+        self.paid_out_total += yen;
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn collects_keeps_the_fee_and_pays_change() {
+        let mut u = SimCashUnit::default();
+        assert!(!u.insert(100), "not collecting yet");
+        u.begin(300).unwrap();
+        assert!(u.insert(500));
+        assert!(!u.insert(1), "1-yen coins are refused");
+        let ev = u.poll().unwrap();
+        assert!(ev.contains(&CashEvent::Accepted { yen: 500, total_yen: 500 }));
+        assert_eq!(u.stop().unwrap(), 500);
+        u.keep(300).unwrap();
+        u.pay_out(200).unwrap();
+        assert_eq!((u.kept_total, u.paid_out_total), (300, 200));
+        u.begin(200).unwrap();
+    }
+
+    #[test]
+    fn a_refund_returns_the_inserted_money() {
+        let mut u = SimCashUnit::with_stock([0; 10]);
+        u.begin(300).unwrap();
+        u.insert(100);
+        u.insert(100);
+        u.stop().unwrap();
+        u.pay_out(200).unwrap();
+        assert_eq!(u.escrow_yen(), 0);
+        assert_eq!(u.paid_out_total, 200);
+    }
+
+    #[test]
+    fn a_jam_stops_everything_and_says_what_is_held() {
+        let mut u = SimCashUnit::default();
+        u.begin(300).unwrap();
+        u.insert(100);
+        u.jam();
+        assert!(!u.insert(100));
+        let e = u.poll().unwrap_err();
+        assert_eq!((e.kind, e.yen_not_returned), (CashErrorKind::Jam, 100));
+        let e = u.pay_out(100).unwrap_err();
+        assert_eq!(e.yen_not_returned, 100);
+        u.clear_jam();
+        u.pay_out(100).unwrap();
+    }
+
+    #[test]
+    fn change_it_cannot_make_is_reported() {
+        let mut u = SimCashUnit::with_stock([0; 10]);
+        u.begin(300).unwrap();
+        u.insert(1000);
+        u.stop().unwrap();
+        u.keep(300).unwrap();
+        let e = u.pay_out(700).unwrap_err();
+        assert_eq!((e.kind, e.yen_not_returned), (CashErrorKind::CannotDispense, 700));
+    }
+}
