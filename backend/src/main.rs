@@ -1,2 +1,459 @@
+//! `madoguchi-backend`: the municipal issuance service and its operator commands.
+//!
+//! Exit codes: 0 success, 1 failure (message on stderr), 2 bad arguments or configuration,
+//! 3 `audit verify` found the chain broken.
 #![forbid(unsafe_code)]
-fn main() {}
+
+use clap::{Parser, Subcommand};
+use madoguchi_backend::app;
+use madoguchi_backend::client::Client;
+use madoguchi_backend::config::{Config, KEYS};
+use madoguchi_backend::domain::{ClosedDays, DocumentKind, Hours, MunicipalityConfig, Notice};
+use madoguchi_backend::pki::{CredentialInfo, Keys};
+use madoguchi_backend::{audit, bench, error, openapi, ops};
+use std::path::{Path, PathBuf};
+use std::process::ExitCode;
+
+#[derive(Parser)]
+#[command(name = "madoguchi-backend", version, about = "The municipal issuance service kiosks talk to")]
+struct Cli {
+    /// Configuration file (TOML). Default: ./madoguchi-backend.toml if it exists, else built-in defaults.
+    #[arg(long, global = true)]
+    config: Option<PathBuf>,
+    /// Database URL, overriding the configuration (`sqlite://PATH` or `postgres://...`).
+    #[arg(long, global = true)]
+    database: Option<String>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Create the key directory (CAs, server certificate, signing key) and the database schema.
+    Init,
+    /// Run the service.
+    Serve,
+    /// Kiosk credentials.
+    #[command(subcommand)]
+    Kiosk(KioskCmd),
+    /// Municipality administrator credentials.
+    #[command(subcommand)]
+    Admin(AdminCmd),
+    /// JPKI revocation lists.
+    #[command(subcommand)]
+    Crl(CrlCmd),
+    /// Import the demo world written by `madoguchi-sim world`.
+    LoadWorld { dir: PathBuf },
+    /// Manage a municipality's configuration through the API with an administrator credential.
+    Municipality(MunicipalityArgs),
+    /// The audit log.
+    #[command(subcommand)]
+    Audit(AuditCmd),
+    /// Print the OpenAPI document.
+    Openapi,
+    /// Print the error codes (Markdown table).
+    Codes,
+    /// Print the configuration keys with their defaults (Markdown table).
+    ConfigKeys,
+    /// Drive full resident flows against a server and report throughput and latency.
+    Bench(bench::BenchArgs),
+}
+
+#[derive(Subcommand)]
+enum KioskCmd {
+    /// Issue a kiosk key and certificate into DIR, tied to a store.
+    Enroll {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        store: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    /// Revoke a kiosk's credentials (refused from then on, before any handler runs).
+    Revoke { id: String },
+    /// List kiosk and administrator credentials.
+    List,
+}
+
+#[derive(Subcommand)]
+enum AdminCmd {
+    /// Issue a municipality administrator credential (scoped to that municipality only).
+    Enroll {
+        #[arg(long)]
+        id: String,
+        #[arg(long)]
+        municipality: String,
+        #[arg(long)]
+        out: PathBuf,
+    },
+    Revoke {
+        id: String,
+    },
+}
+
+#[derive(Subcommand)]
+enum CrlCmd {
+    /// Import CRLs (DER), checked against the pinned JPKI anchors.
+    Import { files: Vec<PathBuf> },
+}
+
+#[derive(Subcommand)]
+enum AuditCmd {
+    /// Walk the hash chain; exit 3 if a row was changed or removed.
+    Verify,
+}
+
+#[derive(clap::Args)]
+struct MunicipalityArgs {
+    /// The service URL (`https://HOST:PORT`).
+    #[arg(long, default_value = "https://127.0.0.1:8443")]
+    server: String,
+    /// The administrator's credential directory (from `admin enroll`).
+    #[arg(long)]
+    credential: PathBuf,
+    /// 6-digit municipality code.
+    code: String,
+    #[command(subcommand)]
+    action: MuniAction,
+}
+
+#[derive(Subcommand)]
+enum MuniAction {
+    /// Print the configuration (JSON).
+    Show,
+    /// Replace the whole configuration from a JSON file.
+    Set { file: PathBuf },
+    /// Enable a document.
+    Enable { document: String },
+    /// Disable a document.
+    Disable { document: String },
+    /// Fee per copy in yen.
+    Fee { document: String, yen: i64 },
+    /// Maximum copies per issuance.
+    MaxCopies { document: String, copies: i64 },
+    /// Switch a document option on or off.
+    Option { document: String, option: String, state: OnOff },
+    /// Service hours (HH:MM HH:MM); with --document, that document's own hours.
+    Hours {
+        open: String,
+        close: String,
+        #[arg(long)]
+        document: Option<String>,
+    },
+    /// Add closed days: YYYY-MM-DD or MM-DD, optionally to another day.
+    Close {
+        from: String,
+        #[arg(long)]
+        to: Option<String>,
+        #[arg(long, default_value = "")]
+        reason: String,
+    },
+    /// Remove the closed days that start on this day.
+    Reopen { from: String },
+    /// Add a notice shown to residents.
+    Notice {
+        text: String,
+        #[arg(long)]
+        from: Option<String>,
+        #[arg(long)]
+        until: Option<String>,
+    },
+    /// Remove all notices.
+    ClearNotices,
+    /// The municipal seal (PNG file).
+    Seal { png: PathBuf },
+    /// Issuer title and name (e.g. 清瀬市長, 渋谷 金太郎).
+    Issuer { title: String, name: String },
+}
+
+#[derive(Clone, Copy, clap::ValueEnum)]
+enum OnOff {
+    On,
+    Off,
+}
+
+fn load_config(cli: &Cli) -> Result<Config, String> {
+    let mut config = match &cli.config {
+        Some(p) => Config::load(p).map_err(|e| e.to_string())?,
+        None if Path::new("madoguchi-backend.toml").exists() => {
+            Config::load(Path::new("madoguchi-backend.toml")).map_err(|e| e.to_string())?
+        }
+        None => {
+            let mut c = Config::default();
+            c.resolve_paths(&std::env::current_dir().map_err(|e| e.to_string())?);
+            c
+        }
+    };
+    if let Some(db) = &cli.database {
+        config.database = db.clone();
+        config.resolve_paths(&std::env::current_dir().map_err(|e| e.to_string())?);
+    }
+    config.validate().map_err(|e| e.to_string())?;
+    Ok(config)
+}
+
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let needs_config = !matches!(
+        cli.command,
+        Command::Openapi | Command::Codes | Command::ConfigKeys | Command::Municipality(_) | Command::Bench(_)
+    );
+    let config = if needs_config {
+        match load_config(&cli) {
+            Ok(c) => Some(c),
+            Err(e) => {
+                eprintln!("madoguchi-backend: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    } else {
+        None
+    };
+    let log = config.as_ref().map(|c| c.log.clone()).unwrap_or_else(|| "warn".into());
+    env_logger::Builder::from_env(env_logger::Env::default().default_filter_or(log)).init();
+    let threads = config.as_ref().map(|c| c.worker_threads).unwrap_or(0);
+    let mut rt = tokio::runtime::Builder::new_multi_thread();
+    rt.enable_all();
+    if threads > 0 {
+        rt.worker_threads(threads);
+    }
+    let rt = match rt.build() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("madoguchi-backend: runtime: {e}");
+            return ExitCode::from(1);
+        }
+    };
+    match rt.block_on(run(cli, config)) {
+        Ok(code) => code,
+        Err(e) => {
+            eprintln!("madoguchi-backend: {e}");
+            ExitCode::from(1)
+        }
+    }
+}
+
+async fn run(cli: Cli, config: Option<Config>) -> Result<ExitCode, String> {
+    let database = cli.database.clone();
+    match cli.command {
+        Command::Openapi => {
+            println!("{}", openapi::json());
+        }
+        Command::Codes => print!("{}", error::codes_markdown()),
+        Command::ConfigKeys => {
+            println!("| key | default | meaning |\n|---|---|---|");
+            for (k, d, m) in KEYS {
+                println!("| `{k}` | `{d}` | {m} |");
+            }
+        }
+        Command::Init => {
+            let config = config.expect("config");
+            let created = Keys::new(&config.keys_dir).init(&config.server_names).map_err(|e| e.to_string())?;
+            for f in &created {
+                println!("created {}", config.keys_dir.join(f).display());
+            }
+            let db = app::open_db(&config).await?;
+            let _ = db;
+            println!("database {} ready", app::redact(&config.database));
+        }
+        Command::Serve => {
+            let config = config.expect("config");
+            let running = app::start(config).await?;
+            log::info!("serving kiosks on https://{} (mutual TLS)", running.addr);
+            if let Some(p) = running.public_addr {
+                log::info!("serving verification on https://{p}");
+            }
+            println!(
+                "listening {}{}",
+                running.addr,
+                running.public_addr.map(|p| format!(" public {p}")).unwrap_or_default()
+            );
+            wait_for_signal().await;
+            log::info!("stopping");
+            running.stop();
+        }
+        Command::Kiosk(k) => {
+            let config = config.expect("config");
+            let db = app::open_db(&config).await?;
+            match k {
+                KioskCmd::Enroll { id, store, out } => {
+                    let keys = Keys::new(&config.keys_dir);
+                    let fp = ops::enroll(
+                        &db,
+                        &keys,
+                        CredentialInfo {
+                            kind: "kiosk".into(),
+                            id: id.clone(),
+                            store: Some(store),
+                            municipality_code: None,
+                            fingerprint: String::new(),
+                        },
+                        &out,
+                    )
+                    .await?;
+                    println!("kiosk {id} enrolled: {} (certificate SHA-256 {fp})", out.display());
+                }
+                KioskCmd::Revoke { id } => {
+                    ops::revoke(&db, "kiosk", &id).await?;
+                    println!("kiosk {id} revoked");
+                }
+                KioskCmd::List => {
+                    for c in ops::list_credentials(&db).await? {
+                        println!("{c}");
+                    }
+                }
+            }
+        }
+        Command::Admin(a) => {
+            let config = config.expect("config");
+            let db = app::open_db(&config).await?;
+            match a {
+                AdminCmd::Enroll { id, municipality, out } => {
+                    let keys = Keys::new(&config.keys_dir);
+                    let fp = ops::enroll(
+                        &db,
+                        &keys,
+                        CredentialInfo {
+                            kind: "admin".into(),
+                            id: id.clone(),
+                            store: None,
+                            municipality_code: Some(municipality.clone()),
+                            fingerprint: String::new(),
+                        },
+                        &out,
+                    )
+                    .await?;
+                    println!(
+                        "administrator {id} of {municipality} enrolled: {} (certificate SHA-256 {fp})",
+                        out.display()
+                    );
+                }
+                AdminCmd::Revoke { id } => {
+                    ops::revoke(&db, "admin", &id).await?;
+                    println!("administrator {id} revoked");
+                }
+            }
+        }
+        Command::Crl(CrlCmd::Import { files }) => {
+            let config = config.expect("config");
+            let anchors = app::load_anchors(&config)?;
+            let db = app::open_db(&config).await?;
+            for f in files {
+                let der = std::fs::read(&f).map_err(|e| format!("{}: {e}", f.display()))?;
+                let (issuer, n) = ops::import_crl(&db, &anchors, &der, &f.display().to_string()).await?;
+                println!("{}: {issuer}: {n} entries", f.display());
+            }
+        }
+        Command::LoadWorld { dir } => {
+            let config = config.expect("config");
+            let anchors = app::load_anchors(&config)?;
+            let db = app::open_db(&config).await?;
+            let report = ops::load_world(&db, &anchors, &dir).await?;
+            for w in &report.warnings {
+                eprintln!("warning: {w}");
+            }
+            println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+        }
+        Command::Audit(AuditCmd::Verify) => {
+            let config = config.expect("config");
+            let db = app::open_db(&config).await?;
+            let v = audit::verify(&db.pool).await.map_err(|e| e.to_string())?;
+            println!("{}", serde_json::to_string_pretty(&v).expect("json"));
+            if !v.ok {
+                return Ok(ExitCode::from(3));
+            }
+        }
+        Command::Municipality(m) => return municipality(m).await,
+        Command::Bench(mut args) => {
+            args.database = database;
+            let report = bench::run(args).await?;
+            println!("{}", serde_json::to_string(&report).expect("json"));
+        }
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn wait_for_signal() {
+    let mut term = tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).ok();
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = async { match term.as_mut() { Some(t) => { t.recv().await; } None => std::future::pending::<()>().await } } => {}
+    }
+}
+
+fn doc_entry<'a>(
+    c: &'a mut MunicipalityConfig,
+    document: &str,
+) -> Result<&'a mut madoguchi_backend::domain::DocumentConfig, String> {
+    if DocumentKind::parse(document).is_none() {
+        return Err(format!("unknown document {document:?}"));
+    }
+    c.documents
+        .get_mut(document)
+        .ok_or_else(|| format!("{document} is not configured; use `set` with a full configuration"))
+}
+
+async fn municipality(m: MunicipalityArgs) -> Result<ExitCode, String> {
+    let mut client = Client::from_dir(&m.server, &m.credential).map_err(|e| e.to_string())?;
+    let path = format!("/v1/admin/municipalities/{}/config", m.code);
+    let current = client.get(&path).await.map_err(|e| e.to_string())?;
+    if current.status != 200 {
+        return Err(format!("{}: {}", current.status, String::from_utf8_lossy(&current.body)));
+    }
+    let reply = current.json();
+    if let MuniAction::Show = m.action {
+        println!("{}", serde_json::to_string_pretty(&reply).expect("json"));
+        return Ok(ExitCode::SUCCESS);
+    }
+    let mut c: MunicipalityConfig =
+        serde_json::from_value(reply["config"].clone()).map_err(|e| format!("server reply: {e}"))?;
+    match m.action {
+        MuniAction::Show => unreachable!(),
+        MuniAction::Set { file } => {
+            let text = std::fs::read_to_string(&file).map_err(|e| format!("{}: {e}", file.display()))?;
+            // Sent as is: the server names any bad field.
+            let v: serde_json::Value = serde_json::from_str(&text).map_err(|e| format!("{}: {e}", file.display()))?;
+            return put(&mut client, &path, &v).await;
+        }
+        MuniAction::Enable { document } => doc_entry(&mut c, &document)?.enabled = true,
+        MuniAction::Disable { document } => doc_entry(&mut c, &document)?.enabled = false,
+        MuniAction::Fee { document, yen } => doc_entry(&mut c, &document)?.fee_yen = yen,
+        MuniAction::MaxCopies { document, copies } => doc_entry(&mut c, &document)?.max_copies = copies,
+        MuniAction::Option { document, option, state } => {
+            let d = doc_entry(&mut c, &document)?;
+            d.options.retain(|o| o != &option);
+            if let OnOff::On = state {
+                d.options.push(option);
+            }
+        }
+        MuniAction::Hours { open, close, document } => match document {
+            Some(d) => doc_entry(&mut c, &d)?.hours = Some(Hours { open, close }),
+            None => c.service_hours = Hours { open, close },
+        },
+        MuniAction::Close { from, to, reason } => c.closed_days.push(ClosedDays { from, to, reason }),
+        MuniAction::Reopen { from } => c.closed_days.retain(|d| d.from != from),
+        MuniAction::Notice { text, from, until } => c.notices.push(Notice { text, from, until }),
+        MuniAction::ClearNotices => c.notices.clear(),
+        MuniAction::Seal { png } => {
+            use base64::Engine;
+            let bytes = std::fs::read(&png).map_err(|e| format!("{}: {e}", png.display()))?;
+            c.seal_png = Some(base64::engine::general_purpose::STANDARD.encode(bytes));
+        }
+        MuniAction::Issuer { title, name } => {
+            c.issuer_title = title;
+            c.issuer_name = name;
+        }
+    }
+    put(&mut client, &path, &serde_json::to_value(&c).expect("json")).await
+}
+
+async fn put(client: &mut Client, path: &str, v: &serde_json::Value) -> Result<ExitCode, String> {
+    let r = client.put_json(path, v).await.map_err(|e| e.to_string())?;
+    if r.status != 200 {
+        return Err(format!("refused ({}): {}", r.status, String::from_utf8_lossy(&r.body)));
+    }
+    let j = r.json();
+    println!("configuration version {} (catalog version {})", j["config_version"], j["catalog_version"]);
+    Ok(ExitCode::SUCCESS)
+}

@@ -1,0 +1,105 @@
+//! Putting a service together from its configuration: database, keys, anchors, listeners.
+
+use crate::config::Config;
+use crate::db::Db;
+use crate::flow::{Context, Ctx};
+use crate::pki::Keys;
+use crate::server::{self, AppState, Credentials};
+use madoguchi_certs::TrustAnchors;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::task::JoinHandle;
+
+/// Loads the pinned JPKI anchors (none if the directory is empty or missing).
+pub fn load_anchors(config: &Config) -> Result<TrustAnchors, String> {
+    let dir = &config.jpki_anchors_dir;
+    if dir.as_os_str().is_empty() || !dir.exists() {
+        return Ok(TrustAnchors::new(config.allow_test_anchors));
+    }
+    TrustAnchors::from_dir(dir, config.allow_test_anchors)
+        .map_err(|e| format!("JPKI anchors in {}: {e}", dir.display()))
+}
+
+/// Connects and migrates the database.
+pub async fn open_db(config: &Config) -> Result<Db, String> {
+    let db = Db::connect(config).await.map_err(|e| format!("database {}: {e}", redact(&config.database)))?;
+    db.migrate().await.map_err(|e| format!("migrations: {e}"))?;
+    Ok(db)
+}
+
+/// The URL without a password, for messages.
+pub fn redact(url: &str) -> String {
+    match (url.find("://"), url.rfind('@')) {
+        (Some(s), Some(at)) if at > s => {
+            let creds = &url[s + 3..at];
+            match creds.split_once(':') {
+                Some((user, _)) => format!("{}{user}:***{}", &url[..s + 3], &url[at..]),
+                None => url.to_string(),
+            }
+        }
+        _ => url.to_string(),
+    }
+}
+
+pub async fn context(config: Config) -> Result<Ctx, String> {
+    let keys = Keys::new(&config.keys_dir);
+    if !keys.exists() {
+        return Err(format!("no keys in {} (run `madoguchi-backend init` first)", config.keys_dir.display()));
+    }
+    let key = keys.backend_key().map_err(|e| e.to_string())?;
+    let anchors = load_anchors(&config)?;
+    let db = open_db(&config).await?;
+    Ok(Arc::new(Context { db, config, key, anchors }))
+}
+
+/// A running service.
+pub struct Running {
+    pub addr: SocketAddr,
+    pub public_addr: Option<SocketAddr>,
+    pub ctx: Ctx,
+    tasks: Vec<JoinHandle<()>>,
+}
+
+impl Running {
+    pub fn stop(&self) {
+        for t in &self.tasks {
+            t.abort();
+        }
+    }
+}
+
+impl Drop for Running {
+    fn drop(&mut self) {
+        self.stop();
+    }
+}
+
+/// Binds the listeners and starts serving (and the sweeper) on the current runtime.
+pub async fn start(config: Config) -> Result<Running, String> {
+    let ctx = context(config).await?;
+    let keys = Keys::new(&ctx.config.keys_dir);
+    let state = AppState { ctx: ctx.clone(), creds: Arc::new(Credentials::new(ctx.config.credential_cache_ms)) };
+    let listener =
+        TcpListener::bind(&ctx.config.listen).await.map_err(|e| format!("listen {}: {e}", ctx.config.listen))?;
+    let addr = listener.local_addr().map_err(|e| e.to_string())?;
+    let mtls = crate::tls::server_config(&keys, true).map_err(|e| e.to_string())?;
+    let mut tasks = vec![tokio::spawn(crate::tls::serve(
+        listener,
+        mtls,
+        server::private_router(state.clone()),
+        state.clone(),
+        true,
+    ))];
+    let mut public_addr = None;
+    if !ctx.config.public_listen.is_empty() {
+        let l = TcpListener::bind(&ctx.config.public_listen)
+            .await
+            .map_err(|e| format!("public_listen {}: {e}", ctx.config.public_listen))?;
+        public_addr = Some(l.local_addr().map_err(|e| e.to_string())?);
+        let tls = crate::tls::server_config(&keys, false).map_err(|e| e.to_string())?;
+        tasks.push(tokio::spawn(crate::tls::serve(l, tls, server::public_router(state.clone()), state.clone(), false)));
+    }
+    tasks.push(tokio::spawn(server::sweeper(ctx.clone())));
+    Ok(Running { addr, public_addr, ctx, tasks })
+}

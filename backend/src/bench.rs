@@ -1,0 +1,482 @@
+//! `madoguchi-backend bench`: a load generator that drives full resident flows (challenge,
+//! authenticate with a real RSA signature from the test card's key, offers, issuance, outcome)
+//! over real mutual TLS, one kept-alive connection per kiosk, and checks every document's
+//! signature and binding. Without `--server` it starts its own instance on loopback over a
+//! freshly generated world and a fresh database.
+
+use crate::client::{client_config, Client};
+use crate::config::Config;
+use crate::pki::{CredentialInfo, Keys};
+use crate::signing::{PublicKey, SignedBlob};
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use serde_json::{json, Value};
+use sha2::{Digest, Sha256};
+use std::path::{Path, PathBuf};
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+#[derive(clap::Args, Debug, Clone)]
+pub struct BenchArgs {
+    /// Concurrent kiosks (one connection each).
+    #[arg(long, default_value_t = 10)]
+    pub kiosks: usize,
+    /// Resident flows in total.
+    #[arg(long, default_value_t = 1000)]
+    pub sessions: usize,
+    /// Open loop: start this many flows per second, spread over the kiosks (default: closed
+    /// loop, each kiosk runs flows back to back).
+    #[arg(long)]
+    pub rate: Option<f64>,
+    /// Drive an existing server (`https://HOST:PORT`); needs --world and --kiosk-credentials.
+    #[arg(long)]
+    pub server: Option<String>,
+    /// The world the server loaded (card keys and certificates of its residents).
+    #[arg(long)]
+    pub world: Option<PathBuf>,
+    /// With --server: a directory of kiosk credential directories (one per kiosk, used in turn).
+    #[arg(long)]
+    pub kiosk_credentials: Option<PathBuf>,
+    /// World seed when generating one.
+    #[arg(long, default_value_t = 1)]
+    pub seed: u64,
+    /// Check every reply against the OpenAPI document (slower).
+    #[arg(long)]
+    pub check_schema: bool,
+    /// Keep the generated directory (world, keys, database) here instead of a temporary one.
+    #[arg(long)]
+    pub workdir: Option<PathBuf>,
+    /// Database for the self-started instance (default: a fresh SQLite file). A PostgreSQL
+    /// database given here should be empty.
+    #[arg(skip)]
+    pub database: Option<String>,
+}
+
+/// The final JSON line.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Report {
+    pub issuances: u64,
+    pub per_second: f64,
+    pub request_p50_ms: f64,
+    pub request_p99_ms: f64,
+    pub flow_p50_ms: f64,
+    pub flow_p99_ms: f64,
+    pub errors: u64,
+    pub mismatched: u64,
+}
+
+/// A resident the load generator can play: the card's certificate and key.
+struct Card {
+    id: String,
+    cert_der: Vec<u8>,
+    cert_b64: String,
+    fingerprint: String,
+    key: ring::signature::RsaKeyPair,
+}
+
+struct Shared {
+    cards: Vec<Card>,
+    public: PublicKey,
+    spec: Option<Value>,
+    next: AtomicUsize,
+    total: usize,
+    issuances: AtomicU64,
+    errors: AtomicU64,
+    mismatched: AtomicU64,
+    requests: Mutex<Vec<u32>>,
+    flows: Mutex<Vec<u32>>,
+    first_error: Mutex<Option<String>>,
+}
+
+fn load_cards(world: &Path) -> Result<Vec<Card>, String> {
+    let manifest: madoguchi_sim::world::Manifest = serde_json::from_str(
+        &std::fs::read_to_string(world.join("manifest.json")).map_err(|e| format!("manifest.json: {e}"))?,
+    )
+    .map_err(|e| format!("manifest.json: {e}"))?;
+    use madoguchi_sim::world::Tag;
+    let unusable = [Tag::Under15, Tag::CertsExpired, Tag::MovedAbroad, Tag::PhoneSuspended];
+    let mut cards = Vec::new();
+    for r in &manifest.residents {
+        if !r.tags.contains(&Tag::Adult) || r.tags.iter().any(|t| unusable.contains(t)) {
+            continue;
+        }
+        let text =
+            std::fs::read_to_string(world.join(&r.card_profile)).map_err(|e| format!("{}: {e}", r.card_profile))?;
+        let profile: madoguchi_sim::profile::CardProfile =
+            serde_json::from_str(&text).map_err(|e| format!("{}: {e}", r.card_profile))?;
+        let key = ring::signature::RsaKeyPair::from_pkcs8(&profile.jpki.auth_key_pkcs8)
+            .map_err(|e| format!("{}: key: {e}", r.id))?;
+        cards.push(Card {
+            id: r.id.clone(),
+            cert_b64: B64.encode(&profile.jpki.auth_cert),
+            fingerprint: hex::encode(Sha256::digest(&profile.jpki.auth_cert)),
+            cert_der: profile.jpki.auth_cert.clone(),
+            key,
+        });
+    }
+    Ok(cards)
+}
+
+fn percentile(sorted: &[u32], p: f64) -> f64 {
+    if sorted.is_empty() {
+        return 0.0;
+    }
+    let i = ((sorted.len() as f64 - 1.0) * p).round() as usize;
+    sorted[i.min(sorted.len() - 1)] as f64 / 1000.0
+}
+
+enum FlowError {
+    Failed(String),
+}
+
+impl<E: std::fmt::Display> From<E> for FlowError {
+    fn from(e: E) -> Self {
+        FlowError::Failed(e.to_string())
+    }
+}
+
+async fn timed(
+    sh: &Shared,
+    client: &mut Client,
+    method: &str,
+    path: &str,
+    template: &str,
+    body: Option<Value>,
+    want: &[u16],
+) -> Result<Value, FlowError> {
+    let t = Instant::now();
+    let r = client.request(method, path, body.map(|b| serde_json::to_vec(&b).expect("json"))).await?;
+    sh.requests.lock().expect("lock").push(t.elapsed().as_micros() as u32);
+    let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
+    if let Some(spec) = &sh.spec {
+        crate::openapi::check_reply(spec, method, template, r.status, &v)
+            .map_err(|e| FlowError::Failed(format!("schema: {e}")))?;
+    }
+    if !want.contains(&r.status) {
+        return Err(FlowError::Failed(format!("{method} {template}: {} {}", r.status, v)));
+    }
+    Ok(v)
+}
+
+/// One resident at one kiosk, start to finish. Returns whether the document was someone else's.
+async fn flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize) -> Result<bool, FlowError> {
+    let card = &sh.cards[n % sh.cards.len()];
+    let ch = timed(sh, client, "POST", "/v1/sessions", "/v1/sessions", None, &[201]).await?;
+    let sid = ch["session_id"].as_str().unwrap_or_default().to_string();
+    let challenge = B64.decode(ch["challenge"].as_str().unwrap_or_default())?;
+    let mut sig = vec![0u8; card.key.public().modulus_len()];
+    card.key
+        .sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), &challenge, &mut sig)
+        .map_err(|_| FlowError::Failed("signing".into()))?;
+    let auth = json!({ "certificate": card.cert_b64, "signature": B64.encode(&sig) });
+    timed(
+        sh,
+        client,
+        "POST",
+        &format!("/v1/sessions/{sid}/authenticate"),
+        "/v1/sessions/{session_id}/authenticate",
+        Some(auth),
+        &[200],
+    )
+    .await?;
+    let offers = timed(
+        sh,
+        client,
+        "GET",
+        &format!("/v1/sessions/{sid}/offers"),
+        "/v1/sessions/{session_id}/offers",
+        None,
+        &[200],
+    )
+    .await?;
+    let offer = offers["offers"]
+        .as_array()
+        .and_then(|o| o.iter().find(|o| o["document"] == "juminhyo"))
+        .ok_or_else(|| FlowError::Failed(format!("no 住民票 offered to {}: {offers}", card.id)))?;
+    let fee = offer["fee_yen"].as_i64().unwrap_or(0);
+    let req = json!({
+        "municipality_code": offer["municipality_code"], "document": "juminhyo", "options": [], "persons": [],
+        "copies": 1, "paid_yen": fee, "payment_reference": format!("cash-{kiosk}-{n}"), "idempotency_key": format!("bench-{kiosk}-{n}-{sid}"),
+    });
+    let issued = timed(
+        sh,
+        client,
+        "POST",
+        &format!("/v1/sessions/{sid}/issuances"),
+        "/v1/sessions/{session_id}/issuances",
+        Some(req),
+        &[201],
+    )
+    .await?;
+    let number = issued["issuance_number"].as_str().unwrap_or_default().to_string();
+    // What the kiosk checks before printing: the signature, then the binding.
+    let blob: SignedBlob = serde_json::from_value(issued["document"].clone())?;
+    let mismatched = match crate::api::verify_document(&sh.public, &blob, &sid, &card.fingerprint) {
+        Err(_) => true,
+        Ok(doc) => {
+            let holder_ok = match &doc.body {
+                crate::domain::DocumentBody::Juminhyo { persons, .. } => persons.len() == 1 && persons[0].id == card.id,
+                _ => false,
+            };
+            doc.binding.issuance_number != number || !holder_ok
+        }
+    };
+    let outcome = if mismatched {
+        json!({"outcome": "failed", "reason": "binding mismatch"})
+    } else {
+        json!({"outcome": "printed"})
+    };
+    timed(
+        sh,
+        client,
+        "POST",
+        &format!("/v1/sessions/{sid}/issuances/{number}/outcome"),
+        "/v1/sessions/{session_id}/issuances/{issuance_number}/outcome",
+        Some(outcome),
+        &[200],
+    )
+    .await?;
+    let _ = &card.cert_der;
+    Ok(mismatched)
+}
+
+async fn run_flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize, started: Instant) {
+    match flow(sh, client, kiosk, n).await {
+        Ok(mismatch) => {
+            sh.issuances.fetch_add(1, Ordering::Relaxed);
+            if mismatch {
+                sh.mismatched.fetch_add(1, Ordering::Relaxed);
+            }
+            sh.flows.lock().expect("lock").push(started.elapsed().as_micros() as u32);
+        }
+        Err(FlowError::Failed(e)) => {
+            sh.errors.fetch_add(1, Ordering::Relaxed);
+            let mut first = sh.first_error.lock().expect("lock");
+            if first.is_none() {
+                *first = Some(e);
+            }
+        }
+    }
+}
+
+/// A self-started service over a fresh world.
+pub struct Fixture {
+    pub dir: PathBuf,
+    pub world: PathBuf,
+    pub kiosk_dirs: Vec<PathBuf>,
+    pub running: crate::app::Running,
+    _tmp: Option<tempfile::TempDir>,
+}
+
+/// Generates a world, initialises keys and database, loads the world (opening every municipality
+/// around the clock, so the benchmark does not depend on the time of day), enrols `kiosks`
+/// kiosks and starts the service on loopback.
+pub async fn fixture(
+    kiosks: usize,
+    seed: u64,
+    database: Option<String>,
+    workdir: Option<PathBuf>,
+) -> Result<Fixture, String> {
+    let (tmp, dir) = match workdir {
+        Some(d) => {
+            std::fs::create_dir_all(&d).map_err(|e| e.to_string())?;
+            (None, d)
+        }
+        None => {
+            let t = tempfile::tempdir().map_err(|e| e.to_string())?;
+            let p = t.path().to_path_buf();
+            (Some(t), p)
+        }
+    };
+    let world = dir.join("world");
+    let today = crate::domain::jst(time::OffsetDateTime::now_utc()).date();
+    let w = world.clone();
+    tokio::task::spawn_blocking(move || madoguchi_sim::world::generate_world(&w, seed, today))
+        .await
+        .map_err(|e| e.to_string())?
+        .map_err(|e| format!("world: {e}"))?;
+    let mut config = Config {
+        database: database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display())),
+        listen: "127.0.0.1:0".into(),
+        public_listen: String::new(),
+        keys_dir: dir.join("keys"),
+        jpki_anchors_dir: world.join("anchors"),
+        allow_test_anchors: true,
+        log: "warn".into(),
+        ..Config::default()
+    };
+    config.db_max_connections = config.db_max_connections.max(8);
+    let keys = Keys::new(&config.keys_dir);
+    keys.init(&config.server_names).map_err(|e| e.to_string())?;
+    let db = crate::app::open_db(&config).await?;
+    let anchors = crate::app::load_anchors(&config)?;
+    let report = crate::ops::load_world(&db, &anchors, &world).await?;
+    if report.crls.is_empty() {
+        return Err(format!("no CRL imported: {:?}", report.warnings));
+    }
+    for m in crate::registry::municipalities(&db.pool).await.map_err(|e| e.to_string())? {
+        let mut c = m.config.clone();
+        c.service_hours = crate::domain::Hours { open: "00:00".into(), close: "24:00".into() };
+        c.closed_days.clear();
+        for d in c.documents.values_mut() {
+            d.hours = None;
+            d.weekdays_only = false;
+        }
+        let ctx = crate::flow::Context {
+            db: db.clone(),
+            config: config.clone(),
+            key: keys.backend_key().map_err(|e| e.to_string())?,
+            anchors: anchors.clone(),
+        };
+        crate::flow::set_config(&ctx, "bench", &m.municipality.code, &c).await.map_err(|e| e.to_string())?;
+    }
+    let mut kiosk_dirs = Vec::new();
+    for i in 0..kiosks {
+        let out = dir.join("kiosks").join(format!("K{i:04}"));
+        let info = CredentialInfo {
+            kind: "kiosk".into(),
+            id: format!("K{i:04}"),
+            store: Some(format!("store-{}", i % 7)),
+            municipality_code: None,
+            fingerprint: String::new(),
+        };
+        crate::ops::enroll(&db, &keys, info, &out).await?;
+        kiosk_dirs.push(out);
+    }
+    db.pool.close().await;
+    let running = crate::app::start(config).await?;
+    Ok(Fixture { dir, world, kiosk_dirs, running, _tmp: tmp })
+}
+
+pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
+    if args.kiosks == 0 || args.sessions == 0 {
+        return Err("--kiosks and --sessions must be at least 1".into());
+    }
+    let (server, world, kiosk_dirs, _fixture) = match args.server.take() {
+        Some(url) => {
+            let world = args.world.clone().ok_or("--server needs --world")?;
+            let creds = args.kiosk_credentials.clone().ok_or("--server needs --kiosk-credentials")?;
+            let mut dirs: Vec<PathBuf> = std::fs::read_dir(&creds)
+                .map_err(|e| e.to_string())?
+                .flatten()
+                .map(|e| e.path())
+                .filter(|p| p.join("client.cert.pem").exists())
+                .collect();
+            dirs.sort();
+            if dirs.is_empty() {
+                return Err(format!("no kiosk credentials in {}", creds.display()));
+            }
+            (url, world, dirs, None)
+        }
+        None => {
+            eprintln!("bench: generating a world and starting a server ...");
+            let f = fixture(args.kiosks, args.seed, args.database.clone(), args.workdir.clone()).await?;
+            (format!("https://127.0.0.1:{}", f.running.addr.port()), f.world.clone(), f.kiosk_dirs.clone(), Some(f))
+        }
+    };
+    let public = PublicKey::load(&kiosk_dirs[0].join("backend-signing.pub")).map_err(|e| e.to_string())?;
+    let cards = load_cards(&world)?;
+    if cards.is_empty() {
+        return Err("no usable resident in the world".into());
+    }
+    let spec =
+        if args.check_schema { Some(serde_json::from_str(&crate::openapi::json()).expect("spec")) } else { None };
+    let sh = Arc::new(Shared {
+        cards,
+        public,
+        spec,
+        next: AtomicUsize::new(0),
+        total: args.sessions,
+        issuances: AtomicU64::new(0),
+        errors: AtomicU64::new(0),
+        mismatched: AtomicU64::new(0),
+        requests: Mutex::new(Vec::with_capacity(args.sessions * 5)),
+        flows: Mutex::new(Vec::with_capacity(args.sessions)),
+        first_error: Mutex::new(None),
+    });
+    // Connect every kiosk first (handshakes are not part of the measurement).
+    let mut clients = Vec::new();
+    for i in 0..args.kiosks {
+        let dir = &kiosk_dirs[i % kiosk_dirs.len()];
+        let mut c =
+            Client::new(&server, client_config(dir, true).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+        let r = c.get("/v1/catalog").await.map_err(|e| format!("kiosk {i}: {e}"))?;
+        if r.status != 200 {
+            return Err(format!("kiosk {i}: catalog {}: {}", r.status, String::from_utf8_lossy(&r.body)));
+        }
+        clients.push(c);
+    }
+    eprintln!(
+        "bench: {} kiosks, {} flows, {} residents, {}",
+        args.kiosks,
+        args.sessions,
+        sh.cards.len(),
+        match args.rate {
+            Some(r) => format!("open loop at {r} flows/s"),
+            None => "closed loop".into(),
+        }
+    );
+    let start = Instant::now();
+    let mut tasks = Vec::new();
+    match args.rate {
+        None => {
+            for (k, mut client) in clients.into_iter().enumerate() {
+                let sh = sh.clone();
+                tasks.push(tokio::spawn(async move {
+                    loop {
+                        let n = sh.next.fetch_add(1, Ordering::Relaxed);
+                        if n >= sh.total {
+                            break;
+                        }
+                        run_flow(&sh, &mut client, k, n, Instant::now()).await;
+                    }
+                }));
+            }
+        }
+        Some(rate) if rate > 0.0 => {
+            let mut senders = Vec::new();
+            for (k, mut client) in clients.into_iter().enumerate() {
+                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
+                senders.push(tx);
+                let sh = sh.clone();
+                tasks.push(tokio::spawn(async move {
+                    while let Some((n, scheduled)) = rx.recv().await {
+                        // Flow time counts from when the flow was due, so a backlog shows.
+                        run_flow(&sh, &mut client, k, n, scheduled).await;
+                    }
+                }));
+            }
+            let period = Duration::from_secs_f64(1.0 / rate);
+            for n in 0..args.sessions {
+                let due = start + period.mul_f64(n as f64);
+                tokio::time::sleep_until(due.into()).await;
+                let _ = senders[n % senders.len()].send((n, due));
+            }
+            drop(senders);
+        }
+        Some(_) => return Err("--rate must be positive".into()),
+    }
+    for t in tasks {
+        let _ = t.await;
+    }
+    let elapsed = start.elapsed().as_secs_f64();
+    let mut req = std::mem::take(&mut *sh.requests.lock().expect("lock"));
+    let mut flows = std::mem::take(&mut *sh.flows.lock().expect("lock"));
+    req.sort_unstable();
+    flows.sort_unstable();
+    if let Some(e) = sh.first_error.lock().expect("lock").as_ref() {
+        eprintln!("bench: first error: {e}");
+    }
+    let issuances = sh.issuances.load(Ordering::Relaxed);
+    Ok(Report {
+        issuances,
+        per_second: (issuances as f64 / elapsed * 10.0).round() / 10.0,
+        request_p50_ms: percentile(&req, 0.50),
+        request_p99_ms: percentile(&req, 0.99),
+        flow_p50_ms: percentile(&flows, 0.50),
+        flow_p99_ms: percentile(&flows, 0.99),
+        errors: sh.errors.load(Ordering::Relaxed),
+        mismatched: sh.mismatched.load(Ordering::Relaxed),
+    })
+}

@@ -1,0 +1,24 @@
+//! madoguchi-backend: the municipal issuance service kiosks talk to (ARCHITECTURE.md §5).
+//!
+//! Layout: `domain` is the sans-IO core (configuration, offers, issuance planning, document
+//! payloads); `flow` holds the resident flow's checks and state transitions over the database;
+//! `server` and `tls` are the HTTP edge; `db`, `audit` and `registry` the storage edge.
+#![forbid(unsafe_code)]
+
+pub mod api;
+pub mod app;
+pub mod audit;
+pub mod bench;
+pub mod client;
+pub mod config;
+pub mod db;
+pub mod domain;
+pub mod error;
+pub mod flow;
+pub mod openapi;
+pub mod ops;
+pub mod pki;
+pub mod registry;
+pub mod server;
+pub mod signing;
+pub mod tls;

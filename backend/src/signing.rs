@@ -1,0 +1,190 @@
+//! The backend's own signatures (Ed25519): the catalog and each document payload.
+//!
+//! A signed object travels as `{payload, signature, key_id, algorithm}` where `payload` is the
+//! JSON text exactly as signed: the receiver verifies the signature over the UTF-8 bytes of
+//! `payload` *before* parsing it, so no JSON canonicalisation is needed on either side.
+
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use sha2::{Digest, Sha256};
+use std::path::Path;
+
+pub const ALGORITHM: &str = "Ed25519";
+
+#[derive(Debug, thiserror::Error)]
+pub enum SigningError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{0}")]
+    Format(String),
+    #[error("signature does not verify")]
+    BadSignature,
+    #[error("signed by key {got}, expected {expected}")]
+    WrongKey { got: String, expected: String },
+    #[error("unsupported algorithm {0}")]
+    Algorithm(String),
+}
+
+/// The backend's signing key and the secret it derives verification codes from.
+#[derive(Clone)]
+pub struct BackendKey {
+    signing: SigningKey,
+    code_secret: [u8; 32],
+}
+
+impl BackendKey {
+    pub fn generate() -> BackendKey {
+        let mut seed = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
+        BackendKey::from_seed(seed)
+    }
+
+    pub fn from_seed(seed: [u8; 32]) -> BackendKey {
+        let signing = SigningKey::from_bytes(&seed);
+        let code_secret =
+            Sha256::new().chain_update(b"madoguchi verification code v1").chain_update(seed).finalize().into();
+        BackendKey { signing, code_secret }
+    }
+
+    /// Reads a seed written by [`BackendKey::save`] (64 hex digits).
+    pub fn load(path: &Path) -> Result<BackendKey, SigningError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SigningError::Io { path: path.display().to_string(), source })?;
+        let bytes = hex::decode(text.trim()).map_err(|e| SigningError::Format(format!("{}: {e}", path.display())))?;
+        let seed: [u8; 32] =
+            bytes.try_into().map_err(|_| SigningError::Format(format!("{}: not 32 bytes", path.display())))?;
+        Ok(BackendKey::from_seed(seed))
+    }
+
+    pub fn seed_hex(&self) -> String {
+        hex::encode(self.signing.to_bytes())
+    }
+
+    pub fn public(&self) -> PublicKey {
+        PublicKey(self.signing.verifying_key())
+    }
+
+    pub fn sign(&self, payload: &str) -> SignedBlob {
+        let sig = self.signing.sign(payload.as_bytes());
+        SignedBlob {
+            payload: payload.to_string(),
+            signature: B64.encode(sig.to_bytes()),
+            key_id: self.public().key_id(),
+            algorithm: ALGORITHM.to_string(),
+        }
+    }
+
+    /// The verification code for an issuance number: 12 characters from an alphabet without
+    /// look-alikes, derived with a keyed hash so nothing needs storing and any instance sharing
+    /// the key can check it.
+    pub fn verification_code(&self, issuance_number: &str) -> String {
+        let mac = Sha256::new()
+            .chain_update(self.code_secret)
+            .chain_update(issuance_number.as_bytes())
+            .chain_update(self.code_secret)
+            .finalize();
+        const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+        mac.iter().take(12).map(|b| ALPHABET[(*b & 31) as usize] as char).collect()
+    }
+
+    /// Constant-time comparison of a presented code.
+    pub fn check_verification_code(&self, issuance_number: &str, presented: &str) -> bool {
+        let expected = self.verification_code(issuance_number);
+        let p = presented.trim().to_ascii_uppercase();
+        if p.len() != expected.len() {
+            return false;
+        }
+        p.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+}
+
+/// The backend's public key, as kiosks hold it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct PublicKey(pub VerifyingKey);
+
+impl PublicKey {
+    /// First 8 bytes of SHA-256 of the raw key, hex.
+    pub fn key_id(&self) -> String {
+        hex::encode(&Sha256::digest(self.0.as_bytes())[..8])
+    }
+
+    pub fn to_hex(&self) -> String {
+        hex::encode(self.0.as_bytes())
+    }
+
+    pub fn from_hex(s: &str) -> Result<PublicKey, SigningError> {
+        let bytes = hex::decode(s.trim()).map_err(|e| SigningError::Format(format!("public key: {e}")))?;
+        let arr: [u8; 32] = bytes.try_into().map_err(|_| SigningError::Format("public key: not 32 bytes".into()))?;
+        VerifyingKey::from_bytes(&arr).map(PublicKey).map_err(|e| SigningError::Format(format!("public key: {e}")))
+    }
+
+    pub fn load(path: &Path) -> Result<PublicKey, SigningError> {
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| SigningError::Io { path: path.display().to_string(), source })?;
+        PublicKey::from_hex(&text)
+    }
+
+    /// Checks a signed blob and returns its payload, ready to parse.
+    pub fn verify<'a>(&self, blob: &'a SignedBlob) -> Result<&'a str, SigningError> {
+        if blob.algorithm != ALGORITHM {
+            return Err(SigningError::Algorithm(blob.algorithm.clone()));
+        }
+        if blob.key_id != self.key_id() {
+            return Err(SigningError::WrongKey { got: blob.key_id.clone(), expected: self.key_id() });
+        }
+        let bytes = B64.decode(&blob.signature).map_err(|_| SigningError::BadSignature)?;
+        let sig = ed25519_dalek::Signature::from_slice(&bytes).map_err(|_| SigningError::BadSignature)?;
+        self.0.verify(blob.payload.as_bytes(), &sig).map_err(|_| SigningError::BadSignature)?;
+        Ok(&blob.payload)
+    }
+}
+
+/// A signed JSON payload (catalog or document).
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct SignedBlob {
+    /// The signed JSON text; parse it only after the signature verified.
+    pub payload: String,
+    /// Ed25519 signature over the UTF-8 bytes of `payload`, base64.
+    pub signature: String,
+    /// Which backend key signed (first 8 bytes of SHA-256 of the public key, hex).
+    pub key_id: String,
+    /// Always `Ed25519`.
+    pub algorithm: String,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn sign_verify_and_tamper() {
+        let k = BackendKey::generate();
+        let blob = k.sign("{\"a\":1}");
+        assert_eq!(k.public().verify(&blob).unwrap(), "{\"a\":1}");
+        let mut t = blob.clone();
+        t.payload = "{\"a\":2}".into();
+        assert!(matches!(k.public().verify(&t), Err(SigningError::BadSignature)));
+        let other = BackendKey::generate();
+        assert!(matches!(other.public().verify(&blob), Err(SigningError::WrongKey { .. })));
+        let mut s = blob.clone();
+        let mut raw = B64.decode(&s.signature).unwrap();
+        raw[0] ^= 1;
+        s.signature = B64.encode(raw);
+        assert!(k.public().verify(&s).is_err());
+    }
+
+    #[test]
+    fn verification_codes() {
+        let k = BackendKey::generate();
+        let c = k.verification_code("20250601-ABCDEFGHJK");
+        assert_eq!(c.len(), 12);
+        assert!(k.check_verification_code("20250601-ABCDEFGHJK", &c));
+        assert!(k.check_verification_code("20250601-ABCDEFGHJK", &c.to_lowercase()));
+        assert!(!k.check_verification_code("20250601-ABCDEFGHJM", &c));
+        assert!(!k.check_verification_code("20250601-ABCDEFGHJK", "222222222222"));
+        assert!(!k.check_verification_code("20250601-ABCDEFGHJK", ""));
+        assert_ne!(BackendKey::generate().verification_code("x"), k.verification_code("x"));
+    }
+}

@@ -1,0 +1,128 @@
+//! PostgreSQL: a private cluster on a free port, the same migrations, two backend instances over
+//! one database with requests alternating between them (no session state in memory), and the
+//! database going away.
+
+mod common;
+
+use common::*;
+use serde_json::json;
+use sqlx::Row;
+
+#[test]
+fn two_instances_over_one_postgres_alternate_requests() {
+    let pg = Postgres::start();
+    let d = Deployment::new(Some(pg.url()), "db_busy_timeout_ms = 2000\n");
+    let a = d.start();
+    let b = d.start();
+    d.open_all_hours(&a);
+    let kdir = d.enroll_kiosk("PG01", "store");
+    let k2dir = d.enroll_kiosk("PG02", "store");
+    let rt = rt();
+    rt.block_on(async {
+        let mut ka = Kiosk::new(&a, &kdir);
+        let mut kb = Kiosk::new(&b, &kdir);
+        let me = card("R0013");
+        // Challenge on A, answer on B, offers on A, issue on B, repeat on A, outcome on B.
+        let (sid, ch) = ka.challenge().await;
+        let r = kb.authenticate_raw(&sid, &me.cert, &me.sign(&ch)).await;
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        let r = ka.authenticate_raw(&sid, &me.cert, &me.sign(&ch)).await;
+        assert_eq!(r.code().as_deref(), Some("challenge_used"), "single use across instances");
+        let o = ka.offers(&sid).await.json();
+        let j = o["offers"].as_array().unwrap().iter().find(|o| o["document"] == "juminhyo").unwrap().clone();
+        let req = juminhyo(TOKOROZAWA, j["fee_yen"].as_i64().unwrap(), "pg-1");
+        let first = kb.issue(&sid, req.clone()).await;
+        assert_eq!(first.status, 201, "{:?}", first.json());
+        let again = ka.issue(&sid, req.clone()).await;
+        assert_eq!(again.status, 200);
+        assert_eq!(again.json(), first.json(), "the same issuance from the other instance");
+        let doc = kb.document(&first.json());
+        assert_eq!(doc["binding"]["session_id"], json!(sid));
+        let number = first.json()["issuance_number"].as_str().unwrap().to_string();
+        assert_eq!(kb.outcome(&sid, &number, json!({"outcome": "printed"})).await.status, 200);
+        assert_eq!(
+            ka.outcome(&sid, &number, json!({"outcome": "printed"})).await.code().as_deref(),
+            Some("outcome_already_recorded")
+        );
+        // Verification through the other instance's public listener.
+        let code = doc["verify_url"].as_str().unwrap().split("code=").nth(1).unwrap().to_string();
+        let mut anon = madoguchi_backend::client::Client::new(
+            a.public_url.as_ref().unwrap(),
+            madoguchi_backend::client::client_config(&kdir, false).unwrap(),
+        )
+        .unwrap();
+        let r = anon.get(&format!("/v1/verify/{number}?code={code}")).await.unwrap();
+        assert_eq!(r.json()["holder_name"], json!("山口　和子"));
+
+        // Concurrent flows from two kiosks, every request alternating between the instances.
+        let mut tasks = Vec::new();
+        for (kid, dir) in [("PG01", kdir.clone()), ("PG02", k2dir.clone())] {
+            let (a_url, b_url) = (a.url.clone(), b.url.clone());
+            tasks.push(tokio::spawn(async move {
+                let mk = |u: &str| Kiosk {
+                    client: madoguchi_backend::client::Client::new(
+                        u,
+                        madoguchi_backend::client::client_config(&dir, true).unwrap(),
+                    )
+                    .unwrap(),
+                    dir: dir.clone(),
+                    public: madoguchi_backend::signing::PublicKey::load(&dir.join("backend-signing.pub")).unwrap(),
+                };
+                let (mut x, mut y) = (mk(&a_url), mk(&b_url));
+                let people = [card("R0010"), card("R0011"), card("R0013")];
+                for n in 0..15 {
+                    let me = &people[n % 3];
+                    let (first, second) = if n % 2 == 0 { (&mut x, &mut y) } else { (&mut y, &mut x) };
+                    let (sid, ch) = first.challenge().await;
+                    let r = second.authenticate_raw(&sid, &me.cert, &me.sign(&ch)).await;
+                    assert_eq!(r.status, 200, "{:?}", r.json());
+                    let r = first.issue(&sid, juminhyo(TOKOROZAWA, 200, &format!("{kid}-{n}"))).await;
+                    assert_eq!(r.status, 201, "{:?}", r.json());
+                    let doc = second.document(&r.json());
+                    assert_eq!(doc["binding"]["session_id"], json!(sid));
+                    assert_eq!(doc["binding"]["certificate_fingerprint"], json!(me.fingerprint()));
+                    assert_eq!(doc["body"]["persons"][0]["id"], json!(me.id));
+                    let number = r.json()["issuance_number"].as_str().unwrap().to_string();
+                    assert_eq!(second.outcome(&sid, &number, json!({"outcome": "printed"})).await.status, 200);
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let pool = d.db().await;
+        let n: i64 = sqlx::query("SELECT COUNT(*) FROM issuances WHERE status = 'printed'")
+            .fetch_one(&pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(n, 31);
+        pool.close().await;
+    });
+    assert!(cli(&d.config, &["audit", "verify"]).status.success());
+
+    // The database goes away: a clear code, no crash; it comes back: service resumes.
+    pg.stop();
+    rt.block_on(async {
+        let mut k = Kiosk::new(&a, &kdir);
+        let r = k.call("POST", "/v1/sessions", "/v1/sessions", None).await;
+        assert_eq!(r.code().as_deref(), Some("database_unavailable"), "{:?}", r.json());
+        assert_eq!(r.status, 503);
+    });
+    pg.ctl_start();
+    rt.block_on(async {
+        let mut k = Kiosk::new(&b, &kdir);
+        let ok = {
+            let mut ok = false;
+            for _ in 0..50 {
+                if k.call("POST", "/v1/sessions", "/v1/sessions", None).await.status == 201 {
+                    ok = true;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+            }
+            ok
+        };
+        assert!(ok, "service did not resume after the database came back");
+    });
+}
