@@ -204,6 +204,18 @@ impl Fitter<'_> {
     }
 }
 
+/// The 本籍 / 筆頭者 header shared by 戸籍 and 戸籍の附票; `head_label` is what the register
+/// calls the second row (氏名 on 戸籍, 筆頭者 on 附票).
+fn honseki_header<'a>(f: &Fitter<'_>, honseki: &str, head_label: &str, head: &str) -> Result<Block<'a>, DocumentError> {
+    Ok(rows_block(vec![
+        Row::new(vec![(30.0, f.label("本籍", 30.0)?), (W - 30.0, f.value("本籍", honseki, W - 30.0, 11.0, 2)?)], HEAVY),
+        Row::new(
+            vec![(30.0, f.label(head_label, 30.0)?), (W - 30.0, f.value("筆頭者", head, W - 30.0, 12.0, 1)?)],
+            RULE,
+        ),
+    ]))
+}
+
 fn rows_block<'a>(rows: Vec<Row>) -> Block<'a> {
     let height = rows.iter().map(|r| r.height).sum();
     Block {
@@ -872,16 +884,7 @@ impl Renderer {
         if chosen.is_empty() {
             return Err(DocumentError::EmptyHousehold);
         }
-        let header = vec![rows_block(vec![
-            Row::new(
-                vec![(30.0, f.label("本籍", 30.0)?), (W - 30.0, f.value("本籍", &k.honseki, W - 30.0, 11.0, 2)?)],
-                HEAVY,
-            ),
-            Row::new(
-                vec![(30.0, f.label("氏名", 30.0)?), (W - 30.0, f.value("筆頭者", &k.head, W - 30.0, 12.0, 1)?)],
-                RULE,
-            ),
-        ])];
+        let header = vec![honseki_header(f, &k.honseki, "氏名", &k.head)?];
         let piece = |field: &str, text: &str, dx: f32, width: f32| -> Result<(f32, Fitted), DocumentError> {
             Ok((dx, f.fit(field, text, width, 10.0, 7.5, 2)?))
         };
@@ -963,16 +966,7 @@ impl Renderer {
         if k.persons.is_empty() {
             return Err(DocumentError::EmptyHousehold);
         }
-        let header = vec![rows_block(vec![
-            Row::new(
-                vec![(30.0, f.label("本籍", 30.0)?), (W - 30.0, f.value("本籍", &k.honseki, W - 30.0, 11.0, 2)?)],
-                HEAVY,
-            ),
-            Row::new(
-                vec![(30.0, f.label("筆頭者", 30.0)?), (W - 30.0, f.value("筆頭者", &k.head, W - 30.0, 12.0, 1)?)],
-                RULE,
-            ),
-        ])];
+        let header = vec![honseki_header(f, &k.honseki, "筆頭者", &k.head)?];
         let mut body = Vec::new();
         for p in &k.persons {
             let mut rows = vec![Row::new(
