@@ -8,8 +8,14 @@ use std::process::ExitCode;
 #[derive(Parser)]
 #[command(name = "madoguchi", version, about = "Certificate kiosk firmware (コンビニ交付)")]
 struct Cli {
+    /// Run the kiosk with this configuration (kiosk.toml; see firmware/kiosk.example.toml).
+    #[arg(long, value_name = "FILE")]
+    config: Option<std::path::PathBuf>,
+    /// With --config: check the configuration and exit (0 when the kiosk could start).
+    #[arg(long, requires = "config")]
+    check: bool,
     #[command(subcommand)]
-    command: Command,
+    command: Option<Command>,
 }
 
 #[derive(Subcommand)]
@@ -22,6 +28,10 @@ enum Command {
     /// Renders a certificate from demo data to a PDF file and, with --printer, prints it
     /// through the serial PJL driver (exit 0 only when the printer confirmed the job's end).
     PrintSample(madoguchi_firmware::documents::print_sample::PrintSampleArgs),
+    /// A whole demo world on this machine (pcscd with vpcd, backend, printer simulator, kiosk).
+    /// With --headless --scenario NAME it plays a scenario and writes screens, printed PDFs and
+    /// result.json to --out.
+    Demo(madoguchi_firmware::demo::DemoArgs),
 }
 
 #[derive(Subcommand)]
@@ -51,9 +61,21 @@ enum CardCommand {
 fn main() -> ExitCode {
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
     let cli = Cli::parse();
-    match cli.command {
-        Command::Card { what } => card(what),
-        Command::PrintSample(args) => ExitCode::from(madoguchi_firmware::documents::print_sample::run(&args)),
+    match (cli.command, cli.config) {
+        (Some(Command::Card { what }), None) => card(what),
+        (Some(Command::PrintSample(args)), None) => {
+            ExitCode::from(madoguchi_firmware::documents::print_sample::run(&args))
+        }
+        (Some(Command::Demo(args)), None) => madoguchi_firmware::demo::run(&args),
+        (None, Some(config)) => madoguchi_firmware::kiosk::run::run(&config, cli.check),
+        (Some(_), Some(_)) => {
+            eprintln!("madoguchi: --config runs the kiosk and takes no command");
+            ExitCode::from(2)
+        }
+        (None, None) => {
+            eprintln!("madoguchi: give --config kiosk.toml to run the kiosk, or a command (see --help)");
+            ExitCode::from(2)
+        }
     }
 }
 

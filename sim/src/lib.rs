@@ -3,6 +3,7 @@
 
 pub mod card;
 pub mod cash;
+pub mod lab;
 pub mod printer;
 pub mod profile;
 pub mod vpcd;

@@ -7,21 +7,18 @@
 //! ends, however it ends, the kernel kills everything it started (it is PID 1 there).
 #![forbid(unsafe_code)]
 
-use std::ffi::CString;
 use std::io::{BufRead, BufReader, Write};
-use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Child, ChildStdin, Command, Stdio};
 use std::sync::mpsc;
-use std::time::{Duration, Instant};
+use std::time::Duration;
 
 /// Environment variable marking the re-executed, isolated run.
 const INSIDE: &str = "MADOGUCHI_TEST_ISOLATED";
 
 /// Reader names vpcd gives its two slots; the tests use slot 0 as the contact reader and
 /// slot 1 as the contactless one.
-pub const CONTACT_READER: &str = "Virtual PCD 00 00";
-pub const CONTACTLESS_READER: &str = "Virtual PCD 00 01";
+pub use madoguchi_sim::lab::{CONTACTLESS_READER, CONTACT_READER};
 
 /// How long to wait for pcscd and cards before failing a test (generous: CI shares 2 cores).
 pub const WAIT: Duration = Duration::from_secs(30);
@@ -57,9 +54,10 @@ fn running_as_root() -> bool {
     Command::new("id").arg("-u").output().map(|o| String::from_utf8_lossy(&o.stdout).trim() == "0").unwrap_or(false)
 }
 
-/// A private pcscd with vpcd's two slots on free ports.
+/// A private pcscd with vpcd's two slots on free ports (`madoguchi_sim::lab`, which the demo
+/// uses too).
 pub struct PcscLab {
-    pcscd: Child,
+    pcscd: madoguchi_sim::lab::Pcscd,
     /// vpcd's port for slot 0; slot 1 is `port + 1`.
     pub port: u16,
     pub dir: tempfile::TempDir,
@@ -67,62 +65,16 @@ pub struct PcscLab {
 
 impl PcscLab {
     fn start() -> PcscLab {
-        std::fs::create_dir_all("/run/pcscd").expect("create /run/pcscd");
-        let st = Command::new("mount").args(["-t", "tmpfs", "tmpfs", "/run/pcscd"]).status().expect("run mount");
-        assert!(st.success(), "mounting a private tmpfs on /run/pcscd failed");
         let dir = tempfile::tempdir().expect("temp dir");
-        let port = free_port_pair();
-        let conf = dir.path().join("reader.conf.d");
-        std::fs::create_dir_all(&conf).expect("conf dir");
-        std::fs::write(
-            conf.join("vpcd"),
-            format!(
-                "FRIENDLYNAME \"Virtual PCD\"\nDEVICENAME /dev/null:0x{port:04X}\n\
-                 LIBPATH /usr/lib/pcsc/drivers/serial/libifdvpcd.so\nCHANNELID 0x{port:04X}\n"
-            ),
-        )
-        .expect("write vpcd config");
-        let log = std::fs::File::create(dir.path().join("pcscd.log")).expect("pcscd log");
-        let pcscd = Command::new("pcscd")
-            .args(["-f", "-c"])
-            .arg(&conf)
-            .stdout(log.try_clone().expect("log"))
-            .stderr(log)
-            .spawn()
-            .expect("pcscd must be installed (apt-get install pcscd vsmartcard-vpcd)");
-        let lab = PcscLab { pcscd, port, dir };
-        lab.wait_for_readers();
-        lab
-    }
-
-    /// Waits until pcscd answers and both vpcd readers exist, using PC/SC's own notification.
-    fn wait_for_readers(&self) {
-        let deadline = Instant::now() + WAIT;
-        let ctx = loop {
-            match pcsc::Context::establish(pcsc::Scope::User) {
-                Ok(c) => break c,
-                Err(e) => {
-                    assert!(Instant::now() < deadline, "pcscd did not come up: {e}; log: {}", self.pcscd_log());
-                    // pcscd creates its socket within milliseconds; this is a bounded retry.
-                    std::thread::sleep(Duration::from_millis(20));
-                }
-            }
-        };
-        let mut pnp = [pcsc::ReaderState::new(pcsc::PNP_NOTIFICATION(), pcsc::State::UNAWARE)];
-        loop {
-            let readers = ctx.list_readers_owned().unwrap_or_default();
-            if readers.len() >= 2 {
-                return;
-            }
-            let left = deadline.saturating_duration_since(Instant::now());
-            assert!(!left.is_zero(), "vpcd readers did not appear; log: {}", self.pcscd_log());
-            let _ = ctx.get_status_change(Some(left.min(Duration::from_secs(1))), &mut pnp);
-            pnp[0].sync_current_state();
-        }
+        let pcscd = madoguchi_sim::lab::Pcscd::start(dir.path()).unwrap_or_else(|e| {
+            let log = std::fs::read_to_string(dir.path().join("pcscd.log")).unwrap_or_default();
+            panic!("{e}; pcscd log: {log}")
+        });
+        PcscLab { port: pcscd.port, pcscd, dir }
     }
 
     pub fn pcscd_log(&self) -> String {
-        std::fs::read_to_string(self.dir.path().join("pcscd.log")).unwrap_or_default()
+        std::fs::read_to_string(&self.pcscd.log).unwrap_or_default()
     }
 
     /// vpcd address for a reader slot.
@@ -156,13 +108,6 @@ impl PcscLab {
         let card = VirtualCard { child, stdin, lines: rx, reader };
         card.wait_present(true);
         card
-    }
-}
-
-impl Drop for PcscLab {
-    fn drop(&mut self) {
-        let _ = self.pcscd.kill();
-        let _ = self.pcscd.wait();
     }
 }
 
@@ -234,37 +179,7 @@ impl Drop for VirtualCard {
 
 /// Waits (via SCardGetStatusChange, no sleeps) until `reader` has or lacks a card.
 pub fn wait_card_state(reader: &str, present: bool) {
-    let ctx = pcsc::Context::establish(pcsc::Scope::User).expect("pcsc context");
-    let name = CString::new(reader).expect("reader name");
-    let mut st = [pcsc::ReaderState::new(name, pcsc::State::UNAWARE)];
-    let deadline = Instant::now() + WAIT;
-    loop {
-        let left = deadline.saturating_duration_since(Instant::now());
-        assert!(!left.is_zero(), "card in {reader} did not become present={present}");
-        match ctx.get_status_change(Some(left), &mut st) {
-            Ok(()) | Err(pcsc::Error::Timeout) => {}
-            Err(e) => panic!("waiting for {reader}: {e}"),
-        }
-        let s = st[0].event_state();
-        let is = s.contains(pcsc::State::PRESENT) && !s.contains(pcsc::State::MUTE);
-        if is == present {
-            return;
-        }
-        st[0].sync_current_state();
-    }
-}
-
-/// Two consecutive free TCP ports (vpcd opens `port` and `port + 1` on all interfaces).
-fn free_port_pair() -> u16 {
-    for _ in 0..100 {
-        let Ok(a) = TcpListener::bind(("0.0.0.0", 0)) else { continue };
-        let Ok(addr) = a.local_addr() else { continue };
-        let p = addr.port();
-        if p < u16::MAX && TcpListener::bind(("0.0.0.0", p + 1)).is_ok() {
-            return p;
-        }
-    }
-    panic!("no free pair of TCP ports");
+    madoguchi_sim::lab::wait_card_state(reader, present, WAIT).unwrap_or_else(|e| panic!("{e}"));
 }
 
 /// Path of a workspace binary (built by `cargo build --workspace --bins`, which the README's

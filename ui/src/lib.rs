@@ -28,14 +28,20 @@ mod model;
 mod platform;
 pub mod samples;
 
+/// The demo's simulator panel (`madoguchi demo` on a desktop): a second window where a person
+/// trying the kiosk places cards, inserts money and makes the printer fail.
+pub mod panel {
+    pub use madoguchi_ui_slint::{PanelToken, SimulatorPanel};
+}
+
 pub use fonts::{embedded_fonts, EmbeddedFonts};
 pub use model::{
-    CertificateProblem, Choice, Countdown, Date, Failure, FailureKind, Hours, Language, Order, Payment, PinPad,
-    PinPurpose, Progress, Reason, Screen, Stage, ViewModel,
+    CertificateProblem, Choice, Countdown, Date, Failure, FailureCode, Hours, Language, MoneyState, Order, Payment,
+    PinPad, PinPurpose, Progress, Reason, Screen, Stage, ViewModel,
 };
 
 use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementQuery};
-use madoguchi_ui_slint::{Api, KioskWindow};
+use madoguchi_ui_slint::{Api, KioskWindow, Names};
 use model::Flat;
 use slint::platform::software_renderer::MinimalSoftwareWindow;
 use slint::platform::{PointerEventButton, WindowEvent};
@@ -118,6 +124,23 @@ pub struct TextBox {
     pub height: f32,
 }
 
+/// The failure catalogue's words for one failure in one language, as the failure screen shows
+/// them ([`Ui::failure_text`]).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureText {
+    /// The screen's title.
+    pub title: String,
+    /// What happened.
+    pub what: String,
+    /// Whether money was taken and where it is ("You have not been charged.", "Your ¥300 has
+    /// been returned.", "¥300 could not be returned.").
+    pub money: String,
+    /// The line under `money` (where to take it; tell staff); may be empty.
+    pub money_detail: String,
+    /// What to do now.
+    pub todo: String,
+}
+
 type Handler = Rc<RefCell<Option<Box<dyn Fn(String)>>>>;
 
 /// The kiosk UI: one `KioskWindow` with its view model.
@@ -127,6 +150,7 @@ pub struct Ui {
     handler: Handler,
     reported: Rc<RefCell<Vec<String>>>,
     screen: Cell<Screen>,
+    language: Cell<Language>,
     size: Cell<(u32, u32)>,
 }
 
@@ -182,7 +206,15 @@ impl Ui {
                 }
             });
         }
-        let ui = Ui { window, headless, handler, reported, screen: Cell::new(Screen::Idle), size: Cell::new((0, 0)) };
+        let ui = Ui {
+            window,
+            headless,
+            handler,
+            reported,
+            screen: Cell::new(Screen::Idle),
+            language: Cell::new(Language::Ja),
+            size: Cell::new((0, 0)),
+        };
         ui.set_language(Language::Ja);
         ui
     }
@@ -208,6 +240,9 @@ impl Ui {
         api.set_large_text(vm.large_text);
         api.set_high_contrast(vm.high_contrast);
         api.set_seconds_left(vm.countdown.map_or(-1, |c| clamp_i32(c.seconds_left)));
+        api.set_can_more_time(vm.countdown.is_some_and(|c| c.more_time));
+        api.set_phone(vm.phone);
+        api.set_resumes(vm.resumes.map_or("", Screen::id).into());
         api.set_can_back(vm.can_go_back);
         api.set_can_cancel(vm.can_cancel);
         api.set_services(choices(&vm.services));
@@ -224,9 +259,11 @@ impl Ui {
         api.set_pin_max(i32::from(vm.pin.max_len.max(1)));
         api.set_tries_left(vm.pin.tries_left.map_or(-1, i32::from));
         api.set_alphanumeric(vm.pin.alphanumeric);
+        api.set_previous_wrong(vm.pin.previous_wrong);
 
-        let (problem, date) = flat.problem();
+        let (problem, date, days_left) = flat.problem();
         api.set_problem(problem.into());
+        api.set_problem_days_left(clamp_i32(days_left));
         api.set_problem_has_date(date.is_some());
         if let Some(d) = date {
             api.set_problem_year(d.year);
@@ -256,18 +293,41 @@ impl Ui {
         api.set_change(clamp_i32(vm.payment.change_yen));
 
         api.set_failure(flat.failure().into());
-        let (charged, refunded, reference) =
-            vm.failure.as_ref().map_or((0, 0, ""), |f| (f.charged_yen, f.refunded_yen, f.reference.as_str()));
-        api.set_charged(clamp_i32(charged));
-        api.set_refunded(clamp_i32(refunded));
+        let (money, money_yen) = flat.money();
+        api.set_money(money.into());
+        api.set_money_yen(clamp_i32(money_yen));
+        let (reference, pages) = vm.failure.as_ref().map_or(("", 0), |f| (f.reference.as_str(), f.pages_printed));
         api.set_reference(reference.into());
+        api.set_pages_printed(clamp_i32(pages));
 
         api.set_opens(vm.hours.opens.as_str().into());
         api.set_closes(vm.hours.closes.as_str().into());
+        api.set_year_end_closed(vm.hours.year_end_closed);
         api.set_reason(flat.reason().into());
 
         self.screen.set(vm.screen);
+        self.language.set(vm.language);
         self.settle();
+    }
+
+    /// The words the failure screen shows for `code` and `money` in `language`: the one
+    /// catalogue of resident-facing failure messages (ui/names.slint and its translations).
+    /// The screen shown keeps its language.
+    pub fn failure_text(&self, code: FailureCode, money: MoneyState, language: Language) -> FailureText {
+        let names = self.window.global::<Names>();
+        self.set_language(language);
+        let id = SharedString::from(code.id());
+        let flat = Failure { code, money, reference: String::new(), pages_printed: 0 };
+        let (state, yen) = model::money_id(&flat);
+        let text = FailureText {
+            title: names.invoke_failure_title(id.clone()).into(),
+            what: names.invoke_failure_what(id.clone()).into(),
+            money: names.invoke_money_title(state.into(), clamp_i32(yen)).into(),
+            money_detail: names.invoke_money_text(state.into()).into(),
+            todo: names.invoke_failure_todo(id).into(),
+        };
+        self.set_language(self.language.get());
+        text
     }
 
     fn set_language(&self, language: Language) {

@@ -255,11 +255,26 @@ impl Choice {
     }
 }
 
-/// A screen's time limit, shown as a countdown with a "more time" button.
+/// A screen's time limit, shown as a countdown, with a "more time" button when it may be extended.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Countdown {
     /// Seconds before the screen times out.
     pub seconds_left: u32,
+    /// "More time" is offered (the session allows only so many, and never past the whole
+    /// transaction's limit).
+    pub more_time: bool,
+}
+
+impl Countdown {
+    /// A countdown that may be extended.
+    pub fn extendable(seconds_left: u32) -> Countdown {
+        Countdown { seconds_left, more_time: true }
+    }
+
+    /// A countdown without "more time" (failure and take-documents screens, the last extension).
+    pub fn fixed(seconds_left: u32) -> Countdown {
+        Countdown { seconds_left, more_time: false }
+    }
 }
 
 /// What the kiosk is doing while the resident waits.
@@ -367,11 +382,21 @@ pub struct PinPad {
     pub tries_left: Option<u8>,
     /// Letters A-Z as well as digits (`key:A`...).
     pub alphanumeric: bool,
+    /// The last attempt was wrong: said above the new count of tries left.
+    pub previous_wrong: bool,
 }
 
 impl Default for PinPad {
     fn default() -> Self {
-        PinPad { purpose: PinPurpose::Auth, typed: 0, min_len: 4, max_len: 4, tries_left: None, alphanumeric: false }
+        PinPad {
+            purpose: PinPurpose::Auth,
+            typed: 0,
+            min_len: 4,
+            max_len: 4,
+            tries_left: None,
+            alphanumeric: false,
+            previous_wrong: false,
+        }
     }
 }
 
@@ -383,7 +408,15 @@ impl PinPad {
 
     /// The signature password pad (6 to 16 of A-Z and 0-9).
     pub fn signature(typed: u8, tries_left: Option<u8>) -> PinPad {
-        PinPad { purpose: PinPurpose::Sign, typed, min_len: 6, max_len: 16, tries_left, alphanumeric: true }
+        PinPad {
+            purpose: PinPurpose::Sign,
+            typed,
+            min_len: 6,
+            max_len: 16,
+            tries_left,
+            alphanumeric: true,
+            previous_wrong: false,
+        }
     }
 }
 
@@ -398,51 +431,58 @@ pub struct Date {
     pub day: u8,
 }
 
-/// Why the certificate (or card) cannot be used.
+/// What the certificate-problem screen is about: a notice the resident may go on from
+/// (expiring soon), or why the certificate cannot be used. The words for the latter are the
+/// failure catalogue's ([`CertificateProblem::failure_code`]), the same as on the failure screen.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum CertificateProblem {
-    /// Past its expiry date: renew at city hall.
+    /// Past its expiry date (`last_day` was the last valid day): renew at city hall.
     Expired(Date),
-    /// Expires within 3 months: a notice; the resident may go on.
-    ExpiringSoon(Date),
+    /// Expires within 3 months: a notice; the resident may go on (`ok`).
+    ExpiringSoon {
+        /// The last valid day.
+        last_day: Date,
+        /// Days from today to `last_day`.
+        days_left: u32,
+    },
     /// Revoked (lost card reported, card returned).
     Revoked,
-    /// A phone certificate suspended (hotline 0120-95-0178; lift in the Mynaportal app).
+    /// Suspended (a loss reported); lifted at city hall (card) or in the Mynaportal app (phone).
     Suspended,
     /// The PIN is locked after 3 wrong tries.
     PinBlocked,
-    /// The card or PIN was issued or changed today (usable from tomorrow).
+    /// Issued, or the PIN changed, today: usable from tomorrow.
     NotYetValid,
-    /// The card could not be read.
-    Unreadable,
-    /// Not a My Number card (no JPKI application).
-    NotMyNumberCard,
-    /// A face-authentication-only card (no PIN).
-    FaceOnly,
-    /// Under 15 where the municipality does not allow kiosk issuance.
-    TooYoung,
 }
 
 impl CertificateProblem {
     const fn id(self) -> &'static str {
         match self {
             CertificateProblem::Expired(_) => "expired",
-            CertificateProblem::ExpiringSoon(_) => "expiring-soon",
+            CertificateProblem::ExpiringSoon { .. } => "expiring-soon",
             CertificateProblem::Revoked => "revoked",
             CertificateProblem::Suspended => "suspended",
             CertificateProblem::PinBlocked => "pin-blocked",
             CertificateProblem::NotYetValid => "not-yet-valid",
-            CertificateProblem::Unreadable => "unreadable",
-            CertificateProblem::NotMyNumberCard => "not-my-number",
-            CertificateProblem::FaceOnly => "face-only",
-            CertificateProblem::TooYoung => "too-young",
         }
     }
 
     const fn date(self) -> Option<Date> {
         match self {
-            CertificateProblem::Expired(d) | CertificateProblem::ExpiringSoon(d) => Some(d),
+            CertificateProblem::Expired(d) | CertificateProblem::ExpiringSoon { last_day: d, .. } => Some(d),
             _ => None,
+        }
+    }
+
+    /// The failure catalogue entry that explains it (`None` for the expiring-soon notice).
+    pub const fn failure_code(self) -> Option<FailureCode> {
+        match self {
+            CertificateProblem::Expired(_) => Some(FailureCode::CertificateExpired),
+            CertificateProblem::ExpiringSoon { .. } => None,
+            CertificateProblem::Revoked => Some(FailureCode::CertificateRevoked),
+            CertificateProblem::Suspended => Some(FailureCode::CertificateSuspended),
+            CertificateProblem::PinBlocked => Some(FailureCode::PinBlocked),
+            CertificateProblem::NotYetValid => Some(FailureCode::CertificateNotYetValid),
         }
     }
 }
@@ -479,56 +519,239 @@ pub struct Payment {
     pub change_yen: u32,
 }
 
-/// What went wrong, for the failure screen.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum FailureKind {
-    /// The printer failed.
-    Printer,
-    /// The backend could not be reached or failed.
-    Backend,
-    /// The card was taken off mid-way.
+/// Why a transaction ended without the resident's documents. The stable id ([`FailureCode::id`],
+/// kebab case) keys the one catalogue of resident-facing failure messages: for each code a title,
+/// what happened and what to do, in every language (ui/ui/names.slint, translated in
+/// translations/). Scenario files, logs, the audit trail and support staff use the same ids, so
+/// a code never changes meaning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum FailureCode {
+    /// The resident cancelled.
+    Cancelled,
+    /// No touch for the screen's time.
+    ScreenTimeout,
+    /// The whole transaction's time limit.
+    SessionTimeout,
+    /// The card or phone left the reader too early.
     CardRemoved,
-    /// Card communication failed.
-    CardError,
-    /// The session timed out.
-    Timeout,
-    /// The cash unit failed.
-    Cash,
-    /// The backend refused (not issuable at a kiosk for this resident).
-    Refused,
-    /// The document's binding did not match this session: nothing printed.
-    Mismatch,
+    /// Another card or phone was placed mid-way.
+    CardSwapped,
+    /// The reader stopped answering or vanished.
+    ReaderFault,
+    /// The card could not be read.
+    CardUnreadable,
+    /// Not a My Number Card, or no user-authentication certificate on it.
+    CardNotSupported,
+    /// The old 住基カード.
+    JukiCard,
+    /// The certificate is past its expiry date.
+    CertificateExpired,
+    /// Issued, or the PIN changed, today.
+    CertificateNotYetValid,
+    /// Revoked.
+    CertificateRevoked,
+    /// Suspended.
+    CertificateSuspended,
+    /// Does not chain to the JPKI anchors.
+    CertificateUntrusted,
+    /// Valid, but no resident record for it.
+    CertificateUnlinked,
+    /// The backend did not accept the card's signature.
+    AuthenticationFailed,
+    /// The PIN is locked.
+    PinBlocked,
+    /// An iPhone held to the reader without Face ID / Touch ID first.
+    PhoneNotReady,
+    /// The backend could not be reached.
+    BackendUnavailable,
+    /// The backend refused the request.
+    BackendRefused,
+    /// Not issuable at a kiosk for this resident.
+    NotEligible,
+    /// Outside the document's hours, or a closed day.
+    OutsideHours,
+    /// No document can be issued to this resident now.
+    NothingOffered,
+    /// The signed catalog (fees, documents) did not verify.
+    CatalogInvalid,
+    /// The document's signature did not verify: nothing printed.
+    DocumentInvalid,
+    /// The document is not this resident's: nothing printed.
+    DocumentMismatch,
+    /// Coins or notes jammed.
+    CashJam,
+    /// The cash unit cannot take money.
+    CashUnavailable,
+    /// The printer is not ready.
+    PrinterUnavailable,
+    /// Out of paper.
+    PrinterPaperOut,
+    /// Paper jam.
+    PrinterJam,
+    /// Any other printer fault.
+    PrinterFault,
+    /// The kiosk's clock is implausible.
+    ClockFault,
     /// Anything else.
     Internal,
 }
 
-impl FailureKind {
+impl FailureCode {
+    /// Every code.
+    pub const ALL: [FailureCode; 34] = [
+        FailureCode::Cancelled,
+        FailureCode::ScreenTimeout,
+        FailureCode::SessionTimeout,
+        FailureCode::CardRemoved,
+        FailureCode::CardSwapped,
+        FailureCode::ReaderFault,
+        FailureCode::CardUnreadable,
+        FailureCode::CardNotSupported,
+        FailureCode::JukiCard,
+        FailureCode::CertificateExpired,
+        FailureCode::CertificateNotYetValid,
+        FailureCode::CertificateRevoked,
+        FailureCode::CertificateSuspended,
+        FailureCode::CertificateUntrusted,
+        FailureCode::CertificateUnlinked,
+        FailureCode::AuthenticationFailed,
+        FailureCode::PinBlocked,
+        FailureCode::PhoneNotReady,
+        FailureCode::BackendUnavailable,
+        FailureCode::BackendRefused,
+        FailureCode::NotEligible,
+        FailureCode::OutsideHours,
+        FailureCode::NothingOffered,
+        FailureCode::CatalogInvalid,
+        FailureCode::DocumentInvalid,
+        FailureCode::DocumentMismatch,
+        FailureCode::CashJam,
+        FailureCode::CashUnavailable,
+        FailureCode::PrinterUnavailable,
+        FailureCode::PrinterPaperOut,
+        FailureCode::PrinterJam,
+        FailureCode::PrinterFault,
+        FailureCode::ClockFault,
+        FailureCode::Internal,
+    ];
+
+    /// The stable id.
+    pub const fn id(self) -> &'static str {
+        match self {
+            FailureCode::Cancelled => "cancelled",
+            FailureCode::ScreenTimeout => "screen-timeout",
+            FailureCode::SessionTimeout => "session-timeout",
+            FailureCode::CardRemoved => "card-removed",
+            FailureCode::CardSwapped => "card-swapped",
+            FailureCode::ReaderFault => "reader-fault",
+            FailureCode::CardUnreadable => "card-unreadable",
+            FailureCode::CardNotSupported => "card-not-supported",
+            FailureCode::JukiCard => "juki-card",
+            FailureCode::CertificateExpired => "certificate-expired",
+            FailureCode::CertificateNotYetValid => "certificate-not-yet-valid",
+            FailureCode::CertificateRevoked => "certificate-revoked",
+            FailureCode::CertificateSuspended => "certificate-suspended",
+            FailureCode::CertificateUntrusted => "certificate-untrusted",
+            FailureCode::CertificateUnlinked => "certificate-unlinked",
+            FailureCode::AuthenticationFailed => "authentication-failed",
+            FailureCode::PinBlocked => "pin-blocked",
+            FailureCode::PhoneNotReady => "phone-not-ready",
+            FailureCode::BackendUnavailable => "backend-unavailable",
+            FailureCode::BackendRefused => "backend-refused",
+            FailureCode::NotEligible => "not-eligible",
+            FailureCode::OutsideHours => "outside-hours",
+            FailureCode::NothingOffered => "nothing-offered",
+            FailureCode::CatalogInvalid => "catalog-invalid",
+            FailureCode::DocumentInvalid => "document-invalid",
+            FailureCode::DocumentMismatch => "document-mismatch",
+            FailureCode::CashJam => "cash-jam",
+            FailureCode::CashUnavailable => "cash-unavailable",
+            FailureCode::PrinterUnavailable => "printer-unavailable",
+            FailureCode::PrinterPaperOut => "printer-paper-out",
+            FailureCode::PrinterJam => "printer-jam",
+            FailureCode::PrinterFault => "printer-fault",
+            FailureCode::ClockFault => "clock-fault",
+            FailureCode::Internal => "internal",
+        }
+    }
+
+    /// The code with this id.
+    pub fn from_id(id: &str) -> Option<FailureCode> {
+        FailureCode::ALL.into_iter().find(|c| c.id() == id)
+    }
+
+    /// Shown on the `certificate-problem` screen rather than `failure`.
+    pub const fn is_certificate_problem(self) -> bool {
+        matches!(
+            self,
+            FailureCode::CertificateExpired
+                | FailureCode::CertificateNotYetValid
+                | FailureCode::CertificateRevoked
+                | FailureCode::CertificateSuspended
+                | FailureCode::PinBlocked
+        )
+    }
+}
+
+impl fmt::Display for FailureCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.id())
+    }
+}
+
+/// What happened to the resident's money, from what the cash unit actually did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub enum MoneyState {
+    /// Nothing was inserted.
+    #[default]
+    NotCharged,
+    /// A refund is on its way out of the unit.
+    Returning {
+        /// The amount.
+        yen: u32,
+    },
+    /// Everything inserted was given back.
+    Returned {
+        /// The amount.
+        yen: u32,
+    },
+    /// The unit could not give this much back: staff settle it (it is in the audit log).
+    Owed {
+        /// The amount not given back.
+        yen: u32,
+    },
+}
+
+impl MoneyState {
     const fn id(self) -> &'static str {
         match self {
-            FailureKind::Printer => "printer",
-            FailureKind::Backend => "backend",
-            FailureKind::CardRemoved => "card-removed",
-            FailureKind::CardError => "card-error",
-            FailureKind::Timeout => "timeout",
-            FailureKind::Cash => "cash",
-            FailureKind::Refused => "refused",
-            FailureKind::Mismatch => "mismatch",
-            FailureKind::Internal => "internal",
+            MoneyState::NotCharged => "not-charged",
+            MoneyState::Returning { .. } => "returning",
+            MoneyState::Returned { .. } => "returned",
+            MoneyState::Owed { .. } => "owed",
+        }
+    }
+
+    const fn yen(self) -> u32 {
+        match self {
+            MoneyState::NotCharged => 0,
+            MoneyState::Returning { yen } | MoneyState::Returned { yen } | MoneyState::Owed { yen } => yen,
         }
     }
 }
 
-/// The failure screen: what happened, whether money was taken, what to do.
+/// The failure screen (and a certificate problem that ended the transaction): the catalogue
+/// entry, what happened to the money, and a reference to quote.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Failure {
-    /// What happened.
-    pub kind: FailureKind,
-    /// Money the resident put in during this session.
-    pub charged_yen: u32,
-    /// Money given back. `charged - refunded > 0` shows a red notice asking to call staff.
-    pub refunded_yen: u32,
-    /// A reference the resident can quote (issuance or session number), shown as-is.
+    /// The catalogue entry: what happened, what to do.
+    pub code: FailureCode,
+    /// Whether money was taken and where it is.
+    pub money: MoneyState,
+    /// A reference the resident can quote (transaction number), shown as-is.
     pub reference: String,
+    /// Pages that came out before a printer fault (not valid documents: the screen says so).
+    pub pages_printed: u32,
 }
 
 /// Why the kiosk is closed or out of service.
@@ -539,8 +762,8 @@ pub enum Reason {
     None,
     /// Outside daily hours.
     Hours,
-    /// 29 December to 3 January.
-    Holidays,
+    /// A closed day (29 December to 3 January, and days the operator configured).
+    ClosedDay,
     /// Announced maintenance.
     Maintenance,
     /// The printer is being checked.
@@ -551,6 +774,8 @@ pub enum Reason {
     Network,
     /// Cash unit being checked.
     Cash,
+    /// The kiosk's clock cannot be trusted (dates on documents and certificates depend on it).
+    Clock,
 }
 
 impl Reason {
@@ -558,12 +783,13 @@ impl Reason {
         match self {
             Reason::None => "",
             Reason::Hours => "hours",
-            Reason::Holidays => "holidays",
+            Reason::ClosedDay => "closed-day",
             Reason::Maintenance => "maintenance",
             Reason::Printer => "printer",
             Reason::Paper => "paper",
             Reason::Network => "network",
             Reason::Cash => "cash",
+            Reason::Clock => "clock",
         }
     }
 }
@@ -577,11 +803,14 @@ pub struct Hours {
     pub closes: String,
     /// Why closed / out of service.
     pub reason: Reason,
+    /// Closed from 29 December to 3 January, as the service usually is (said under the hours,
+    /// so "every day" is not read as "every day of the year").
+    pub year_end_closed: bool,
 }
 
 impl Default for Hours {
     fn default() -> Self {
-        Hours { opens: "6:30".into(), closes: "23:00".into(), reason: Reason::None }
+        Hours { opens: "6:30".into(), closes: "23:00".into(), reason: Reason::None, year_end_closed: true }
     }
 }
 
@@ -602,6 +831,8 @@ pub struct ViewModel {
     pub can_go_back: bool,
     /// Show "cancel".
     pub can_cancel: bool,
+    /// The resident uses a phone (its pictures and "take your phone" wording).
+    pub phone: bool,
     /// Services on idle and service-menu (`service:<id>`: `certificates`, `pin-reset`). Empty
     /// on idle: a single `start` button instead.
     pub services: Vec<Choice>,
@@ -627,6 +858,9 @@ pub struct ViewModel {
     pub failure: Option<Failure>,
     /// idle, closed, out-of-service.
     pub hours: Hours,
+    /// timeout-warning: the screen "more time" goes back to (the warning mentions money on
+    /// the payment screen).
+    pub resumes: Option<Screen>,
 }
 
 impl ViewModel {
@@ -645,16 +879,32 @@ impl Flat<'_> {
     pub fn pin_purpose(&self) -> &'static str {
         self.vm.pin.purpose.id()
     }
-    pub fn problem(&self) -> (&'static str, Option<Date>) {
+    pub fn problem(&self) -> (&'static str, Option<Date>, u32) {
         match self.vm.certificate_problem {
-            Some(p) => (p.id(), p.date()),
-            None => ("", None),
+            Some(p) => {
+                let days = if let CertificateProblem::ExpiringSoon { days_left, .. } = p { days_left } else { 0 };
+                (p.id(), p.date(), days)
+            }
+            None => ("", None, 0),
         }
     }
+    /// The catalogue entry shown: the failure's, else the certificate problem's.
     pub fn failure(&self) -> &'static str {
-        self.vm.failure.as_ref().map_or("", |f| f.kind.id())
+        match (&self.vm.failure, self.vm.certificate_problem) {
+            (Some(f), _) => f.code.id(),
+            (None, Some(p)) => p.failure_code().map_or("", FailureCode::id),
+            (None, None) => "",
+        }
+    }
+    pub fn money(&self) -> (&'static str, u32) {
+        self.vm.failure.as_ref().map_or(("", 0), money_id)
     }
     pub fn reason(&self) -> &'static str {
         self.vm.hours.reason.id()
     }
+}
+
+/// The money state id the .slint side reads, and its amount.
+pub(crate) fn money_id(f: &Failure) -> (&'static str, u32) {
+    (f.money.id(), f.money.yen())
 }

@@ -30,7 +30,7 @@ pub fn sample(screen: Screen, language: Language) -> ViewModel {
         municipality: "横浜市".into(),
         document: "juminhyo".into(),
         document_label: String::new(),
-        options: vec!["household-all".into(), "relationship".into()],
+        options: vec!["household".into(), "setainushi".into()],
         year: None,
         copies: 2,
         max_copies: 10,
@@ -39,30 +39,36 @@ pub fn sample(screen: Screen, language: Language) -> ViewModel {
     };
     match screen {
         Screen::Idle | Screen::Language | Screen::ServiceMenu => {}
-        Screen::PlaceCard => vm.countdown = Some(Countdown { seconds_left: 88 }),
+        Screen::PlaceCard => vm.countdown = Some(Countdown::extendable(88)),
         Screen::ReadingCard => {
             vm.progress = Progress { stage: Stage::ReadCertificate, step: 2, steps: 3, ..Progress::default() };
         }
         Screen::PinEntry => {
             vm.pin = PinPad::auth(2, Some(3));
-            vm.countdown = Some(Countdown { seconds_left: 57 });
+            vm.countdown = Some(Countdown::extendable(57));
         }
         Screen::CertificateProblem => {
             vm.certificate_problem = Some(CertificateProblem::Expired(Date { year: 2025, month: 3, day: 31 }));
+            vm.failure = Some(Failure {
+                code: FailureCode::CertificateExpired,
+                money: MoneyState::NotCharged,
+                reference: "K0042-20250601-0006".into(),
+                pages_printed: 0,
+            });
         }
         Screen::Authenticating => {
             vm.progress = Progress { stage: Stage::Backend, step: 2, steps: 3, ..Progress::default() };
         }
         Screen::RemoveCard => {}
         Screen::ChooseMunicipality => {
-            vm.countdown = Some(Countdown { seconds_left: 110 });
+            vm.countdown = Some(Countdown::extendable(110));
             vm.municipalities = vec![
                 Choice::new("141003").label("横浜市").detail("Yokohama").note("residence"),
                 Choice::new("011002").label("札幌市").detail("Sapporo").note("honseki"),
             ];
         }
         Screen::ChooseDocument => {
-            vm.countdown = Some(Countdown { seconds_left: 110 });
+            vm.countdown = Some(Countdown::extendable(110));
             vm.documents = vec![
                 Choice::new("juminhyo").fee(200),
                 Choice::new("kisaijiko").fee(200),
@@ -74,18 +80,18 @@ pub fn sample(screen: Screen, language: Language) -> ViewModel {
             ];
         }
         Screen::DocumentOptions => {
-            vm.countdown = Some(Countdown { seconds_left: 110 });
+            vm.countdown = Some(Countdown::extendable(110));
             vm.options = vec![
-                Choice::new("household-all").selected(true),
-                Choice::new("relationship").selected(true),
+                Choice::new("household").selected(true),
+                Choice::new("setainushi").selected(true),
                 Choice::new("honseki"),
-                Choice::new("my-number"),
+                Choice::new("kojin_bango"),
             ];
         }
-        Screen::Copies => vm.countdown = Some(Countdown { seconds_left: 110 }),
-        Screen::Confirm => vm.countdown = Some(Countdown { seconds_left: 110 }),
+        Screen::Copies => vm.countdown = Some(Countdown::extendable(110)),
+        Screen::Confirm => vm.countdown = Some(Countdown::extendable(110)),
         Screen::Payment => {
-            vm.countdown = Some(Countdown { seconds_left: 170 });
+            vm.countdown = Some(Countdown::extendable(170));
             vm.payment = Payment { inserted_yen: 100, change_yen: 0 };
         }
         Screen::Printing => {
@@ -94,16 +100,21 @@ pub fn sample(screen: Screen, language: Language) -> ViewModel {
         Screen::TakeDocuments => vm.payment = Payment { inserted_yen: 500, change_yen: 100 },
         Screen::TakeCard => {}
         Screen::Failure => {
+            vm.countdown = Some(Countdown::fixed(58));
             vm.failure = Some(Failure {
-                kind: FailureKind::Printer,
-                charged_yen: 400,
-                refunded_yen: 400,
+                code: FailureCode::PrinterJam,
+                money: MoneyState::Returned { yen: 400 },
                 reference: "K0042-20250601-0007".into(),
+                pages_printed: 1,
             });
         }
         Screen::Closed => vm.hours = Hours { reason: Reason::Hours, ..Hours::default() },
         Screen::OutOfService => vm.hours = Hours { reason: Reason::Paper, ..Hours::default() },
-        Screen::TimeoutWarning => vm.countdown = Some(Countdown { seconds_left: 20 }),
+        Screen::TimeoutWarning => {
+            vm.countdown = Some(Countdown::extendable(14));
+            vm.resumes = Some(Screen::Payment);
+            vm.payment = Payment { inserted_yen: 100, change_yen: 0 };
+        }
     }
     vm
 }
@@ -117,31 +128,57 @@ pub fn variants(language: Language) -> Vec<(&'static str, ViewModel)> {
     let mut vm = sample(Screen::PinEntry, language);
     vm.pin = PinPad::signature(7, Some(5));
     out.push(("pin-entry-signature", vm));
+    let mut vm = sample(Screen::PinEntry, language);
+    vm.pin = PinPad { previous_wrong: true, ..PinPad::auth(0, Some(2)) };
+    out.push(("pin-entry-wrong", vm));
     let mut vm = sample(Screen::CertificateProblem, language);
-    vm.certificate_problem = Some(CertificateProblem::ExpiringSoon(Date { year: 2025, month: 8, day: 20 }));
+    vm.certificate_problem =
+        Some(CertificateProblem::ExpiringSoon { last_day: Date { year: 2025, month: 8, day: 20 }, days_left: 79 });
+    vm.countdown = Some(Countdown::extendable(55));
     out.push(("certificate-problem-expiring-soon", vm));
-    let mut vm = sample(Screen::CertificateProblem, language);
-    vm.certificate_problem = Some(CertificateProblem::Suspended);
-    out.push(("certificate-problem-suspended", vm));
-    let mut vm = sample(Screen::CertificateProblem, language);
-    vm.certificate_problem = Some(CertificateProblem::PinBlocked);
-    out.push(("certificate-problem-pin-blocked", vm));
+    for (name, problem) in [
+        ("certificate-problem-suspended", CertificateProblem::Suspended),
+        ("certificate-problem-pin-blocked", CertificateProblem::PinBlocked),
+        ("certificate-problem-revoked", CertificateProblem::Revoked),
+        ("certificate-problem-not-yet-valid", CertificateProblem::NotYetValid),
+    ] {
+        let mut vm = sample(Screen::CertificateProblem, language);
+        vm.certificate_problem = Some(problem);
+        vm.failure = problem.failure_code().map(|code| Failure {
+            code,
+            money: MoneyState::NotCharged,
+            reference: "K0042-20250601-0009".into(),
+            pages_printed: 0,
+        });
+        out.push((name, vm));
+    }
     let mut vm = sample(Screen::DocumentOptions, language);
     vm.options.clear();
     vm.years = vec![Choice::new("2025").selected(true), Choice::new("2024"), Choice::new("2023")];
     out.push(("document-options-tax-year", vm));
     let mut vm = sample(Screen::Failure, language);
     vm.failure = Some(Failure {
-        kind: FailureKind::Cash,
-        charged_yen: 1000,
-        refunded_yen: 500,
+        code: FailureCode::CashJam,
+        money: MoneyState::Owed { yen: 500 },
         reference: "K0042-20250601-0008".into(),
+        pages_printed: 0,
     });
     out.push(("failure-money-kept", vm));
     let mut vm = sample(Screen::Failure, language);
-    vm.failure =
-        Some(Failure { kind: FailureKind::Backend, charged_yen: 0, refunded_yen: 0, reference: String::new() });
+    vm.failure = Some(Failure {
+        code: FailureCode::BackendUnavailable,
+        money: MoneyState::NotCharged,
+        reference: String::new(),
+        pages_printed: 0,
+    });
     out.push(("failure-not-charged", vm));
+    let mut vm = sample(Screen::Closed, language);
+    vm.hours.reason = Reason::ClosedDay;
+    out.push(("closed-day", vm));
+    let mut vm = sample(Screen::TimeoutWarning, language);
+    vm.countdown = Some(Countdown::fixed(9));
+    vm.resumes = Some(Screen::ChooseDocument);
+    out.push(("timeout-warning-last", vm));
     let mut vm = sample(Screen::Idle, language);
     vm.services.clear();
     out.push(("idle-start", vm));
@@ -152,5 +189,8 @@ pub fn variants(language: Language) -> Vec<(&'static str, ViewModel)> {
     vm.order.copies = 1;
     vm.order.total_yen = 200;
     out.push(("confirm-tax", vm));
+    let mut vm = sample(Screen::RemoveCard, language);
+    vm.phone = true;
+    out.push(("remove-card-phone", vm));
     out
 }

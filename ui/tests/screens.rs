@@ -137,7 +137,7 @@ fn the_scenario_action_ids_are_where_the_scenarios_expect_them() {
     }
     assert!(has(&ui, "back"));
     ui.set_view(&sample(Screen::DocumentOptions, Language::Ja));
-    assert!(has(&ui, "option:household-all") && has(&ui, "option:my-number") && has(&ui, "ok"));
+    assert!(has(&ui, "option:household") && has(&ui, "option:kojin_bango") && has(&ui, "ok"));
     let years = variants(Language::Ja).into_iter().find(|(n, _)| *n == "document-options-tax-year").unwrap().1;
     ui.set_view(&years);
     assert!(has(&ui, "year:2025") && has(&ui, "year:2023"));
@@ -360,7 +360,10 @@ fn payment_and_failure_say_what_happened_to_the_money() {
     assert!(texts.iter().any(|t| t.contains("K0042-20250601-0007")));
     let kept = variants(Language::En).into_iter().find(|(n, _)| *n == "failure-money-kept").unwrap().1;
     ui.set_view(&kept);
-    assert!(ui.visible_texts().iter().any(|t| t == "¥500 has not been returned yet."));
+    let texts = ui.visible_texts();
+    assert!(texts.iter().any(|t| t == "¥500 could not be returned."), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("tell the store staff the reference number")), "{texts:?}");
+    assert!(texts.iter().any(|t| t.contains("K0042-20250601-0008")), "{texts:?}");
     let free = variants(Language::Ja).into_iter().find(|(n, _)| *n == "failure-not-charged").unwrap().1;
     ui.set_view(&free);
     assert!(ui.visible_texts().iter().any(|t| t == "お金はいただいていません。"));
@@ -401,8 +404,100 @@ fn pngs_are_written_at_every_size() {
 fn the_pin_pad_holds_a_count_and_nothing_else() {
     // Type-level: destructuring names every field. Adding one (say, the digits) breaks this
     // test on purpose: the PIN stays in the session, the UI only learns how many were typed.
-    let PinPad { purpose: _, typed, min_len: _, max_len: _, tries_left: _, alphanumeric: _ } = PinPad::auth(3, Some(2));
+    let PinPad { purpose: _, typed, min_len: _, max_len: _, tries_left: _, alphanumeric: _, previous_wrong: _ } =
+        PinPad::auth(3, Some(2));
     let _: u8 = typed;
     let vm = ViewModel { pin: PinPad::auth(3, Some(2)), ..ViewModel::new(Screen::PinEntry, Language::Ja) };
     assert_eq!(vm.pin.typed, 3);
+}
+
+#[test]
+fn more_time_only_when_the_session_offers_it() {
+    let (ui, _) = ui();
+    let mut vm = sample(Screen::Confirm, Language::En);
+    ui.set_view(&vm);
+    assert!(ui.find_action("more-time").is_some());
+    vm.countdown = Some(madoguchi_ui::Countdown::fixed(30));
+    ui.set_view(&vm);
+    assert!(ui.find_action("more-time").is_none(), "a countdown that cannot be extended offers no button");
+    assert!(ui.visible_texts().iter().any(|t| t == "30 seconds left"));
+
+    let mut vm = sample(Screen::TimeoutWarning, Language::En);
+    ui.set_view(&vm);
+    assert!(ui.find_action("more-time").is_some());
+    assert!(ui.visible_texts().iter().any(|t| t == "The money you inserted will be returned."), "on payment");
+    vm.countdown = Some(madoguchi_ui::Countdown::fixed(9));
+    vm.resumes = Some(Screen::ChooseDocument);
+    ui.set_view(&vm);
+    assert!(ui.find_action("more-time").is_none());
+    let texts = ui.visible_texts();
+    assert!(texts.iter().any(|t| t == "No more time can be added."), "{texts:?}");
+    assert!(!texts.iter().any(|t| t.contains("inserted")), "no money to speak of: {texts:?}");
+}
+
+#[test]
+fn a_wrong_pin_is_said_and_the_pad_waits_while_the_card_checks() {
+    let (ui, _) = ui();
+    let mut vm = sample(Screen::PinEntry, Language::En);
+    vm.pin = PinPad { previous_wrong: true, ..PinPad::auth(0, Some(2)) };
+    ui.set_view(&vm);
+    let texts = ui.visible_texts();
+    assert!(texts.iter().any(|t| t == "That PIN is wrong."), "{texts:?}");
+    assert!(texts.iter().any(|t| t == "Tries left: 2"), "{texts:?}");
+
+    vm.pin = PinPad::auth(4, Some(3));
+    vm.progress.stage = madoguchi_ui::Stage::VerifyPin;
+    ui.set_view(&vm);
+    assert_eq!(ui.touch("ok"), Err(NotTouchable::Disabled("ok".into())), "no second VERIFY");
+    assert_eq!(ui.touch("backspace"), Err(NotTouchable::Disabled("backspace".into())));
+    assert!(ui.visible_texts().iter().any(|t| t == "Checking the PIN"));
+}
+
+#[test]
+fn payment_names_what_is_paid_for() {
+    let (ui, _) = ui();
+    ui.set_view(&sample(Screen::Payment, Language::Ja));
+    let texts = ui.visible_texts();
+    for t in [
+        "住民票の写し",
+        "横浜市",
+        "200円 × 2通",
+        "400円",
+        "あと入れる金額",
+        "硬貨: 10円・50円・100円・500円",
+        "お札: 1,000円",
+    ] {
+        assert!(texts.iter().any(|x| x == t), "payment: {t} in {texts:?}");
+    }
+    // the coin list is one line in every language at the designed size
+    for lang in Language::ALL {
+        ui.set_view(&sample(Screen::Payment, lang));
+        let boxes = ui.text_boxes();
+        let coins = boxes.iter().find(|t| t.text.contains("500") && !t.text.contains("1,000")).unwrap();
+        let line = boxes.iter().find(|t| t.text.contains("1,000")).unwrap();
+        assert!(coins.height < line.height * 1.5, "{}: coins wrap: {coins:?}", lang.code());
+    }
+}
+
+#[test]
+fn certificate_problems_read_the_failure_catalogue() {
+    let (ui, _) = ui();
+    ui.set_view(&sample(Screen::CertificateProblem, Language::En));
+    let text = ui.failure_text(
+        madoguchi_ui::FailureCode::CertificateExpired,
+        madoguchi_ui::MoneyState::NotCharged,
+        Language::En,
+    );
+    let texts = ui.visible_texts();
+    for t in [&text.title, &text.what, &text.todo, &text.money] {
+        assert!(texts.contains(t), "{t:?} in {texts:?}");
+    }
+    assert!(texts.iter().any(|t| t == "Expiry date: 2025/3/31"), "{texts:?}");
+    // the expiring-soon notice is not a failure: no money line, its own words, days left
+    let soon = variants(Language::En).into_iter().find(|(n, _)| *n == "certificate-problem-expiring-soon").unwrap().1;
+    ui.set_view(&soon);
+    let texts = ui.visible_texts();
+    assert!(texts.iter().any(|t| t == "79 days left"), "{texts:?}");
+    assert!(!texts.iter().any(|t| t == "You have not been charged."), "{texts:?}");
+    assert!(ui.find_action("ok").is_some() && ui.find_action("cancel").is_some());
 }

@@ -87,7 +87,8 @@ enum Mode {
     StatusOnly,
 }
 
-/// The state machine of one job (or of one status query).
+/// The state machine of one job (or of one status query). Its copy of the document (the
+/// resident's certificate) is wiped when it is dropped.
 #[derive(Debug)]
 pub struct JobMachine {
     mode: Mode,
@@ -481,6 +482,14 @@ impl JobMachine {
     fn finish(&mut self, r: Result<JobReport, PrinterError>) {
         self.phase = Phase::Done;
         self.outcome = Some(r);
+    }
+}
+
+impl Drop for JobMachine {
+    fn drop(&mut self) {
+        use zeroize::Zeroize;
+        self.job.zeroize();
+        self.queue.zeroize();
     }
 }
 

@@ -108,18 +108,31 @@ impl SerialPrinter {
     /// not allow printing is an error of its kind.
     pub fn status(&mut self) -> Result<DeviceStatus, PrinterError> {
         let mut m = JobMachine::status_query(self.cfg.baud, self.cfg.timeouts, Instant::now());
-        self.drive(&mut m).map(|r| r.status_before)
+        self.drive(&mut m, &mut |_| {}).map(|r| r.status_before)
     }
 
     /// Prints `pdf` (of `pages` pages) as job `name` and returns once the printer has
     /// confirmed the job's end with `pages × copies` pages, or with the error that stopped it.
     pub fn print(&mut self, name: &str, copies: u16, pdf: &[u8], pages: u32) -> Result<JobReport, PrinterError> {
-        let settings = JobSettings { name: name.to_string(), copies, tray: self.cfg.tray.clone() };
-        let mut m = JobMachine::print(&settings, pdf, pages, self.cfg.baud, self.cfg.timeouts, Instant::now())?;
-        self.drive(&mut m)
+        self.print_observed(name, copies, pdf, pages, &mut |_| {})
     }
 
-    fn drive(&mut self, m: &mut JobMachine) -> Result<JobReport, PrinterError> {
+    /// As [`SerialPrinter::print`], calling `on_pages` with the pages in the output tray so far
+    /// each time the printer reports another one (`USTATUS PAGE`), so a screen can follow.
+    pub fn print_observed(
+        &mut self,
+        name: &str,
+        copies: u16,
+        pdf: &[u8],
+        pages: u32,
+        on_pages: &mut dyn FnMut(u32),
+    ) -> Result<JobReport, PrinterError> {
+        let settings = JobSettings { name: name.to_string(), copies, tray: self.cfg.tray.clone() };
+        let mut m = JobMachine::print(&settings, pdf, pages, self.cfg.baud, self.cfg.timeouts, Instant::now())?;
+        self.drive(&mut m, on_pages)
+    }
+
+    fn drive(&mut self, m: &mut JobMachine, on_pages: &mut dyn FnMut(u32)) -> Result<JobReport, PrinterError> {
         // Whatever a previous job left unread (late status) is not this job's.
         if let Some(p) = self.port.as_mut() {
             if p.clear(ClearBuffer::Input).is_err() {
@@ -127,6 +140,7 @@ impl SerialPrinter {
             }
         }
         let mut buf = [0u8; 1024];
+        let mut pages_told = m.pages_seen();
         loop {
             let now = Instant::now();
             m.on_tick(now);
@@ -177,7 +191,13 @@ impl SerialPrinter {
                     self.port = None;
                     m.on_link_down(Instant::now(), "end of file on the line");
                 }
-                Ok(n) => m.on_received(&buf[..n], Instant::now()),
+                Ok(n) => {
+                    m.on_received(&buf[..n], Instant::now());
+                    if m.pages_seen() > pages_told {
+                        pages_told = m.pages_seen();
+                        on_pages(pages_told);
+                    }
+                }
                 Err(e) if matches!(e.kind(), IoKind::TimedOut | IoKind::WouldBlock | IoKind::Interrupted) => {}
                 Err(e) => {
                     log::warn!("printer line lost while reading: {e}");

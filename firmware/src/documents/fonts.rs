@@ -112,16 +112,12 @@ impl FontSet {
     /// Reads and parses the three fonts (in parallel: IPAmj明朝 is a 46 MB file). A missing,
     /// unreadable or corrupt file is [`DocumentError::Font`].
     pub fn load(paths: &FontPaths) -> Result<FontSet, DocumentError> {
-        let (m, g, j) = std::thread::scope(|s| {
-            let m = s.spawn(|| load_face(&paths.mincho, '明'));
-            let g = s.spawn(|| load_face(&paths.gothic, '明'));
-            let j = s.spawn(|| load_face(&paths.mj_mincho, '一'));
-            let join = |h: std::thread::ScopedJoinHandle<'_, Result<LoadedFace, DocumentError>>, p: &Path| {
-                h.join().unwrap_or_else(|_| Err(font_err(p, "the font parser failed")))
-            };
-            (join(m, &paths.mincho), join(g, &paths.gothic), join(j, &paths.mj_mincho))
-        });
-        Ok(FontSet { mincho: m?, gothic: g?, mj: j? })
+        // One after the other: parsing holds the file twice for a moment, and three at once
+        // (IPAmj alone is 46 MB) would add that to the kiosk's peak memory for good.
+        let mincho = load_face(&paths.mincho, '明')?;
+        let gothic = load_face(&paths.gothic, '明')?;
+        let mj = load_face(&paths.mj_mincho, '一')?;
+        Ok(FontSet { mincho, gothic, mj })
     }
 
     pub fn face(&self, f: Face) -> &LoadedFace {
@@ -276,6 +272,8 @@ fn load_face(path: &Path, probe: char) -> Result<LoadedFace, DocumentError> {
     })
     .map_err(|_| font_err(path, "the font parser failed on this file"))?
     .ok_or_else(|| font_err(path, "not a usable TrueType/OpenType font"))?;
+    // The parser kept its own copy of the file.
+    drop(bytes);
     let upem = f32::from(parsed.font_metrics.units_per_em);
     if upem < 16.0 {
         return Err(font_err(path, "implausible units per em"));

@@ -19,6 +19,7 @@ pub mod fontfix;
 pub mod fonts;
 pub mod layout;
 pub mod model;
+pub mod payload;
 pub mod print_sample;
 pub mod render;
 pub mod sample;

@@ -32,7 +32,7 @@ pub mod view;
 #[cfg(test)]
 mod tests;
 
-pub use catalogue::{FailureCode, MoneyState, ResidentMessage};
+pub use catalogue::{FailureCode, MoneyState};
 pub use checks::{CertificateCheck, CertificateFacts, CertificateRejection, DocumentCheck, DocumentRejection};
 pub use io::*;
 pub use view::*;

@@ -1,91 +1,19 @@
 //! The session-level description of what the resident should see. It names screens and
-//! controls by the ids of `reference/scenarios.md` and carries no words of its own except the
-//! failure catalogue's; the UI maps it onto its view model and translates its labels.
+//! controls by the ids of `reference/scenarios.md` and carries no words of its own: failures go
+//! out as a [`FailureCode`] and a [`MoneyState`], whose words are the UI's one catalogue.
+//! `crate::kiosk::view::view_model` maps a [`View`] onto the UI's view model.
 //!
 //! There is no field that could hold a PIN digit: the PIN pad shows only how many were typed.
 
 use super::catalogue::{FailureCode, MoneyState};
 use madoguchi_drivers::jpki::TokenKind;
-use std::fmt;
 
-/// Every screen id of `reference/scenarios.md`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
-pub enum ScreenId {
-    #[default]
-    Idle,
-    Language,
-    ServiceMenu,
-    PlaceCard,
-    ReadingCard,
-    PinEntry,
-    CertificateProblem,
-    Authenticating,
-    RemoveCard,
-    ChooseMunicipality,
-    ChooseDocument,
-    DocumentOptions,
-    Copies,
-    Confirm,
-    Payment,
-    Printing,
-    TakeDocuments,
-    TakeCard,
-    Failure,
-    Closed,
-    OutOfService,
-    TimeoutWarning,
-}
+/// Every screen id of `reference/scenarios.md`: the UI's list, so the session and the screens
+/// cannot disagree on one (`ScreenId::id()` is the scenario id).
+pub use madoguchi_ui::Screen as ScreenId;
 
-impl ScreenId {
-    pub const fn id(self) -> &'static str {
-        match self {
-            ScreenId::Idle => "idle",
-            ScreenId::Language => "language",
-            ScreenId::ServiceMenu => "service-menu",
-            ScreenId::PlaceCard => "place-card",
-            ScreenId::ReadingCard => "reading-card",
-            ScreenId::PinEntry => "pin-entry",
-            ScreenId::CertificateProblem => "certificate-problem",
-            ScreenId::Authenticating => "authenticating",
-            ScreenId::RemoveCard => "remove-card",
-            ScreenId::ChooseMunicipality => "choose-municipality",
-            ScreenId::ChooseDocument => "choose-document",
-            ScreenId::DocumentOptions => "document-options",
-            ScreenId::Copies => "copies",
-            ScreenId::Confirm => "confirm",
-            ScreenId::Payment => "payment",
-            ScreenId::Printing => "printing",
-            ScreenId::TakeDocuments => "take-documents",
-            ScreenId::TakeCard => "take-card",
-            ScreenId::Failure => "failure",
-            ScreenId::Closed => "closed",
-            ScreenId::OutOfService => "out-of-service",
-            ScreenId::TimeoutWarning => "timeout-warning",
-        }
-    }
-}
-
-impl fmt::Display for ScreenId {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
-
-/// What the kiosk is doing while the resident waits (the UI's progress line).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum Stage {
-    #[default]
-    None,
-    Connect,
-    ReadCertificate,
-    CheckCertificate,
-    VerifyPin,
-    Sign,
-    Backend,
-    Issue,
-    Printing,
-    Finishing,
-}
+/// What the kiosk is doing while the resident waits (the UI's progress line): the UI's list.
+pub use madoguchi_ui::Stage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Progress {
@@ -173,7 +101,8 @@ pub struct PaymentView {
     pub change_yen: u32,
 }
 
-/// The failure screen: the catalogue entry to show and the money.
+/// The failure screen: the catalogue entry to show and the money. The words are the UI's
+/// (`madoguchi_ui::Ui::failure_text` gives them in any language).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureView {
     pub code: FailureCode,
@@ -182,13 +111,6 @@ pub struct FailureView {
     pub pages_printed: u32,
     /// A reference the resident can quote to staff or the municipality.
     pub reference: String,
-}
-
-impl FailureView {
-    /// The catalogue's words for this failure in `language` (what happened, money, what to do).
-    pub fn message(&self, language: &str) -> super::catalogue::ResidentMessage {
-        super::catalogue::message(self.code, self.money, &self.reference, language)
-    }
 }
 
 /// Why the kiosk does not serve now.

@@ -451,8 +451,8 @@ fn coin_jam_during_payment_and_a_refund_that_fails() {
     k.ev(Event::Payment(PaymentEvent::Fault { kind: CashFaultKind::Jam, yen_not_returned: 200 }));
     let f = k.view().failure.unwrap();
     assert_eq!(f.money, MoneyState::Owed { yen: 200 });
-    let text = f.message("ja");
-    assert!(text.money.contains("200円") && text.money.contains(&f.reference));
+    let shown = crate::kiosk::view::shown_texts(&k.view()).join("\n");
+    assert!(shown.contains("200円をお返しできませんでした") && shown.contains(&f.reference), "{shown}");
     assert!(k.audited(|r| *r == RecordKind::MoneyOwed { yen: 200 }));
     k.finish_and_check_idle();
 }

@@ -247,8 +247,10 @@ fn expired_certificate_is_explained_with_its_date_and_nothing_else_happens() {
     );
     assert_eq!(k.failure(), FailureCode::CertificateExpired);
     assert_eq!(k.card_commands, vec!["read-token", "release"], "no PIN status, no VERIFY");
-    let text = catalogue::message(FailureCode::CertificateExpired, MoneyState::NotCharged, "x", "ja");
-    assert!(text.todo.contains("更新"));
+    // the screen says the date, what to do, and that nothing was charged
+    let shown = crate::kiosk::view::shown_texts(&k.view()).join("\n");
+    assert!(shown.contains("2025年3月1日") && shown.contains("更新"), "{shown}");
+    assert!(shown.contains("お金はいただいていません"), "{shown}");
     k.finish_and_check_idle();
 }
 
@@ -306,7 +308,17 @@ fn revoked_and_suspended_certificates_from_the_backend() {
         assert_eq!(k.closes(), 1, "the backend session is closed");
         k.finish_and_check_idle();
     }
-    assert!(catalogue::text(FailureCode::CertificateSuspended, "ja").todo.contains("0120-95-0178"));
+    let mut k = K::new();
+    k.reach_pin_entry(&GOOD, 3);
+    k.verify_ok("8573");
+    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+    k.reply_card(
+        "sign",
+        Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }),
+    );
+    k.reply_backend(Err(BackendError::Refused(Refusal::CertificateSuspended)));
+    let shown = crate::kiosk::view::shown_texts(&k.view()).join("\n");
+    assert!(shown.contains("0120-95-0178"), "the loss hotline is on the screen: {shown}");
 }
 
 #[test]

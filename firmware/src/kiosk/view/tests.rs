@@ -1,0 +1,794 @@
+//! The mapping field by field, and every screen a real [`Session`] shows, in every language and
+//! both orientations, through the real UI (headless) with no layout problems.
+//!
+//! `MADOGUCHI_UI_REVIEW=DIR cargo test -p madoguchi-firmware --lib kiosk::view` also writes the
+//! screens as PNGs (`DIR/<lang>/<W>x<H>/<nn>-<name>.png`) for people to look at.
+
+use super::*;
+use crate::session::{
+    BackendError, BackendOk, CardFailure, CardOk, CashFaultKind, CertificateCheck, CertificateFacts,
+    CertificateRejection, DocumentBinding, DocumentCheck, DocumentOffer, DocumentRejection, Effect, Event, FailureCode,
+    Issued, MoneyState, MunicipalityOffer, Now, Offers, OpId, PaymentEvent, PrinterEvent, Progress, Refusal, Request,
+    Route, ScreenId, Session, SessionConfig, SignedDocument, Stage, UnavailableDocument,
+};
+use madoguchi_drivers::card::ReaderInterface;
+use madoguchi_drivers::jpki::{PinStatus, PinTries};
+use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
+use sha2::{Digest, Sha256};
+use std::time::Duration;
+use time::macros::{date, datetime, time};
+use time::OffsetDateTime;
+
+// ---------------------------------------------------------------------------------------------
+// the mapping
+
+fn view(screen: ScreenId) -> View {
+    View { screen, language: "ja".into(), ..View::default() }
+}
+
+fn map(v: &View) -> ui::ViewModel {
+    view_model(v, &ServiceHours::default())
+}
+
+#[test]
+fn every_screen_and_the_common_fields() {
+    for screen in ScreenId::ALL {
+        let mut v = view(screen);
+        v.visit = 7;
+        v.large_text = true;
+        v.high_contrast = true;
+        v.can_go_back = true;
+        v.can_cancel = true;
+        v.countdown = Some(42);
+        v.can_more_time = true;
+        let vm = map(&v);
+        assert_eq!(vm.screen, screen);
+        assert_eq!(vm.screen.id(), screen.id(), "one screen list: the ids are the scenario ids");
+        assert!(vm.large_text && vm.high_contrast && vm.can_go_back && vm.can_cancel, "{screen}");
+        assert_eq!(vm.countdown, Some(ui::Countdown { seconds_left: 42, more_time: true }));
+    }
+    let mut v = view(ScreenId::Failure);
+    v.countdown = Some(9);
+    assert_eq!(map(&v).countdown, Some(ui::Countdown::fixed(9)), "no more time unless the session offers it");
+    assert_eq!(map(&view(ScreenId::Idle)).countdown, None);
+}
+
+#[test]
+fn languages_by_code_and_japanese_for_any_other() {
+    for lang in ui::Language::ALL {
+        let mut v = view(ScreenId::Idle);
+        v.language = lang.code().into();
+        assert_eq!(map(&v).language, lang);
+    }
+    for code in ["", "fr", "EN", "zh", "pt"] {
+        let mut v = view(ScreenId::Idle);
+        v.language = code.into();
+        assert_eq!(map(&v).language, ui::Language::Ja, "{code:?}");
+    }
+}
+
+#[test]
+fn choices_keep_their_ids_labels_notes_fees_and_states() {
+    let mut v = view(ScreenId::ChooseDocument);
+    let mut juminhyo = Choice::new("juminhyo", "住民票の写し");
+    juminhyo.fee_yen = Some(300);
+    let mut koseki = Choice::new("koseki-zenbu", "");
+    koseki.enabled = false;
+    koseki.note = "not-now".into();
+    v.documents = vec![juminhyo, koseki];
+    let mut m = Choice::new("141003", "横浜市");
+    m.note = "residence".into();
+    v.municipalities = vec![m];
+    let mut o = Choice::new("setainushi", "");
+    o.selected = true;
+    v.options = vec![o];
+    v.years = vec![Choice::new("2025", "2025")];
+    let mut s = Choice::new("pin-reset", "");
+    s.enabled = false;
+    s.note = "not-offered".into();
+    v.services = vec![Choice::new("certificates", ""), s];
+    let vm = map(&v);
+    assert_eq!(vm.documents[0], ui::Choice::new("juminhyo").label("住民票の写し").fee(300));
+    assert_eq!(vm.documents[1], ui::Choice::new("koseki-zenbu").enabled(false).note("not-now"));
+    assert_eq!(vm.municipalities[0], ui::Choice::new("141003").label("横浜市").note("residence"));
+    assert_eq!(vm.options[0], ui::Choice::new("setainushi").selected(true));
+    assert_eq!(vm.years[0], ui::Choice::new("2025").label("2025"));
+    assert_eq!(vm.services[1], ui::Choice::new("pin-reset").enabled(false).note("not-offered"));
+}
+
+#[test]
+fn the_pin_pad_is_a_count_and_tries_never_a_digit() {
+    // Type-level: both pads name every field; neither has one that could hold a digit.
+    let PinPad { typed: _, length: _, tries_left: _, last_try_warning: _, previous_wrong: _ } =
+        PinPad { typed: 0, length: 4, tries_left: None, last_try_warning: false, previous_wrong: false };
+    let mut v = view(ScreenId::PinEntry);
+    v.pin = Some(PinPad { typed: 3, length: 4, tries_left: Some(2), last_try_warning: false, previous_wrong: true });
+    let vm = map(&v);
+    let ui::PinPad { purpose, typed, min_len, max_len, tries_left, alphanumeric, previous_wrong } = vm.pin;
+    assert_eq!((purpose, typed, min_len, max_len), (ui::PinPurpose::Auth, 3, 4, 4));
+    assert_eq!((tries_left, alphanumeric, previous_wrong), (Some(2), false, true));
+    // the strong warning whenever the session says one try is left
+    v.pin = Some(PinPad { typed: 0, length: 4, tries_left: Some(1), last_try_warning: true, previous_wrong: false });
+    assert_eq!(map(&v).pin.tries_left, Some(1));
+    // a count beyond the length cannot overflow the pad
+    v.pin = Some(PinPad { typed: 9, length: 4, tries_left: None, last_try_warning: false, previous_wrong: false });
+    assert_eq!(map(&v).pin.typed, 4);
+    // verifying: the stage goes through, so the pad waits
+    v.progress = Progress { stage: Stage::VerifyPin, ..Progress::default() };
+    assert_eq!(map(&v).progress.stage, Stage::VerifyPin);
+}
+
+#[test]
+fn certificate_notices_carry_their_dates() {
+    let mut v = view(ScreenId::CertificateProblem);
+    let d = ui::Date { year: 2025, month: 7, day: 15 };
+    for (notice, problem) in [
+        (CertificateNotice::Expired { last_day: date!(2025 - 07 - 15) }, ui::CertificateProblem::Expired(d)),
+        (
+            CertificateNotice::ExpiringSoon { last_day: date!(2025 - 07 - 15), days_left: 43 },
+            ui::CertificateProblem::ExpiringSoon { last_day: d, days_left: 43 },
+        ),
+        (CertificateNotice::Revoked, ui::CertificateProblem::Revoked),
+        (CertificateNotice::Suspended, ui::CertificateProblem::Suspended),
+        (CertificateNotice::PinBlocked, ui::CertificateProblem::PinBlocked),
+        (CertificateNotice::NotYetValid, ui::CertificateProblem::NotYetValid),
+    ] {
+        v.certificate = Some(notice);
+        assert_eq!(map(&v).certificate_problem, Some(problem));
+    }
+    v.certificate = Some(CertificateNotice::ExpiringSoon { last_day: date!(2025 - 07 - 15), days_left: -3 });
+    assert!(matches!(map(&v).certificate_problem, Some(ui::CertificateProblem::ExpiringSoon { days_left: 0, .. })));
+}
+
+#[test]
+fn order_payment_and_change() {
+    let mut v = view(ScreenId::Payment);
+    v.order = Some(OrderView {
+        municipality: "横浜市".into(),
+        document: "kazei".into(),
+        document_title: "課税証明書".into(),
+        options: vec!["setainushi".into()],
+        year: Some(2025),
+        copies: 2,
+        max_copies: 3,
+        fee_per_copy_yen: 300,
+        total_yen: 600,
+    });
+    v.payment = Some(PaymentView { due_yen: 600, inserted_yen: 100, change_yen: 0 });
+    let vm = map(&v);
+    assert_eq!(
+        vm.order,
+        ui::Order {
+            municipality: "横浜市".into(),
+            document: "kazei".into(),
+            document_label: "課税証明書".into(),
+            options: vec!["setainushi".into()],
+            year: Some(2025),
+            copies: 2,
+            max_copies: 3,
+            fee_per_copy_yen: 300,
+            total_yen: 600,
+        }
+    );
+    assert_eq!(vm.payment, ui::Payment { inserted_yen: 100, change_yen: 0 });
+    // printing and take-documents carry the payment without the order
+    let mut v = view(ScreenId::TakeDocuments);
+    v.payment = Some(PaymentView { due_yen: 300, inserted_yen: 500, change_yen: 200 });
+    let vm = map(&v);
+    assert_eq!((vm.payment.change_yen, vm.order.total_yen), (200, 300));
+}
+
+#[test]
+fn failures_keep_their_code_money_reference_and_pages() {
+    for money in [
+        MoneyState::NotCharged,
+        MoneyState::Returning { yen: 300 },
+        MoneyState::Returned { yen: 300 },
+        MoneyState::Owed { yen: 200 },
+    ] {
+        let mut v = view(ScreenId::Failure);
+        v.failure =
+            Some(FailureView { code: FailureCode::PrinterJam, money, pages_printed: 1, reference: "T-42".into() });
+        let vm = map(&v);
+        assert_eq!(
+            vm.failure,
+            Some(ui::Failure { code: FailureCode::PrinterJam, money, reference: "T-42".into(), pages_printed: 1 })
+        );
+    }
+}
+
+#[test]
+fn the_failure_screen_says_what_happened_to_the_money_in_every_language() {
+    let mut v = view(ScreenId::Failure);
+    let cases = [
+        (MoneyState::NotCharged, "お金はいただいていません。", "You have not been charged."),
+        (MoneyState::Returned { yen: 300 }, "入れたお金300円はお返ししました。", "Your ¥300 has been returned."),
+        (MoneyState::Returning { yen: 300 }, "入れたお金300円をお返ししています。", "Your ¥300 is being returned."),
+        (MoneyState::Owed { yen: 200 }, "200円をお返しできませんでした。", "¥200 could not be returned."),
+    ];
+    for (money, ja, en) in cases {
+        v.failure = Some(FailureView { code: FailureCode::CashJam, money, pages_printed: 0, reference: "T-7".into() });
+        v.language = "ja".into();
+        let shown = shown_texts(&v);
+        assert!(shown.iter().any(|t| t == ja), "{shown:?}");
+        assert!(shown.iter().any(|t| t.contains("T-7")), "the reference to quote: {shown:?}");
+        v.language = "en".into();
+        assert!(shown_texts(&v).iter().any(|t| t == en));
+        if let MoneyState::Owed { .. } = money {
+            assert!(shown.iter().any(|t| t.contains("受付番号をお伝えください")), "owed: call staff: {shown:?}");
+        }
+        // every language says something about the money, with the amount
+        for lang in ui::Language::ALL {
+            v.language = lang.code().into();
+            let shown = shown_texts(&v).join("\n");
+            if let MoneyState::Returned { yen } | MoneyState::Owed { yen } | MoneyState::Returning { yen } = money {
+                assert!(shown.contains(&yen.to_string()), "{}: {shown}", lang.code());
+            }
+        }
+    }
+}
+
+#[test]
+fn unavailable_becomes_the_reason_and_hours_are_shown_as_text() {
+    let hours = ServiceHours { opens: time!(7:05), closes: time!(22:30), closed_days: vec![] };
+    for (u, screen, r) in [
+        (None, ScreenId::Idle, ui::Reason::None),
+        (Some(Unavailable::Hours), ScreenId::Closed, ui::Reason::Hours),
+        (Some(Unavailable::ClosedDay), ScreenId::Closed, ui::Reason::ClosedDay),
+        (Some(Unavailable::Printer), ScreenId::OutOfService, ui::Reason::Printer),
+        (Some(Unavailable::Cash), ScreenId::OutOfService, ui::Reason::Cash),
+        (Some(Unavailable::Clock), ScreenId::OutOfService, ui::Reason::Clock),
+    ] {
+        let mut v = view(screen);
+        v.unavailable = u;
+        let vm = view_model(&v, &hours);
+        let year_end_closed = false;
+        assert_eq!(vm.hours, ui::Hours { opens: "7:05".into(), closes: "22:30".into(), reason: r, year_end_closed });
+    }
+    assert_eq!(map(&view(ScreenId::Idle)).hours, ui::Hours::default(), "6:30-23:00 by default, as the UI says");
+}
+
+#[test]
+fn timeout_warning_knows_what_it_resumes_and_phones_are_phones() {
+    let mut v = view(ScreenId::TimeoutWarning);
+    v.resumes = Some(ScreenId::Payment);
+    assert_eq!(map(&v).resumes, Some(ScreenId::Payment));
+    for (token, phone) in [
+        (None, false),
+        (Some(TokenKind::Card), false),
+        (Some(TokenKind::Android), true),
+        (Some(TokenKind::Iphone), true),
+    ] {
+        v.token = token;
+        assert_eq!(map(&v).phone, phone, "{token:?}");
+    }
+}
+
+#[test]
+fn touches_carry_the_screen_they_were_made_on() {
+    let t = touch_from_ui("document:juminhyo", 12);
+    assert_eq!((t.action.as_str(), t.visit), ("document:juminhyo", Some(12)));
+    let t = touch_from_ui("digit:7", 3);
+    assert!(!format!("{t:?}").contains('7'), "a PIN key never shows in Debug: {t:?}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// a real session through every screen
+
+const READER: &str = "ACS ACR1252 PICC";
+const START: OffsetDateTime = datetime!(2025-06-02 10:00 +9);
+
+struct Cert {
+    der: &'static [u8],
+    not_before: OffsetDateTime,
+    not_after: OffsetDateTime,
+}
+
+const GOOD: Cert =
+    Cert { der: b"CERT-GOOD", not_before: datetime!(2024-01-10 0:00 +9), not_after: datetime!(2029-02-17 23:59:59 +9) };
+const EXPIRING: Cert = Cert {
+    der: b"CERT-EXPIRING",
+    not_before: datetime!(2020-07-01 0:00 +9),
+    not_after: datetime!(2025-07-15 23:59:59 +9),
+};
+const EXPIRED: Cert = Cert {
+    der: b"CERT-EXPIRED",
+    not_before: datetime!(2020-03-01 0:00 +9),
+    not_after: datetime!(2025-03-01 23:59:59 +9),
+};
+const TOMORROW: Cert = Cert {
+    der: b"CERT-TOMORROW",
+    not_before: datetime!(2025-06-03 0:00 +9),
+    not_after: datetime!(2030-02-17 23:59:59 +9),
+};
+
+fn fingerprint(der: &[u8]) -> [u8; 32] {
+    Sha256::digest(der).into()
+}
+
+struct FakeCerts;
+
+impl CertificateCheck for FakeCerts {
+    fn check(&self, der: &[u8], _at: OffsetDateTime) -> Result<CertificateFacts, CertificateRejection> {
+        [GOOD, EXPIRING, EXPIRED, TOMORROW]
+            .into_iter()
+            .find(|c| c.der == der)
+            .map(|c| CertificateFacts {
+                fingerprint: fingerprint(c.der),
+                not_before: c.not_before,
+                not_after: c.not_after,
+            })
+            .ok_or(CertificateRejection::Untrusted)
+    }
+}
+
+/// Takes the binding from a `session|fingerprint|kiosk|number|document|copies` payload: these
+/// tests are about screens, the signature check has its own.
+struct FakeDocs;
+
+impl DocumentCheck for FakeDocs {
+    fn check(&self, document: &SignedDocument) -> Result<DocumentBinding, DocumentRejection> {
+        let f: Vec<&str> = document.payload.split('|').collect();
+        let [session_id, fp, kiosk_id, number, doc, copies] = f[..] else { return Err(DocumentRejection::Malformed) };
+        Ok(DocumentBinding {
+            session_id: session_id.into(),
+            certificate_fingerprint: fp.into(),
+            kiosk_id: kiosk_id.into(),
+            issuance_number: number.into(),
+            document: doc.into(),
+            copies: copies.parse().map_err(|_| DocumentRejection::Malformed)?,
+        })
+    }
+}
+
+fn offers() -> Offers {
+    let doc = |kind: &str, title: &str, fee: u32, options: &[&str], years: &[i32]| DocumentOffer {
+        kind: kind.into(),
+        title: title.into(),
+        fee_yen: fee,
+        max_copies: 3,
+        options: options.iter().map(|s| s.to_string()).collect(),
+        years: years.to_vec(),
+    };
+    Offers {
+        municipalities: vec![
+            MunicipalityOffer {
+                code: "141003".into(),
+                name: "横浜市".into(),
+                route: Route::Residence,
+                documents: vec![
+                    doc("juminhyo", "住民票の写し", 300, &["setainushi", "honseki", "kojin_bango"], &[]),
+                    doc("kisaijiko", "住民票記載事項証明書", 300, &[], &[]),
+                    doc("inkan", "印鑑登録証明書", 300, &[], &[]),
+                    doc("kazei", "課税証明書", 300, &[], &[2025, 2024, 2023]),
+                ],
+                unavailable: vec![UnavailableDocument { kind: "koseki-zenbu".into(), reason: "closed_day".into() }],
+            },
+            MunicipalityOffer {
+                code: "011002".into(),
+                name: "札幌市".into(),
+                route: Route::Honseki,
+                documents: vec![doc("koseki-zenbu", "戸籍全部事項証明書", 450, &[], &[])],
+                unavailable: vec![
+                    UnavailableDocument { kind: "koseki-kojin".into(), reason: "outside_service_hours".into() },
+                    UnavailableDocument { kind: "fuhyo".into(), reason: "not_eligible".into() },
+                ],
+            },
+        ],
+    }
+}
+
+/// A kiosk under test: a real session, fake workers, and every screen it showed worth keeping.
+struct Tour {
+    s: Session,
+    t: Duration,
+    wall: OffsetDateTime,
+    card_op: Option<OpId>,
+    backend_op: Option<(OpId, Request)>,
+    shown: Vec<(String, View)>,
+}
+
+impl Tour {
+    fn new() -> Tour {
+        Tour::at(START)
+    }
+
+    fn at(wall: OffsetDateTime) -> Tour {
+        let cfg = SessionConfig { kiosk_id: "K1".into(), ..SessionConfig::default() };
+        let s = Session::new(cfg, Box::new(FakeCerts), Box::new(FakeDocs), [42u8; 32]);
+        let mut k = Tour { s, t: Duration::from_secs(1000), wall, card_op: None, backend_op: None, shown: vec![] };
+        k.tick(0);
+        k
+    }
+
+    fn ev(&mut self, e: Event) {
+        for f in self.s.step(e) {
+            match f {
+                Effect::Card(c) => self.card_op = Some(c.op),
+                Effect::Backend(b) if !b.request.is_durable() => self.backend_op = Some((b.op, b.request)),
+                _ => {}
+            }
+        }
+    }
+
+    fn tick(&mut self, secs: u64) {
+        self.t += Duration::from_secs(secs);
+        self.wall += time::Duration::seconds(secs as i64);
+        self.ev(Event::Tick(Now { mono: self.t, wall: self.wall }));
+    }
+
+    fn wait(&mut self, secs: u64) {
+        for _ in 0..secs {
+            self.tick(1);
+        }
+    }
+
+    fn touch(&mut self, action: &str) {
+        let visit = self.s.view().visit;
+        self.ev(Event::Touch(touch_from_ui(action, visit)));
+    }
+
+    fn screen(&self) -> ScreenId {
+        self.s.view().screen
+    }
+
+    /// Keeps the screen shown now under `name`, checking it is `screen`.
+    fn keep(&mut self, name: &str, screen: ScreenId) {
+        let v = self.s.view();
+        assert_eq!(v.screen, screen, "{name}");
+        self.shown.push((name.to_string(), v));
+    }
+
+    fn card(&mut self, result: Result<CardOk, CardFailure>) {
+        let op = self.card_op.expect("a card command");
+        self.ev(Event::CardReply { op, result });
+    }
+
+    fn backend(&mut self, result: Result<BackendOk, BackendError>) {
+        let (op, _) = self.backend_op.clone().expect("a backend request");
+        self.ev(Event::BackendReply { op, result });
+    }
+
+    fn place(&mut self) {
+        self.ev(Event::CardPresented { reader: READER.into(), interface: ReaderInterface::Contactless, atr: vec![] });
+    }
+
+    fn remove(&mut self) {
+        self.ev(Event::CardRemoved { reader: READER.into() });
+    }
+
+    fn read(&mut self, cert: &Cert) {
+        self.card(Ok(CardOk::Token { token: TokenKind::Card, certificate: Some(cert.der.to_vec()) }));
+    }
+
+    fn tries(&mut self, left: u8) {
+        self.card(Ok(CardOk::PinStatus(PinStatus::Tries(PinTries { left, max: 3 }))));
+    }
+
+    fn type_pin(&mut self, pin: &str) {
+        for c in pin.chars() {
+            self.touch(&format!("digit:{c}"));
+        }
+    }
+
+    /// Idle to the PIN pad with the good card and `left` tries.
+    fn reach_pin(&mut self, left: u8) {
+        self.touch("service:certificates");
+        self.place();
+        self.read(&GOOD);
+        self.tries(left);
+        assert_eq!(self.screen(), ScreenId::PinEntry);
+    }
+
+    /// PIN, challenge, signature: waiting for the backend's authentication.
+    fn sign_in(&mut self) {
+        self.type_pin("8573");
+        self.touch("ok");
+        self.card(Ok(CardOk::Verified));
+        self.backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"nonce".to_vec() }));
+        self.card(Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }));
+    }
+
+    fn authenticated(&mut self) {
+        self.backend(Ok(BackendOk::Authenticated {
+            session_id: "S1".into(),
+            certificate_fingerprint: hex::encode(fingerprint(GOOD.der)),
+        }));
+    }
+
+    /// Idle to payment for one 住民票 of Yokohama.
+    fn reach_payment(&mut self) {
+        self.reach_pin(3);
+        self.sign_in();
+        self.authenticated();
+        self.backend(Ok(BackendOk::Offers(offers())));
+        self.remove();
+        self.touch("municipality:141003");
+        self.touch("document:juminhyo");
+        self.touch("confirm");
+        assert_eq!(self.screen(), ScreenId::Payment);
+    }
+
+    fn issued(&mut self, copies: u32) {
+        let fp = hex::encode(fingerprint(GOOD.der));
+        let document = SignedDocument {
+            payload: format!("S1|{fp}|K1|N-1|juminhyo|{copies}"),
+            signature: String::new(),
+            key_id: String::new(),
+            algorithm: "Ed25519".into(),
+        };
+        self.backend(Ok(BackendOk::Issued(Issued {
+            issuance_number: "N-1".into(),
+            total_yen: 300 * copies,
+            document,
+        })));
+    }
+}
+
+/// Every screen a resident can meet, each from a real session: (name, view), in Japanese.
+fn session_tour() -> Vec<(String, View)> {
+    let mut out = Vec::new();
+
+    // The main flow, with two wrong PINs, a wait and every choice screen.
+    let mut k = Tour::new();
+    k.keep("idle", ScreenId::Idle);
+    k.touch("start");
+    k.keep("service-menu", ScreenId::ServiceMenu);
+    k.touch("service:certificates");
+    k.keep("place-card", ScreenId::PlaceCard);
+    k.place();
+    k.keep("reading-card", ScreenId::ReadingCard);
+    k.read(&GOOD);
+    k.keep("reading-card-check", ScreenId::ReadingCard);
+    k.tries(3);
+    k.keep("pin-entry-3-tries", ScreenId::PinEntry);
+    k.type_pin("12");
+    k.keep("pin-entry-typing", ScreenId::PinEntry);
+    k.type_pin("34");
+    k.touch("ok");
+    k.keep("pin-entry-verifying", ScreenId::PinEntry);
+    k.card(Err(CardFailure::wrong_pin(2)));
+    k.keep("pin-entry-wrong-2-tries", ScreenId::PinEntry);
+    k.type_pin("5678");
+    k.touch("ok");
+    k.card(Err(CardFailure::wrong_pin(1)));
+    k.keep("pin-entry-1-try", ScreenId::PinEntry);
+    k.type_pin("8573");
+    k.touch("ok");
+    k.card(Ok(CardOk::Verified));
+    k.keep("authenticating", ScreenId::Authenticating);
+    k.backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"nonce".to_vec() }));
+    k.keep("authenticating-sign", ScreenId::Authenticating);
+    k.card(Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }));
+    k.authenticated();
+    k.keep("remove-card", ScreenId::RemoveCard);
+    k.backend(Ok(BackendOk::Offers(offers())));
+    k.remove();
+    k.keep("choose-municipality", ScreenId::ChooseMunicipality);
+    k.touch("municipality:011002");
+    k.keep("choose-document-honseki", ScreenId::ChooseDocument);
+    k.touch("back");
+    k.touch("municipality:141003");
+    k.keep("choose-document", ScreenId::ChooseDocument);
+    k.touch("document:kazei");
+    k.touch("year:2024");
+    k.keep("document-options-year", ScreenId::DocumentOptions);
+    k.touch("back");
+    k.touch("document:juminhyo");
+    k.touch("option:setainushi");
+    k.keep("document-options", ScreenId::DocumentOptions);
+    k.touch("ok");
+    k.touch("copies:+");
+    k.keep("copies", ScreenId::Copies);
+    k.touch("ok");
+    k.keep("confirm", ScreenId::Confirm);
+    k.touch("confirm");
+    k.keep("payment", ScreenId::Payment);
+    k.ev(Event::Payment(PaymentEvent::Inserted { total_yen: 100 }));
+    k.keep("payment-100-in", ScreenId::Payment);
+    k.wait(106);
+    k.keep("timeout-warning-payment", ScreenId::TimeoutWarning);
+    k.touch("more-time");
+    assert_eq!(k.screen(), ScreenId::Payment);
+    k.ev(Event::Payment(PaymentEvent::Inserted { total_yen: 1100 }));
+    k.keep("printing-issue", ScreenId::Printing);
+    k.issued(2);
+    k.ev(Event::PrinterStatus(PrinterEvent::Progress { issuance_number: "N-1".into(), pages_done: 1, pages_total: 2 }));
+    k.keep("printing", ScreenId::Printing);
+    k.ev(Event::PrinterStatus(PrinterEvent::Finished { issuance_number: "N-1".into(), pages: 2 }));
+    k.keep("take-documents", ScreenId::TakeDocuments);
+    out.append(&mut k.shown);
+
+    // A wait that cannot be extended any more: the warning says so.
+    let mut k = Tour::new();
+    k.reach_pin(3);
+    for _ in 0..3 {
+        k.wait(46);
+        k.touch("more-time");
+    }
+    k.wait(46);
+    k.keep("timeout-warning-last", ScreenId::TimeoutWarning);
+    out.append(&mut k.shown);
+
+    // Certificates: expiring (a notice), expired (and the card left on the reader), not yet
+    // valid, PIN blocked, revoked and suspended (from the backend).
+    let mut k = Tour::new();
+    k.touch("service:certificates");
+    k.place();
+    k.read(&EXPIRING);
+    k.keep("certificate-problem-expiring-soon", ScreenId::CertificateProblem);
+    out.append(&mut k.shown);
+    let mut k = Tour::new();
+    k.touch("service:certificates");
+    k.place();
+    k.read(&EXPIRED);
+    k.keep("certificate-problem-expired", ScreenId::CertificateProblem);
+    k.touch("finish");
+    k.keep("take-card", ScreenId::TakeCard);
+    out.append(&mut k.shown);
+    let mut k = Tour::new();
+    k.place();
+    k.read(&TOMORROW);
+    k.keep("certificate-problem-not-yet-valid", ScreenId::CertificateProblem);
+    out.append(&mut k.shown);
+    let mut k = Tour::new();
+    k.touch("service:certificates");
+    k.place();
+    k.read(&GOOD);
+    k.card(Ok(CardOk::PinStatus(PinStatus::Blocked)));
+    k.keep("certificate-problem-pin-blocked", ScreenId::CertificateProblem);
+    out.append(&mut k.shown);
+    for (name, refusal) in [
+        ("certificate-problem-revoked", Refusal::CertificateRevoked),
+        ("certificate-problem-suspended", Refusal::CertificateSuspended),
+    ] {
+        let mut k = Tour::new();
+        k.reach_pin(3);
+        k.sign_in();
+        k.backend(Err(BackendError::Refused(refusal)));
+        k.keep(name, ScreenId::CertificateProblem);
+        out.append(&mut k.shown);
+    }
+
+    // A phone on the reader: "take your phone".
+    let mut k = Tour::new();
+    k.touch("service:certificates");
+    k.place();
+    k.card(Ok(CardOk::Token { token: TokenKind::Android, certificate: None }));
+    k.tries(3);
+    k.type_pin("8573");
+    k.touch("ok");
+    k.card(Ok(CardOk::Verified));
+    k.card(Ok(CardOk::Certificate(GOOD.der.to_vec())));
+    k.backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"nonce".to_vec() }));
+    k.card(Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }));
+    k.authenticated();
+    k.keep("remove-card-phone", ScreenId::RemoveCard);
+    out.append(&mut k.shown);
+
+    // Failures and the money: a jam after a page (refund under way, then returned), a coin
+    // jam whose refund failed (owed), a cancel, a card taken off too early, the backend down.
+    let mut k = Tour::new();
+    k.reach_payment();
+    k.ev(Event::Payment(PaymentEvent::Inserted { total_yen: 500 }));
+    k.issued(1);
+    k.ev(Event::PrinterStatus(PrinterEvent::Progress { issuance_number: "N-1".into(), pages_done: 1, pages_total: 2 }));
+    k.ev(Event::PrinterStatus(PrinterEvent::Failed {
+        issuance_number: "N-1".into(),
+        kind: PrinterErrorKind::Jam,
+        paper: PaperOutcome::Pages(1),
+    }));
+    k.keep("failure-printer-jam-refunding", ScreenId::Failure);
+    k.ev(Event::Payment(PaymentEvent::PaidOut { yen: 500 }));
+    k.keep("failure-printer-jam-refunded", ScreenId::Failure);
+    out.append(&mut k.shown);
+    let mut k = Tour::new();
+    k.reach_payment();
+    k.ev(Event::Payment(PaymentEvent::Inserted { total_yen: 200 }));
+    k.ev(Event::Payment(PaymentEvent::Fault { kind: CashFaultKind::Jam, yen_not_returned: 200 }));
+    k.keep("failure-cash-jam-owed", ScreenId::Failure);
+    out.append(&mut k.shown);
+    let mut k = Tour::new();
+    k.reach_pin(3);
+    k.touch("cancel");
+    k.keep("failure-cancelled", ScreenId::Failure);
+    out.append(&mut k.shown);
+    let mut k = Tour::new();
+    k.touch("service:certificates");
+    k.place();
+    k.remove();
+    k.keep("failure-card-removed", ScreenId::Failure);
+    out.append(&mut k.shown);
+    let mut k = Tour::new();
+    k.reach_pin(3);
+    k.sign_in();
+    k.backend(Err(BackendError::Refused(Refusal::NotEligible)));
+    k.keep("failure-not-eligible", ScreenId::Failure);
+    out.append(&mut k.shown);
+
+    // The kiosk closed or out of service.
+    let mut k = Tour::at(datetime!(2025-06-02 23:30 +9));
+    k.keep("closed-hours", ScreenId::Closed);
+    out.append(&mut k.shown);
+    let mut k = Tour::at(datetime!(2025-12-30 10:00 +9));
+    k.keep("closed-day", ScreenId::Closed);
+    out.append(&mut k.shown);
+    let mut k = Tour::new();
+    k.ev(Event::PrinterStatus(PrinterEvent::Ready(false)));
+    k.keep("out-of-service-printer", ScreenId::OutOfService);
+    out.append(&mut k.shown);
+    let mut k = Tour::new();
+    k.ev(Event::Payment(PaymentEvent::Ready(false)));
+    k.keep("out-of-service-cash", ScreenId::OutOfService);
+    out.append(&mut k.shown);
+    let mut k = Tour::at(datetime!(2000-01-01 0:00 UTC));
+    k.keep("out-of-service-clock", ScreenId::OutOfService);
+    out.append(&mut k.shown);
+
+    // Every other failure code on the failure screen the session builds (the same view, another
+    // code): each catalogue entry must fit in every language too.
+    let failure = out.iter().find(|(n, _)| n == "failure-printer-jam-refunded").map(|(_, v)| v.clone());
+    let failure = failure.expect("a failure view");
+    for code in FailureCode::ALL {
+        let mut v = failure.clone();
+        if code.is_certificate_problem() {
+            v.screen = ScreenId::CertificateProblem;
+        }
+        if let Some(f) = v.failure.as_mut() {
+            f.code = code;
+            f.pages_printed = 0;
+        }
+        out.push((format!("failure-code-{code}"), v));
+    }
+    out
+}
+
+#[test]
+fn the_tour_meets_every_screen_the_session_shows() {
+    let tour = session_tour();
+    let met: std::collections::BTreeSet<&str> = tour.iter().map(|(_, v)| v.screen.id()).collect();
+    for screen in ScreenId::ALL {
+        // the full-screen language picker is the UI's own (the session switches languages by
+        // the top bar's chips)
+        if screen != ScreenId::Language {
+            assert!(met.contains(screen.id()), "no session view shows {screen}");
+        }
+    }
+}
+
+const SIZES: [(u32, u32); 2] = [(1280, 800), (1080, 1920)];
+
+#[test]
+fn every_screen_of_the_session_fits_in_every_language_and_orientation() {
+    let review = std::env::var_os("MADOGUCHI_UI_REVIEW").map(std::path::PathBuf::from);
+    let tour = session_tour();
+    let ui = ui::Ui::headless(1280, 800).expect("headless UI");
+    let mut problems = Vec::new();
+    for lang in ui::Language::ALL {
+        for (w, h) in SIZES {
+            ui.resize(w, h);
+            for (i, (name, v)) in tour.iter().enumerate() {
+                let mut v = v.clone();
+                v.language = lang.code().into();
+                for large in [false, true] {
+                    v.large_text = large;
+                    let vm = view_model(&v, &ServiceHours::default());
+                    ui.set_view(&vm);
+                    assert_eq!(ui.screen_id(), v.screen.id());
+                    let texts = ui.visible_texts();
+                    assert!(!texts.iter().any(|t| t.contains("8573") || t.contains("5678")), "{name}: a PIN on screen");
+                    for p in ui.layout_problems() {
+                        let l = if large { " large" } else { "" };
+                        problems.push(format!("{} {w}x{h}{l} {name}: {p}", lang.code()));
+                    }
+                    if let (Some(dir), false) = (&review, large) {
+                        let dir = dir.join(lang.code()).join(format!("{w}x{h}"));
+                        std::fs::create_dir_all(&dir).expect("review dir");
+                        ui.render_png(&dir.join(format!("{i:02}-{name}.png")), w, h).expect("png");
+                    }
+                }
+            }
+        }
+    }
+    assert!(problems.is_empty(), "{} layout problems:\n{}", problems.len(), problems.join("\n"));
+}

@@ -1,0 +1,157 @@
+//! The shipped scenarios, each run as a resident would meet the kiosk: `madoguchi demo
+//! --headless --scenario NAME` starts its own pcscd with vpcd, virtual cards, the backend and
+//! the printer simulator, drives the real UI by action ids, and writes result.json. The
+//! runner checks each scenario's own expectations (paper, money, tries left, idle only after
+//! the card left, no PIN in logs or memory); these tests check the result and what it says.
+
+use madoguchi_tests::{bin, shared_world};
+use serde_json::Value;
+use std::path::{Path, PathBuf};
+use std::process::Command;
+
+/// A scenario's output directory: removed when the test passes, kept (and named in the
+/// failure message) when it fails.
+struct Out(PathBuf);
+
+impl std::ops::Deref for Out {
+    type Target = Path;
+    fn deref(&self) -> &Path {
+        &self.0
+    }
+}
+
+impl Drop for Out {
+    fn drop(&mut self) {
+        if !std::thread::panicking() {
+            let _ = std::fs::remove_dir_all(&self.0);
+        }
+    }
+}
+
+fn run(name: &str) -> (Value, Out) {
+    let out = Out(tempfile::Builder::new().prefix(&format!("scenario-{name}-")).tempdir().expect("temp dir").keep());
+    let status = Command::new(bin("madoguchi"))
+        .env("RUST_LOG", "warn")
+        .args(["demo", "--headless", "--scenario", name, "--out"])
+        .arg(&*out)
+        .arg("--world")
+        .arg(shared_world())
+        .arg("--scenarios-dir")
+        .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
+        .status()
+        .expect("run madoguchi demo");
+    let result: Value = serde_json::from_slice(
+        &std::fs::read(out.join("result.json"))
+            .unwrap_or_else(|e| panic!("{name}: no result.json ({e}); madoguchi demo exited {status}")),
+    )
+    .expect("result.json is JSON");
+    let failed: Vec<&Value> = result["steps"].as_array().into_iter().flatten().filter(|s| s["ok"] != true).collect();
+    let unmet: Vec<&Value> =
+        result["expectations"].as_array().into_iter().flatten().filter(|s| s["ok"] != true).collect();
+    assert!(
+        result["passed"] == true && status.success(),
+        "{name} failed (exit {status}); steps: {failed:#?}; expectations: {unmet:#?}; secrets: {}; out: {}",
+        result["secrets_found"],
+        out.display()
+    );
+    assert_eq!(result["secrets_found"], serde_json::json!([]), "{name}");
+    let shots = std::fs::read_dir(out.join("screens")).map(|d| d.count()).unwrap_or(0);
+    assert!(shots >= 2, "{name}: only {shots} screen pictures");
+    (result, out)
+}
+
+fn printed(out: &Path) -> Vec<PathBuf> {
+    let mut v: Vec<PathBuf> =
+        std::fs::read_dir(out.join("printed")).into_iter().flatten().flatten().map(|e| e.path()).collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn residence_certificate() {
+    let (r, out) = run("residence-certificate");
+    let apdus = r["apdu_count"].as_u64().expect("apdu_count");
+    assert!(apdus <= 14, "{apdus} APDUs from card placed to authenticated (budget 14)");
+    assert_eq!(printed(&out).len(), 1);
+    println!(
+        "MEASURE residence-certificate: apdu_count={} machine_time_ms={} end_to_end_ms={} peak_rss_kb={}",
+        r["apdu_count"], r["machine_time_ms"], r["end_to_end_ms"], r["peak_rss_kb"]
+    );
+}
+
+#[test]
+fn tax_certificate() {
+    let (_, out) = run("tax-certificate");
+    assert_eq!(printed(&out).len(), 1);
+}
+
+#[test]
+fn koseki_other_municipality() {
+    let (_, out) = run("koseki-other-municipality");
+    assert_eq!(printed(&out).len(), 1);
+}
+
+#[test]
+fn wrong_pin_then_success() {
+    run("wrong-pin-then-success");
+}
+
+#[test]
+fn pin_locked() {
+    let (r, out) = run("pin-locked");
+    assert!(printed(&out).is_empty());
+    assert_eq!(r["charged_yen"], 0);
+}
+
+#[test]
+fn expired_certificate() {
+    let (r, out) = run("expired-certificate");
+    assert!(printed(&out).is_empty());
+    assert_eq!(r["charged_yen"], 0);
+}
+
+#[test]
+fn renewal_notice() {
+    run("renewal-notice");
+}
+
+#[test]
+fn card_pulled_mid_session() {
+    let (r, out) = run("card-pulled-mid-session");
+    assert!(printed(&out).is_empty());
+    assert_eq!(r["net_yen"], 0);
+}
+
+#[test]
+fn printer_jam_refund() {
+    let (r, _) = run("printer-jam-refund");
+    assert_eq!(r["net_yen"], 0, "a jam must cost the resident nothing");
+    assert!(r["refunded_yen"].as_u64().unwrap_or(0) > 0, "the fee was paid back");
+}
+
+#[test]
+fn session_timeout() {
+    let (r, out) = run("session-timeout");
+    assert!(printed(&out).is_empty());
+    assert_eq!(r["net_yen"], 0);
+}
+
+#[test]
+fn out_of_hours() {
+    let (r, out) = run("out-of-hours");
+    assert!(printed(&out).is_empty());
+    assert_eq!(r["charged_yen"], 0);
+}
+
+#[test]
+fn english_resident() {
+    run("english-resident");
+}
+
+#[test]
+fn backend_down_refund() {
+    let (r, out) = run("backend-down-refund");
+    assert!(printed(&out).is_empty());
+    assert_eq!(r["net_yen"], 0, "no document, no fee");
+    assert!(r["refunded_yen"].as_u64().unwrap_or(0) > 0);
+}
