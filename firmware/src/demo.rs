@@ -246,6 +246,8 @@ struct Runner<'a> {
     offered_yen: u32,
     apdus_to_auth: Option<u32>,
     last_visit: Option<u64>,
+    /// Screens whose visible text held a PIN (there must be none).
+    pin_on_screen: Vec<String>,
 }
 
 impl<'a> Runner<'a> {
@@ -275,6 +277,7 @@ impl<'a> Runner<'a> {
             offered_yen: 0,
             apdus_to_auth: None,
             last_visit: None,
+            pin_on_screen: Vec::new(),
         })
     }
 
@@ -401,6 +404,13 @@ impl<'a> Runner<'a> {
             self.apdus_to_auth = Some(self.kiosk.card_apdus());
         }
         self.shot += 1;
+        let texts = self.kiosk.ui().visible_texts();
+        let people = std::iter::once(&self.cast.resident).chain(self.cast.other.as_ref());
+        for p in people {
+            if texts.iter().any(|t| contains_token(t.as_bytes(), p.auth_pin.as_bytes())) {
+                self.pin_on_screen.push(format!("PIN on screen {:03}-{id}", self.shot));
+            }
+        }
         let path = self.lab.out.join("screens").join(format!("{:03}-{id}.png", self.shot));
         // Drawing the screen is the kiosk's own work; encoding and writing the PNG is not.
         match self.kiosk.ui().render_rgb(SCREEN.0, SCREEN.1) {
@@ -721,7 +731,7 @@ impl<'a> Runner<'a> {
     /// checked as they go; here the logs, audit and result, and the process memory as a VERIFY
     /// command (the form the PIN had on its way to the card).
     fn secret_scan(&self) -> Vec<String> {
-        let mut found = Vec::new();
+        let mut found = self.pin_on_screen.clone();
         let people: Vec<&Person> = std::iter::once(&self.cast.resident).chain(self.cast.other.as_ref()).collect();
         for p in &people {
             let pin = p.auth_pin.as_bytes();
