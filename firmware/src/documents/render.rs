@@ -387,12 +387,6 @@ impl Renderer {
         info.subject = format!("{} {}", doc.title(), issuance.number);
         info.identifier = issuance.number.clone();
         let names = font_names(&issuance.number);
-        for face in Face::ALL {
-            pdf.resources
-                .fonts
-                .map
-                .insert(FontId(names.get(face).to_string()), PdfFont::new(fonts.parsed(face).clone()));
-        }
         let page_box = [0.0, 0.0, PAGE_W * PT, PAGE_H * PT];
         add_form(&mut pdf, "BG", self.background.clone(), page_box);
         let (qr, modules) = security::qr(&issuance.verify_url())?;
@@ -499,6 +493,35 @@ impl Renderer {
             }
             ops.extend(text);
             pages.push(PdfPage::new(printpdf::Mm(PAGE_W), printpdf::Mm(PAGE_H), ops));
+        }
+        // Each face gets a font of only the characters this document shows in it.
+        let mut used: std::collections::BTreeMap<String, std::collections::BTreeSet<char>> = Default::default();
+        for page in &pages {
+            let mut current = None;
+            for op in &page.ops {
+                match op {
+                    Op::SetFont { font: printpdf::PdfFontHandle::External(FontId(id)), .. } => {
+                        current = Some(id.clone())
+                    }
+                    Op::ShowText { items } => {
+                        if let Some(id) = &current {
+                            let set = used.entry(id.clone()).or_default();
+                            for item in items {
+                                if let printpdf::TextItem::Text(t) = item {
+                                    set.extend(t.chars());
+                                }
+                            }
+                        }
+                    }
+                    _ => {}
+                }
+            }
+        }
+        for face in Face::ALL {
+            let id = names.get(face).to_string();
+            let Some(chars) = used.get(&id) else { continue };
+            let font = fonts.face(face).pdf_font(chars).map_err(DocumentError::Render)?;
+            pdf.resources.fonts.map.insert(FontId(id), PdfFont::new(font));
         }
         pdf.pages = pages;
         let opts = PdfSaveOptions { optimize: true, subset_fonts: true, secure: true, image_optimization: None };
