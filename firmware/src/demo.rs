@@ -150,10 +150,29 @@ impl Lab {
             }
         };
         let pcscd = Pcscd::start(&out.join("lab"))?;
-        let printer = PrinterProcess::start(&sim, &out.join("lab"), 115_200)?;
+        let printer = PrinterProcess::start(&sim, &out.join("lab"), 115_200, &[])?;
         let backend = BackendProcess::start(&sibling("madoguchi-backend")?, &world, &out.join("backend"), KIOSK_ID)?;
         let backend = std::cell::RefCell::new(backend);
         Ok(Lab { out, world, sim, pcscd, printer, backend, cash: SharedSimCash::default() })
+    }
+
+    /// Puts a card or phone on a reader. The simulator writes tries left back into its
+    /// profile, so it runs on a private copy (kept across placements in this run: the world
+    /// itself is never changed). Returns the card and that copy.
+    fn place(
+        &self,
+        profile: &Path,
+        contactless: bool,
+        extra: &[&str],
+        apdu_log: Option<&Path>,
+    ) -> Result<(CardProcess, PathBuf), String> {
+        let copy = self.out.join("cards").join(profile.file_name().unwrap_or_default());
+        if !copy.exists() {
+            std::fs::copy(profile, &copy).map_err(|e| format!("copying the card profile: {e}"))?;
+        }
+        let card = CardProcess::start(&self.sim, &self.pcscd, &copy, contactless, extra, apdu_log)
+            .map_err(|e| e.to_string())?;
+        Ok((card, copy))
     }
 
     /// The kiosk's configuration for this lab.
@@ -450,19 +469,12 @@ impl<'a> Runner<'a> {
                         vec!["--token", "iphone"],
                     ),
                 };
-                // The simulator writes tries left back into the profile: use a private copy,
-                // kept across placements of the same token in this run.
-                let copy = self.lab.out.join("cards").join(src.file_name().unwrap_or_default());
-                if !copy.exists() {
-                    std::fs::copy(&src, &copy).map_err(|e| format!("copying the card profile: {e}"))?;
-                }
+                let contactless = matches!(reader, scenario::ReaderKind::Contactless);
+                let log = self.lab.out.join("lab").join("apdu.log");
+                let (card, copy) = self.lab.place(&src, contactless, &extra, Some(&log))?;
                 if !self.profiles.iter().any(|(r, p)| *r == *who && *p == copy) {
                     self.profiles.push((*who, copy.clone()));
                 }
-                let contactless = matches!(reader, scenario::ReaderKind::Contactless);
-                let log = self.lab.out.join("lab").join("apdu.log");
-                let card = CardProcess::start(&self.lab.sim, &self.lab.pcscd, &copy, contactless, &extra, Some(&log))
-                    .map_err(|e| e.to_string())?;
                 let name = card.reader.to_string();
                 self.cards.push((*who, card, copy));
                 if !self.pump_until(limit, |k| k.cards_present().contains(&name)) {
@@ -948,12 +960,8 @@ fn windowed(args: &DemoArgs) -> Result<bool, DemoError> {
             if let Some(c) = card.borrow_mut().take() {
                 let _ = c.remove();
             }
-            let copy = lab.out.join("cards").join(src.file_name().unwrap_or_default());
-            if !copy.exists() {
-                let _ = std::fs::copy(src, &copy);
-            }
-            let msg = match CardProcess::start(&lab.sim, &lab.pcscd, &copy, contactless, extra, None) {
-                Ok(c) => {
+            let msg = match lab.place(src, contactless, extra, None) {
+                Ok((c, _)) => {
                     *card.borrow_mut() = Some(c);
                     format!("{} is on the {} reader", t.label, if contactless { "contactless" } else { "contact" })
                 }

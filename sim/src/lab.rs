@@ -242,13 +242,13 @@ pub struct PrinterProcess {
 }
 
 impl PrinterProcess {
-    pub fn start(sim: &Path, dir: &Path, baud: u32) -> Result<PrinterProcess, LabError> {
+    /// Starts the simulator in `dir` (`printer-tty`, `spool/`, `printer-control`) and waits
+    /// until its port is ready. `extra`: more of its arguments (`--fault jam`, `--vanish-secs 1`).
+    pub fn start(sim: &Path, dir: &Path, baud: u32, extra: &[&str]) -> Result<PrinterProcess, LabError> {
         let link = dir.join("printer-tty");
         let spool = dir.join("spool");
+        // The simulator makes the FIFO; one left from an earlier run is reused.
         let control = dir.join("printer-control");
-        let _ = std::fs::remove_file(&control);
-        nix::unistd::mkfifo(&control, nix::sys::stat::Mode::from_bits_truncate(0o600))
-            .map_err(|e| err("printer control FIFO", e))?;
         let mut child = Command::new(sim)
             .arg("printer")
             .arg("--link")
@@ -258,6 +258,7 @@ impl PrinterProcess {
             .arg("--control")
             .arg(&control)
             .args(["--baud", &baud.to_string()])
+            .args(extra)
             .stdout(Stdio::piped())
             .stderr(Stdio::inherit())
             .spawn()
@@ -296,13 +297,21 @@ impl PrinterProcess {
         writeln!(f, "{line}").map_err(|e| err("printer control", e))
     }
 
+    /// The simulator's journal so far: one JSON object per job (none before the first job).
+    pub fn journal(&self) -> Result<Vec<serde_json::Value>, LabError> {
+        std::fs::read_to_string(self.spool.join("journal.jsonl"))
+            .unwrap_or_default()
+            .lines()
+            .map(|l| serde_json::from_str(l).map_err(|e| err("printer journal line", e)))
+            .collect()
+    }
+
     /// The spooled PDFs of the jobs of which at least one page came out (the journal says
     /// what reached the tray), in job order. A job stopped before its first page is not here.
     pub fn came_out(&self) -> Vec<PathBuf> {
-        let journal = std::fs::read_to_string(self.spool.join("journal.jsonl")).unwrap_or_default();
-        journal
-            .lines()
-            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+        self.journal()
+            .unwrap_or_default()
+            .into_iter()
             .filter(|j| j["printed"].as_u64().unwrap_or(0) > 0)
             .filter_map(|j| j["job"].as_str().map(|n| self.spool.join(format!("{n}.pdf"))))
             .filter(|p| p.exists())

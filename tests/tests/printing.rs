@@ -7,88 +7,53 @@
 //!
 //! The line runs at 921600 baud here to keep the tests quick; speed is the benchmark's job.
 
+use madoguchi_sim::lab::PrinterProcess;
 use madoguchi_tests::bin;
-use std::io::{BufRead, BufReader, Write};
-use std::path::{Path, PathBuf};
-use std::process::{Child, Command, Output, Stdio};
+use std::path::Path;
+use std::process::{Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::Duration;
 
 const BAUD: &str = "921600";
 
 /// A running printer simulator.
+/// The printer simulator (`madoguchi_sim::lab`, shared with the demo) in a temporary dir.
 struct Printer {
-    child: Child,
-    lines: mpsc::Receiver<String>,
-    link: PathBuf,
-    spool: PathBuf,
-    control: PathBuf,
+    sim: PrinterProcess,
     _dir: tempfile::TempDir,
+}
+
+impl std::ops::Deref for Printer {
+    type Target = PrinterProcess;
+    fn deref(&self) -> &PrinterProcess {
+        &self.sim
+    }
 }
 
 impl Printer {
     fn start(faults: &[&str]) -> Printer {
         let dir = tempfile::tempdir().expect("temp dir");
-        let link = dir.path().join("lp0");
-        let spool = dir.path().join("spool");
-        let control = dir.path().join("control");
-        let mut cmd = Command::new(bin("madoguchi-sim"));
-        cmd.arg("printer")
-            .arg("--link")
-            .arg(&link)
-            .args(["--baud", BAUD, "--vanish-secs", "1"])
-            .arg("--spool")
-            .arg(&spool)
-            .arg("--control")
-            .arg(&control);
+        let mut extra = vec!["--vanish-secs", "1"];
         for f in faults {
-            cmd.args(["--fault", f]);
+            extra.extend(["--fault", f]);
         }
-        let mut child =
-            cmd.stdout(Stdio::piped()).stderr(Stdio::inherit()).spawn().expect("start madoguchi-sim printer");
-        let out = child.stdout.take().expect("stdout");
-        let (tx, lines) = mpsc::channel();
-        std::thread::spawn(move || {
-            for l in BufReader::new(out).lines().map_while(Result::ok) {
-                if tx.send(l).is_err() {
-                    break;
-                }
-            }
-        });
-        let p = Printer { child, lines, link, spool, control, _dir: dir };
-        p.wait_for("ready");
-        p
+        let baud: u32 = BAUD.parse().expect("baud");
+        let sim =
+            PrinterProcess::start(&bin("madoguchi-sim"), dir.path(), baud, &extra).unwrap_or_else(|e| panic!("{e}"));
+        Printer { sim, _dir: dir }
     }
 
     fn wait_for(&self, what: &str) -> String {
-        loop {
-            match self.lines.recv_timeout(Duration::from_secs(30)) {
-                Ok(l) if l.starts_with(what) => return l,
-                Ok(_) => {}
-                Err(e) => panic!("printer simulator did not say {what:?}: {e}"),
-            }
-        }
+        self.sim.wait_line(what, Duration::from_secs(30)).unwrap_or_else(|e| panic!("{e}"))
     }
 
     fn control(&self, line: &str) {
-        let mut f = std::fs::OpenOptions::new().write(true).open(&self.control).expect("open control FIFO");
-        writeln!(f, "{line}").expect("write control FIFO");
+        self.sim.control(line).unwrap_or_else(|e| panic!("{e}"));
     }
 
     /// The simulator's journal: one JSON object per job.
     fn journal(&self) -> Vec<serde_json::Value> {
-        std::fs::read_to_string(self.spool.join("journal.jsonl"))
-            .unwrap_or_default()
-            .lines()
-            .map(|l| serde_json::from_str(l).expect("journal line"))
-            .collect()
-    }
-}
-
-impl Drop for Printer {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
+        self.sim.journal().unwrap_or_else(|e| panic!("{e}"))
     }
 }
 

@@ -16,7 +16,6 @@ use crate::session::{Effect, Event, Now, OpId, PaymentCommand, PaymentEvent, Pri
 use crate::workers::backend::BackendWorker;
 use crate::workers::card::CardWorker;
 use crate::workers::printer::PrinterWorker;
-use crate::workers::EventSink;
 use cash::CashWorker;
 use madoguchi_certs::TrustAnchors;
 use madoguchi_drivers::gpio::{Level, Output};
@@ -121,15 +120,12 @@ pub struct Tally {
     pub kept_yen: u32,
     /// Money the kiosk could not give back.
     pub owed_yen: u32,
-    /// Time the loop spent computing (session, view mapping, UI), excluding waits.
-    pub busy: Duration,
 }
 
 /// The running kiosk.
 pub struct Kiosk {
     session: Session,
     events: Receiver<Event>,
-    sink: EventSink,
     card: CardWorker,
     backend: BackendWorker,
     printer: PrinterWorker,
@@ -204,7 +200,6 @@ impl Kiosk {
         let mut k = Kiosk {
             session,
             events,
-            sink,
             card,
             backend,
             printer,
@@ -275,11 +270,6 @@ impl Kiosk {
         self.backend.pending_durable()
     }
 
-    /// A sender for events from outside (tests, the demo panel).
-    pub fn sink(&self) -> EventSink {
-        self.sink.clone()
-    }
-
     /// Sends the time now (after the clock was set or advanced).
     pub fn tick(&mut self) {
         self.last_tick = Some(Instant::now());
@@ -327,7 +317,6 @@ impl Kiosk {
     }
 
     fn handle(&mut self, ev: Event) {
-        let t0 = Instant::now();
         match &ev {
             Event::CardReply { op, .. } | Event::BackendReply { op, .. } => {
                 self.waiting_ops.remove(op);
@@ -366,7 +355,6 @@ impl Kiosk {
         for fx in effects {
             self.apply(fx);
         }
-        self.tally.busy += t0.elapsed();
     }
 
     fn apply(&mut self, fx: Effect) {
