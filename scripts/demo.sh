@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The one command for the demo: installs what it needs, builds madoguchi, and plays residents'
-# visits to the kiosk with no display: `madoguchi demo --headless` starts the demo world, a
+# visits to the kiosk with no display: `madoguchi-lab demo --headless` starts the demo world, a
 # private pcscd with the vpcd virtual reader (its own mount and PID namespaces), the municipal
 # backend, the PJL printer simulator on a pty and the kiosk itself, then drives the touchscreen
 # UI by its action ids as a resident would.
@@ -31,7 +31,7 @@ FAILED=0
 for S in "${SCENARIOS[@]}"; do
   NAME="$(basename "$S" .toml)"
   printf '\n\033[1m== %s\033[0m\n' "$NAME"
-  "$BIN/madoguchi" demo --headless --scenario "$S" --world "$OUT/world" --out "$OUT/$NAME" || FAILED=1
+  "$BIN/madoguchi-lab" demo --headless --scenario "$S" --world "$OUT/world" --out "$OUT/$NAME" || FAILED=1
   jq -r '"passed: \(.passed)  issuances: \(.issuances | length)  charged: \(.charged_yen) yen  refunded: \(.refunded_yen) yen  APDUs to authenticated: \(.apdu_count)  kiosk machine time: \(.machine_time_ms) ms  end to end: \(.end_to_end_ms) ms  peak RSS: \(.peak_rss_kb) kB"' \
     "$OUT/$NAME/result.json" 2>/dev/null || true
   echo "screens: $OUT/$NAME/screens/   printed: $OUT/$NAME/printed/   result: $OUT/$NAME/result.json"

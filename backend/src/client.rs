@@ -1,5 +1,5 @@
 //! A small HTTPS client with a client certificate, over one kept-alive HTTP/1.1 connection (as a
-//! kiosk holds it). Used by the `municipality` commands, the benchmark and the tests.
+//! kiosk holds it). Used by the `municipality` commands, the benchmark (`madoguchi-lab bench`) and the tests.
 
 use crate::pki::{read_certs, read_key, PkiError};
 use bytes::Bytes;

@@ -8,7 +8,6 @@
 pub mod api;
 pub mod app;
 pub mod audit;
-pub mod bench;
 pub mod client;
 pub mod config;
 pub mod db;

@@ -10,7 +10,7 @@ use madoguchi_backend::client::Client;
 use madoguchi_backend::config::{Config, KEYS};
 use madoguchi_backend::domain::{ClosedDays, DocumentKind, Hours, MunicipalityConfig, Notice};
 use madoguchi_backend::pki::{CredentialInfo, Keys};
-use madoguchi_backend::{audit, bench, error, openapi, ops};
+use madoguchi_backend::{audit, error, openapi, ops};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -55,8 +55,6 @@ enum Command {
     Codes,
     /// Print the configuration keys with their defaults (Markdown table).
     ConfigKeys,
-    /// Drive full resident flows against a server and report throughput and latency.
-    Bench(bench::BenchArgs),
 }
 
 #[derive(Subcommand)]
@@ -195,10 +193,8 @@ fn load_config(cli: &Cli) -> Result<Config, String> {
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
-    let needs_config = !matches!(
-        cli.command,
-        Command::Openapi | Command::Codes | Command::ConfigKeys | Command::Municipality(_) | Command::Bench(_)
-    );
+    let needs_config =
+        !matches!(cli.command, Command::Openapi | Command::Codes | Command::ConfigKeys | Command::Municipality(_));
     let config = if needs_config {
         match load_config(&cli) {
             Ok(c) => Some(c),
@@ -235,7 +231,6 @@ fn main() -> ExitCode {
 }
 
 async fn run(cli: Cli, config: Option<Config>) -> Result<ExitCode, String> {
-    let database = cli.database.clone();
     match cli.command {
         Command::Openapi => {
             println!("{}", openapi::json());
@@ -365,11 +360,6 @@ async fn run(cli: Cli, config: Option<Config>) -> Result<ExitCode, String> {
             }
         }
         Command::Municipality(m) => return municipality(m).await,
-        Command::Bench(mut args) => {
-            args.database = database;
-            let report = bench::run(args).await?;
-            println!("{}", serde_json::to_string(&report).expect("json"));
-        }
     }
     Ok(ExitCode::SUCCESS)
 }

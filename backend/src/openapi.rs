@@ -1,6 +1,6 @@
 //! The OpenAPI 3.1 document, generated from the handlers and types (utoipa), served at
 //! `/v1/openapi.json`; and a small validator that checks a reply against it (used by the tests
-//! and by `bench --check-schema`).
+//! and by `madoguchi-lab bench --check-schema`).
 
 use crate::api::*;
 use crate::domain::*;

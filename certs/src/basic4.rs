@@ -2,89 +2,14 @@
 //! subjectAltName (jpki.md §6): otherNames `1.2.392.200149.8.5.5.1`–`.6`, each value
 //! `[0] EXPLICIT UTF8String`, in the card order 1, 4, 3, 5, 2, 6.
 
+use crate::era::Era;
 use crate::error::CertError;
 use crate::oids;
 use der::asn1::{ObjectIdentifier, Utf8StringRef};
 use der::{Any, Decode, Tag};
-use time::macros::date;
 use time::{Date, Month};
 use x509_cert::ext::pkix::name::{GeneralName, OtherName};
 use x509_cert::ext::pkix::SubjectAltName;
-
-/// Japanese era (元号) with the one-digit code JPKI puts in front of the birth date.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord)]
-pub enum Era {
-    /// `0` 不明: before Meiji, or not known.
-    Unknown,
-    Meiji,
-    Taisho,
-    Showa,
-    Heisei,
-    Reiwa,
-}
-
-/// First days in the Gregorian calendar, newest first. Meiji counts from 1868-01-25 (明治元年
-/// 1月1日 of the old calendar), as the era was applied retroactively to the whole year.
-const ERA_STARTS: [(Era, Date); 5] = [
-    (Era::Reiwa, date!(2019 - 05 - 01)),
-    (Era::Heisei, date!(1989 - 01 - 08)),
-    (Era::Showa, date!(1926 - 12 - 25)),
-    (Era::Taisho, date!(1912 - 07 - 30)),
-    (Era::Meiji, date!(1868 - 01 - 25)),
-];
-
-impl Era {
-    /// The era a Gregorian date falls in; what the encoder must write before `YYYYMMDD`.
-    pub fn of(date: Date) -> Era {
-        ERA_STARTS.iter().find(|(_, start)| date >= *start).map_or(Era::Unknown, |(era, _)| *era)
-    }
-
-    /// The JPKI code digit: 1明治 2大正 3昭和 4平成 5令和, 0 不明.
-    pub fn code(self) -> u8 {
-        match self {
-            Era::Unknown => 0,
-            Era::Meiji => 1,
-            Era::Taisho => 2,
-            Era::Showa => 3,
-            Era::Heisei => 4,
-            Era::Reiwa => 5,
-        }
-    }
-
-    pub fn from_code(code: u8) -> Option<Era> {
-        Some(match code {
-            0 => Era::Unknown,
-            1 => Era::Meiji,
-            2 => Era::Taisho,
-            3 => Era::Showa,
-            4 => Era::Heisei,
-            5 => Era::Reiwa,
-            _ => return None,
-        })
-    }
-
-    /// The era's name in kanji (`不明` for [`Era::Unknown`]).
-    pub fn name_ja(self) -> &'static str {
-        match self {
-            Era::Unknown => "不明",
-            Era::Meiji => "明治",
-            Era::Taisho => "大正",
-            Era::Showa => "昭和",
-            Era::Heisei => "平成",
-            Era::Reiwa => "令和",
-        }
-    }
-
-    pub fn first_day(self) -> Option<Date> {
-        ERA_STARTS.iter().find(|(era, _)| *era == self).map(|(_, d)| *d)
-    }
-
-    /// The era year of `date` (1 = 元年), if `date` lies in this era.
-    pub fn year_of(self, date: Date) -> Option<i32> {
-        let start = self.first_day()?;
-        (Era::of(date) == self).then(|| date.year() - start.year() + 1)
-    }
-}
 
 /// 生年月日 as JPKI encodes it: era code + Gregorian `YYYYMMDD`.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -355,6 +280,7 @@ pub fn to_fullwidth(s: &str) -> String {
 mod tests {
     use super::*;
     use der::Encode;
+    use time::macros::date;
 
     #[test]
     fn eras_change_on_their_first_day() {

@@ -9,6 +9,7 @@ mod anchors;
 mod basic4;
 mod cert;
 mod crl;
+pub mod era;
 mod error;
 pub mod fuzzing;
 pub mod oids;
@@ -17,9 +18,10 @@ mod util;
 pub mod validity;
 
 pub use anchors::{Anchor, TrustAnchors};
-pub use basic4::{check_fullwidth, to_fullwidth, Basic4Info, BirthDate, Era, Sex, MAX_ADDRESS_CHARS};
+pub use basic4::{check_fullwidth, to_fullwidth, Basic4Info, BirthDate, Sex, MAX_ADDRESS_CHARS};
 pub use cert::{der_length_from_header, CertProfile, JpkiCertificate, KeyUsageBits};
 pub use crl::{Crl, Revocation, RevocationReason};
+pub use era::Era;
 pub use error::{CertError, CertErrorKind};
 pub use validity::ValidityStatus;
 

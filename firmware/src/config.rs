@@ -6,10 +6,10 @@
 //! keys and values out of range (checked here one by one). Files named by the configuration
 //! must exist; relative paths are relative to the configuration file.
 
-use crate::session::{ServiceHours, SessionConfig, Timeouts};
 use madoguchi_drivers::card::ReaderRoles;
 use madoguchi_drivers::gpio::{LineMap, Polarity};
 use madoguchi_drivers::printer::{FlowControl, PrinterConfig};
+use madoguchi_session::{ServiceHours, SessionConfig, Timeouts};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -235,8 +235,8 @@ impl KioskConfig {
     }
 
     /// Loads the backend's document key check.
-    pub fn document_check(&self) -> Option<crate::session::checks::Ed25519DocumentCheck> {
-        crate::session::checks::Ed25519DocumentCheck::from_hex(&self.backend.document_key)
+    pub fn document_check(&self) -> Option<madoguchi_session::checks::Ed25519DocumentCheck> {
+        madoguchi_session::checks::Ed25519DocumentCheck::from_hex(&self.backend.document_key)
     }
 }
 
@@ -322,7 +322,7 @@ fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
         return Err(ConfigError::new("backend.url", "has no host"));
     }
     let document_key = required(b.document_key, "backend.document_key")?;
-    if crate::session::checks::Ed25519DocumentCheck::from_hex(&document_key).is_none() {
+    if madoguchi_session::checks::Ed25519DocumentCheck::from_hex(&document_key).is_none() {
         return Err(ConfigError::new("backend.document_key", "not an Ed25519 public key (64 hex digits)"));
     }
     let retries = b.retries.unwrap_or(2);

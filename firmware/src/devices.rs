@@ -3,10 +3,10 @@
 //! [`PaymentEvent`]s. Workers (threads owning the device) call these; the translation itself is
 //! plain code, tested here with mock pins and a scripted unit.
 
-use crate::session::{CashFaultKind, PaymentCommand, PaymentEvent, Signal};
 use madoguchi_drivers::gpio::embedded_hal::digital::{InputPin, OutputPin};
 use madoguchi_drivers::gpio::{GpioError, KioskPins, Level, Output};
 use madoguchi_drivers::payment::{CashError, CashErrorKind, CashEvent, CashUnit};
+use madoguchi_session::{CashFaultKind, PaymentCommand, PaymentEvent, Signal};
 
 /// Sets a pin as the session asks.
 pub fn apply_signal<O: OutputPin, I: InputPin>(pins: &mut KioskPins<O, I>, signal: Signal) -> Result<(), GpioError> {

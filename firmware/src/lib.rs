@@ -2,11 +2,9 @@
 #![forbid(unsafe_code)]
 
 pub mod config;
-pub mod demo;
 pub mod devices;
 pub mod diagnostics;
-pub mod documents;
 pub mod kiosk;
-pub mod scenario;
-pub mod session;
+pub mod print_sample;
 pub mod workers;
+pub mod world;

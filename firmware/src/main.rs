@@ -27,11 +27,7 @@ enum Command {
     },
     /// Renders a certificate from demo data to a PDF file and, with --printer, prints it
     /// through the serial PJL driver (exit 0 only when the printer confirmed the job's end).
-    PrintSample(madoguchi_firmware::documents::print_sample::PrintSampleArgs),
-    /// A whole demo world on this machine (pcscd with vpcd, backend, printer simulator, kiosk).
-    /// With --headless --scenario NAME it plays a scenario and writes screens, printed PDFs and
-    /// result.json to --out.
-    Demo(madoguchi_firmware::demo::DemoArgs),
+    PrintSample(madoguchi_firmware::print_sample::PrintSampleArgs),
 }
 
 #[derive(Subcommand)]
@@ -63,10 +59,7 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     match (cli.command, cli.config) {
         (Some(Command::Card { what }), None) => card(what),
-        (Some(Command::PrintSample(args)), None) => {
-            ExitCode::from(madoguchi_firmware::documents::print_sample::run(&args))
-        }
-        (Some(Command::Demo(args)), None) => madoguchi_firmware::demo::run(&args),
+        (Some(Command::PrintSample(args)), None) => ExitCode::from(madoguchi_firmware::print_sample::run(&args)),
         (None, Some(config)) => madoguchi_firmware::kiosk::run::run(&config, cli.check),
         (Some(_), Some(_)) => {
             eprintln!("madoguchi: --config runs the kiosk and takes no command");

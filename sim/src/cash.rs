@@ -3,6 +3,7 @@
 //! through [`CashUnit`] exactly like a real one.
 
 use madoguchi_drivers::payment::{make_change, value, CashError, CashErrorKind, CashEvent, CashUnit, DENOMINATIONS};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What the simulated unit holds and is doing.
 #[derive(Debug, Clone)]
@@ -154,6 +155,40 @@ impl CashUnit for SimCashUnit {
         }
         self.paid_out_total += yen;
         Ok(())
+    }
+}
+
+/// The simulated cash unit shared between the kiosk's cash worker (which owns a clone as its
+/// [`CashUnit`]) and whoever plays the resident (the demo panel, a scenario), through
+/// [`SharedSimCash::slot`].
+#[derive(Clone, Default)]
+pub struct SharedSimCash(Arc<Mutex<SimCashUnit>>);
+
+impl SharedSimCash {
+    /// The unit itself, to insert money or make it fail.
+    pub fn slot(&self) -> MutexGuard<'_, SimCashUnit> {
+        self.0.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+impl CashUnit for SharedSimCash {
+    fn ready(&mut self) -> Result<(), CashError> {
+        self.slot().ready()
+    }
+    fn begin(&mut self, due_yen: u32) -> Result<(), CashError> {
+        self.slot().begin(due_yen)
+    }
+    fn poll(&mut self) -> Result<Vec<CashEvent>, CashError> {
+        self.slot().poll()
+    }
+    fn stop(&mut self) -> Result<u32, CashError> {
+        self.slot().stop()
+    }
+    fn keep(&mut self, yen: u32) -> Result<(), CashError> {
+        self.slot().keep(yen)
+    }
+    fn pay_out(&mut self, yen: u32) -> Result<(), CashError> {
+        self.slot().pay_out(yen)
     }
 }
 

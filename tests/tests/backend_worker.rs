@@ -7,11 +7,11 @@
 
 use madoguchi_backend::client::Client;
 use madoguchi_firmware::config::BackendConfig;
-use madoguchi_firmware::session::checks::{DocumentCheck, Ed25519DocumentCheck};
-use madoguchi_firmware::session::{
+use madoguchi_firmware::workers::backend::BackendWorker;
+use madoguchi_session::checks::{DocumentCheck, Ed25519DocumentCheck};
+use madoguchi_session::{
     BackendCall, BackendError, BackendOk, Event, IssueOutcome, IssueRequest, Issued, OpId, Refusal, Request, Route,
 };
-use madoguchi_firmware::workers::backend::BackendWorker;
 use madoguchi_tests::{bin, resident_with, shared_world, WAIT};
 use rsa::pkcs8::DecodePrivateKey;
 use serde_json::{json, Value};

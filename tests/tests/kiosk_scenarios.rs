@@ -30,7 +30,7 @@ impl Drop for Out {
 
 fn run(name: &str) -> (Value, Out) {
     let out = Out(tempfile::Builder::new().prefix(&format!("scenario-{name}-")).tempdir().expect("temp dir").keep());
-    let status = Command::new(bin("madoguchi"))
+    let status = Command::new(bin("madoguchi-lab"))
         .env("RUST_LOG", "warn")
         .args(["demo", "--headless", "--scenario", name, "--out"])
         .arg(&*out)
@@ -39,10 +39,10 @@ fn run(name: &str) -> (Value, Out) {
         .arg("--scenarios-dir")
         .arg(Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios"))
         .status()
-        .expect("run madoguchi demo");
+        .expect("run madoguchi-lab demo");
     let result: Value = serde_json::from_slice(
         &std::fs::read(out.join("result.json"))
-            .unwrap_or_else(|e| panic!("{name}: no result.json ({e}); madoguchi demo exited {status}")),
+            .unwrap_or_else(|e| panic!("{name}: no result.json ({e}); madoguchi-lab demo exited {status}")),
     )
     .expect("result.json is JSON");
     let failed: Vec<&Value> = result["steps"].as_array().into_iter().flatten().filter(|s| s["ok"] != true).collect();

@@ -11,11 +11,11 @@ use madoguchi_backend::api::IssuanceRequest;
 use madoguchi_backend::domain::{self, Binding, DocumentKind, IssuerInfo, MunicipalityView, ResidentView};
 use madoguchi_backend::signing::BackendKey;
 use madoguchi_drivers::printer::{ErrorKind, FlowControl, PaperOutcome, PrinterConfig};
-use madoguchi_firmware::documents::payload::{self, PayloadErrorKind};
-use madoguchi_firmware::documents::world::DemoWorld;
-use madoguchi_firmware::documents::{Document, FontPaths, FontSet, KosekiScope, Renderer, ResidentOptions};
-use madoguchi_firmware::session::{DocumentBinding, Event, PrintJob, PrinterEvent, SignedDocument};
 use madoguchi_firmware::workers::printer::PrinterWorker;
+use madoguchi_firmware::world::DemoWorld;
+use madoguchi_paper::payload::{self, PayloadErrorKind};
+use madoguchi_paper::{Document, FontPaths, FontSet, KosekiScope, Renderer, ResidentOptions};
+use madoguchi_session::{DocumentBinding, Event, PrintJob, PrinterEvent, SignedDocument};
 use madoguchi_sim::lab::PrinterProcess;
 use madoguchi_tests::bin;
 use std::path::{Path, PathBuf};
@@ -419,7 +419,7 @@ fn backend_payloads_agree_with_the_world_registry() {
         match (&p.document, &w) {
             (Document::Juminhyo(a), Document::Juminhyo(b)) | (Document::Kisaijiko(a), Document::Kisaijiko(b)) => {
                 assert_eq!(a.address, b.address, "{kind}");
-                let people = |j: &madoguchi_firmware::documents::Juminhyo| {
+                let people = |j: &madoguchi_paper::Juminhyo| {
                     j.members
                         .iter()
                         .map(|m| (m.name.clone(), m.born, m.sex, m.address_since, m.previous_address.clone()))
@@ -428,7 +428,7 @@ fn backend_payloads_agree_with_the_world_registry() {
                 assert_eq!(people(a), people(b), "{kind}");
                 if kind == DocumentKind::Juminhyo {
                     assert_eq!(a.head, b.head);
-                    let more = |j: &madoguchi_firmware::documents::Juminhyo| {
+                    let more = |j: &madoguchi_paper::Juminhyo| {
                         j.members
                             .iter()
                             .map(|m| (m.relationship.clone(), m.honseki.clone(), m.my_number.clone()))
@@ -448,15 +448,13 @@ fn backend_payloads_agree_with_the_world_registry() {
                     (x.fiscal_year, &x.address, x.total_income, x.taxable_income, x.municipal_tax, x.prefectural_tax),
                     (y.fiscal_year, &y.address, y.total_income, y.taxable_income, y.municipal_tax, y.prefectural_tax)
                 );
-                let amounts = |r: &madoguchi_firmware::documents::TaxRecord| {
-                    r.incomes.iter().map(|(_, v)| *v).collect::<Vec<_>>()
-                };
+                let amounts = |r: &madoguchi_paper::TaxRecord| r.incomes.iter().map(|(_, v)| *v).collect::<Vec<_>>();
                 assert_eq!(amounts(x), amounts(y));
             }
             (Document::Koseki(a), Document::Koseki(b)) => {
                 assert_eq!((&a.honseki, &a.head), (&b.honseki, &b.head), "{kind}");
                 // The people the certificate is about.
-                let chosen = |k: &madoguchi_firmware::documents::Koseki| match &k.scope {
+                let chosen = |k: &madoguchi_paper::Koseki| match &k.scope {
                     KosekiScope::All => k.persons.iter().map(|p| (p.given_name.clone(), p.born)).collect::<Vec<_>>(),
                     KosekiScope::Persons(ix) => {
                         ix.iter().map(|&i| (k.persons[i].given_name.clone(), k.persons[i].born)).collect()

@@ -2,7 +2,7 @@
 //! loads, its people exist with the tags it asks for, `other` is of another household, every
 //! placeholder expands, and the world has what the steps name (phones, municipalities).
 
-use madoguchi_firmware::scenario::{self, Role, StepAction, Who};
+use madoguchi_lab::scenario::{self, Role, StepAction, Who};
 use madoguchi_tests::shared_world;
 use std::path::{Path, PathBuf};
 

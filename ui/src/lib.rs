@@ -23,29 +23,33 @@
 //! the last `set_view` decides it for all of them.
 #![forbid(unsafe_code)]
 
+mod flat;
 mod fonts;
-mod model;
 mod platform;
+#[cfg(feature = "testing")]
+mod probe;
 pub mod samples;
 
-/// The demo's simulator panel (`madoguchi demo` on a desktop): a second window where a person
+/// The demo's simulator panel (`madoguchi-lab demo` on a desktop, feature `panel`): a second window where a person
 /// trying the kiosk places cards, inserts money and makes the printer fail.
+#[cfg(feature = "panel")]
 pub mod panel {
     pub use madoguchi_ui_slint::{PanelToken, SimulatorPanel};
 }
 
 pub use fonts::{embedded_fonts, EmbeddedFonts};
-pub use model::{
+pub use madoguchi_session::view_model::{
     CertificateProblem, Choice, Countdown, Date, Failure, FailureCode, Hours, Language, MoneyState, Order, Payment,
     PinPad, PinPurpose, Progress, Reason, Screen, Stage, ViewModel,
 };
+#[cfg(feature = "testing")]
+pub use probe::{Control, NotTouchable, TextBox};
 
-use i_slint_backend_testing::{AccessibleRole, ElementHandle, ElementQuery};
+use flat::Flat;
 use madoguchi_ui_slint::{Api, KioskWindow, Names};
-use model::Flat;
 use slint::platform::software_renderer::MinimalSoftwareWindow;
-use slint::platform::{PointerEventButton, WindowEvent};
-use slint::{ComponentHandle, LogicalPosition, ModelRc, PhysicalSize, Rgb8Pixel, SharedString, VecModel};
+use slint::platform::WindowEvent;
+use slint::{ComponentHandle, ModelRc, PhysicalSize, Rgb8Pixel, SharedString, VecModel};
 use std::cell::{Cell, RefCell};
 use std::path::Path;
 use std::rc::Rc;
@@ -72,58 +76,6 @@ pub enum UiError {
     NotHeadless,
 }
 
-/// Why [`Ui::touch`] could not touch a control.
-#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum NotTouchable {
-    /// No visible control on this screen has that action id.
-    #[error("no control with action id {0:?} on this screen")]
-    NotFound(String),
-    /// The control is shown but disabled.
-    #[error("control {0:?} is disabled")]
-    Disabled(String),
-    /// The control lies (partly) outside the window.
-    #[error("control {0:?} is outside the window")]
-    OutsideWindow(String),
-    /// Pressing at the control's centre did not report its action (something covers it).
-    #[error("touching {0:?} did not report it")]
-    NotReported(String),
-}
-
-/// A control as a finger would find it: its box in logical pixels of the current window size
-/// (see [`Ui::scale_factor`]), whether it is enabled, and its accessible label.
-#[derive(Debug, Clone, PartialEq)]
-pub struct Control {
-    /// The action id.
-    pub action: String,
-    /// Left edge, logical px.
-    pub x: f32,
-    /// Top edge, logical px.
-    pub y: f32,
-    /// Width, logical px.
-    pub width: f32,
-    /// Height, logical px.
-    pub height: f32,
-    /// Can be touched.
-    pub enabled: bool,
-    /// The accessible label in the current language.
-    pub label: String,
-}
-
-/// A text on the screen and its box in logical pixels.
-#[derive(Debug, Clone, PartialEq)]
-pub struct TextBox {
-    /// The text as shown.
-    pub text: String,
-    /// Left edge.
-    pub x: f32,
-    /// Top edge.
-    pub y: f32,
-    /// Width.
-    pub width: f32,
-    /// Height.
-    pub height: f32,
-}
-
 /// The failure catalogue's words for one failure in one language, as the failure screen shows
 /// them ([`Ui::failure_text`]).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -148,6 +100,9 @@ pub struct Ui {
     window: KioskWindow,
     headless: Option<Rc<MinimalSoftwareWindow>>,
     handler: Handler,
+    /// What the last probe touch reported (feature `testing` only: a product build keeps no
+    /// touch history, so no PIN digits pile up in memory).
+    #[cfg(feature = "testing")]
     reported: Rc<RefCell<Vec<String>>>,
     screen: Cell<Screen>,
     language: Cell<Language>,
@@ -194,12 +149,15 @@ impl Ui {
     fn wrap(window: KioskWindow, headless: Option<Rc<MinimalSoftwareWindow>>) -> Ui {
         fonts::register_embedded_fonts();
         let handler: Handler = Rc::new(RefCell::new(None));
+        #[cfg(feature = "testing")]
         let reported = Rc::new(RefCell::new(Vec::new()));
         {
             let handler = handler.clone();
+            #[cfg(feature = "testing")]
             let reported = reported.clone();
             window.global::<Api>().on_touched(move |action| {
                 let action = action.to_string();
+                #[cfg(feature = "testing")]
                 reported.borrow_mut().push(action.clone());
                 if let Some(h) = handler.borrow().as_ref() {
                     h(action);
@@ -210,6 +168,7 @@ impl Ui {
             window,
             headless,
             handler,
+            #[cfg(feature = "testing")]
             reported,
             screen: Cell::new(Screen::Idle),
             language: Cell::new(Language::Ja),
@@ -318,7 +277,7 @@ impl Ui {
         self.set_language(language);
         let id = SharedString::from(code.id());
         let flat = Failure { code, money, reference: String::new(), pages_printed: 0 };
-        let (state, yen) = model::money_id(&flat);
+        let (state, yen) = flat::money_id(&flat);
         let text = FailureText {
             title: names.invoke_failure_title(id.clone()).into(),
             what: names.invoke_failure_what(id.clone()).into(),
@@ -392,198 +351,8 @@ impl Ui {
         Ok(buffer.iter().flat_map(|p| [p.r, p.g, p.b]).collect())
     }
 
-    fn settle(&self) {
+    pub(crate) fn settle(&self) {
         slint::platform::update_timers_and_animations();
-    }
-
-    fn controls(&self) -> Vec<ElementHandle> {
-        ElementQuery::from_root(&self.window)
-            .match_predicate(|e| e.accessible_id().is_some_and(|id| !id.is_empty()))
-            .find_all()
-    }
-
-    fn describe(&self, e: &ElementHandle) -> Option<Control> {
-        let action = e.accessible_id()?.to_string();
-        if action.is_empty() || e.computed_opacity() <= 0.0 {
-            return None;
-        }
-        let pos = e.absolute_position();
-        let size = e.size();
-        if size.width <= 0.0 || size.height <= 0.0 {
-            return None;
-        }
-        Some(Control {
-            action,
-            x: pos.x,
-            y: pos.y,
-            width: size.width,
-            height: size.height,
-            enabled: e.accessible_enabled().unwrap_or(true),
-            label: e.accessible_label().map(|s| s.to_string()).unwrap_or_default(),
-        })
-    }
-
-    /// Every visible control of the screen shown, in tree order.
-    pub fn controls_shown(&self) -> Vec<Control> {
-        self.controls().iter().filter_map(|e| self.describe(e)).collect()
-    }
-
-    /// The visible control with this action id on the screen shown.
-    pub fn find_action(&self, action_id: &str) -> Option<Control> {
-        let id = action_id.to_string();
-        let found = ElementQuery::from_root(&self.window)
-            .match_predicate(move |e| e.accessible_id().is_some_and(|a| a == id.as_str()))
-            .find_all();
-        found.iter().find_map(|e| self.describe(e))
-    }
-
-    /// The visible control whose accessible label (in the current language) is `label`.
-    pub fn find_label(&self, label: &str) -> Option<Control> {
-        self.controls_shown().into_iter().find(|c| c.label == label)
-    }
-
-    /// The window's size in logical pixels.
-    pub fn logical_size(&self) -> (f32, f32) {
-        let s = self.window.window().size().to_logical(self.scale_factor());
-        (s.width, s.height)
-    }
-
-    /// Whether the control lies entirely inside the window.
-    pub fn inside_window(&self, c: &Control) -> bool {
-        let (w, h) = self.logical_size();
-        let eps = 0.5;
-        c.x >= -eps && c.y >= -eps && c.x + c.width <= w + eps && c.y + c.height <= h + eps
-    }
-
-    /// Touches the control with this action id as a finger would: pointer pressed and released
-    /// at its centre. Fails, reporting nothing, if it is not shown, disabled, outside the window,
-    /// or covered.
-    pub fn touch(&self, action_id: &str) -> Result<(), NotTouchable> {
-        let c = self.find_action(action_id).ok_or_else(|| NotTouchable::NotFound(action_id.into()))?;
-        if !c.enabled {
-            return Err(NotTouchable::Disabled(action_id.into()));
-        }
-        if !self.inside_window(&c) {
-            return Err(NotTouchable::OutsideWindow(action_id.into()));
-        }
-        let position = LogicalPosition::new(c.x + c.width / 2.0, c.y + c.height / 2.0);
-        self.reported.borrow_mut().clear();
-        let w = self.window.window();
-        w.dispatch_event(WindowEvent::PointerMoved { position });
-        w.dispatch_event(WindowEvent::PointerPressed { position, button: PointerEventButton::Left });
-        w.dispatch_event(WindowEvent::PointerReleased { position, button: PointerEventButton::Left });
-        w.dispatch_event(WindowEvent::PointerExited);
-        self.settle();
-        let reported = std::mem::take(&mut *self.reported.borrow_mut());
-        if reported.iter().any(|a| a == action_id) {
-            Ok(())
-        } else {
-            Err(NotTouchable::NotReported(action_id.into()))
-        }
-    }
-
-    /// Touches the point (`x`, `y`) in logical pixels, as a finger would; returns the actions it
-    /// reported (none if it hit no enabled control).
-    pub fn touch_at(&self, x: f32, y: f32) -> Vec<String> {
-        let position = LogicalPosition::new(x, y);
-        self.reported.borrow_mut().clear();
-        let w = self.window.window();
-        w.dispatch_event(WindowEvent::PointerMoved { position });
-        w.dispatch_event(WindowEvent::PointerPressed { position, button: PointerEventButton::Left });
-        w.dispatch_event(WindowEvent::PointerReleased { position, button: PointerEventButton::Left });
-        w.dispatch_event(WindowEvent::PointerExited);
-        self.settle();
-        std::mem::take(&mut *self.reported.borrow_mut())
-    }
-
-    /// Layout defects a resident would see: a control or text (partly) outside the window, or a
-    /// control's text spilling out of the control. Empty when the screen fits. Tests run it on
-    /// every screen, language, size and text size.
-    pub fn layout_problems(&self) -> Vec<String> {
-        let (w, h) = self.logical_size();
-        let eps = 1.0;
-        let inside = |x: f32, y: f32, cw: f32, ch: f32, bx: f32, by: f32, bw: f32, bh: f32| {
-            x >= bx - eps && y >= by - eps && x + cw <= bx + bw + eps && y + ch <= by + bh + eps
-        };
-        let mut problems = Vec::new();
-        for e in self.controls() {
-            let Some(c) = self.describe(&e) else { continue };
-            if !inside(c.x, c.y, c.width, c.height, 0.0, 0.0, w, h) {
-                problems.push(format!(
-                    "control {} at ({:.0},{:.0}) {:.0}x{:.0} is outside the {w:.0}x{h:.0} window",
-                    c.action, c.x, c.y, c.width, c.height
-                ));
-            }
-            for t in e.query_descendants().match_accessible_role(AccessibleRole::Text).find_all() {
-                let (p, s) = (t.absolute_position(), t.size());
-                if s.width <= 0.0 || s.height <= 0.0 {
-                    continue;
-                }
-                if !inside(p.x, p.y, s.width, s.height, c.x, c.y, c.width, c.height) {
-                    problems.push(format!(
-                        "text {:?} of control {} spills out of it ({:.0},{:.0} {:.0}x{:.0} in {:.0},{:.0} {:.0}x{:.0})",
-                        t.accessible_label().unwrap_or_default(),
-                        c.action,
-                        p.x,
-                        p.y,
-                        s.width,
-                        s.height,
-                        c.x,
-                        c.y,
-                        c.width,
-                        c.height
-                    ));
-                }
-            }
-        }
-        for t in ElementQuery::from_root(&self.window).match_accessible_role(AccessibleRole::Text).find_all() {
-            let (p, s) = (t.absolute_position(), t.size());
-            if s.width > 0.0 && s.height > 0.0 && !inside(p.x, p.y, s.width, s.height, 0.0, 0.0, w, h) {
-                problems.push(format!(
-                    "text {:?} at ({:.0},{:.0}) {:.0}x{:.0} is outside the {w:.0}x{h:.0} window",
-                    t.accessible_label().unwrap_or_default(),
-                    p.x,
-                    p.y,
-                    s.width,
-                    s.height
-                ));
-            }
-        }
-        problems
-    }
-
-    /// Every text on the screen with its box (logical px), in tree order.
-    pub fn text_boxes(&self) -> Vec<TextBox> {
-        ElementQuery::from_root(&self.window)
-            .match_accessible_role(AccessibleRole::Text)
-            .find_all()
-            .iter()
-            .filter(|e| e.computed_opacity() > 0.0)
-            .filter_map(|e| {
-                let (p, s) = (e.absolute_position(), e.size());
-                let text = e.accessible_label()?.to_string();
-                (s.width > 0.0 && s.height > 0.0 && !text.trim().is_empty()).then_some(TextBox {
-                    text,
-                    x: p.x,
-                    y: p.y,
-                    width: s.width,
-                    height: s.height,
-                })
-            })
-            .collect()
-    }
-
-    /// Every text on the screen, in tree order (what `expect_text` searches).
-    pub fn visible_texts(&self) -> Vec<String> {
-        ElementQuery::from_root(&self.window)
-            .match_accessible_role(AccessibleRole::Text)
-            .find_all()
-            .iter()
-            .filter(|e| e.computed_opacity() > 0.0 && e.size().width > 0.0)
-            .filter_map(|e| e.accessible_label())
-            .map(|s| s.to_string())
-            .filter(|s| !s.trim().is_empty())
-            .collect()
     }
 }
 

@@ -1,7 +1,7 @@
 //! Sample view models for every screen: the gallery, the tests, and an example for the session
 //! of what each screen expects.
 
-use crate::model::*;
+use madoguchi_session::view_model::*;
 
 /// A plausible view model for `screen` in `language`, with every field the screen uses filled.
 pub fn sample(screen: Screen, language: Language) -> ViewModel {

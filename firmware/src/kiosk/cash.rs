@@ -3,12 +3,10 @@
 //! asked). A unit that answers slowly never holds up the kiosk loop.
 
 use crate::devices::CashDriver;
-use crate::session::{Event, PaymentCommand};
 use crate::workers::EventSink;
 use madoguchi_drivers::payment::{CashError, CashEvent, CashUnit};
-use madoguchi_sim::cash::SimCashUnit;
+use madoguchi_session::{Event, PaymentCommand};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
-use std::sync::{Arc, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::Duration;
 
@@ -98,38 +96,5 @@ impl CashUnit for BoxedUnit {
     }
     fn pay_out(&mut self, yen: u32) -> Result<(), CashError> {
         self.0.pay_out(yen)
-    }
-}
-
-/// `cash.device = "simulated"`: the demo world's cash unit, shared with whoever plays the
-/// resident (the demo panel, a scenario) through [`SharedSimCash::slot`].
-#[derive(Clone, Default)]
-pub struct SharedSimCash(Arc<Mutex<SimCashUnit>>);
-
-impl SharedSimCash {
-    /// The unit itself, to insert money or make it fail.
-    pub fn slot(&self) -> MutexGuard<'_, SimCashUnit> {
-        self.0.lock().unwrap_or_else(|p| p.into_inner())
-    }
-}
-
-impl CashUnit for SharedSimCash {
-    fn ready(&mut self) -> Result<(), CashError> {
-        self.slot().ready()
-    }
-    fn begin(&mut self, due_yen: u32) -> Result<(), CashError> {
-        self.slot().begin(due_yen)
-    }
-    fn poll(&mut self) -> Result<Vec<CashEvent>, CashError> {
-        self.slot().poll()
-    }
-    fn stop(&mut self) -> Result<u32, CashError> {
-        self.slot().stop()
-    }
-    fn keep(&mut self, yen: u32) -> Result<(), CashError> {
-        self.slot().keep(yen)
-    }
-    fn pay_out(&mut self, yen: u32) -> Result<(), CashError> {
-        self.slot().pay_out(yen)
     }
 }

@@ -10,9 +10,6 @@ pub mod run;
 pub mod view;
 
 use crate::config::KioskConfig;
-use crate::documents::{FontPaths, FontSet, Renderer};
-use crate::session::checks::AnchorCheck;
-use crate::session::{Effect, Event, Now, OpId, PaymentCommand, PaymentEvent, PrinterEvent, Record, Session, View};
 use crate::workers::backend::BackendWorker;
 use crate::workers::card::CardWorker;
 use crate::workers::printer::PrinterWorker;
@@ -20,6 +17,9 @@ use cash::CashWorker;
 use madoguchi_certs::TrustAnchors;
 use madoguchi_drivers::gpio::{Level, Output};
 use madoguchi_drivers::payment::CashUnit;
+use madoguchi_paper::{FontPaths, FontSet, Renderer};
+use madoguchi_session::checks::AnchorCheck;
+use madoguchi_session::{Effect, Event, Now, OpId, PaymentCommand, PaymentEvent, PrinterEvent, Record, Session, View};
 use madoguchi_ui::Ui;
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -92,7 +92,7 @@ pub trait SignalOutputs {
 
 impl SignalOutputs for crate::devices::SimulatedOutputs {
     fn apply(&mut self, output: Output, level: Level) {
-        crate::devices::SimulatedOutputs::apply(self, crate::session::Signal { output, level });
+        crate::devices::SimulatedOutputs::apply(self, madoguchi_session::Signal { output, level });
     }
     fn level(&self, output: Output) -> Level {
         crate::devices::SimulatedOutputs::level(self, output)
@@ -145,7 +145,7 @@ pub struct Kiosk {
     pending_change: Vec<u32>,
     pending_refund: Vec<u32>,
     tally: Tally,
-    hours: crate::session::ServiceHours,
+    hours: madoguchi_session::ServiceHours,
 }
 
 impl Kiosk {
@@ -361,7 +361,7 @@ impl Kiosk {
         match fx {
             Effect::Show(v) => self.show(v),
             Effect::Card(call) => {
-                if !matches!(call.command, crate::session::CardCommand::Release) {
+                if !matches!(call.command, madoguchi_session::CardCommand::Release) {
                     self.waiting_ops.insert(call.op);
                 }
                 self.card.submit(call);
@@ -370,10 +370,10 @@ impl Kiosk {
                 if !call.request.is_durable() {
                     self.waiting_ops.insert(call.op);
                 }
-                if let crate::session::Request::Outcome { issuance_number, outcome, .. } = &call.request {
+                if let madoguchi_session::Request::Outcome { issuance_number, outcome, .. } = &call.request {
                     let o = match outcome {
-                        crate::session::IssueOutcome::Printed => "printed",
-                        crate::session::IssueOutcome::Failed { .. } => "failed",
+                        madoguchi_session::IssueOutcome::Printed => "printed",
+                        madoguchi_session::IssueOutcome::Failed { .. } => "failed",
                     };
                     self.tally.outcomes.push((issuance_number.clone(), o.into()));
                 }
@@ -414,7 +414,7 @@ impl Kiosk {
     }
 
     fn audit(&mut self, r: &Record) {
-        if let crate::session::RecordKind::Issued { issuance_number } = &r.kind {
+        if let madoguchi_session::RecordKind::Issued { issuance_number } = &r.kind {
             log::info!("issued {issuance_number}");
         }
         let at = r.at.unwrap_or_else(OffsetDateTime::now_utc);

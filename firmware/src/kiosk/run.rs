@@ -3,6 +3,7 @@
 
 use super::{Kiosk, KioskClock};
 use crate::config::KioskConfig;
+use madoguchi_drivers::payment::CashUnit;
 use madoguchi_ui::Ui;
 use std::path::Path;
 use std::process::ExitCode;
@@ -16,14 +17,15 @@ pub fn run(config: &Path, check_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    if cfg.cash_device != "simulated" {
-        eprintln!(
-            "madoguchi: {}: cash.device: no driver for {:?} in this build (only \"simulated\")",
-            config.display(),
-            cfg.cash_device
-        );
-        return ExitCode::from(2);
-    }
+    // The kiosk binary links no simulator: the simulated cash unit exists only inside
+    // `madoguchi-lab demo`, and the serial cash-unit protocol is not in this build yet.
+    let cash: Box<dyn CashUnit + Send> = match open_cash_unit(&cfg.cash_device) {
+        Ok(unit) => unit,
+        Err(e) => {
+            eprintln!("madoguchi: {}: cash.device: {e}", config.display());
+            return ExitCode::from(2);
+        }
+    };
     let state = config.parent().unwrap_or(Path::new(".")).join("state");
     let ui = match open_window() {
         Ok(ui) => ui,
@@ -32,8 +34,7 @@ pub fn run(config: &Path, check_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let cash = super::cash::SharedSimCash::default();
-    let kiosk = match Kiosk::start(&cfg, ui, Box::new(cash), None, &state, KioskClock::system()) {
+    let kiosk = match Kiosk::start(&cfg, ui, cash, None, &state, KioskClock::system()) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("madoguchi: {}: {e}", config.display());
@@ -45,6 +46,15 @@ pub fn run(config: &Path, check_only: bool) -> ExitCode {
         return ExitCode::SUCCESS;
     }
     drive(kiosk)
+}
+
+/// The cash unit named by `cash.device`. No driver for a real unit exists in this build yet, so
+/// this says so rather than pretending: a kiosk that cannot give change must not open.
+fn open_cash_unit(device: &str) -> Result<Box<dyn CashUnit + Send>, String> {
+    if device == "simulated" {
+        return Err("the simulated cash unit runs only inside `madoguchi-lab demo`".into());
+    }
+    Err(format!("no driver for the cash unit at {device:?} in this build"))
 }
 
 #[cfg(feature = "window")]
@@ -82,6 +92,6 @@ fn drive(kiosk: Kiosk) -> ExitCode {
 
 #[cfg(not(feature = "window"))]
 fn drive(_kiosk: Kiosk) -> ExitCode {
-    eprintln!("madoguchi: this build has no display support; build with `--features window` (or use `madoguchi demo --headless`)");
+    eprintln!("madoguchi: this build has no display support; build with `--features window` (or use `madoguchi-lab demo --headless`)");
     ExitCode::from(2)
 }

@@ -7,10 +7,10 @@
 //! to copy), certificate notices with their dates, why the kiosk is unavailable, and the service
 //! hours, which the session keeps as times and the UI shows as text.
 
-use crate::session::{
+use madoguchi_drivers::jpki::TokenKind;
+use madoguchi_session::{
     CertificateNotice, Choice, FailureView, OrderView, PaymentView, PinPad, ServiceHours, Touch, Unavailable, View,
 };
-use madoguchi_drivers::jpki::TokenKind;
 use madoguchi_ui as ui;
 
 /// 29 December to 3 January: the days the service closes every year (the UI says so under the
@@ -171,5 +171,7 @@ pub(crate) fn shown_texts(view: &View) -> Vec<String> {
     })
 }
 
+#[cfg(test)]
+mod read;
 #[cfg(test)]
 mod tests;

@@ -20,10 +20,6 @@
 
 use super::EventSink;
 use crate::config::BackendConfig;
-use crate::session::{
-    BackendCall, BackendError, BackendOk, DocumentOffer, Event, IssueOutcome, IssueRequest, Issued, MunicipalityOffer,
-    Offers, OpId, Refusal, Request, Route, SignedDocument, UnavailableDocument,
-};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use bytes::Bytes;
@@ -32,6 +28,10 @@ use http_body_util::{BodyExt, Full, LengthLimitError, Limited};
 use hyper::client::conn::http1::SendRequest;
 use hyper::Method;
 use hyper_util::rt::TokioIo;
+use madoguchi_session::{
+    BackendCall, BackendError, BackendOk, DocumentOffer, Event, IssueOutcome, IssueRequest, Issued, MunicipalityOffer,
+    Offers, OpId, Refusal, Request, Route, SignedDocument, UnavailableDocument,
+};
 use rustls::{ClientConfig, RootCertStore};
 use rustls_pki_types::pem::PemObject;
 use rustls_pki_types::{CertificateDer, PrivateKeyDer, ServerName};

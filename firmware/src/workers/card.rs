@@ -9,9 +9,9 @@
 //! another resident.
 
 use super::EventSink;
-use crate::session::{CardCall, CardCommand, CardFailure, CardOk, Event, OpId};
 use madoguchi_drivers::card::{Canceller, PcscTransport, ReaderEvent, ReaderMonitor, ReaderRoles, TransportError};
 use madoguchi_drivers::jpki::{CertificateEf, JpkiCard, JpkiError, JpkiErrorKind, PinKind, SigningKey};
+use madoguchi_session::{CardCall, CardCommand, CardFailure, CardOk, Event, OpId};
 use sha2::{Digest, Sha256};
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::mpsc::{channel, Receiver, Sender};

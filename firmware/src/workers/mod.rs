@@ -6,7 +6,7 @@ pub mod backend;
 pub mod card;
 pub mod printer;
 
-use crate::session::Event;
+use madoguchi_session::Event;
 use std::sync::mpsc::Sender;
 
 /// Where a worker sends what happened. Sending fails only when the kiosk loop has ended, and

@@ -6,7 +6,7 @@
 //!   before the next job starts (never a stale `Ready` in the middle of one).
 //! - **Readiness**: probed on start and every few seconds while idle (`INFO STATUS`), and right
 //!   after every job; `Ready(bool)` is reported once at start and then only when it changes.
-//! - **A job**: the signed payload is mapped and checked ([`crate::documents::payload`]),
+//! - **A job**: the signed payload is mapped and checked ([`madoguchi_paper::payload`]),
 //!   rendered in memory, and sent as one PJL job named by the issuance number with the
 //!   printer's own copy count (`@PJL SET QTY`); pages are reported as they land in the tray,
 //!   then `Finished` with the printer's count or `Failed` with the kind and what came out. A
@@ -16,9 +16,9 @@
 //! - **Logs** say issuance numbers, page counts and error kinds, never the document's content.
 
 use super::EventSink;
-use crate::documents::{payload, DocumentError, Renderer};
-use crate::session::{Event, PrintJob, PrinterEvent};
 use madoguchi_drivers::printer::{ErrorKind, PaperOutcome, PrinterConfig, SerialPrinter};
+use madoguchi_paper::{payload, DocumentError, Renderer};
+use madoguchi_session::{Event, PrintJob, PrinterEvent};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
 use std::sync::Arc;
@@ -251,8 +251,8 @@ fn render_failure(e: &DocumentError) -> &'static str {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::documents::{FontPaths, FontSet};
-    use crate::session::{DocumentBinding, SignedDocument};
+    use madoguchi_paper::{FontPaths, FontSet};
+    use madoguchi_session::{DocumentBinding, SignedDocument};
 
     fn job(number: &str, payload: &str) -> PrintJob {
         PrintJob {

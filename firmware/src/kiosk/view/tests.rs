@@ -5,15 +5,15 @@
 //! screens as PNGs (`DIR/<lang>/<W>x<H>/<nn>-<name>.png`) for people to look at.
 
 use super::*;
-use crate::session::{
+use madoguchi_drivers::card::ReaderInterface;
+use madoguchi_drivers::jpki::{PinStatus, PinTries};
+use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
+use madoguchi_session::{
     BackendError, BackendOk, CardFailure, CardOk, CashFaultKind, CertificateCheck, CertificateFacts,
     CertificateRejection, DocumentBinding, DocumentCheck, DocumentOffer, DocumentRejection, Effect, Event, FailureCode,
     Issued, MoneyState, MunicipalityOffer, Now, Offers, OpId, PaymentEvent, PrinterEvent, Progress, Refusal, Request,
     Route, ScreenId, Session, SessionConfig, SignedDocument, Stage, UnavailableDocument,
 };
-use madoguchi_drivers::card::ReaderInterface;
-use madoguchi_drivers::jpki::{PinStatus, PinTries};
-use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
 use sha2::{Digest, Sha256};
 use std::time::Duration;
 use time::macros::{date, datetime, time};

@@ -1,5 +1,5 @@
 //! The view model: plain Rust, no slint types. The session builds one per state and hands it to
-//! [`crate::Ui::set_view`]; the UI shows it and reports touches by action id.
+//! `madoguchi_ui::Ui::set_view`; the UI shows it and reports touches by action id.
 //!
 //! Secrets: the PIN pad's state is [`PinPad`], which holds how many characters were typed and
 //! nothing else. The digits stay in the session (in a zeroizing buffer); the UI reports
@@ -351,7 +351,8 @@ pub enum PinPurpose {
 }
 
 impl PinPurpose {
-    const fn id(self) -> &'static str {
+    /// The id the .slint side reads.
+    pub const fn id(self) -> &'static str {
         match self {
             PinPurpose::Auth => "auth",
             PinPurpose::Sign => "sign",
@@ -456,7 +457,8 @@ pub enum CertificateProblem {
 }
 
 impl CertificateProblem {
-    const fn id(self) -> &'static str {
+    /// The id the .slint side reads.
+    pub const fn id(self) -> &'static str {
         match self {
             CertificateProblem::Expired(_) => "expired",
             CertificateProblem::ExpiringSoon { .. } => "expiring-soon",
@@ -467,7 +469,8 @@ impl CertificateProblem {
         }
     }
 
-    const fn date(self) -> Option<Date> {
+    /// The date the notice names (expiry), if any.
+    pub const fn date(self) -> Option<Date> {
         match self {
             CertificateProblem::Expired(d) | CertificateProblem::ExpiringSoon { last_day: d, .. } => Some(d),
             _ => None,
@@ -723,7 +726,8 @@ pub enum MoneyState {
 }
 
 impl MoneyState {
-    const fn id(self) -> &'static str {
+    /// The id the .slint side reads.
+    pub const fn id(self) -> &'static str {
         match self {
             MoneyState::NotCharged => "not-charged",
             MoneyState::Returning { .. } => "returning",
@@ -732,7 +736,8 @@ impl MoneyState {
         }
     }
 
-    const fn yen(self) -> u32 {
+    /// The amount the money state names.
+    pub const fn yen(self) -> u32 {
         match self {
             MoneyState::NotCharged => 0,
             MoneyState::Returning { yen } | MoneyState::Returned { yen } | MoneyState::Owed { yen } => yen,
@@ -779,7 +784,8 @@ pub enum Reason {
 }
 
 impl Reason {
-    const fn id(self) -> &'static str {
+    /// The id the .slint side reads.
+    pub const fn id(self) -> &'static str {
         match self {
             Reason::None => "",
             Reason::Hours => "hours",
@@ -868,43 +874,4 @@ impl ViewModel {
     pub fn new(screen: Screen, language: Language) -> ViewModel {
         ViewModel { screen, language, ..ViewModel::default() }
     }
-}
-
-/// The values the .slint `Api` global takes, flattened (crate-internal).
-pub(crate) struct Flat<'a> {
-    pub vm: &'a ViewModel,
-}
-
-impl Flat<'_> {
-    pub fn pin_purpose(&self) -> &'static str {
-        self.vm.pin.purpose.id()
-    }
-    pub fn problem(&self) -> (&'static str, Option<Date>, u32) {
-        match self.vm.certificate_problem {
-            Some(p) => {
-                let days = if let CertificateProblem::ExpiringSoon { days_left, .. } = p { days_left } else { 0 };
-                (p.id(), p.date(), days)
-            }
-            None => ("", None, 0),
-        }
-    }
-    /// The catalogue entry shown: the failure's, else the certificate problem's.
-    pub fn failure(&self) -> &'static str {
-        match (&self.vm.failure, self.vm.certificate_problem) {
-            (Some(f), _) => f.code.id(),
-            (None, Some(p)) => p.failure_code().map_or("", FailureCode::id),
-            (None, None) => "",
-        }
-    }
-    pub fn money(&self) -> (&'static str, u32) {
-        self.vm.failure.as_ref().map_or(("", 0), money_id)
-    }
-    pub fn reason(&self) -> &'static str {
-        self.vm.hours.reason.id()
-    }
-}
-
-/// The money state id the .slint side reads, and its amount.
-pub(crate) fn money_id(f: &Failure) -> (&'static str, u32) {
-    (f.money.id(), f.money.yen())
 }

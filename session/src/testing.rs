@@ -1,54 +1,52 @@
-//! Session tests: a scripted kiosk around the state machine. Each test drives events and checks
-//! the effects, the view and the audit trail; `every step` logs go through the PIN check.
+//! A scripted kiosk around the state machine, for the session's own tests and for crates that
+//! check what a real session shows (feature `testing`). Each step drives events and keeps the
+//! effects, the view and the audit trail.
 
-mod faults;
-mod flow;
-mod secrets;
-
-use super::checks::tests::{payload, sign};
-use super::*;
-use ed25519_dalek::SigningKey;
+use crate::*;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
+use ed25519_dalek::{Signer, SigningKey};
 use madoguchi_drivers::jpki::PinTries;
 use std::collections::HashMap;
 use time::macros::datetime;
 
-pub(super) const READER: &str = "ACS ACR1252 PICC";
-pub(super) const OTHER_READER: &str = "ACS ACR1252 SAM/Contact";
+pub const READER: &str = "ACS ACR1252 PICC";
+pub const OTHER_READER: &str = "ACS ACR1252 SAM/Contact";
 
 /// Certificates the fake check knows: DER bytes → validity.
-pub(super) struct Cert {
+pub struct Cert {
     pub der: &'static [u8],
     pub not_before: OffsetDateTime,
     pub not_after: OffsetDateTime,
 }
 
-pub(super) const GOOD: Cert =
+pub const GOOD: Cert =
     Cert { der: b"CERT-GOOD", not_before: datetime!(2024-01-10 0:00 +9), not_after: datetime!(2029-02-17 23:59:59 +9) };
-pub(super) const OTHER: Cert = Cert {
+pub const OTHER: Cert = Cert {
     der: b"CERT-OTHER",
     not_before: datetime!(2024-01-10 0:00 +9),
     not_after: datetime!(2029-02-17 23:59:59 +9),
 };
-pub(super) const EXPIRING: Cert = Cert {
+pub const EXPIRING: Cert = Cert {
     der: b"CERT-EXPIRING",
     not_before: datetime!(2020-07-01 0:00 +9),
     not_after: datetime!(2025-07-15 23:59:59 +9),
 };
-pub(super) const EXPIRED: Cert = Cert {
+pub const EXPIRED: Cert = Cert {
     der: b"CERT-EXPIRED",
     not_before: datetime!(2020-03-01 0:00 +9),
     not_after: datetime!(2025-03-01 23:59:59 +9),
 };
-pub(super) const TOMORROW: Cert = Cert {
+pub const TOMORROW: Cert = Cert {
     der: b"CERT-TOMORROW",
     not_before: datetime!(2025-06-03 0:00 +9),
     not_after: datetime!(2030-02-17 23:59:59 +9),
 };
 
 /// The kiosk's start: Monday 2 June 2025, 10:00 in Japan.
-pub(super) const START: OffsetDateTime = datetime!(2025-06-02 10:00 +9);
+pub const START: OffsetDateTime = datetime!(2025-06-02 10:00 +9);
 
-pub(super) fn fingerprint(der: &[u8]) -> [u8; 32] {
+pub fn fingerprint(der: &[u8]) -> [u8; 32] {
     Sha256::digest(der).into()
 }
 
@@ -72,11 +70,11 @@ impl CertificateCheck for FakeCerts {
     }
 }
 
-pub(super) fn backend_key() -> SigningKey {
+pub fn backend_key() -> SigningKey {
     SigningKey::from_bytes(&[7u8; 32])
 }
 
-pub(super) fn doc_offer(kind: &str, fee: u32, max: u8, options: &[&str], years: &[i32]) -> DocumentOffer {
+pub fn doc_offer(kind: &str, fee: u32, max: u8, options: &[&str], years: &[i32]) -> DocumentOffer {
     DocumentOffer {
         kind: kind.into(),
         title: format!("title of {kind}"),
@@ -88,7 +86,7 @@ pub(super) fn doc_offer(kind: &str, fee: u32, max: u8, options: &[&str], years: 
 }
 
 /// One municipality (Yokohama) with 住民票 (300 yen, options), 課税 (300, years) and 印鑑 (300).
-pub(super) fn offers() -> Offers {
+pub fn offers() -> Offers {
     Offers {
         municipalities: vec![MunicipalityOffer {
             code: "141003".into(),
@@ -108,7 +106,7 @@ pub(super) fn offers() -> Offers {
 }
 
 /// The kiosk under test, with everything it emitted.
-pub(super) struct K {
+pub struct K {
     pub s: Session,
     pub t: Duration,
     pub wall: OffsetDateTime,
@@ -126,6 +124,12 @@ pub(super) struct K {
     pub releases: usize,
     pub card_commands: Vec<String>,
     pub views: Vec<View>,
+}
+
+impl Default for K {
+    fn default() -> K {
+        K::new()
+    }
 }
 
 impl K {
@@ -405,4 +409,20 @@ impl K {
         assert_eq!(self.signal(Output::Chime), Level::Off);
         assert_eq!(self.signal(Output::CardSlotLamp), Level::Off);
     }
+}
+
+/// Signs a payload as the backend does.
+pub fn sign(key: &SigningKey, payload: &str) -> SignedDocument {
+    SignedDocument {
+        payload: payload.to_string(),
+        signature: B64.encode(key.sign(payload.as_bytes()).to_bytes()),
+        key_id: hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..8]),
+        algorithm: "Ed25519".into(),
+    }
+}
+
+pub fn payload(session: &str, fp: &str, number: &str, doc: &str, copies: i64) -> String {
+    format!(
+        r#"{{"format":1,"binding":{{"session_id":"{session}","certificate_fingerprint":"{fp}","kiosk_id":"K1","issuance_number":"{number}","issued_at":"2025-06-01T10:00:00+09:00","document":"{doc}","copies":{copies}}},"title":"住民票の写し","body":{{}}}}"#
+    )
 }

@@ -3,8 +3,9 @@
 //! through the serial PJL driver. Exit 0 only when the printer confirmed the job's end with
 //! the right page count.
 
-use super::{sample, world, Document, FontPaths, FontSet, Issuance, KosekiScope, Renderer, ResidentOptions};
+use crate::world;
 use madoguchi_drivers::printer::{line_time, FlowControl, PrinterConfig, SerialPrinter};
+use madoguchi_paper::{sample, Document, FontPaths, FontSet, Issuance, KosekiScope, Renderer, ResidentOptions};
 use std::path::PathBuf;
 use std::time::Instant;
 

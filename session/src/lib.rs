@@ -28,7 +28,10 @@ pub mod checks;
 pub mod io;
 pub mod pin;
 pub mod view;
+pub mod view_model;
 
+#[cfg(any(test, feature = "testing"))]
+pub mod testing;
 #[cfg(test)]
 mod tests;
 
@@ -144,7 +147,7 @@ impl ServiceHours {
     }
 }
 
-/// What the session is configured with (built from `kiosk.toml` by [`crate::config`]).
+/// What the session is configured with (the kiosk builds it from `kiosk.toml`).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct SessionConfig {
     /// Documents must be bound to this kiosk.

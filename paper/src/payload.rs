@@ -12,9 +12,9 @@
 //! kiosk's layout has no place for (the backend's certification sentence and title wording,
 //! the 印鑑 registration date) are checked but not printed.
 
-use super::era::wareki;
 use super::model::*;
 use base64::Engine;
+use madoguchi_certs::era::wareki;
 use serde::Deserialize;
 use time::Date;
 
@@ -896,7 +896,7 @@ mod tests {
         assert_eq!(wife.honseki.as_ref().map(|h| h.head.as_str()), Some("山田　太郎"));
         assert_eq!(wife.my_number.as_deref(), Some("123456789012"));
         assert_eq!(wife.address_since, time::macros::date!(2016 - 11 - 26));
-        assert!(crate::documents::testing::renderer().check(&p.document, &p.issuer, &p.issuance).is_ok());
+        assert!(crate::testing::renderer().check(&p.document, &p.issuer, &p.issuance).is_ok());
     }
 
     #[test]
@@ -967,7 +967,7 @@ mod tests {
                 json!({"kind": "fuhyo", "honseki": "東京都清瀬市中里", "hittousha": "山田　太郎", "person": head, "address": "東京都清瀬市中里", "address_since": "2016-11-26"}),
             ),
         ];
-        let r = crate::documents::testing::renderer();
+        let r = crate::testing::renderer();
         for (kind, title, body) in cases {
             let p = parse(&payload(kind, title, body).to_string()).unwrap_or_else(|e| panic!("{kind}: {e}"));
             assert_eq!(p.kind, kind);

@@ -6,11 +6,11 @@
 //! across pages; each field is fitted into its box (smaller type, more lines, within limits)
 //! or refused as too long before anything is printed.
 
-use super::era::{calendar_year, fiscal_year, wareki};
 use super::fonts::{Face, FontSet, Style};
 use super::layout::{fit, Align, Fitted, FontNames, Gfx, Page, PAGE_H, PAGE_W, PT};
 use super::model::*;
 use super::{fontfix, security, DocumentError};
+use madoguchi_certs::era::{calendar_year, fiscal_year, wareki};
 use printpdf::{
     DictItem, ExternalStream, ExternalXObject, FontId, Op, PdfDocument, PdfFont, PdfPage, PdfSaveOptions, Pt,
     XObjectId, XObjectTransform,

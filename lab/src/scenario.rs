@@ -4,7 +4,7 @@
 //! is the format layer only: it reads and checks a file ([`load`], [`parse`]), finds a shipped
 //! one by name ([`find`]), resolves its roles against a demo world's `manifest.json` ([`cast`])
 //! and fills the placeholders of its texts at run time ([`Template::expand`]). The runner of
-//! `madoguchi demo --headless --scenario` executes the steps.
+//! `madoguchi-lab demo --headless --scenario` executes the steps.
 //!
 //! Why it is strict: municipalities and store chains write their own scenarios, and a typo that
 //! silently does nothing (an unknown key, a misspelt screen id) would make a test pass that
@@ -798,7 +798,7 @@ fn ranged<T: TryFrom<i64>>(v: &Node, line: usize, key: &str, lo: i64, hi: i64) -
 
 fn duration(v: &Node, line: usize, key: &str) -> Result<Duration, ScenarioError> {
     let s = string(v, line, key)?;
-    match crate::config::parse_duration(s) {
+    match madoguchi_firmware::config::parse_duration(s) {
         Some(d) if !d.is_zero() => Ok(d),
         Some(_) => Err(invalid(line, key, "a duration must be longer than 0")),
         None => Err(invalid(line, key, format!("{s:?} is not a duration (write e.g. \"130s\", \"2m\", \"500ms\")"))),

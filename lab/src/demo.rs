@@ -1,4 +1,4 @@
-//! `madoguchi demo`: a whole world on one machine (the demo world, a private pcscd with vpcd,
+//! `madoguchi-lab demo`: a whole world on one machine (the demo world, a private pcscd with vpcd,
 //! the municipal backend, the PJL printer simulator and the kiosk), and the headless scenario
 //! runner that plays a resident's visit through the UI's action ids (`docs/scenarios.md`).
 //!
@@ -6,11 +6,11 @@
 //! configured by a generated `kiosk.toml` that points at the simulators. Only the cash unit is
 //! in-process (`cash.device = "simulated"`), because the resident's hand has to reach it.
 
-use crate::config::KioskConfig;
-use crate::kiosk::cash::SharedSimCash;
-use crate::kiosk::{Kiosk, KioskClock};
 use crate::scenario::{self, Amount, Cast, Insert, Person, Role, Scenario, Step, StepAction};
 use madoguchi_drivers::gpio::Output;
+use madoguchi_firmware::config::KioskConfig;
+use madoguchi_firmware::kiosk::{Kiosk, KioskClock};
+use madoguchi_sim::cash::SharedSimCash;
 use madoguchi_sim::lab::{BackendProcess, CardProcess, LabError, Pcscd, PrinterProcess};
 use madoguchi_ui::Ui;
 use serde_json::json;
@@ -60,7 +60,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         Ok(Some(status)) => return ExitCode::from(status.code().unwrap_or(1).clamp(0, 255) as u8),
         Ok(None) => {}
         Err(e) => {
-            eprintln!("madoguchi demo: {e}");
+            eprintln!("madoguchi-lab demo: {e}");
             return ExitCode::from(2);
         }
     }
@@ -68,7 +68,7 @@ pub fn run(args: &DemoArgs) -> ExitCode {
         Ok(true) => ExitCode::SUCCESS,
         Ok(false) => ExitCode::from(1),
         Err(e) => {
-            eprintln!("madoguchi demo: {e}");
+            eprintln!("madoguchi-lab demo: {e}");
             ExitCode::from(2)
         }
     }
@@ -691,7 +691,11 @@ impl<'a> Runner<'a> {
         (checks, money)
     }
 
-    fn check_printed(&self, want: &[scenario::PrintedExpect], t: &crate::kiosk::Tally) -> Vec<(String, bool, String)> {
+    fn check_printed(
+        &self,
+        want: &[scenario::PrintedExpect],
+        t: &madoguchi_firmware::kiosk::Tally,
+    ) -> Vec<(String, bool, String)> {
         let mut checks = Vec::new();
         let pdfs = self.lab.printer.came_out();
         let mut copied = Vec::new();
@@ -901,7 +905,7 @@ fn peak_rss_kb() -> u64 {
 fn windowed(_args: &DemoArgs) -> Result<bool, DemoError> {
     Err(DemoError::Other(
         "this build has no window support: build with `--features window` for the kiosk window and the simulator \
-         panel, or run `madoguchi demo --headless --scenario NAME`"
+         panel, or run `madoguchi-lab demo --headless --scenario NAME`"
             .into(),
     ))
 }

@@ -1,30 +1,27 @@
-//! Certificates on paper: typed document models rendered as PDF in memory (printpdf).
+//! Certificates on paper (`madoguchi-paper`): typed document models rendered as PDF in memory (printpdf).
 //!
 //! - [`model`]: the documents (住民票の写し, 住民票記載事項証明書, 印鑑登録証明書,
 //!   課税・所得証明書, 戸籍全部/個人事項証明書, 戸籍の附票の写し), the issuer and the issuance;
 //! - [`fonts`]: IPAex明朝/ゴシック and IPAmj明朝, parsed once, chosen per code point;
 //! - [`render`]: layout and PDF assembly ([`Renderer`]);
 //! - [`security`]: anti-copy background with a latent word, microtext, seal, QR code;
-//! - [`era`]: dates in the Japanese era;
+//! - dates in the Japanese era come from `madoguchi_certs::era` (the one calendar);
 //! - [`sample`]: built-in sample data for operator tests (not resident data);
-//! - [`world`]: documents from the demo world's `registry.json`.
 //!
 //! The kiosk calls [`Renderer::check`] before taking payment: a document that would not
 //! print as issued (a character no font has, a field too long for its box, missing data, an
 //! option the municipality does not offer) is refused then, and the resident is sent to the
 //! counter. [`Renderer::render`] builds the PDF; nothing is written to disk.
+#![forbid(unsafe_code)]
 
-pub mod era;
 pub mod fontfix;
 pub mod fonts;
 pub mod layout;
 pub mod model;
 pub mod payload;
-pub mod print_sample;
 pub mod render;
 pub mod sample;
 pub mod security;
-pub mod world;
 
 #[cfg(test)]
 mod tests;

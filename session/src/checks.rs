@@ -145,25 +145,10 @@ impl DocumentCheck for Ed25519DocumentCheck {
 }
 
 #[cfg(test)]
-pub(crate) mod tests {
+mod tests {
     use super::*;
-    use ed25519_dalek::{Signer, SigningKey};
-
-    /// Signs a payload as the backend does.
-    pub(crate) fn sign(key: &SigningKey, payload: &str) -> SignedDocument {
-        SignedDocument {
-            payload: payload.to_string(),
-            signature: B64.encode(key.sign(payload.as_bytes()).to_bytes()),
-            key_id: hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..8]),
-            algorithm: "Ed25519".into(),
-        }
-    }
-
-    pub(crate) fn payload(session: &str, fp: &str, number: &str, doc: &str, copies: i64) -> String {
-        format!(
-            r#"{{"format":1,"binding":{{"session_id":"{session}","certificate_fingerprint":"{fp}","kiosk_id":"K1","issuance_number":"{number}","issued_at":"2025-06-01T10:00:00+09:00","document":"{doc}","copies":{copies}}},"title":"住民票の写し","body":{{}}}}"#
-        )
-    }
+    use crate::testing::{payload, sign};
+    use ed25519_dalek::SigningKey;
 
     #[test]
     fn anchor_check_chains_to_the_pinned_anchors_only() {

@@ -439,25 +439,6 @@ fn a_stale_printer_report_is_not_this_job() {
 }
 
 #[test]
-fn coin_jam_during_payment_and_a_refund_that_fails() {
-    let mut k = K::new();
-    k.reach_payment();
-    k.pay(200);
-    k.ev(Event::Payment(PaymentEvent::Fault { kind: CashFaultKind::Jam, yen_not_returned: 0 }));
-    assert_eq!(k.failure(), FailureCode::CashJam);
-    assert_eq!(k.refunded(), 200);
-    assert!(k.backend.iter().all(|r| !matches!(r, Request::Issue(_))), "never issued");
-    // The refund itself fails: the screen says how much is owed and the audit keeps it.
-    k.ev(Event::Payment(PaymentEvent::Fault { kind: CashFaultKind::Jam, yen_not_returned: 200 }));
-    let f = k.view().failure.unwrap();
-    assert_eq!(f.money, MoneyState::Owed { yen: 200 });
-    let shown = crate::kiosk::view::shown_texts(&k.view()).join("\n");
-    assert!(shown.contains("200円をお返しできませんでした") && shown.contains(&f.reference), "{shown}");
-    assert!(k.audited(|r| *r == RecordKind::MoneyOwed { yen: 200 }));
-    k.finish_and_check_idle();
-}
-
-#[test]
 fn a_coin_after_the_end_goes_straight_back() {
     let mut k = K::new();
     k.reach_payment();

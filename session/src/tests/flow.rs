@@ -235,26 +235,6 @@ fn third_wrong_pin_blocks() {
 }
 
 #[test]
-fn expired_certificate_is_explained_with_its_date_and_nothing_else_happens() {
-    let mut k = K::new();
-    k.touch("service:certificates");
-    k.place();
-    k.reply_card("read-token", Ok(CardOk::Token { token: TokenKind::Card, certificate: Some(EXPIRED.der.to_vec()) }));
-    assert_eq!(k.screen(), ScreenId::CertificateProblem);
-    assert_eq!(
-        k.view().certificate,
-        Some(CertificateNotice::Expired { last_day: time::macros::date!(2025 - 03 - 01) })
-    );
-    assert_eq!(k.failure(), FailureCode::CertificateExpired);
-    assert_eq!(k.card_commands, vec!["read-token", "release"], "no PIN status, no VERIFY");
-    // the screen says the date, what to do, and that nothing was charged
-    let shown = crate::kiosk::view::shown_texts(&k.view()).join("\n");
-    assert!(shown.contains("2025年3月1日") && shown.contains("更新"), "{shown}");
-    assert!(shown.contains("お金はいただいていません"), "{shown}");
-    k.finish_and_check_idle();
-}
-
-#[test]
 fn certificate_not_yet_valid_and_untrusted() {
     let mut k = K::new();
     k.place();
@@ -285,40 +265,6 @@ fn expiring_certificate_shows_a_notice_then_goes_on() {
     k.touch("ok");
     k.reply_card("pin-status", Ok(CardOk::PinStatus(PinStatus::Tries(PinTries { left: 3, max: 3 }))));
     assert_eq!(k.screen(), ScreenId::PinEntry);
-}
-
-#[test]
-fn revoked_and_suspended_certificates_from_the_backend() {
-    for (refusal, code, notice) in [
-        (Refusal::CertificateRevoked, FailureCode::CertificateRevoked, CertificateNotice::Revoked),
-        (Refusal::CertificateSuspended, FailureCode::CertificateSuspended, CertificateNotice::Suspended),
-    ] {
-        let mut k = K::new();
-        k.reach_pin_entry(&GOOD, 3);
-        k.verify_ok("8573");
-        k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
-        k.reply_card(
-            "sign",
-            Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }),
-        );
-        k.reply_backend(Err(BackendError::Refused(refusal)));
-        assert_eq!(k.screen(), ScreenId::CertificateProblem);
-        assert_eq!(k.view().certificate, Some(notice));
-        assert_eq!(k.failure(), code);
-        assert_eq!(k.closes(), 1, "the backend session is closed");
-        k.finish_and_check_idle();
-    }
-    let mut k = K::new();
-    k.reach_pin_entry(&GOOD, 3);
-    k.verify_ok("8573");
-    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
-    k.reply_card(
-        "sign",
-        Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }),
-    );
-    k.reply_backend(Err(BackendError::Refused(Refusal::CertificateSuspended)));
-    let shown = crate::kiosk::view::shown_texts(&k.view()).join("\n");
-    assert!(shown.contains("0120-95-0178"), "the loss hotline is on the screen: {shown}");
 }
 
 #[test]

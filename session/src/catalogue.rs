@@ -11,7 +11,7 @@
 //! The codes are stable ids (kebab case, [`FailureCode::id`]): scenario files, logs, the audit
 //! trail, the UI and support staff use them, so one never changes meaning.
 
-pub use madoguchi_ui::{FailureCode, MoneyState};
+pub use crate::view_model::{FailureCode, MoneyState};
 
 #[cfg(test)]
 mod tests {

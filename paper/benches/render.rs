@@ -4,7 +4,7 @@
 //! `cargo bench -p madoguchi-firmware --bench render` (release build). Prints a table; the
 //! fonts are parsed once, before timing, as the kiosk does at start-up.
 
-use madoguchi_firmware::documents::{sample, Document, FontPaths, FontSet, KosekiScope, Renderer, ResidentOptions};
+use madoguchi_paper::{sample, Document, FontPaths, FontSet, KosekiScope, Renderer, ResidentOptions};
 use std::time::{Duration, Instant};
 
 const RUNS: usize = 25;

@@ -1,6 +1,6 @@
 //! Built-in SAMPLE data for operator test prints and benchmarks: a fictional municipality
 //! (窓口市) and a fictional household. Never resident data; real documents come from the
-//! backend, demo documents from the demo world ([`super::world`]).
+//! backend, demo documents from the demo world (`madoguchi print-sample --world`).
 
 use super::model::*;
 use time::macros::date;
@@ -184,15 +184,18 @@ pub fn koseki(n: usize, scope: KosekiScope) -> Koseki {
     let birth = |day: Date, place: &str, by: &str| KosekiEvent {
         kind: "出生".into(),
         items: vec![
-            ("出生日".into(), super::era::wareki(day)),
+            ("出生日".into(), madoguchi_certs::era::wareki(day)),
             ("出生地".into(), place.into()),
-            ("届出日".into(), super::era::wareki(day + time::Duration::days(7))),
+            ("届出日".into(), madoguchi_certs::era::wareki(day + time::Duration::days(7))),
             ("届出人".into(), by.into()),
         ],
     };
     let marriage = |spouse: &str| KosekiEvent {
         kind: "婚姻".into(),
-        items: vec![("婚姻日".into(), super::era::wareki(date!(2004 - 06 - 12))), ("配偶者氏名".into(), spouse.into())],
+        items: vec![
+            ("婚姻日".into(), madoguchi_certs::era::wareki(date!(2004 - 06 - 12))),
+            ("配偶者氏名".into(), spouse.into()),
+        ],
     };
     let persons = vec![
         KosekiPerson {

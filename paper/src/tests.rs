@@ -246,57 +246,6 @@ fn issuance_references_are_validated() {
 }
 
 #[test]
-fn the_demo_world_reader_takes_the_registry_format() {
-    let json = r#"{
-      "format": 1, "today": "2025-11-24",
-      "municipalities": [{"code": "132250", "prefecture": "東京都", "name": "稲城市", "name_kana": "いなぎし",
-                          "prefecture_romaji": "Tokyo", "city_romaji": "Inagi"}],
-      "households": [{"id": "H01", "municipality": "132250", "address": "東京都稲城市東長沼２１１１番地",
-                      "head": "R0001", "members": [{"resident": "R0001", "relationship": "世帯主"},
-                                                   {"resident": "R0002", "relationship": "妻"}]}],
-      "residents": [
-        {"id": "R0001", "name": "稲城　太郎", "name_kana": "いなぎ　たろう", "birth_date": "1980-01-02", "sex": "male",
-         "my_number": "123456789018",
-         "residence": {"municipality": "132250", "household": "H01", "address": "東京都稲城市東長沼２１１１番地",
-                       "relationship": "世帯主", "since": "2015-04-01", "previous_address": "神奈川県川崎市",
-                       "previous_municipality": "141305"},
-         "honseki": {"municipality": "132250", "address": "東京都稲城市東長沼２１１１番地", "hittosha": "稲城　太郎"},
-         "foreign": null, "emigration": null, "card": {}},
-        {"id": "R0002", "name": "稲城　花子", "name_kana": "いなぎ　はなこ", "birth_date": "1982-03-04", "sex": "female",
-         "my_number": "234567890123",
-         "residence": {"municipality": "132250", "household": "H01", "address": "東京都稲城市東長沼２１１１番地",
-                       "relationship": "妻", "since": "2015-04-01", "previous_address": null, "previous_municipality": null},
-         "honseki": {"municipality": "132250", "address": "東京都稲城市東長沼２１１１番地", "hittosha": "稲城　太郎"},
-         "foreign": null, "emigration": null, "card": {}}],
-      "seal_registrations": [{"resident": "R0001", "municipality": "132250", "registration_number": "1234",
-                              "registered_on": "2016-01-01", "status": "active", "abolished_on": null,
-                              "impression": "稲城", "diameter_mm": 15}],
-      "tax_records": [{"resident": "R0001", "municipality": "132250", "fiscal_year": 2025, "income_year": 2024,
-                       "salary_income": 4000000, "pension_income": 0, "total_income": 4000000,
-                       "taxable_income": 2500000, "municipal_tax": 150000, "prefectural_tax": 100000}]
-    }"#;
-    let w = world::DemoWorld::from_json(json.as_bytes()).unwrap();
-    let (j, issuer) =
-        w.juminhyo("R0002", 2, ResidentOptions { head_and_relationship: true, ..Default::default() }).unwrap();
-    assert_eq!(issuer.title, "稲城市長");
-    assert_eq!(j.head, "稲城　太郎");
-    assert_eq!(j.members.len(), 2);
-    assert_eq!(j.members[0].became_resident, Some(date!(2015 - 04 - 01)));
-    assert_eq!(j.members[1].became_resident, None);
-    renderer().render(&Document::Juminhyo(j), &issuer, &issuance()).unwrap();
-    let (k, _) = w.kazei("R0001", Some(2025)).unwrap();
-    assert_eq!(k.record.total_income, 4_000_000);
-    assert!(matches!(w.kazei("R0001", Some(2024)), Err(DocumentError::TaxYearNotOnFile { .. })));
-    assert!(matches!(w.inkan("R0002"), Err(DocumentError::MissingSealImpression(_))));
-    let (i, _) = w.inkan("R0001").unwrap();
-    renderer().render(&Document::Inkan(i), &issuer, &issuance()).unwrap();
-    let (ko, _) = w.koseki("R0002", 4, true).unwrap();
-    assert_eq!(ko.persons.len(), 2);
-    assert_eq!(ko.persons[0].given_name, "太郎");
-    renderer().render(&Document::Koseki(ko), &issuer, &issuance()).unwrap();
-}
-
-#[test]
 fn variant_kanji_get_their_own_glyphs() {
     // 𠮷 (U+20BB7, 土 over 口) is not 吉 (士 over 口): the chosen face's cmap, as printpdf
     // encodes it, must give a different glyph, and the one the font's own cmap names.

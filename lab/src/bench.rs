@@ -4,12 +4,12 @@
 //! signature and binding. Without `--server` it starts its own instance on loopback over a
 //! freshly generated world and a fresh database.
 
-use crate::client::{client_config, Client};
-use crate::config::Config;
-use crate::pki::{CredentialInfo, Keys};
-use crate::signing::{PublicKey, SignedBlob};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
+use madoguchi_backend::client::{client_config, Client};
+use madoguchi_backend::config::Config;
+use madoguchi_backend::pki::{CredentialInfo, Keys};
+use madoguchi_backend::signing::{PublicKey, SignedBlob};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -49,7 +49,7 @@ pub struct BenchArgs {
     pub workdir: Option<PathBuf>,
     /// Database for the self-started instance (default: a fresh SQLite file). A PostgreSQL
     /// database given here should be empty.
-    #[arg(skip)]
+    #[arg(long)]
     pub database: Option<String>,
 }
 
@@ -150,7 +150,7 @@ async fn timed(
     sh.requests.lock().expect("lock").push(t.elapsed().as_micros() as u32);
     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     if let Some(spec) = &sh.spec {
-        crate::openapi::check_reply(spec, method, template, r.status, &v)
+        madoguchi_backend::openapi::check_reply(spec, method, template, r.status, &v)
             .map_err(|e| FlowError::Failed(format!("schema: {e}")))?;
     }
     if !want.contains(&r.status) {
@@ -212,11 +212,13 @@ async fn flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize) -> Resul
     let number = issued["issuance_number"].as_str().unwrap_or_default().to_string();
     // What the kiosk checks before printing: the signature, then the binding.
     let blob: SignedBlob = serde_json::from_value(issued["document"].clone())?;
-    let mismatched = match crate::api::verify_document(&sh.public, &blob, &sid, &card.fingerprint) {
+    let mismatched = match madoguchi_backend::api::verify_document(&sh.public, &blob, &sid, &card.fingerprint) {
         Err(_) => true,
         Ok(doc) => {
             let holder_ok = match &doc.body {
-                crate::domain::DocumentBody::Juminhyo { persons, .. } => persons.len() == 1 && persons[0].id == card.id,
+                madoguchi_backend::domain::DocumentBody::Juminhyo { persons, .. } => {
+                    persons.len() == 1 && persons[0].id == card.id
+                }
                 _ => false,
             };
             doc.binding.issuance_number != number || !holder_ok
@@ -265,7 +267,7 @@ pub struct Fixture {
     pub dir: PathBuf,
     pub world: PathBuf,
     pub kiosk_dirs: Vec<PathBuf>,
-    pub running: crate::app::Running,
+    pub running: madoguchi_backend::app::Running,
     _tmp: Option<tempfile::TempDir>,
 }
 
@@ -290,7 +292,7 @@ pub async fn fixture(
         }
     };
     let world = dir.join("world");
-    let today = crate::domain::jst(time::OffsetDateTime::now_utc()).date();
+    let today = madoguchi_backend::domain::jst(time::OffsetDateTime::now_utc()).date();
     let w = world.clone();
     tokio::task::spawn_blocking(move || madoguchi_sim::world::generate_world(&w, seed, today))
         .await
@@ -309,27 +311,29 @@ pub async fn fixture(
     config.db_max_connections = config.db_max_connections.max(8);
     let keys = Keys::new(&config.keys_dir);
     keys.init(&config.server_names).map_err(|e| e.to_string())?;
-    let db = crate::app::open_db(&config).await?;
-    let anchors = crate::app::load_anchors(&config)?;
-    let report = crate::ops::load_world(&db, &anchors, &world).await?;
+    let db = madoguchi_backend::app::open_db(&config).await?;
+    let anchors = madoguchi_backend::app::load_anchors(&config)?;
+    let report = madoguchi_backend::ops::load_world(&db, &anchors, &world).await?;
     if report.crls.is_empty() {
         return Err(format!("no CRL imported: {:?}", report.warnings));
     }
-    for m in crate::registry::municipalities(&db.pool).await.map_err(|e| e.to_string())? {
+    for m in madoguchi_backend::registry::municipalities(&db.pool).await.map_err(|e| e.to_string())? {
         let mut c = m.config.clone();
-        c.service_hours = crate::domain::Hours { open: "00:00".into(), close: "24:00".into() };
+        c.service_hours = madoguchi_backend::domain::Hours { open: "00:00".into(), close: "24:00".into() };
         c.closed_days.clear();
         for d in c.documents.values_mut() {
             d.hours = None;
             d.weekdays_only = false;
         }
-        let ctx = crate::flow::Context {
+        let ctx = madoguchi_backend::flow::Context {
             db: db.clone(),
             config: config.clone(),
             key: keys.backend_key().map_err(|e| e.to_string())?,
             anchors: anchors.clone(),
         };
-        crate::flow::set_config(&ctx, "bench", &m.municipality.code, &c).await.map_err(|e| e.to_string())?;
+        madoguchi_backend::flow::set_config(&ctx, "bench", &m.municipality.code, &c)
+            .await
+            .map_err(|e| e.to_string())?;
     }
     let mut kiosk_dirs = Vec::new();
     for i in 0..kiosks {
@@ -341,11 +345,11 @@ pub async fn fixture(
             municipality_code: None,
             fingerprint: String::new(),
         };
-        crate::ops::enroll(&db, &keys, info, &out).await?;
+        madoguchi_backend::ops::enroll(&db, &keys, info, &out).await?;
         kiosk_dirs.push(out);
     }
     db.pool.close().await;
-    let running = crate::app::start(config).await?;
+    let running = madoguchi_backend::app::start(config).await?;
     Ok(Fixture { dir, world, kiosk_dirs, running, _tmp: tmp })
 }
 
@@ -380,8 +384,11 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
     if cards.is_empty() {
         return Err("no usable resident in the world".into());
     }
-    let spec =
-        if args.check_schema { Some(serde_json::from_str(&crate::openapi::json()).expect("spec")) } else { None };
+    let spec = if args.check_schema {
+        Some(serde_json::from_str(&madoguchi_backend::openapi::json()).expect("spec"))
+    } else {
+        None
+    };
     let sh = Arc::new(Shared {
         cards,
         public,

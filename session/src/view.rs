@@ -1,7 +1,7 @@
 //! The session-level description of what the resident should see. It names screens and
 //! controls by the ids of `reference/scenarios.md` and carries no words of its own: failures go
 //! out as a [`FailureCode`] and a [`MoneyState`], whose words are the UI's one catalogue.
-//! `crate::kiosk::view::view_model` maps a [`View`] onto the UI's view model.
+//! The kiosk's `kiosk::view::view_model` maps a [`View`] onto the UI's view model.
 //!
 //! There is no field that could hold a PIN digit: the PIN pad shows only how many were typed.
 
@@ -10,10 +10,10 @@ use madoguchi_drivers::jpki::TokenKind;
 
 /// Every screen id of `reference/scenarios.md`: the UI's list, so the session and the screens
 /// cannot disagree on one (`ScreenId::id()` is the scenario id).
-pub use madoguchi_ui::Screen as ScreenId;
+pub use crate::view_model::Screen as ScreenId;
 
 /// What the kiosk is doing while the resident waits (the UI's progress line): the UI's list.
-pub use madoguchi_ui::Stage;
+pub use crate::view_model::Stage;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Progress {
