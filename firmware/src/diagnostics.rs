@@ -2,10 +2,13 @@
 //!
 //! They show what the kiosk sees of a card without ever spending a PIN try: only SELECT, READ
 //! BINARY and *empty* VERIFY (which reports the counter) are sent. No PIN is asked for.
+//!
+//! The commands look at the PC/SC readers the options select; each also has an `_on` form that
+//! takes any [`Connector`] (the card worker's trait), so they run on an in-memory card in tests.
 
 use madoguchi_certs::{validity, JpkiCertificate, TrustAnchors};
 use madoguchi_drivers::card::{
-    first_reader_with_card, PcscTransport, ReaderEvent, ReaderInterface, ReaderMonitor, ReaderRoles, TransportErrorKind,
+    Connector, PcscConnector, ReaderEvent, ReaderInterface, ReaderRoles, Readers, TransportErrorKind,
 };
 use madoguchi_drivers::jpki::{CertificateEf, JpkiCard, JpkiError, JpkiErrorKind, PinKind, PinStatus, TokenKind};
 use std::fmt::Write as _;
@@ -62,6 +65,11 @@ impl CardOptions {
             }
         }
         roles
+    }
+
+    /// The PC/SC readers these options select.
+    pub fn connector(&self) -> PcscConnector {
+        PcscConnector::new(self.roles())
     }
 }
 
@@ -121,18 +129,26 @@ pub struct CertSummary {
 
 /// Collects the report. `with_certificate` is false for `pin-status`.
 pub fn inspect(opts: &CardOptions, with_certificate: bool) -> Result<CardReport, DiagError> {
-    let roles = opts.roles();
+    inspect_on(&opts.connector(), opts, with_certificate)
+}
+
+/// [`inspect`] on the readers of `connector`.
+pub fn inspect_on(
+    connector: &dyn Connector,
+    opts: &CardOptions,
+    with_certificate: bool,
+) -> Result<CardReport, DiagError> {
     let anchors = match &opts.anchors {
         Some(dir) => {
             Some(TrustAnchors::from_dir(dir, opts.allow_test_anchors).map_err(|e| DiagError::Anchors(e.to_string()))?)
         }
         None => None,
     };
-    let mut monitor = ReaderMonitor::new(roles.clone())?;
+    let mut monitor = connector.open()?;
     let deadline = Instant::now() + Duration::from_secs(opts.wait);
     loop {
-        if let Some((reader, interface)) = first_reader_with_card(monitor.context(), &roles)? {
-            match inspect_card(&monitor, &reader, interface, anchors.as_ref(), with_certificate) {
+        if let Some((reader, interface)) = monitor.reader_with_card()? {
+            match inspect_card(monitor.as_ref(), &reader, interface, anchors.as_ref(), with_certificate) {
                 // The card left (or pcscd had not yet noticed the previous one leave): wait for
                 // the next change rather than report a stale card.
                 Err(e) if e.card_removed() && Instant::now() < deadline => {}
@@ -141,7 +157,7 @@ pub fn inspect(opts: &CardOptions, with_certificate: bool) -> Result<CardReport,
         }
         let left = deadline.saturating_duration_since(Instant::now());
         if left.is_zero() {
-            let readers = monitor.readers()?;
+            let readers = monitor.list()?;
             let list = if readers.is_empty() {
                 " (no readers found)".to_string()
             } else {
@@ -154,19 +170,19 @@ pub fn inspect(opts: &CardOptions, with_certificate: bool) -> Result<CardReport,
 }
 
 fn inspect_card(
-    monitor: &ReaderMonitor,
+    monitor: &dyn Readers,
     reader: &str,
     interface: ReaderInterface,
     anchors: Option<&TrustAnchors>,
     with_certificate: bool,
 ) -> Result<CardReport, DiagError> {
     let mut report = CardReport {
-        readers: monitor.readers()?,
+        readers: monitor.list()?,
         reader: reader.to_owned(),
         interface: Some(interface),
         ..Default::default()
     };
-    let transport = PcscTransport::connect(monitor.context(), reader)?;
+    let transport = monitor.connect(reader)?;
     report.atr = transport.atr().to_vec();
     let mut card = JpkiCard::open(transport)?;
     report.token = Some(card.token());
@@ -354,13 +370,16 @@ pub struct AuthCheck {
 /// signature against the certificate's key. For service technicians with a test card; the PIN
 /// comes from a zeroizing buffer and goes nowhere but the card.
 pub fn auth_check(opts: &CardOptions, pin_text: &zeroize::Zeroizing<String>) -> Result<AuthCheck, DiagError> {
+    auth_check_on(&opts.connector(), pin_text)
+}
+
+/// [`auth_check`] on the first card on the readers of `connector`.
+pub fn auth_check_on(connector: &dyn Connector, pin_text: &zeroize::Zeroizing<String>) -> Result<AuthCheck, DiagError> {
     use madoguchi_drivers::jpki::{Pin, SigningKey};
-    let roles = opts.roles();
-    let monitor = ReaderMonitor::new(roles.clone())?;
-    let (reader, _) =
-        first_reader_with_card(monitor.context(), &roles)?.ok_or_else(|| DiagError::NoCard(String::new()))?;
+    let monitor = connector.open()?;
+    let (reader, _) = monitor.reader_with_card()?.ok_or_else(|| DiagError::NoCard(String::new()))?;
     let started = Instant::now();
-    let mut card = JpkiCard::open(PcscTransport::connect(monitor.context(), &reader)?)?;
+    let mut card = JpkiCard::open(monitor.connect(&reader)?)?;
     let token = card.token();
     let pin = Pin::new(PinKind::UserAuth, pin_text.trim())?;
     // Android tokens release the certificate only after the PIN.
@@ -420,11 +439,20 @@ pub fn watch(
     timeout: Option<Duration>,
     out: &mut dyn std::io::Write,
 ) -> Result<bool, DiagError> {
-    let roles = opts.roles();
-    let mut monitor = ReaderMonitor::new(roles.clone())?;
+    watch_on(&opts.connector(), until, timeout, out)
+}
+
+/// [`watch`] on the readers of `connector`.
+pub fn watch_on(
+    connector: &dyn Connector,
+    until: Option<WatchUntil>,
+    timeout: Option<Duration>,
+    out: &mut dyn std::io::Write,
+) -> Result<bool, DiagError> {
+    let mut monitor = connector.open()?;
     let deadline = timeout.map(|t| Instant::now() + t);
     loop {
-        let has_card = first_reader_with_card(monitor.context(), &roles)?.is_some();
+        let has_card = monitor.reader_with_card()?.is_some();
         match until {
             Some(WatchUntil::Removed) if !has_card => return Ok(true),
             Some(WatchUntil::Present) if has_card => return Ok(true),

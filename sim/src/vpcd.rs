@@ -1,4 +1,4 @@
-//! The link between a [`VirtualCard`] and vsmartcard's vpcd (the pcscd reader driver).
+//! The link between a [`crate::card::VirtualCard`] and vsmartcard's vpcd (the pcscd reader driver).
 //!
 //! vpcd *listens* (TCP 35963 for reader "Virtual PCD 00 00"); the card connects as a client,
 //! and "card inserted" = connected, "card removed" = socket closed. Frames are a 2-byte
@@ -6,12 +6,12 @@
 //! on, `02` reset, `04` get ATR → answer the ATR), longer ones are command APDUs → answer the
 //! response APDU (jpki.md §11, stack.md).
 //!
-//! [`CardSlot::handle`] is the sans-IO frame handler, [`serve`] the blocking loop over one
+//! [`CardSlot::handle`] is the sans-IO frame handler (the card itself is [`crate::slot`]'s, shared
+//! with the in-memory reader of [`crate::memory`]), [`serve`] the blocking loop over one
 //! connection, [`Link`] the thread that keeps the card inserted (reconnecting with a bounded
 //! backoff) until told to remove it.
 
-use crate::card::{describe_exchange, VirtualCard, SW_MEMORY_FAILURE};
-use crate::profile::CardProfile;
+pub use crate::slot::{CardSlot, Persist};
 use std::io::{self, Read, Write};
 use std::net::{SocketAddr, TcpStream, ToSocketAddrs};
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -33,91 +33,33 @@ const CTRL_ATR: u8 = 0x04;
 const BACKOFF_FIRST: Duration = Duration::from_millis(50);
 const BACKOFF_MAX: Duration = Duration::from_secs(1);
 
-/// Stores the profile; called before a response that changed a counter or PIN is sent.
-pub type Persist = Box<dyn FnMut(&CardProfile) -> Result<(), String> + Send>;
-
-/// The card as vpcd sees it: engine, ATR, persistence and the optional APDU log.
-pub struct CardSlot {
-    card: VirtualCard,
-    atr: Vec<u8>,
-    persist: Option<Persist>,
-    apdu_log: Option<Box<dyn Write + Send>>,
-}
-
 impl CardSlot {
-    pub fn new(card: VirtualCard, atr: &[u8]) -> Self {
-        Self { card, atr: atr.to_vec(), persist: None, apdu_log: None }
-    }
-
-    pub fn with_persist(mut self, persist: Persist) -> Self {
-        self.persist = Some(persist);
-        self
-    }
-
-    /// One line per APDU (see [`describe_exchange`]: never command or response data).
-    pub fn with_apdu_log(mut self, log: Box<dyn Write + Send>) -> Self {
-        self.apdu_log = Some(log);
-        self
-    }
-
-    pub fn card(&self) -> &VirtualCard {
-        &self.card
-    }
-
-    pub fn card_mut(&mut self) -> &mut VirtualCard {
-        &mut self.card
-    }
-
     /// Handles one vpcd payload and returns the payload to answer with, if any.
     pub fn handle(&mut self, payload: &[u8]) -> Option<Vec<u8>> {
         match payload {
             [] => None,
             [CTRL_OFF] => {
                 log::info!("power off");
-                self.card.power_off();
+                self.card_mut().power_off();
                 None
             }
             [CTRL_ON] => {
                 log::info!("power on");
-                self.card.power_on();
+                self.card_mut().power_on();
                 None
             }
             [CTRL_RESET] => {
                 log::info!("reset");
-                self.card.reset();
+                self.card_mut().reset();
                 None
             }
-            [CTRL_ATR] => Some(self.atr.clone()),
+            [CTRL_ATR] => Some(self.atr().to_vec()),
             [other] => {
                 log::warn!("unknown vpcd control {other:02X}, ignored");
                 None
             }
             apdu => Some(self.exchange(apdu)),
         }
-    }
-
-    fn exchange(&mut self, apdu: &[u8]) -> Vec<u8> {
-        let mut response = self.card.process(apdu);
-        if self.card.take_dirty() {
-            if let Some(persist) = self.persist.as_mut() {
-                if let Err(e) = persist(self.card.profile()) {
-                    // The counter changed in memory but not on disk: say so instead of
-                    // pretending, and keep it dirty so the next APDU tries again.
-                    log::error!("cannot store the card profile: {e}");
-                    self.card.mark_dirty();
-                    response.zeroize();
-                    response = SW_MEMORY_FAILURE.to_bytes().to_vec();
-                }
-            }
-        }
-        let line = describe_exchange(apdu, &response);
-        log::debug!("{line}");
-        if let Some(w) = self.apdu_log.as_mut() {
-            if let Err(e) = writeln!(w, "{line}").and_then(|_| w.flush()) {
-                log::warn!("cannot write the APDU log: {e}");
-            }
-        }
-        response
     }
 }
 

@@ -3,23 +3,27 @@
 //! - [`pjl`]: job framing and reply parsing (sans-IO);
 //! - [`job`]: the state machine of one print job, from the status probe to the printer's
 //!   job-end confirmation (sans-IO: bytes and times in, bytes and an outcome out);
-//! - [`serial`]: the I/O edge over the `serialport` crate (device path, baud rate, flow
-//!   control, reconnection).
+//! - [`line`]: the line's settings (device path, baud rate, flow control);
+//! - `serial` (feature `serial`): the I/O edge over the `serialport` crate (reconnection).
 //!
 //! Every failure is a [`PrinterError`] whose [`PrinterError::kind`] says what happened and
 //! whose [`PrinterError::paper`] says whether paper came out, so that the session can refund
 //! (nothing came out) or not.
 
 pub mod job;
+pub mod line;
 pub mod pjl;
+#[cfg(feature = "serial")]
 pub mod serial;
 
 use core::fmt;
 use std::time::Duration;
 
 pub use job::{JobMachine, JobReport, Timeouts};
+pub use line::{FlowControl, PrinterConfig};
 pub use pjl::{DeviceStatus, JobSettings, StatusClass};
-pub use serial::{FlowControl, PrinterConfig, SerialPrinter};
+#[cfg(feature = "serial")]
+pub use serial::SerialPrinter;
 
 /// What went wrong, as the session and the operator screens need to tell it apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

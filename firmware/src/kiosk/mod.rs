@@ -15,6 +15,7 @@ use crate::workers::card::CardWorker;
 use crate::workers::printer::PrinterWorker;
 use cash::CashWorker;
 use madoguchi_certs::TrustAnchors;
+use madoguchi_drivers::card::{Connector, PcscConnector};
 use madoguchi_drivers::gpio::{Level, Output};
 use madoguchi_drivers::payment::CashUnit;
 use madoguchi_paper::{FontPaths, FontSet, Renderer};
@@ -151,6 +152,7 @@ pub struct Kiosk {
 impl Kiosk {
     /// Starts the workers and the session from the configuration. `cash` is the cash unit the
     /// configuration names (see `cash.device`); `state_dir` keeps the backend outbox and audit.
+    /// The card readers are PC/SC's, those `cfg.readers` accepts.
     pub fn start(
         cfg: &KioskConfig,
         ui: Ui,
@@ -158,6 +160,20 @@ impl Kiosk {
         outputs: Option<Box<dyn SignalOutputs>>,
         state_dir: &Path,
         clock: KioskClock,
+    ) -> Result<Kiosk, StartError> {
+        let readers = Box::new(PcscConnector::new(cfg.readers.clone()));
+        Kiosk::start_with_readers(cfg, ui, cash, outputs, state_dir, clock, readers)
+    }
+
+    /// As [`Kiosk::start`], with the card readers behind `readers` (an in-memory card in tests).
+    pub fn start_with_readers(
+        cfg: &KioskConfig,
+        ui: Ui,
+        cash: Box<dyn CashUnit + Send>,
+        outputs: Option<Box<dyn SignalOutputs>>,
+        state_dir: &Path,
+        clock: KioskClock,
+        readers: Box<dyn Connector>,
     ) -> Result<Kiosk, StartError> {
         std::fs::create_dir_all(state_dir)
             .map_err(|e| StartError::State { path: state_dir.into(), reason: e.to_string() })?;
@@ -180,7 +196,7 @@ impl Kiosk {
         )
         .map_err(|e| StartError::Backend(e.to_string()))?;
         let printer = PrinterWorker::spawn(cfg.printer.clone(), renderer, sink.clone());
-        let card = CardWorker::spawn(cfg.readers.clone(), sink.clone());
+        let card = CardWorker::spawn(readers, sink.clone());
         let cash = CashWorker::spawn(cash, sink.clone());
         let mut seed = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);

@@ -1,6 +1,8 @@
-//! The card worker: watches the PC/SC readers and runs the session's [`CardCall`]s on the card.
+//! The card worker: watches the card readers and runs the session's [`CardCall`]s on the card.
 //!
-//! Two threads, because PC/SC blocks: a monitor waiting on `SCardGetStatusChange` (cards and
+//! The readers come through the drivers' [`Connector`]: PC/SC in the kiosk
+//! ([`madoguchi_drivers::card::PcscConnector`]), an in-memory card in tests. Two threads, because
+//! readers block: a monitor waiting for changes (on PC/SC, `SCardGetStatusChange`: cards and
 //! readers coming and going, reported as [`Event::CardPresented`] / [`Event::CardRemoved`] /
 //! [`Event::ReaderRemoved`]), and a command thread that owns the one card connection and answers
 //! each call with an [`Event::CardReply`] carrying its [`OpId`]. The command thread keeps the
@@ -9,7 +11,7 @@
 //! another resident.
 
 use super::EventSink;
-use madoguchi_drivers::card::{Canceller, PcscTransport, ReaderEvent, ReaderMonitor, ReaderRoles, TransportError};
+use madoguchi_drivers::card::{Canceller, CardConnection, Connector, ReaderEvent, Readers, TransportError};
 use madoguchi_drivers::jpki::{CertificateEf, JpkiCard, JpkiError, JpkiErrorKind, PinKind, SigningKey};
 use madoguchi_session::{CardCall, CardCommand, CardFailure, CardOk, Event, OpId};
 use sha2::{Digest, Sha256};
@@ -20,7 +22,7 @@ use std::thread::JoinHandle;
 use std::time::Duration;
 use zeroize::Zeroize;
 
-/// How long the monitor waits for pcscd to come back before trying again.
+/// How long the monitor waits for the reader service (pcscd) to come back before trying again.
 const PCSCD_RETRY: Duration = Duration::from_secs(1);
 
 /// The running card worker. Dropping it stops both threads and lets go of the card.
@@ -33,25 +35,27 @@ pub struct CardWorker {
 }
 
 impl CardWorker {
-    /// Starts watching the readers the roles accept. Cards already on a reader are reported
-    /// as presented at once.
-    pub fn spawn(roles: ReaderRoles, events: EventSink) -> CardWorker {
+    /// Starts watching the connector's readers. Cards already on a reader are reported as
+    /// presented at once.
+    pub fn spawn(connector: Box<dyn Connector>, events: EventSink) -> CardWorker {
+        let connector: Arc<dyn Connector> = Arc::from(connector);
         let stop = Arc::new(AtomicBool::new(false));
         let canceller = Arc::new(Mutex::new(None));
         let apdus = Arc::new(AtomicU32::new(0));
         let (tx, rx) = channel();
         let monitor = {
-            let (stop, canceller, events, roles) = (stop.clone(), canceller.clone(), events.clone(), roles);
+            let (connector, stop, canceller, events) =
+                (connector.clone(), stop.clone(), canceller.clone(), events.clone());
             std::thread::Builder::new()
                 .name("card-monitor".into())
-                .spawn(move || monitor_loop(roles, events, stop, canceller))
+                .spawn(move || monitor_loop(connector.as_ref(), events, stop, canceller))
                 .expect("spawn card monitor thread")
         };
         let commands = {
             let apdus = apdus.clone();
             std::thread::Builder::new()
                 .name("card-commands".into())
-                .spawn(move || command_loop(rx, events, apdus))
+                .spawn(move || command_loop(connector.as_ref(), rx, events, apdus))
                 .expect("spawn card command thread")
         };
         CardWorker { calls: Some(tx), stop, canceller, apdus, threads: vec![monitor, commands] }
@@ -88,14 +92,14 @@ impl Drop for CardWorker {
 }
 
 fn monitor_loop(
-    roles: ReaderRoles,
+    connector: &dyn Connector,
     events: EventSink,
     stop: Arc<AtomicBool>,
     canceller: Arc<Mutex<Option<Canceller>>>,
 ) {
     let mut known: Vec<String> = Vec::new();
     while !stop.load(Ordering::SeqCst) {
-        let mut monitor = match ReaderMonitor::new(roles.clone()) {
+        let mut monitor = match connector.open() {
             Ok(m) => m,
             Err(e) => {
                 log::warn!("card readers: {e}; retrying");
@@ -136,7 +140,7 @@ fn monitor_loop(
                 }
                 Err(TransportError::Cancelled) => return,
                 Err(e) => {
-                    // pcscd went away: every reader and card with it.
+                    // The reader service (pcscd) went away: every reader and card with it.
                     log::warn!("card readers lost: {e}");
                     for reader in known.drain(..) {
                         if events.send(Event::ReaderRemoved { reader }).is_err() {
@@ -157,7 +161,7 @@ fn monitor_loop(
 /// The card connection and what was read on it.
 struct Connection {
     reader: String,
-    card: JpkiCard<PcscTransport>,
+    card: JpkiCard<Box<dyn CardConnection>>,
     certificate: Option<Vec<u8>>,
 }
 
@@ -170,8 +174,9 @@ impl Connection {
     }
 }
 
-fn command_loop(calls: Receiver<CardCall>, events: EventSink, apdus: Arc<AtomicU32>) {
-    let mut ctx: Option<pcsc::Context> = None;
+fn command_loop(connector: &dyn Connector, calls: Receiver<CardCall>, events: EventSink, apdus: Arc<AtomicU32>) {
+    // The command thread's own session with the readers (on PC/SC, a context of its own).
+    let mut readers: Option<Box<dyn Readers>> = None;
     let mut conn: Option<Connection> = None;
     while let Ok(CardCall { op, reader, command }) = calls.recv() {
         if let CardCommand::Release = command {
@@ -180,18 +185,18 @@ fn command_loop(calls: Receiver<CardCall>, events: EventSink, apdus: Arc<AtomicU
             }
             continue;
         }
-        let result = run(&mut ctx, &mut conn, &reader, command);
+        let result = run(connector, &mut readers, &mut conn, &reader, command);
         if let Some(c) = &conn {
             apdus.store(c.card.apdu_count(), Ordering::Relaxed);
         }
         if let Err(f) = &result {
             if matches!(f.kind, JpkiErrorKind::Removed | JpkiErrorKind::CardFault) {
-                // The connection is of no more use (and perhaps the PC/SC context neither):
-                // the next call connects afresh.
+                // The connection is of no more use (and perhaps the session with the readers
+                // neither, e.g. pcscd restarted): the next call connects afresh.
                 if let Some(c) = conn.take() {
                     c.release();
                 }
-                ctx = None;
+                readers = None;
             }
         }
         if events.send(Event::CardReply { op: OpId(op.0), result }).is_err() {
@@ -204,7 +209,8 @@ fn command_loop(calls: Receiver<CardCall>, events: EventSink, apdus: Arc<AtomicU
 }
 
 fn run(
-    ctx: &mut Option<pcsc::Context>,
+    connector: &dyn Connector,
+    readers: &mut Option<Box<dyn Readers>>,
     conn: &mut Option<Connection>,
     reader: &str,
     command: CardCommand,
@@ -214,7 +220,7 @@ fn run(
         if let Some(c) = conn.take() {
             c.release();
         }
-        *conn = Some(connect(ctx, reader)?);
+        *conn = Some(connect(connector, readers, reader)?);
     }
     let Some(c) = conn.as_mut() else { return Err(CardFailure::new(JpkiErrorKind::Removed)) };
     let fail = |e: JpkiError| CardFailure::from(&e);
@@ -253,15 +259,17 @@ fn run(
     }
 }
 
-fn connect(ctx: &mut Option<pcsc::Context>, reader: &str) -> Result<Connection, CardFailure> {
-    if ctx.is_none() {
-        *ctx = Some(
-            pcsc::Context::establish(pcsc::Scope::User)
-                .map_err(|e| CardFailure::from(&JpkiError::from(TransportError::ServiceUnavailable(e))))?,
-        );
+fn connect(
+    connector: &dyn Connector,
+    readers: &mut Option<Box<dyn Readers>>,
+    reader: &str,
+) -> Result<Connection, CardFailure> {
+    let transport_failure = |e: TransportError| CardFailure::from(&JpkiError::from(e));
+    if readers.is_none() {
+        *readers = Some(connector.open().map_err(transport_failure)?);
     }
-    let Some(context) = ctx.as_ref() else { return Err(CardFailure::new(JpkiErrorKind::CardFault)) };
-    let transport = PcscTransport::connect(context, reader).map_err(|e| CardFailure::from(&JpkiError::from(e)))?;
+    let Some(session) = readers.as_ref() else { return Err(CardFailure::new(JpkiErrorKind::CardFault)) };
+    let transport = session.connect(reader).map_err(transport_failure)?;
     let card = JpkiCard::open(transport).map_err(|e| CardFailure::from(&e))?;
     Ok(Connection { reader: reader.to_string(), card, certificate: None })
 }

@@ -2,8 +2,8 @@
 
 use super::*;
 use crate::card::tests::test_profile;
-use crate::card::{ATR_CONTACT, ATR_CONTACTLESS};
-use crate::profile::TokenKind;
+use crate::card::{VirtualCard, ATR_CONTACT, ATR_CONTACTLESS};
+use crate::profile::{CardProfile, TokenKind};
 use std::net::TcpListener;
 use std::sync::mpsc::Receiver;
 use std::time::Instant;
