@@ -1,14 +1,23 @@
 //! Registry storage: municipalities, residents, households, 戸籍, tax records, seals and the
-//! certificate-to-resident links; reads for the flow and writes for `load-world`.
+//! certificate-to-resident links; reads for the flow, and `load-world`'s import of a world's
+//! `registry.json` (the schema of `madoguchi_api::registry`) into them.
 
-use crate::db::{now_ms, WriteTx};
+use crate::audit::{self, Entry};
+use crate::db::{now_ms, Db, WriteTx};
 use crate::domain::{
     Household, Koseki, Municipality, MunicipalityConfig, MunicipalityView, Resident, ResidentDetails, ResidentStatus,
     ResidentView, SealRegistration, TaxRecord,
 };
 use crate::error::{ApiError, ErrorCode};
+use crate::ops::OpResult;
+use madoguchi_api::registry::{self as schema, iso_date};
+use madoguchi_certs::{JpkiCertificate, TrustAnchors};
+use serde_json::json;
+use sha2::{Digest, Sha256};
 use sqlx::any::AnyRow;
 use sqlx::Row;
+use std::collections::BTreeMap;
+use std::path::Path;
 
 const RESIDENT_COLS: &str =
     "id, household_id, municipality_code, koseki_id, name, name_kana, birth_date, sex, relationship, address, status, restricted, koseki_registered, details";
@@ -380,4 +389,267 @@ pub fn issuer_id_of_anchor(anchor: &madoguchi_certs::JpkiCertificate) -> String 
         Some(ski) => hex::encode(ski),
         None => format!("dn:{}", anchor.subject()),
     }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Import (load-world): a world's registry.json, read with the one registry schema
+// (`madoguchi_api::registry`, what `madoguchi-sim world` writes), into the tables above.
+
+/// What `load-world` did.
+#[derive(Debug, Default, serde::Serialize)]
+pub struct LoadReport {
+    pub municipalities: usize,
+    pub households: usize,
+    pub residents: usize,
+    pub koseki: usize,
+    pub tax_records: usize,
+    pub seal_registrations: usize,
+    pub certificate_links: usize,
+    pub crls: Vec<String>,
+    pub warnings: Vec<String>,
+}
+
+fn database(e: sqlx::Error) -> String {
+    format!("database: {e}")
+}
+
+/// Subject key identifier (hex) of the world's anchor `anchors/{auth|sign}-ca-{generation}.der`.
+fn world_anchor_ids(dir: &Path) -> OpResult<BTreeMap<(String, u8), String>> {
+    let mut out = BTreeMap::new();
+    let rd = std::fs::read_dir(dir.join("anchors")).map_err(|x| format!("anchors directory of the world: {x}"))?;
+    for entry in rd.flatten() {
+        let name = entry.file_name().to_string_lossy().to_string();
+        let Some(stem) = name.strip_suffix(".der") else { continue };
+        let Some((kind, gen)) = stem.rsplit_once("-ca-") else { continue };
+        let Ok(gen) = gen.parse::<u8>() else { continue };
+        let der = std::fs::read(entry.path()).map_err(|x| format!("{name}: {x}"))?;
+        let cert = JpkiCertificate::from_der(&der).map_err(|x| format!("{name}: {x}"))?;
+        out.insert((kind.to_string(), gen), issuer_id_of_anchor(&cert));
+    }
+    Ok(out)
+}
+
+fn koseki_id(h: &schema::Honseki) -> String {
+    let d = Sha256::new()
+        .chain_update(h.municipality.as_bytes())
+        .chain_update([0])
+        .chain_update(h.address.as_bytes())
+        .chain_update([0])
+        .chain_update(h.hittosha.as_bytes())
+        .finalize();
+    format!("K{}", &hex::encode(d)[..15])
+}
+
+/// An amount of yen as the tables keep it.
+fn yen(v: u64, what: &str) -> OpResult<i64> {
+    i64::try_from(v).map_err(|_| format!("registry.json: {what} {v} is out of range"))
+}
+
+/// The tax record as stored.
+fn tax_from(t: &schema::TaxRecord) -> OpResult<TaxRecord> {
+    Ok(TaxRecord {
+        municipality_code: t.municipality.clone(),
+        fiscal_year: t.fiscal_year,
+        income_year: t.income_year,
+        salary_income: yen(t.salary_income, "salary_income")?,
+        pension_income: yen(t.pension_income, "pension_income")?,
+        total_income: yen(t.total_income, "total_income")?,
+        taxable_income: yen(t.taxable_income, "taxable_income")?,
+        municipal_tax: yen(t.municipal_tax, "municipal_tax")?,
+        prefectural_tax: yen(t.prefectural_tax, "prefectural_tax")?,
+    })
+}
+
+/// The resident as stored, linked to its 戸籍 by `koseki`.
+fn resident_from_record(r: &schema::ResidentRecord, koseki: Option<String>) -> Resident {
+    let status = if r.deceased {
+        ResidentStatus::Deceased
+    } else if r.residence.is_some() {
+        ResidentStatus::Active
+    } else if r.emigration.is_some() {
+        ResidentStatus::MovedAbroad
+    } else {
+        ResidentStatus::MovedOut
+    };
+    let res = r.residence.as_ref();
+    let since = res.map(|x| iso_date::format(&x.since));
+    Resident {
+        id: r.id.clone(),
+        household_id: res.map(|x| x.household.clone()),
+        municipality_code: res.map(|x| x.municipality.clone()),
+        koseki_id: koseki,
+        name: r.name.clone(),
+        name_kana: r.name_kana.clone(),
+        birth_date: iso_date::format(&r.birth_date),
+        sex: match r.sex {
+            schema::Sex::Male => "男",
+            schema::Sex::Female => "女",
+        }
+        .into(),
+        relationship: res.map(|x| x.relationship.clone()).unwrap_or_default(),
+        address: res
+            .map(|x| x.address.clone())
+            .or_else(|| r.emigration.as_ref().map(|em| em.destination.clone()))
+            .unwrap_or_default(),
+        status,
+        restricted: r.support_measures,
+        koseki_registered: r.honseki.as_ref().and_then(|h| h.kiosk_registered).unwrap_or(true),
+        details: ResidentDetails {
+            became_resident_on: since.clone(),
+            address_since: since,
+            previous_address: res.and_then(|x| x.previous_address.clone()),
+            koseki_relationship: r.koseki_relationship.clone(),
+            father: r.father.clone(),
+            mother: r.mother.clone(),
+            my_number: Some(r.my_number.clone()).filter(|n| !n.is_empty()),
+            nationality: r.foreign.as_ref().map(|f| f.nationality.clone()),
+            residence_status: r.foreign.as_ref().map(|f| f.residence_status.clone()),
+            residence_period_end: r.foreign.as_ref().and_then(|f| f.period_of_stay_end.as_ref().map(iso_date::format)),
+        },
+    }
+}
+
+/// Imports a world directory. Municipalities already present keep their configuration (an
+/// administrator may have changed it); new ones get the standard configuration.
+pub async fn load_world(db: &Db, anchors: &TrustAnchors, dir: &Path) -> OpResult<LoadReport> {
+    let w = schema::Registry::load(dir).map_err(|x| x.to_string())?;
+    let anchor_ids = world_anchor_ids(dir)?;
+    let mut report = LoadReport::default();
+    let heads: BTreeMap<&str, &str> = w.households.iter().map(|h| (h.id.as_str(), h.head.as_str())).collect();
+    let mut tx = db.begin_write().await.map_err(database)?;
+    for m in &w.municipalities {
+        let muni = Municipality { code: m.code.clone(), name: m.name.clone(), prefecture: m.prefecture.clone() };
+        let existing = municipality(&mut *tx, &m.code).await.map_err(|x| x.to_string())?;
+        let config = match existing {
+            Some(v) => v.config,
+            None => {
+                let title = if m.issuer_title.is_empty() { format!("{}長", m.name) } else { m.issuer_title.clone() };
+                let name = if m.issuer_name.is_empty() {
+                    report.warnings.push(format!(
+                        "{}: the world names no issuer (mayor); set it with `municipality issuer`",
+                        m.code
+                    ));
+                    format!("{}長", m.name)
+                } else {
+                    m.issuer_name.clone()
+                };
+                let mut c = MunicipalityConfig::standard(&title, &name);
+                c.seal_png = m.seal_png.clone();
+                c.validate().map_err(|x| format!("municipality {}: {x}", m.code))?;
+                c
+            }
+        };
+        upsert_municipality(&mut tx, &muni, &config).await.map_err(database)?;
+        report.municipalities += 1;
+    }
+    for h in &w.households {
+        let household = Household {
+            id: h.id.clone(),
+            municipality_code: h.municipality.clone(),
+            address: h.address.clone(),
+            head_id: Some(h.head.clone()),
+        };
+        upsert_household(&mut tx, &household).await.map_err(database)?;
+        report.households += 1;
+    }
+    let mut kosekis = BTreeMap::new();
+    for r in &w.residents {
+        let koseki = r.honseki.as_ref().map(|h| {
+            let id = koseki_id(h);
+            kosekis.insert(
+                id.clone(),
+                Koseki {
+                    id: id.clone(),
+                    municipality_code: h.municipality.clone(),
+                    honseki: h.address.clone(),
+                    hittousha: h.hittosha.clone(),
+                },
+            );
+            id
+        });
+        if let Some(x) = &r.residence {
+            if !heads.contains_key(x.household.as_str()) {
+                report.warnings.push(format!("{}: household {} is not in the registry", r.id, x.household));
+            }
+        }
+        upsert_resident(&mut tx, &resident_from_record(r, koseki)).await.map_err(database)?;
+        report.residents += 1;
+        let mut certs: Vec<(&schema::CertRecord, &str)> = vec![(&r.card.auth_cert, "card")];
+        certs.extend(r.card.previous_certs.iter().map(|c| (c, "card")));
+        certs.extend(r.card.phones.iter().map(|p| (&p.auth_cert, p.token.as_str())));
+        for (c, token) in certs {
+            if c.kind != schema::CertKind::Auth {
+                continue;
+            }
+            let Some(issuer) = anchor_ids.get(&("auth".to_string(), c.issuer_generation)) else {
+                report.warnings.push(format!("{}: no anchor auth-ca-{} in the world", r.id, c.issuer_generation));
+                continue;
+            };
+            let serial = crate::ops::serial_key(&c.serial);
+            link_certificate(&mut tx, issuer, &serial, &r.id, token, &c.sha256.to_ascii_lowercase())
+                .await
+                .map_err(database)?;
+            report.certificate_links += 1;
+        }
+    }
+    for k in kosekis.values() {
+        upsert_koseki(&mut tx, k).await.map_err(database)?;
+    }
+    report.koseki = kosekis.len();
+    for t in &w.tax_records {
+        upsert_tax(&mut tx, &t.resident, &tax_from(t)?).await.map_err(database)?;
+        report.tax_records += 1;
+    }
+    sqlx::query("DELETE FROM seal_registrations WHERE resident_id IN (SELECT id FROM residents)")
+        .execute(&mut *tx)
+        .await
+        .map_err(database)?;
+    for s in w.seal_registrations.iter().filter(|s| s.status == schema::SealStatus::Active) {
+        let seal = SealRegistration {
+            resident_id: s.resident.clone(),
+            municipality_code: s.municipality.clone(),
+            registration_number: s.registration_number.clone(),
+            registered_on: iso_date::format(&s.registered_on),
+            impression: s.impression.clone(),
+            diameter_mm: i64::from(s.diameter_mm),
+            seal_png: s.seal_png.clone(),
+        };
+        upsert_seal(&mut tx, &seal).await.map_err(database)?;
+        report.seal_registrations += 1;
+    }
+    let version = bump_catalog(&mut tx).await.map_err(database)?;
+    audit::append(
+        &mut tx,
+        &Entry::new(
+            "cli",
+            "registry.loaded",
+            dir.display().to_string(),
+            json!({
+                "municipalities": report.municipalities, "residents": report.residents, "households": report.households,
+                "links": report.certificate_links, "catalog_version": version,
+            }),
+        ),
+    )
+    .await
+    .map_err(|x| format!("audit: {x}"))?;
+    tx.commit().await.map_err(database)?;
+    rebuild_views(db).await.map_err(|x| x.to_string())?;
+
+    // The JPKI centre's CRLs that came with the world.
+    if anchors.is_empty() {
+        report.warnings.push("no JPKI anchors pinned (jpki_anchors_dir): CRLs not imported".into());
+    } else if let Ok(rd) = std::fs::read_dir(dir.join("crl")) {
+        let mut files: Vec<_> =
+            rd.flatten().map(|e| e.path()).filter(|p| p.extension().is_some_and(|x| x == "crl")).collect();
+        // Older generations first, so a newer list of the same CA is never refused as older.
+        files.sort_by_key(|p| (!p.file_stem().unwrap_or_default().to_string_lossy().contains('-'), p.clone()));
+        for f in files {
+            let der = std::fs::read(&f).map_err(|x| format!("CRL file: {x}"))?;
+            match crate::ops::import_crl(db, anchors, &der, &f.display().to_string()).await {
+                Ok((issuer, n)) => report.crls.push(format!("{}: {issuer}, {n} entries", f.display())),
+                Err(x) => report.warnings.push(x),
+            }
+        }
+    }
+    Ok(report)
 }

@@ -33,6 +33,17 @@ impl TokenKind {
     }
 }
 
+/// The register names the token that carries a certificate (`registry.json`'s phones).
+impl From<TokenKind> for madoguchi_api::registry::Token {
+    fn from(t: TokenKind) -> Self {
+        match t {
+            TokenKind::Card => madoguchi_api::registry::Token::Card,
+            TokenKind::Android => madoguchi_api::registry::Token::Android,
+            TokenKind::Iphone => madoguchi_api::registry::Token::Iphone,
+        }
+    }
+}
+
 /// What an empty VERIFY answers right after a successful VERIFY in the same selection
 /// (jpki.md §10: cards differ, the kiosk must handle both).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, Default)]

@@ -53,8 +53,13 @@ pub fn world() -> &'static Path {
     })
 }
 
+/// The world's manifest, read with the simulator's definition, as JSON for the tests to index.
 pub fn manifest() -> Value {
-    serde_json::from_str(&std::fs::read_to_string(world().join("manifest.json")).unwrap()).unwrap()
+    serde_json::to_value(madoguchi_sim::world::Manifest::load(world()).unwrap()).unwrap()
+}
+
+fn profile(name: &str) -> madoguchi_sim::profile::CardProfile {
+    madoguchi_sim::profile::CardProfile::load(&world().join("cards").join(format!("{name}.json"))).unwrap()
 }
 
 /// A card of the world: certificate and key.
@@ -76,10 +81,8 @@ impl Card {
 }
 
 /// `R0001` (card) or `R0001-android` / `R0002-iphone` (phone tokens).
-pub fn card(profile: &str) -> Card {
-    let p: madoguchi_sim::profile::CardProfile =
-        serde_json::from_str(&std::fs::read_to_string(world().join("cards").join(format!("{profile}.json"))).unwrap())
-            .unwrap();
+pub fn card(name: &str) -> Card {
+    let p = profile(name);
     Card {
         id: p.holder.clone(),
         cert: p.jpki.auth_cert.clone(),
@@ -87,11 +90,8 @@ pub fn card(profile: &str) -> Card {
     }
 }
 
-pub fn sign_cert(profile: &str) -> Vec<u8> {
-    let p: madoguchi_sim::profile::CardProfile =
-        serde_json::from_str(&std::fs::read_to_string(world().join("cards").join(format!("{profile}.json"))).unwrap())
-            .unwrap();
-    p.jpki.sign_cert.unwrap()
+pub fn sign_cert(name: &str) -> Vec<u8> {
+    profile(name).jpki.sign_cert.unwrap()
 }
 
 pub fn free_port() -> u16 {

@@ -1,0 +1,188 @@
+//! `manifest.json`: who is who in the demo world (ids, PINs, tags, card profile paths). The
+//! simulator's own file: tests, scenarios and the lab read it, the product never does.
+
+use madoguchi_api::registry::{iso_date, Municipality, Sex};
+use serde::{Deserialize, Serialize};
+use std::path::Path;
+use time::Date;
+
+/// Format version in `manifest.json`.
+pub const MANIFEST_FORMAT: u32 = 1;
+
+/// The file's name inside a world directory.
+pub const MANIFEST_FILE: &str = "manifest.json";
+
+/// Why a manifest could not be read.
+#[derive(Debug, thiserror::Error)]
+pub enum ManifestError {
+    #[error("cannot read {path}: {source}")]
+    Io { path: String, source: std::io::Error },
+    #[error("{path}: {source}")]
+    Json { path: String, source: serde_json::Error },
+    #[error("{path} has format {found}, this reader takes format {MANIFEST_FORMAT}")]
+    Version { path: String, found: u32 },
+}
+
+/// Resident tags, the vocabulary of reference/scenarios.md.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum Tag {
+    Adult,
+    HouseholdHead,
+    HouseholdMember,
+    #[serde(rename = "under-15")]
+    Under15,
+    ForeignResident,
+    SealRegistered,
+    KosekiElsewhere,
+    CertsExpired,
+    CertsExpiringSoon,
+    SignRevoked,
+    PinBlocked,
+    PhoneAndroid,
+    PhoneIphone,
+    PhoneSuspended,
+    VariantKanjiName,
+    MovedAbroad,
+}
+
+impl Tag {
+    pub const ALL: [Tag; 16] = [
+        Tag::Adult,
+        Tag::HouseholdHead,
+        Tag::HouseholdMember,
+        Tag::Under15,
+        Tag::ForeignResident,
+        Tag::SealRegistered,
+        Tag::KosekiElsewhere,
+        Tag::CertsExpired,
+        Tag::CertsExpiringSoon,
+        Tag::SignRevoked,
+        Tag::PinBlocked,
+        Tag::PhoneAndroid,
+        Tag::PhoneIphone,
+        Tag::PhoneSuspended,
+        Tag::VariantKanjiName,
+        Tag::MovedAbroad,
+    ];
+}
+
+/// `manifest.json`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Manifest {
+    pub format: u32,
+    pub seed: u64,
+    #[serde(with = "iso_date")]
+    pub today: Date,
+    pub notice: String,
+    /// Relative to the world directory.
+    pub registry: String,
+    pub anchors: Vec<AnchorFile>,
+    pub crls: Vec<CrlFile>,
+    pub residents: Vec<ManifestResident>,
+    pub municipalities: Vec<Municipality>,
+    pub households: Vec<ManifestHousehold>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct AnchorFile {
+    pub path: String,
+    /// `auth` or `sign`.
+    pub ca: String,
+    pub generation: u8,
+    /// SHA-256 of the DER, upper-case hex.
+    pub sha256: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CrlFile {
+    pub path: String,
+    pub ca: String,
+    pub generation: u8,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PhoneProfiles {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub android: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iphone: Option<String>,
+}
+
+impl PhoneProfiles {
+    pub fn is_empty(&self) -> bool {
+        self.android.is_none() && self.iphone.is_none()
+    }
+}
+
+/// The phone's own credentials (jpki.md §8: set on the phone, not the card's). Only Android
+/// has any at the kiosk; an iPhone is unlocked by Face ID before it is tapped.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct PhoneSecrets {
+    pub auth_pin: String,
+    pub sign_password: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
+pub struct PhoneSecretsByKind {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub android: Option<PhoneSecrets>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestResident {
+    pub id: String,
+    /// As in the resident register (may hold variant kanji such as 髙).
+    pub name: String,
+    pub name_kana: String,
+    pub card_profile: String,
+    #[serde(default, skip_serializing_if = "PhoneProfiles::is_empty")]
+    pub phone_profiles: PhoneProfiles,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub phone_secrets: Option<PhoneSecretsByKind>,
+    /// User-authentication PIN of the card (4 digits, never starting with 0 or 9).
+    pub auth_pin: String,
+    /// Signature password of the card; `null` for residents under 15.
+    pub sign_password: Option<String>,
+    /// PIN of the 券面事項入力補助AP.
+    pub text_pin: String,
+    pub my_number: String,
+    pub notes: String,
+    pub tags: Vec<Tag>,
+    /// Residence municipality; for a resident abroad, the municipality of the 本籍 (戸籍の附票).
+    pub municipality: String,
+    /// `null` for a resident abroad.
+    pub household: Option<String>,
+    #[serde(with = "iso_date")]
+    pub birth_date: Date,
+    pub sex: Sex,
+    pub address: Option<String>,
+    /// Last day of validity of the card's certificates (JST).
+    #[serde(with = "iso_date")]
+    pub cert_expiry: Date,
+    pub auth_cert_serial: String,
+    pub sign_cert_serial: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ManifestHousehold {
+    pub id: String,
+    pub municipality: String,
+    pub head: String,
+    pub members: Vec<String>,
+}
+
+impl Manifest {
+    /// Reads `DIR/manifest.json`.
+    pub fn load(world_dir: &Path) -> Result<Manifest, ManifestError> {
+        let path = world_dir.join(MANIFEST_FILE).display().to_string();
+        let bytes = std::fs::read(world_dir.join(MANIFEST_FILE))
+            .map_err(|source| ManifestError::Io { path: path.clone(), source })?;
+        let manifest: Manifest =
+            serde_json::from_slice(&bytes).map_err(|source| ManifestError::Json { path: path.clone(), source })?;
+        if manifest.format != MANIFEST_FORMAT {
+            return Err(ManifestError::Version { path, found: manifest.format });
+        }
+        Ok(manifest)
+    }
+}

@@ -1,0 +1,306 @@
+//! The world as generated: manifest, card profiles, CRLs, registry, validity rules, determinism.
+
+use super::cast::VARIANT_KANJI;
+use super::dice::{is_valid_my_number, my_number_check_digit};
+use super::issuer::hex;
+use super::{build, world_keys, Manifest, ManifestResident, Registry, SealStatus, Tag};
+use crate::profile::{CardProfile, TokenKind};
+use madoguchi_certs::testpki::generate_keys;
+use madoguchi_certs::validity::{self, nth_birthday_after, start_of_day_jst};
+use madoguchi_certs::{CertErrorKind, CertProfile, Crl, JpkiCertificate, TrustAnchors};
+use rsa::RsaPrivateKey;
+use std::collections::{BTreeSet, HashMap};
+use std::sync::OnceLock;
+use time::macros::date;
+use time::{Date, Duration, OffsetDateTime};
+
+const TODAY: Date = date!(2026 - 03 - 15);
+
+struct Fixture {
+    dir: tempfile::TempDir,
+    manifest: Manifest,
+    keys: HashMap<String, RsaPrivateKey>,
+}
+
+/// One world per test binary, made as `generate_world` makes it; the keys are kept so other
+/// tests can rebuild cheaply (key generation is nearly all of the cost).
+fn world() -> &'static Fixture {
+    static W: OnceLock<Fixture> = OnceLock::new();
+    W.get_or_init(|| {
+        let dir = tempfile::tempdir().unwrap();
+        let t = std::time::Instant::now();
+        let keys = world_keys(7).unwrap();
+        let keygen = t.elapsed();
+        let w = build(7, TODAY, &keys).unwrap();
+        w.write(dir.path()).unwrap();
+        eprintln!("world: {} keys in {keygen:.2?}, whole world in {:.2?}", keys.len(), t.elapsed());
+        Fixture { dir, manifest: w.manifest, keys }
+    })
+}
+
+fn read(rel: &str) -> Vec<u8> {
+    std::fs::read(world().dir.path().join(rel)).unwrap()
+}
+
+fn now() -> OffsetDateTime {
+    start_of_day_jst(TODAY) + Duration::hours(12)
+}
+
+fn with_tag(tag: Tag) -> &'static ManifestResident {
+    world().manifest.residents.iter().find(|r| r.tags.contains(&tag)).unwrap()
+}
+
+fn card(r: &ManifestResident) -> CardProfile {
+    CardProfile::load(&world().dir.path().join(&r.card_profile)).unwrap()
+}
+
+fn anchors() -> TrustAnchors {
+    TrustAnchors::from_dir(&world().dir.path().join("anchors"), true).unwrap()
+}
+
+fn crl(rel: &str) -> Crl {
+    let crl = Crl::from_der(&read(rel)).unwrap();
+    anchors().crl_issuer(&crl).unwrap();
+    crl
+}
+
+#[test]
+fn manifest_invariants() {
+    let m = &world().manifest;
+    assert!(m.residents.len() >= 8);
+    assert!(m.households.len() >= 3);
+    assert!(m.municipalities.len() >= 2);
+    for tag in Tag::ALL {
+        assert!(m.residents.iter().any(|r| r.tags.contains(&tag)), "{tag:?}");
+    }
+    let on_disk: Manifest = serde_json::from_slice(&read("manifest.json")).unwrap();
+    assert_eq!(&on_disk, m);
+    let json: serde_json::Value = serde_json::from_slice(&read("manifest.json")).unwrap();
+    assert_eq!(json["today"], "2026-03-15");
+    assert_eq!(json["residents"][0]["tags"][0], "adult");
+    assert!(json["residents"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|r| r["tags"].as_array().unwrap().contains(&"under-15".into())));
+
+    let ids: BTreeSet<_> = m.residents.iter().map(|r| r.id.as_str()).collect();
+    assert_eq!(ids.len(), m.residents.len());
+    for r in &m.residents {
+        let pin_ok = |p: &str| p.len() == 4 && p.bytes().all(|b| b.is_ascii_digit()) && !p.starts_with(['0', '9']);
+        assert!(pin_ok(&r.auth_pin) && pin_ok(&r.text_pin), "{}", r.id);
+        if let Some(pw) = &r.sign_password {
+            assert!((6..=16).contains(&pw.len()));
+            assert!(pw.bytes().all(|b| b.is_ascii_uppercase() || b.is_ascii_digit()));
+            assert!(pw.bytes().any(|b| b.is_ascii_uppercase()) && pw.bytes().any(|b| b.is_ascii_digit()));
+        }
+        assert!(is_valid_my_number(&r.my_number), "{}", r.my_number);
+        assert!(m.municipalities.iter().any(|x| x.code == r.municipality));
+        if let Some(h) = &r.household {
+            let h = m.households.iter().find(|x| &x.id == h).unwrap();
+            assert!(h.members.contains(&r.id) && h.municipality == r.municipality);
+        }
+        if let Some(a) = &r.address {
+            madoguchi_certs::check_fullwidth(a).unwrap();
+        }
+        let variant = r.name.chars().any(|c| VARIANT_KANJI.contains(&c));
+        assert_eq!(variant, r.tags.contains(&Tag::VariantKanjiName));
+    }
+    assert!(with_tag(Tag::Under15).sign_password.is_none());
+    assert!(with_tag(Tag::MovedAbroad).household.is_none() && with_tag(Tag::MovedAbroad).address.is_none());
+    let koseki = with_tag(Tag::KosekiElsewhere);
+    assert!(m.municipalities.iter().any(|x| x.code != koseki.municipality));
+}
+
+#[test]
+fn profiles_load_and_certs_parse_with_the_right_profiles() {
+    let m = &world().manifest;
+    let anchors = anchors();
+    assert_eq!(anchors.len(), 4);
+    for r in &m.residents {
+        let p = card(r);
+        assert_eq!((p.holder.as_str(), p.token), (r.id.as_str(), TokenKind::Card));
+        assert_eq!(p.jpki.auth_pin.value, r.auth_pin);
+        let auth = JpkiCertificate::from_der(&p.jpki.auth_cert).unwrap();
+        assert_eq!(auth.profile(), CertProfile::UserAuthentication);
+        assert_eq!(auth.serial_hex(), r.auth_cert_serial);
+        assert_eq!(validity::jst_date(auth.not_after()), r.cert_expiry);
+        assert_eq!(JpkiCertificate::from_der(&p.jpki.auth_ca_cert).unwrap().profile(), CertProfile::AuthCa);
+        assert_eq!(JpkiCertificate::from_der(&p.jpki.sign_ca_cert).unwrap().profile(), CertProfile::SignCa);
+        let text = p.text_ap.as_ref().unwrap();
+        assert_eq!((text.my_number.as_str(), text.pin.value.as_str()), (r.my_number.as_str(), r.text_pin.as_str()));
+        match &p.jpki.sign_cert {
+            Some(der) => {
+                let sign = JpkiCertificate::from_der(der).unwrap();
+                assert_eq!(sign.profile(), CertProfile::DigitalSignature);
+                let b4 = sign.basic4().unwrap().unwrap();
+                assert_eq!(b4.birth_date.date, r.birth_date);
+                assert_eq!(p.jpki.sign_password.as_ref().map(|x| x.value.clone()), r.sign_password);
+                assert_eq!(Some(sign.serial_hex()), r.sign_cert_serial);
+                if r.tags.contains(&Tag::VariantKanjiName) {
+                    assert!(b4.name_alt_positions.starts_with('1') && b4.name != r.name);
+                } else {
+                    assert_eq!(b4.name, r.name);
+                }
+                if !r.tags.contains(&Tag::SignRevoked) && !r.tags.contains(&Tag::CertsExpired) {
+                    anchors.verify_chain(&sign, now()).unwrap();
+                    assert_eq!(Some(b4.address.clone()), r.address.clone().or(Some(text.address.clone())));
+                }
+            }
+            None => assert!(r.tags.contains(&Tag::Under15) && p.jpki.sign_key_pkcs8.is_none()),
+        }
+        let chain = anchors.verify_chain(&auth, now());
+        if r.tags.contains(&Tag::CertsExpired) {
+            assert_eq!(chain.unwrap_err().kind(), CertErrorKind::Expired);
+        } else {
+            let a = chain.unwrap();
+            assert_eq!(a.cert().der(), p.jpki.auth_ca_cert.as_slice(), "{}: EF 000B is the issuing CA", r.id);
+        }
+        assert_eq!(p.jpki.auth_pin.tries_left, if r.tags.contains(&Tag::PinBlocked) { 0 } else { 3 });
+        crate::card::check_profile(&p).unwrap();
+    }
+}
+
+#[test]
+fn phones_have_their_own_keys_and_credentials() {
+    let dir = world().dir.path();
+    let android = with_tag(Tag::PhoneAndroid);
+    let phone = CardProfile::load(&dir.join(android.phone_profiles.android.as_ref().unwrap())).unwrap();
+    let card = card(android);
+    assert_eq!(phone.token, TokenKind::Android);
+    assert!(phone.text_ap.is_none());
+    assert_ne!(phone.jpki.auth_key_pkcs8, card.jpki.auth_key_pkcs8);
+    assert_ne!(phone.jpki.auth_cert, card.jpki.auth_cert);
+    let secrets = android.phone_secrets.as_ref().unwrap().android.as_ref().unwrap();
+    assert_eq!(phone.jpki.auth_pin.value, secrets.auth_pin);
+    assert_eq!(phone.jpki.sign_password.as_ref().unwrap().value, secrets.sign_password);
+    let p_auth = JpkiCertificate::from_der(&phone.jpki.auth_cert).unwrap();
+    let c_auth = JpkiCertificate::from_der(&card.jpki.auth_cert).unwrap();
+    assert_eq!(p_auth.not_after(), c_auth.not_after(), "validity follows the card");
+
+    let iphone = with_tag(Tag::PhoneIphone);
+    let phone = CardProfile::load(&dir.join(iphone.phone_profiles.iphone.as_ref().unwrap())).unwrap();
+    assert_eq!(phone.token, TokenKind::Iphone);
+    assert!(phone.jpki.sign_password.is_none() && phone.jpki.sign_cert.is_some());
+    crate::card::check_profile(&phone).unwrap();
+}
+
+#[test]
+fn crls_list_the_revoked_and_the_held() {
+    let auth_crl = crl("crl/auth.crl");
+    let sign_crl = crl("crl/sign.crl");
+    for rel in ["crl/auth-1.crl", "crl/sign-1.crl"] {
+        assert!(crl(rel).is_current(now()));
+    }
+    assert!(sign_crl.is_current(now()) && auth_crl.is_current(now()));
+
+    let revoked = with_tag(Tag::SignRevoked);
+    let sign = JpkiCertificate::from_der(card(revoked).jpki.sign_cert.as_ref().unwrap()).unwrap();
+    assert!(sign_crl.revoked_since(sign.serial_bytes()).unwrap() < now());
+    assert_eq!(sign_crl.check(&sign, now()).unwrap_err().kind(), CertErrorKind::Revoked);
+    let auth = JpkiCertificate::from_der(&card(revoked).jpki.auth_cert).unwrap();
+    assert!(auth_crl.check(&auth, now()).is_ok(), "the auth certificate survives a move");
+
+    let held = with_tag(Tag::PhoneSuspended);
+    let phone = CardProfile::load(&world().dir.path().join(held.phone_profiles.android.as_ref().unwrap())).unwrap();
+    let p_auth = JpkiCertificate::from_der(&phone.jpki.auth_cert).unwrap();
+    assert_eq!(auth_crl.check(&p_auth, now()).unwrap_err().kind(), CertErrorKind::Suspended);
+    let c_auth = JpkiCertificate::from_der(&card(held).jpki.auth_cert).unwrap();
+    assert!(auth_crl.check(&c_auth, now()).is_ok(), "only the phone is suspended");
+
+    // Nobody else is listed.
+    let listed: usize = ["crl/auth.crl", "crl/sign.crl", "crl/auth-1.crl", "crl/sign-1.crl"]
+        .iter()
+        .map(|p| crl(p).entries().len())
+        .sum();
+    assert_eq!(listed, 2 + 2, "the old sign certs of R0010 and R0011, R0008's phone (auth + sign)");
+}
+
+#[test]
+fn validity_rules_hold() {
+    let m = &world().manifest;
+    let expiring = with_tag(Tag::CertsExpiringSoon);
+    let days = (expiring.cert_expiry - TODAY).whole_days();
+    assert!((0..=92).contains(&days), "{days}");
+    assert!(with_tag(Tag::CertsExpired).cert_expiry < TODAY);
+    for r in
+        m.residents.iter().filter(|r| !r.tags.contains(&Tag::CertsExpiringSoon) && !r.tags.contains(&Tag::CertsExpired))
+    {
+        assert!(r.cert_expiry - TODAY > Duration::days(92), "{}", r.id);
+    }
+    let registry: Registry = serde_json::from_slice(&read("registry.json")).unwrap();
+    let foreign = with_tag(Tag::ForeignResident);
+    let rec = registry.residents.iter().find(|x| x.id == foreign.id).unwrap();
+    let stay_end = rec.foreign.as_ref().unwrap().period_of_stay_end.unwrap();
+    assert_eq!(foreign.cert_expiry, stay_end);
+    assert!(stay_end < nth_birthday_after(rec.card.issued, rec.birth_date, 5));
+    for rec in &registry.residents {
+        let expect = validity::expiry_date(
+            rec.card.issued,
+            rec.birth_date,
+            rec.foreign.as_ref().and_then(|f| f.period_of_stay_end),
+        );
+        assert_eq!(rec.card.auth_cert.expiry, expect, "{}", rec.id);
+    }
+}
+
+#[test]
+fn registry_is_consistent() {
+    let registry: Registry = serde_json::from_slice(&read("registry.json")).unwrap();
+    let m = &world().manifest;
+    assert_eq!(registry.residents.len(), m.residents.len());
+    for h in &registry.households {
+        assert_eq!(h.members.iter().filter(|x| x.relationship == "世帯主").count(), 1);
+        madoguchi_certs::check_fullwidth(&h.address).unwrap();
+    }
+    let abroad = registry.residents.iter().find(|r| r.emigration.is_some()).unwrap();
+    assert!(abroad.residence.is_none() && abroad.honseki.is_some());
+    let elsewhere = with_tag(Tag::KosekiElsewhere);
+    let rec = registry.residents.iter().find(|r| r.id == elsewhere.id).unwrap();
+    assert_ne!(rec.honseki.as_ref().unwrap().municipality, rec.residence.as_ref().unwrap().municipality);
+    for r in m.residents.iter().filter(|r| r.tags.contains(&Tag::SealRegistered)) {
+        assert!(registry
+            .seal_registrations
+            .iter()
+            .any(|s| s.resident == r.id && s.status == SealStatus::Active && s.municipality == r.municipality));
+    }
+    for r in m.residents.iter().filter(|r| r.tags.contains(&Tag::Adult)) {
+        assert!(registry.tax_records.iter().filter(|t| t.resident == r.id).count() >= 1, "{}", r.id);
+    }
+    // A fingerprint links every certificate on a card to its resident.
+    for r in &m.residents {
+        let rec = registry.residents.iter().find(|x| x.id == r.id).unwrap();
+        let auth = JpkiCertificate::from_der(&card(r).jpki.auth_cert).unwrap();
+        assert_eq!(rec.card.auth_cert.sha256, hex(&auth.fingerprint_sha256()));
+    }
+}
+
+#[test]
+fn deterministic_and_true_whatever_the_day() {
+    let f = world();
+    // Same keys, same seed, same day: byte-identical files.
+    let again = build(7, TODAY, &f.keys).unwrap();
+    for (rel, bytes) in &again.files {
+        assert_eq!(&read(rel), bytes, "{rel}");
+    }
+    // Keys depend on the seed only: regenerate a few and compare.
+    let labels = ["auth-ca-1", "R0001/card/auth", "R0008/android/sign"];
+    for (label, key) in labels.iter().zip(generate_keys(7, &labels).unwrap()) {
+        assert_eq!(&f.keys[*label], &key, "{label}");
+    }
+    // The tags stay true on awkward days (leap day, year end, before June's tax roll).
+    for day in [date!(2028 - 02 - 29), date!(2026 - 12 - 31), date!(2027 - 01 - 01), date!(2030 - 05 - 31)] {
+        let w = build(7, day, &f.keys).unwrap_or_else(|e| panic!("{day}: {e}"));
+        let expiring = w.manifest.residents.iter().find(|r| r.tags.contains(&Tag::CertsExpiringSoon)).unwrap();
+        assert!(expiring.cert_expiry >= day);
+    }
+}
+
+#[test]
+fn my_number_check_digit_matches_the_official_example() {
+    assert!(is_valid_my_number("123456789018"));
+    assert!(!is_valid_my_number("123456789012"));
+    assert!(!is_valid_my_number("12345678901"));
+    assert!(!is_valid_my_number("12345678901a"));
+    assert_eq!(my_number_check_digit(&[0; 11]), 0);
+}
