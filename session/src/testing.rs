@@ -6,9 +6,15 @@ use crate::*;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use ed25519_dalek::{Signer, SigningKey};
+use madoguchi_drivers::card::ReaderInterface;
+use madoguchi_drivers::gpio::{Level, Output};
 use madoguchi_drivers::jpki::PinTries;
+use madoguchi_drivers::jpki::{PinStatus, TokenKind};
+use sha2::{Digest, Sha256};
 use std::collections::HashMap;
+use std::time::Duration;
 use time::macros::datetime;
+use time::OffsetDateTime;
 
 pub const READER: &str = "ACS ACR1252 PICC";
 pub const OTHER_READER: &str = "ACS ACR1252 SAM/Contact";

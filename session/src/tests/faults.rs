@@ -51,7 +51,7 @@ fn card_pulled_at_every_step() {
         assert_eq!(k.failure(), FailureCode::CardRemoved, "{name}");
         assert_eq!(k.screen(), ScreenId::Failure, "{name}");
         assert_eq!(k.wipes, 1, "{name}");
-        assert!(k.s.txn.as_ref().unwrap().pin.is_wiped(), "{name}");
+        assert!(k.s.in_transaction() && k.s.pin_wiped(), "{name}");
         assert_eq!(k.releases, 1, "{name}: the worker lets go of the card handle");
         let session_opened = name == "signing";
         assert_eq!(k.closes(), usize::from(session_opened), "{name}");
@@ -462,7 +462,7 @@ fn screen_timeout_warns_and_more_time_extends() {
     assert_eq!(k.screen(), ScreenId::TimeoutWarning);
     assert_eq!(k.view().resumes, Some(ScreenId::PinEntry));
     k.touch("digit:1"); // the pad is not on screen
-    assert_eq!(k.s.txn.as_ref().unwrap().pin.len(), 0);
+    assert_eq!(k.s.pin_pad().unwrap().len(), 0);
     k.touch("more-time");
     assert_eq!(k.screen(), ScreenId::PinEntry);
     assert_eq!(k.view().countdown, Some(60));
@@ -473,7 +473,7 @@ fn screen_timeout_warns_and_more_time_extends() {
     assert_eq!(k.screen(), ScreenId::PinEntry);
     k.wait(60);
     assert_eq!(k.failure(), FailureCode::ScreenTimeout);
-    assert!(k.s.txn.as_ref().unwrap().pin.is_wiped());
+    assert!(k.s.in_transaction() && k.s.pin_wiped());
     k.finish_and_check_idle();
 }
 
@@ -647,8 +647,8 @@ fn every_exit_wipes_once_and_releases_the_card() {
         exit(&mut k);
         assert_eq!(k.wipes, 1);
         assert_eq!(k.releases, 1);
-        assert!(k.s.txn.as_ref().unwrap().pin.is_wiped());
-        assert!(k.s.txn.as_ref().unwrap().certificate.is_none());
+        assert!(k.s.in_transaction() && k.s.pin_wiped());
+        assert!(k.s.in_transaction() && !k.s.holds_certificate());
         assert!(k.audited(|r| matches!(r, RecordKind::SessionEnded { code: Some(_), .. })));
         // Nothing more happens on a second fault.
         k.remove();

@@ -83,7 +83,7 @@ fn happy_path_card_to_documents_to_idle() {
     assert_eq!(k.screen(), ScreenId::Payment);
     assert_eq!(
         k.payments,
-        vec![PaymentCommand::Collect { reference: k.s.txn.as_ref().unwrap().reference.clone(), due_yen: 600 }]
+        vec![PaymentCommand::Collect { reference: k.s.reference().unwrap().to_owned(), due_yen: 600 }]
     );
     k.pay(500);
     assert_eq!(k.view().payment.unwrap().inserted_yen, 500);

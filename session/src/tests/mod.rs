@@ -5,6 +5,9 @@ mod faults;
 mod flow;
 mod secrets;
 
+pub(crate) use crate::backend::refusal_code;
 pub(crate) use crate::testing::*;
 pub(crate) use crate::*;
-pub(crate) use madoguchi_drivers::jpki::PinTries;
+pub(crate) use madoguchi_drivers::card::ReaderInterface;
+pub(crate) use madoguchi_drivers::gpio::{Level, Output};
+pub(crate) use madoguchi_drivers::jpki::{JpkiErrorKind, PinStatus, PinTries, TokenKind};

@@ -1,0 +1,126 @@
+//! What the session is configured with: timeouts, service hours, languages. Kept apart from the
+//! state machine so the kiosk's configuration loader depends on plain data only.
+
+use crate::Unavailable;
+use madoguchi_certs::validity::JST;
+use std::time::Duration;
+use time::{OffsetDateTime, Time};
+
+/// Wall-clock steps larger than this (against the monotonic clock) are audited as jumps.
+pub(crate) const CLOCK_JUMP_TOLERANCE_S: i64 = 60;
+
+/// A wall clock before this is certainly wrong (a dead RTC battery boots in 1970 or 2000).
+pub(crate) const CLOCK_FLOOR_UNIX: i64 = 1_735_657_200; // 2025-01-01 00:00 JST
+
+/// How long each thing may take. Resident screens show a countdown and offer "more time".
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Timeouts {
+    /// Choice screens (service menu, place card, municipality, document, options, copies, confirm).
+    pub screen: Duration,
+    pub pin_entry: Duration,
+    pub payment: Duration,
+    /// For taking the card off after authentication (beyond it the transaction is aborted).
+    pub remove_card: Duration,
+    /// "Take your documents" (chime) before returning to idle.
+    pub take_documents: Duration,
+    /// A failure or certificate-problem screen before it counts as read.
+    pub failure: Duration,
+    /// The last part of a screen's time shows the timeout-warning screen.
+    pub warning: Duration,
+    /// What "more time" adds.
+    pub more_time: Duration,
+    /// How often "more time" may be used on one screen.
+    pub max_more_time: u8,
+    /// The whole transaction, from the service choice to the print job (not extendable).
+    pub overall: Duration,
+    pub card_reply: Duration,
+    pub backend_reply: Duration,
+    /// From the print job to the printer's job-end (the printer worker has finer limits).
+    pub printer_job: Duration,
+    /// Before asking the backend again after a transient failure.
+    pub retry_backoff: Duration,
+}
+
+impl Default for Timeouts {
+    fn default() -> Self {
+        let s = Duration::from_secs;
+        Timeouts {
+            screen: s(60),
+            pin_entry: s(60),
+            payment: s(120),
+            remove_card: s(30),
+            take_documents: s(30),
+            failure: s(60),
+            warning: s(15),
+            more_time: s(60),
+            max_more_time: 3,
+            overall: s(600),
+            card_reply: s(15),
+            backend_reply: s(20),
+            printer_job: s(300),
+            retry_backoff: s(2),
+        }
+    }
+}
+
+/// The kiosk's service hours (Japan time); documents have their own hours at the backend.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ServiceHours {
+    pub opens: Time,
+    pub closes: Time,
+    /// Closed days as (month, day), e.g. 29 Dec to 3 Jan.
+    pub closed_days: Vec<(u8, u8)>,
+}
+
+impl Default for ServiceHours {
+    fn default() -> Self {
+        ServiceHours {
+            opens: Time::from_hms(6, 30, 0).unwrap_or(Time::MIDNIGHT),
+            closes: Time::from_hms(23, 0, 0).unwrap_or(Time::MIDNIGHT),
+            closed_days: vec![(12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3)],
+        }
+    }
+}
+
+impl ServiceHours {
+    /// `None` when open at `wall`, else why not.
+    pub fn closed_at(&self, wall: OffsetDateTime) -> Option<Unavailable> {
+        let local = wall.to_offset(JST);
+        let md = (u8::from(local.month()), local.day());
+        if self.closed_days.contains(&md) {
+            return Some(Unavailable::ClosedDay);
+        }
+        let t = local.time();
+        let open = if self.opens <= self.closes {
+            t >= self.opens && t < self.closes
+        } else {
+            t >= self.opens || t < self.closes
+        };
+        (!open).then_some(Unavailable::Hours)
+    }
+}
+
+/// What the session is configured with (the kiosk builds it from `kiosk.toml`).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct SessionConfig {
+    /// Documents must be bound to this kiosk.
+    pub kiosk_id: String,
+    pub timeouts: Timeouts,
+    /// Repeats of a safe backend request after a transient failure.
+    pub backend_retries: u8,
+    /// BCP 47 codes offered, the first is the default.
+    pub languages: Vec<String>,
+    pub hours: ServiceHours,
+}
+
+impl Default for SessionConfig {
+    fn default() -> Self {
+        SessionConfig {
+            kiosk_id: String::new(),
+            timeouts: Timeouts::default(),
+            backend_retries: 2,
+            languages: ["ja", "en", "zh-Hans", "ko", "pt-BR", "es", "vi"].map(String::from).to_vec(),
+            hours: ServiceHours::default(),
+        }
+    }
+}

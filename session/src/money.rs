@@ -1,0 +1,187 @@
+//! Money and paper: collecting the fee, asking for the issuance once it is in, and following the
+//! print job. The fee is kept only for a delivered document (`exit.rs` settles the rest).
+
+use crate::transaction::{Chosen, Phase, PrintState, Step};
+use crate::{
+    BackendCall, BackendStep, CashFaultKind, Effect, FailureCode, IssueOutcome, IssueRequest, PaymentCommand,
+    PaymentEvent, PrinterEvent, RecordKind, Request, Session, Turn,
+};
+use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
+
+impl Session {
+    pub(crate) fn on_printer(&mut self, event: PrinterEvent, fx: &mut Vec<Effect>) {
+        let current = |n: &str, s: &Self| matches!(&s.txn, Some(t) if matches!(&t.phase, Phase::Printing(job) if job.issuance == n));
+        match event {
+            PrinterEvent::Ready(ready) => {
+                self.k.printer_ready = ready;
+                // Before the money is in, a printer that cannot print ends the transaction
+                // early; afterwards the job itself reports the fault with its paper outcome.
+                if let Some(mut turn) = self.turn(fx).filter(|t| !ready && t.t.phase.before_money()) {
+                    turn.exit(Some(FailureCode::PrinterUnavailable));
+                }
+            }
+            PrinterEvent::Progress { issuance_number, pages_done, pages_total } if current(&issuance_number, self) => {
+                if let Some(Phase::Printing(job)) = self.txn.as_mut().map(|t| &mut t.phase) {
+                    job.print = PrintState::Running { pages_done, pages_total };
+                }
+            }
+            PrinterEvent::Finished { issuance_number, pages } if current(&issuance_number, self) => {
+                if let Some(mut turn) = self.turn(fx) {
+                    turn.printed(issuance_number, pages);
+                }
+            }
+            PrinterEvent::Failed { issuance_number, kind, paper } if current(&issuance_number, self) => {
+                if let Some(mut turn) = self.turn(fx) {
+                    turn.print_failed(issuance_number, kind, paper);
+                }
+            }
+            _ => self.audit(fx, RecordKind::StaleReply { what: "printer" }),
+        }
+    }
+
+    pub(crate) fn on_payment(&mut self, event: PaymentEvent, fx: &mut Vec<Effect>) {
+        match event {
+            PaymentEvent::Ready(ready) => {
+                self.k.cash_ready = ready;
+                if let Some(mut turn) = self.turn(fx).filter(|t| !ready && t.t.phase.before_money()) {
+                    turn.exit(Some(FailureCode::CashUnavailable));
+                }
+            }
+            PaymentEvent::Inserted { total_yen } => {
+                if let Some(mut turn) = self.turn(fx) {
+                    turn.inserted(total_yen);
+                }
+            }
+            PaymentEvent::PaidOut { yen } => {
+                self.audit(fx, RecordKind::PaidOut { yen });
+                if let Some(Phase::Closing(c)) = self.txn.as_mut().map(|t| &mut t.phase) {
+                    c.returned = c.returned.saturating_add(yen);
+                }
+            }
+            PaymentEvent::Fault { kind, yen_not_returned } => {
+                self.k.cash_ready = false;
+                if let Some(mut turn) = self.turn(fx) {
+                    turn.cash_fault(kind, yen_not_returned);
+                }
+            }
+        }
+    }
+}
+
+impl Turn<'_> {
+    pub(crate) fn start_payment(&mut self) {
+        if !self.k.printer_ready {
+            return self.exit(Some(FailureCode::PrinterUnavailable));
+        }
+        if !self.k.cash_ready {
+            return self.exit(Some(FailureCode::CashUnavailable));
+        }
+        let Phase::Ordering { step, .. } = &self.t.phase else { return };
+        let Some(chosen) = step.chosen() else { return };
+        if !chosen.document.years.is_empty() && chosen.year.is_none() {
+            return;
+        }
+        let (chosen, due) = (chosen.clone(), chosen.total_yen());
+        if due == 0 {
+            return self.issue(chosen, due);
+        }
+        let reference = self.t.reference.clone();
+        self.fx.push(Effect::Payment(PaymentCommand::Collect { reference, due_yen: due }));
+        self.set_step(Step::Payment { chosen, due });
+    }
+
+    fn issue(&mut self, chosen: Chosen, due: u32) {
+        let Phase::Ordering { resident, .. } = &self.t.phase else { return };
+        let resident = resident.clone();
+        self.t.backend_attempts = 0;
+        let key = format!("{}-{}", self.k.cfg.kiosk_id, &self.k.derive("issuance", self.t.number)[..32]);
+        let request = IssueRequest {
+            session_id: resident.session_id.clone(),
+            municipality_code: chosen.municipality_code,
+            document: chosen.document.kind,
+            options: chosen.options,
+            year: chosen.year,
+            copies: chosen.copies,
+            paid_yen: due,
+            payment_reference: self.t.reference.clone(),
+            idempotency_key: key.clone(),
+        };
+        self.audit(RecordKind::IssuanceRequested { idempotency_key: key });
+        self.backend(Request::Issue(request.clone()), BackendStep::Issue);
+        self.enter(Phase::Issuing { resident, request });
+    }
+
+    fn inserted(&mut self, total_yen: u32) {
+        let added = total_yen.saturating_sub(self.t.inserted);
+        self.t.inserted = self.t.inserted.max(total_yen);
+        let inserted = self.t.inserted;
+        match &mut self.t.phase {
+            // Money that arrived after the end (a coin still rolling) goes straight back.
+            Phase::Closing(c) if added > 0 => {
+                c.to_return += added;
+                self.fx.push(Effect::Payment(PaymentCommand::Refund { yen: added }));
+            }
+            Phase::Closing(_) => {}
+            Phase::Ordering { step: Step::Payment { chosen, due }, .. } if inserted >= *due => {
+                let (chosen, due) = (chosen.clone(), *due);
+                self.fx.push(Effect::Payment(PaymentCommand::StopAccepting));
+                self.audit(RecordKind::Collected { yen: due });
+                self.issue(chosen, due);
+            }
+            Phase::Ordering { step: Step::Payment { .. }, .. } => self.activity(),
+            _ => {}
+        }
+    }
+
+    fn cash_fault(&mut self, kind: CashFaultKind, yen_not_returned: u32) {
+        match &mut self.t.phase {
+            Phase::Closing(c) => {
+                let owed = if yen_not_returned > 0 { yen_not_returned } else { c.to_return.saturating_sub(c.returned) };
+                c.owed = c.owed.max(owed);
+                let yen = c.owed;
+                if yen > 0 {
+                    self.audit(RecordKind::MoneyOwed { yen });
+                }
+            }
+            Phase::Printing(_) | Phase::Issuing { .. } => {}
+            _ => {
+                let code = if kind == CashFaultKind::Jam { FailureCode::CashJam } else { FailureCode::CashUnavailable };
+                self.exit(Some(code));
+                if yen_not_returned > 0 {
+                    if let Phase::Closing(c) = &mut self.t.phase {
+                        c.owed = yen_not_returned;
+                    }
+                    self.audit(RecordKind::MoneyOwed { yen: yen_not_returned });
+                }
+            }
+        }
+    }
+
+    fn printed(&mut self, issuance_number: String, pages: u32) {
+        self.audit(RecordKind::Printed { issuance_number: issuance_number.clone(), pages });
+        if let Phase::Printing(job) = &mut self.t.phase {
+            job.print = PrintState::Done { pages };
+            job.outcome_sent = true;
+        }
+        let session_id = self.t.backend_session.clone().unwrap_or_default();
+        let op = self.k.next_op();
+        self.fx.push(Effect::Backend(BackendCall {
+            op,
+            request: Request::Outcome { session_id, issuance_number, outcome: IssueOutcome::Printed },
+        }));
+        self.exit(None);
+    }
+
+    pub(crate) fn print_failed(&mut self, number: String, kind: PrinterErrorKind, paper: PaperOutcome) {
+        self.audit(RecordKind::PrintFailed { issuance_number: number, kind, paper });
+        if let Phase::Printing(job) = &mut self.t.phase {
+            job.print = PrintState::Failed { paper };
+        }
+        let code = match kind {
+            PrinterErrorKind::PaperOut => FailureCode::PrinterPaperOut,
+            PrinterErrorKind::Jam => FailureCode::PrinterJam,
+            _ => FailureCode::PrinterFault,
+        };
+        self.exit(Some(code));
+    }
+}
