@@ -276,7 +276,7 @@ fn screen(kiosk: &Kiosk) -> &'static str {
 }
 
 fn pin_pad_tries(kiosk: &Kiosk) -> Option<u8> {
-    kiosk.view().and_then(|v| v.pin).and_then(|p| p.tries_left)
+    kiosk.view().and_then(|v| v.pin.tries_left)
 }
 
 fn type_pin(kiosk: &mut Kiosk, digits: &str) {
@@ -312,7 +312,7 @@ fn the_kiosk_reads_the_in_memory_card_and_verifies_the_pin() {
     // A wrong PIN costs a try on the card, and the pad says how many are left.
     type_pin(&mut kiosk, "9999");
     pump_until(&mut kiosk, "the PIN pad after a wrong PIN", |k| {
-        screen(k) == "pin-entry" && k.view().and_then(|v| v.pin).is_some_and(|p| p.previous_wrong)
+        screen(k) == "pin-entry" && k.view().is_some_and(|v| v.pin.previous_wrong)
     });
     assert_eq!(pin_pad_tries(&kiosk), Some(2));
     assert_eq!(tries_left_on_card(&readers), Some(2));

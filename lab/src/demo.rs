@@ -12,7 +12,7 @@ use madoguchi_firmware::config::KioskConfig;
 use madoguchi_firmware::kiosk::{Kiosk, KioskClock};
 use madoguchi_sim::cash::SharedSimCash;
 use madoguchi_sim::lab::{BackendProcess, CardProcess, LabError, Pcscd, PrinterProcess};
-use madoguchi_ui::Ui;
+use madoguchi_ui::{Screen, Ui, ViewModel};
 use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
@@ -415,10 +415,8 @@ impl<'a> Runner<'a> {
             return;
         }
         self.last_visit = Some(v.visit);
-        if let Some(o) = &v.order {
-            if o.total_yen > 0 {
-                self.offered_yen = o.total_yen;
-            }
+        if v.order.total_yen > 0 {
+            self.offered_yen = v.order.total_yen;
         }
         let id = v.screen.id();
         if self.apdus_to_auth.is_none() && id == "remove-card" {
@@ -520,8 +518,9 @@ impl<'a> Runner<'a> {
                 let coins = match insert {
                     Insert::Coins(c) => c.clone(),
                     Insert::Exact => {
-                        let due =
-                            self.kiosk.view().and_then(|v| v.payment.map(|p| p.due_yen.saturating_sub(p.inserted_yen)));
+                        let paying = |v: &&ViewModel| v.screen == Screen::Payment || v.resumes == Some(Screen::Payment);
+                        let view = self.kiosk.view().filter(paying);
+                        let due = view.map(|v| v.order.total_yen.saturating_sub(v.payment.inserted_yen));
                         coins_for(due.filter(|d| *d > 0).ok_or("no fee is due on this screen")?)
                     }
                 };
@@ -587,8 +586,8 @@ impl<'a> Runner<'a> {
             StepAction::ExpectTriesLeft(n) => {
                 self.settle(limit);
                 let want = Some(*n);
-                self.pump_until(limit, |k| k.view().and_then(|v| v.pin.and_then(|p| p.tries_left)) == want);
-                let shown = self.kiosk.view().and_then(|v| v.pin.and_then(|p| p.tries_left));
+                self.pump_until(limit, |k| k.view().and_then(|v| v.pin.tries_left) == want);
+                let shown = self.kiosk.view().and_then(|v| v.pin.tries_left);
                 if shown == Some(*n) {
                     Ok(())
                 } else {

@@ -13,6 +13,7 @@
 //! device is touched. PINs and passwords are never in a scenario: `{pin}` and friends are
 //! expanded only at run time into zeroizing strings, and no `Debug` shows them.
 
+use madoguchi_session::view_model::Screen;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -48,32 +49,6 @@ pub const TAGS: [&str; 16] = [
     "phone-suspended",
     "variant-kanji-name",
     "moved-abroad",
-];
-
-/// Screen ids a scenario may name; later flows add `pin-reset-*` and `operator-*` screens.
-pub const SCREENS: [&str; 22] = [
-    "idle",
-    "language",
-    "service-menu",
-    "place-card",
-    "reading-card",
-    "pin-entry",
-    "certificate-problem",
-    "authenticating",
-    "remove-card",
-    "choose-municipality",
-    "choose-document",
-    "document-options",
-    "copies",
-    "confirm",
-    "payment",
-    "printing",
-    "take-documents",
-    "take-card",
-    "failure",
-    "closed",
-    "out-of-service",
-    "timeout-warning",
 ];
 
 /// Prefixes of screen ids that later flows define.
@@ -817,10 +792,12 @@ fn template(v: &Node, line: usize, key: &str, has_other: bool) -> Result<Templat
 fn screen_id(v: &Node, line: usize, key: &str) -> Result<String, ScenarioError> {
     let s = string(v, line, key)?;
     let later = SCREEN_PREFIXES.iter().any(|p| s.len() > p.len() && s.starts_with(p));
-    if SCREENS.contains(&s) || later {
+    // The screen ids a scenario may name are the view model's one list; later flows add
+    // `pin-reset-*` and `operator-*` screens.
+    if Screen::from_id(s).is_some() || later {
         Ok(s.to_string())
     } else {
-        Err(invalid(line, key, format!("no screen `{s}` (screens: {})", SCREENS.join(", "))))
+        Err(invalid(line, key, format!("no screen `{s}` (screens: {})", Screen::ALL.map(Screen::id).join(", "))))
     }
 }
 

@@ -4,7 +4,7 @@
 //! that arrives late (after a retry, a timeout or the end of the transaction) is recognised and
 //! never mistaken for the answer to a newer question.
 
-use super::view::View;
+use super::view_model::ViewModel;
 use core::fmt;
 use madoguchi_drivers::card::ReaderInterface;
 use madoguchi_drivers::gpio::{Level, Output};
@@ -32,7 +32,7 @@ pub struct Now {
 pub struct Touch {
     /// `ok`, `digit:7`, `document:juminhyo`...
     pub action: String,
-    /// The [`View::visit`] of the screen the control was on, when the UI knows it: a touch made
+    /// The [`ViewModel::visit`] of the screen the control was on, when the UI knows it: a touch made
     /// on a screen that has since been replaced is dropped instead of acting on the new one.
     pub visit: Option<u64>,
 }
@@ -87,7 +87,7 @@ pub enum Event {
 #[derive(Debug)]
 pub enum Effect {
     /// Show this view (emitted only when it changed).
-    Show(View),
+    Show(ViewModel),
     /// To the card worker.
     Card(CardCall),
     /// To the HTTP worker.

@@ -55,7 +55,7 @@ pub use catalogue::{FailureCode, MoneyState};
 pub use checks::{CertificateCheck, CertificateFacts, CertificateRejection, DocumentCheck, DocumentRejection};
 pub use config::{ServiceHours, SessionConfig, Timeouts};
 pub use io::*;
-pub use view::*;
+pub use view::{CertificateNotice, ScreenId, Stage, Unavailable, ViewModel};
 
 use backend::BackendStep;
 use config::{CLOCK_FLOOR_UNIX, CLOCK_JUMP_TOLERANCE_S};
@@ -92,7 +92,7 @@ pub(crate) struct Kiosk {
     cards: BTreeSet<String>,
     printer_ready: bool,
     cash_ready: bool,
-    shown: Option<View>,
+    shown: Option<ViewModel>,
     visit: u64,
     force_new_visit: bool,
     outputs: [Level; 3],
@@ -155,7 +155,7 @@ impl Session {
     }
 
     /// The view as it stands (what the last `Show` carried).
-    pub fn view(&self) -> View {
+    pub fn view(&self) -> ViewModel {
         let mut v = self.build_view();
         v.visit = self.k.visit;
         v

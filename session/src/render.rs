@@ -3,11 +3,10 @@
 //! rendering of the session.
 
 use crate::transaction::{Closing, Phase, PrintState, Step, Transaction};
-use crate::{
-    pin, Choice, Effect, FailureView, MoneyState, OrderView, PaymentView, PinPad, Route, ScreenId, Session, Signal,
-    Stage, Unavailable, View,
-};
+use crate::view_model::{Choice, Countdown, Failure, Order, Payment};
+use crate::{pin, view, Effect, MoneyState, Route, ScreenId, Session, Signal, Stage, Unavailable, ViewModel};
 use madoguchi_drivers::gpio::{Level, Output};
+use madoguchi_drivers::jpki::TokenKind;
 use std::time::Duration;
 
 impl Session {
@@ -62,25 +61,24 @@ impl Session {
         }
     }
 
-    pub(crate) fn build_view(&self) -> View {
-        let mut v = View {
-            language: self.k.language.clone(),
-            large_text: self.k.large_text,
-            high_contrast: self.k.high_contrast,
-            ..View::default()
-        };
+    pub(crate) fn build_view(&self) -> ViewModel {
+        let mut v = ViewModel::new(ScreenId::Idle, view::language(&self.k.language));
+        v.large_text = self.k.large_text;
+        v.high_contrast = self.k.high_contrast;
         let now = self.k.mono();
         let Some(t) = self.txn.as_ref() else {
-            v.unavailable = self.k.availability();
-            v.screen = match v.unavailable {
+            let unavailable = self.k.availability();
+            v.screen = match unavailable {
                 Some(Unavailable::Hours | Unavailable::ClosedDay) => ScreenId::Closed,
                 Some(_) => ScreenId::OutOfService,
                 None => ScreenId::Idle,
             };
-            v.services = services(v.unavailable.is_none());
+            v.services = services(unavailable.is_none());
+            v.hours = view::hours(&self.k.cfg.hours, unavailable);
             return v;
         };
-        v.token = t.card.as_ref().and_then(|c| c.token);
+        v.hours = view::hours(&self.k.cfg.hours, None);
+        v.phone = matches!(t.card.as_ref().and_then(|c| c.token), Some(TokenKind::Android | TokenKind::Iphone));
         v.can_cancel = t.phase.cancellable();
         let (screen, stage) = screen_of(t);
         v.screen = screen;
@@ -101,29 +99,26 @@ impl Session {
             }
             Phase::Pin(p) => {
                 let typed = if p.verifying { pin::PIN_LEN as u8 } else { p.pad.len() as u8 };
-                v.pin = Some(PinPad {
-                    typed,
-                    length: pin::PIN_LEN as u8,
-                    tries_left: Some(p.tries_left),
-                    last_try_warning: p.tries_left == 1,
-                    previous_wrong: p.previous_wrong,
-                });
+                let tries = Some(p.tries_left);
+                v.pin = view::pin_pad(typed, pin::PIN_LEN as u8, tries, p.tries_left == 1, p.previous_wrong);
                 if p.verifying {
-                    v.progress.stage = crate::Stage::VerifyPin;
+                    v.progress.stage = Stage::VerifyPin;
                     v.can_cancel = false;
                 }
             }
-            Phase::CertificateNotice { holder, .. } => v.certificate = holder.notice,
+            Phase::CertificateNotice { holder, .. } => {
+                v.certificate_problem = holder.notice.map(view::certificate_problem);
+            }
             Phase::Ordering { offers, step, .. } => fill_choices(t, offers, step, &mut v),
             _ => {}
         }
         if let Some(deadline) = t.timer.deadline {
             let end = deadline.min(t.overall_deadline);
-            v.countdown = Some(ceil_secs(end.saturating_sub(now)));
             // "More time" cannot stretch the whole transaction's limit.
             let timeouts = &self.k.cfg.timeouts;
-            v.can_more_time =
+            let more_time =
                 t.timer.more_time_used < timeouts.max_more_time && t.overall_deadline > now + timeouts.more_time;
+            v.countdown = Some(Countdown { seconds_left: ceil_secs(end.saturating_sub(now)), more_time });
             if t.timer.warning {
                 v.resumes = Some(v.screen);
                 v.screen = ScreenId::TimeoutWarning;
@@ -131,16 +126,21 @@ impl Session {
             }
         }
         match &t.phase {
-            Phase::Ordering { step: Step::Payment { due, .. }, .. } => {
-                v.payment = Some(PaymentView { due_yen: *due, inserted_yen: t.inserted, change_yen: 0 });
-            }
-            Phase::Issuing { request, .. } => {
-                v.payment = Some(PaymentView { due_yen: request.paid_yen, inserted_yen: t.inserted, change_yen: 0 });
-            }
+            Phase::Ordering { step: Step::Payment { due, .. }, .. } => payment(&mut v, *due, t.inserted, 0),
+            Phase::Issuing { request, .. } => payment(&mut v, request.paid_yen, t.inserted, 0),
             Phase::Closing(c) => closing_view(t, c, now, &mut v),
             _ => {}
         }
         v
+    }
+}
+
+/// Money on the payment, printing and take-documents screens: what the cash unit collects is
+/// what the payment screen asks for.
+fn payment(v: &mut ViewModel, due_yen: u32, inserted_yen: u32, change_yen: u32) {
+    v.payment = Payment { inserted_yen, change_yen };
+    if due_yen > 0 {
+        v.order.total_yen = due_yen;
     }
 }
 
@@ -175,17 +175,12 @@ fn screen_of(t: &Transaction) -> (ScreenId, Stage) {
 }
 
 fn services(enabled: bool) -> Vec<Choice> {
-    let mut pin_reset = Choice::new("pin-reset", "");
-    pin_reset.enabled = false;
-    pin_reset.note = "not-offered".into();
-    let mut certificates = Choice::new("certificates", "");
-    certificates.enabled = enabled;
-    vec![certificates, pin_reset]
+    vec![Choice::new("certificates").enabled(enabled), Choice::new("pin-reset").enabled(false).note("not-offered")]
 }
 
-fn closing_view(t: &Transaction, c: &Closing, now: Duration, v: &mut View) {
+fn closing_view(t: &Transaction, c: &Closing, now: Duration, v: &mut ViewModel) {
     v.can_cancel = false;
-    v.countdown = c.deadline.map(|d| ceil_secs(d.saturating_sub(now)));
+    v.countdown = c.deadline.map(|d| Countdown::fixed(ceil_secs(d.saturating_sub(now))));
     v.screen = match (c.code, c.acknowledged) {
         (_, true) => ScreenId::TakeCard,
         (None, false) => ScreenId::TakeDocuments,
@@ -193,10 +188,10 @@ fn closing_view(t: &Transaction, c: &Closing, now: Duration, v: &mut View) {
         (Some(_), false) => ScreenId::Failure,
     };
     match c.code {
-        None => v.payment = Some(PaymentView { due_yen: c.due, inserted_yen: t.inserted, change_yen: c.to_return }),
+        None => payment(v, c.due, t.inserted, c.to_return),
         Some(code) => {
-            v.certificate = c.notice.filter(|_| code.is_certificate_problem());
-            v.failure = Some(FailureView {
+            v.certificate_problem = c.notice.filter(|_| code.is_certificate_problem()).map(view::certificate_problem);
+            v.failure = Some(Failure {
                 code,
                 money: money_state(c),
                 pages_printed: c.print.pages_printed(),
@@ -218,21 +213,18 @@ fn money_state(c: &Closing) -> MoneyState {
     }
 }
 
-fn fill_choices(t: &Transaction, offers: &crate::Offers, step: &Step, v: &mut View) {
+fn fill_choices(t: &Transaction, offers: &crate::Offers, step: &Step, v: &mut ViewModel) {
     match step {
         Step::Municipality => {
             v.municipalities = offers
                 .municipalities
                 .iter()
                 .map(|m| {
-                    let mut c = Choice::new(m.code.clone(), m.name.clone());
-                    c.note = match m.route {
+                    let note = match m.route {
                         Route::Residence => "residence",
                         Route::Honseki => "honseki",
-                    }
-                    .into();
-                    c.enabled = !m.documents.is_empty();
-                    c
+                    };
+                    Choice::new(m.code.clone()).label(m.name.clone()).note(note).enabled(!m.documents.is_empty())
                 })
                 .collect();
         }
@@ -242,23 +234,16 @@ fn fill_choices(t: &Transaction, offers: &crate::Offers, step: &Step, v: &mut Vi
                 v.documents = m
                     .documents
                     .iter()
-                    .map(|d| {
-                        let mut c = Choice::new(d.kind.clone(), d.title.clone());
-                        c.fee_yen = Some(d.fee_yen);
-                        c
-                    })
+                    .map(|d| Choice::new(d.kind.clone()).label(d.title.clone()).fee(d.fee_yen))
                     .chain(m.unavailable.iter().map(|u| {
-                        let mut c = Choice::new(u.kind.clone(), String::new());
-                        c.enabled = false;
-                        c.note = match u.reason.as_str() {
+                        let note = match u.reason.as_str() {
                             "outside_service_hours" => "not-now",
                             "closed_day" => "closed-day",
                             "not_eligible" | "restricted" => "not-eligible",
                             "no_record" => "no-record",
                             _ => "not-offered",
-                        }
-                        .into();
-                        c
+                        };
+                        Choice::new(u.kind.clone()).enabled(false).note(note)
                     }))
                     .collect();
             }
@@ -269,36 +254,24 @@ fn fill_choices(t: &Transaction, offers: &crate::Offers, step: &Step, v: &mut Vi
     let d = &chosen.document;
     v.can_go_back = !matches!(step, Step::Payment { .. }) || t.inserted == 0;
     if let Step::Options(_) = step {
-        v.options = d
-            .options
-            .iter()
-            .map(|o| {
-                let mut c = Choice::new(o.clone(), String::new());
-                c.selected = chosen.options.contains(o);
-                c
-            })
-            .collect();
+        v.options = d.options.iter().map(|o| Choice::new(o.clone()).selected(chosen.options.contains(o))).collect();
         v.years = d
             .years
             .iter()
-            .map(|y| {
-                let mut c = Choice::new(y.to_string(), y.to_string());
-                c.selected = chosen.year == Some(*y);
-                c
-            })
+            .map(|y| Choice::new(y.to_string()).label(y.to_string()).selected(chosen.year == Some(*y)))
             .collect();
     }
-    v.order = Some(OrderView {
+    v.order = Order {
         municipality: chosen.municipality_name.clone(),
         document: d.kind.clone(),
-        document_title: d.title.clone(),
+        document_label: d.title.clone(),
         options: chosen.options.clone(),
-        year: chosen.year,
+        year: chosen.year.and_then(|y| u16::try_from(y).ok()),
         copies: chosen.copies,
         max_copies: d.max_copies,
         fee_per_copy_yen: d.fee_yen,
         total_yen: chosen.total_yen(),
-    });
+    };
 }
 
 fn ceil_secs(d: Duration) -> u32 {

@@ -129,7 +129,7 @@ pub struct K {
     pub verifies: usize,
     pub releases: usize,
     pub card_commands: Vec<String>,
-    pub views: Vec<View>,
+    pub views: Vec<ViewModel>,
 }
 
 impl Default for K {
@@ -236,7 +236,7 @@ impl K {
         }
     }
 
-    pub fn view(&self) -> View {
+    pub fn view(&self) -> ViewModel {
         self.s.view()
     }
 

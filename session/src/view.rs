@@ -1,12 +1,12 @@
-//! The session-level description of what the resident should see. It names screens and
-//! controls by the ids of `reference/scenarios.md` and carries no words of its own: failures go
-//! out as a [`FailureCode`] and a [`MoneyState`], whose words are the UI's one catalogue.
-//! The kiosk's `kiosk::view::view_model` maps a [`View`] onto the UI's view model.
+//! The session's own terms for what the resident sees, and their translation into the UI's
+//! [`ViewModel`]: certificate notices with their dates, why the kiosk is unavailable, service
+//! hours as text, the language code, and the PIN pad (a count and the tries left: the session
+//! has no digit to give it). `render.rs` builds the view model from the state with these.
 //!
 //! There is no field that could hold a PIN digit: the PIN pad shows only how many were typed.
 
-use super::catalogue::{FailureCode, MoneyState};
-use madoguchi_drivers::jpki::TokenKind;
+use crate::view_model::{CertificateProblem, Date, Hours, Language, PinPad, Reason};
+use crate::ServiceHours;
 
 /// Every screen id of `reference/scenarios.md`: the UI's list, so the session and the screens
 /// cannot disagree on one (`ScreenId::id()` is the scenario id).
@@ -15,25 +15,7 @@ pub use crate::view_model::Screen as ScreenId;
 /// What the kiosk is doing while the resident waits (the UI's progress line): the UI's list.
 pub use crate::view_model::Stage;
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct Progress {
-    pub stage: Stage,
-    pub pages_done: u32,
-    pub pages_total: u32,
-}
-
-/// The PIN pad: a count, never a digit.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct PinPad {
-    pub typed: u8,
-    pub length: u8,
-    /// Tries left on the card, shown before the first digit.
-    pub tries_left: Option<u8>,
-    /// One try left: the strong warning ("a wrong PIN now locks the card").
-    pub last_try_warning: bool,
-    /// The previous attempt was wrong (shown with the new count).
-    pub previous_wrong: bool,
-}
+pub use crate::view_model::ViewModel;
 
 /// Why the certificate cannot be used, or a notice about it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -53,66 +35,6 @@ pub enum CertificateNotice {
     NotYetValid,
 }
 
-/// One entry of a list the resident chooses from; its action id is `<prefix>:<id>`.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct Choice {
-    pub id: String,
-    /// Shown as-is where the UI has no translation for `id` (municipality names, titles).
-    pub label: String,
-    /// `residence`, `honseki`, `not-now`, `closed-day`, `not-eligible`, ... (translated by the UI).
-    pub note: String,
-    pub fee_yen: Option<u32>,
-    pub enabled: bool,
-    pub selected: bool,
-}
-
-impl Choice {
-    pub fn new(id: impl Into<String>, label: impl Into<String>) -> Choice {
-        Choice {
-            id: id.into(),
-            label: label.into(),
-            note: String::new(),
-            fee_yen: None,
-            enabled: true,
-            selected: false,
-        }
-    }
-}
-
-/// The order being built (copies, confirm, payment screens).
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct OrderView {
-    pub municipality: String,
-    pub document: String,
-    pub document_title: String,
-    pub options: Vec<String>,
-    pub year: Option<i32>,
-    pub copies: u8,
-    pub max_copies: u8,
-    pub fee_per_copy_yen: u32,
-    pub total_yen: u32,
-}
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub struct PaymentView {
-    pub due_yen: u32,
-    pub inserted_yen: u32,
-    /// Change paid out (take-documents).
-    pub change_yen: u32,
-}
-
-/// The failure screen: the catalogue entry to show and the money. The words are the UI's
-/// (`madoguchi_ui::Ui::failure_text` gives them in any language).
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub struct FailureView {
-    pub code: FailureCode,
-    pub money: MoneyState,
-    /// Pages that came out before a printer fault (they are not valid documents).
-    pub pages_printed: u32,
-    /// A reference the resident can quote to staff or the municipality.
-    pub reference: String,
-}
-
 /// Why the kiosk does not serve now.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Unavailable {
@@ -128,37 +50,75 @@ pub enum Unavailable {
     Clock,
 }
 
-/// Everything a screen shows. Fields a screen does not use are left empty.
-#[derive(Debug, Clone, PartialEq, Eq, Default)]
-pub struct View {
-    /// Changes whenever the screen changes: touches report it back so a touch on a screen that
-    /// has gone is dropped.
-    pub visit: u64,
-    pub screen: ScreenId,
-    /// BCP 47 code (`ja`, `en`, `zh-Hans`...).
-    pub language: String,
-    pub large_text: bool,
-    pub high_contrast: bool,
-    /// Seconds before this screen times out; shown with "more time" when `can_more_time`.
-    pub countdown: Option<u32>,
-    pub can_more_time: bool,
-    pub can_go_back: bool,
-    pub can_cancel: bool,
-    /// idle / service-menu (`service:<id>`).
-    pub services: Vec<Choice>,
-    pub progress: Progress,
-    /// Which token the resident used (texts differ for phones).
-    pub token: Option<TokenKind>,
-    pub pin: Option<PinPad>,
-    pub certificate: Option<CertificateNotice>,
-    pub municipalities: Vec<Choice>,
-    pub documents: Vec<Choice>,
-    pub options: Vec<Choice>,
-    pub years: Vec<Choice>,
-    pub order: Option<OrderView>,
-    pub payment: Option<PaymentView>,
-    pub failure: Option<FailureView>,
-    pub unavailable: Option<Unavailable>,
-    /// timeout-warning: the screen that will come back on "more time".
-    pub resumes: Option<ScreenId>,
+/// 29 December to 3 January: the days the service closes every year (the UI says so under the
+/// hours when the kiosk keeps them).
+const YEAR_END: [(u8, u8); 6] = [(12, 29), (12, 30), (12, 31), (1, 1), (1, 2), (1, 3)];
+
+/// The UI language for a BCP 47 code; Japanese for one the UI does not have.
+pub(crate) fn language(code: &str) -> Language {
+    Language::from_code(code).unwrap_or(Language::Ja)
+}
+
+/// The service hours as the idle and closed screens say them, and why the kiosk does not serve.
+pub(crate) fn hours(hours: &ServiceHours, unavailable: Option<Unavailable>) -> Hours {
+    Hours {
+        opens: clock(hours.opens),
+        closes: clock(hours.closes),
+        reason: reason(unavailable),
+        year_end_closed: YEAR_END.iter().all(|d| hours.closed_days.contains(d)),
+    }
+}
+
+/// `6:30`, `23:00`: as the resident reads a time in every UI language.
+fn clock(t: time::Time) -> String {
+    format!("{}:{:02}", t.hour(), t.minute())
+}
+
+fn reason(u: Option<Unavailable>) -> Reason {
+    match u {
+        None => Reason::None,
+        Some(Unavailable::Hours) => Reason::Hours,
+        Some(Unavailable::ClosedDay) => Reason::ClosedDay,
+        Some(Unavailable::Printer) => Reason::Printer,
+        Some(Unavailable::Cash) => Reason::Cash,
+        Some(Unavailable::Clock) => Reason::Clock,
+    }
+}
+
+/// The user-authentication PIN pad of `length` digits: how many were typed (never more than
+/// fit) and the tries left; one try left is the strong warning, whatever else the count says.
+pub(crate) fn pin_pad(
+    typed: u8,
+    length: u8,
+    tries_left: Option<u8>,
+    last_try_warning: bool,
+    previous_wrong: bool,
+) -> PinPad {
+    PinPad {
+        typed: typed.min(length),
+        min_len: length,
+        max_len: length,
+        tries_left: if last_try_warning { Some(1) } else { tries_left },
+        previous_wrong,
+        ..PinPad::default()
+    }
+}
+
+fn date(d: time::Date) -> Date {
+    Date { year: d.year(), month: u8::from(d.month()), day: d.day() }
+}
+
+/// A certificate notice as the certificate-problem screen shows it.
+pub(crate) fn certificate_problem(n: CertificateNotice) -> CertificateProblem {
+    match n {
+        CertificateNotice::Expired { last_day } => CertificateProblem::Expired(date(last_day)),
+        CertificateNotice::ExpiringSoon { last_day, days_left } => CertificateProblem::ExpiringSoon {
+            last_day: date(last_day),
+            days_left: u32::try_from(days_left.max(0)).unwrap_or(u32::MAX),
+        },
+        CertificateNotice::Revoked => CertificateProblem::Revoked,
+        CertificateNotice::Suspended => CertificateProblem::Suspended,
+        CertificateNotice::PinBlocked => CertificateProblem::PinBlocked,
+        CertificateNotice::NotYetValid => CertificateProblem::NotYetValid,
+    }
 }

@@ -5,6 +5,7 @@
 //! nothing else. The digits stay in the session (in a zeroizing buffer); the UI reports
 //! `digit:N` / `key:X` touches and never sees what was typed before.
 
+pub use crate::catalogue::{FailureCode, MoneyState};
 use std::fmt;
 
 /// Every screen id of `reference/scenarios.md`.
@@ -522,229 +523,6 @@ pub struct Payment {
     pub change_yen: u32,
 }
 
-/// Why a transaction ended without the resident's documents. The stable id ([`FailureCode::id`],
-/// kebab case) keys the one catalogue of resident-facing failure messages: for each code a title,
-/// what happened and what to do, in every language (ui/ui/names.slint, translated in
-/// translations/). Scenario files, logs, the audit trail and support staff use the same ids, so
-/// a code never changes meaning.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-pub enum FailureCode {
-    /// The resident cancelled.
-    Cancelled,
-    /// No touch for the screen's time.
-    ScreenTimeout,
-    /// The whole transaction's time limit.
-    SessionTimeout,
-    /// The card or phone left the reader too early.
-    CardRemoved,
-    /// Another card or phone was placed mid-way.
-    CardSwapped,
-    /// The reader stopped answering or vanished.
-    ReaderFault,
-    /// The card could not be read.
-    CardUnreadable,
-    /// Not a My Number Card, or no user-authentication certificate on it.
-    CardNotSupported,
-    /// The old 住基カード.
-    JukiCard,
-    /// The certificate is past its expiry date.
-    CertificateExpired,
-    /// Issued, or the PIN changed, today.
-    CertificateNotYetValid,
-    /// Revoked.
-    CertificateRevoked,
-    /// Suspended.
-    CertificateSuspended,
-    /// Does not chain to the JPKI anchors.
-    CertificateUntrusted,
-    /// Valid, but no resident record for it.
-    CertificateUnlinked,
-    /// The backend did not accept the card's signature.
-    AuthenticationFailed,
-    /// The PIN is locked.
-    PinBlocked,
-    /// An iPhone held to the reader without Face ID / Touch ID first.
-    PhoneNotReady,
-    /// The backend could not be reached.
-    BackendUnavailable,
-    /// The backend refused the request.
-    BackendRefused,
-    /// Not issuable at a kiosk for this resident.
-    NotEligible,
-    /// Outside the document's hours, or a closed day.
-    OutsideHours,
-    /// No document can be issued to this resident now.
-    NothingOffered,
-    /// The signed catalog (fees, documents) did not verify.
-    CatalogInvalid,
-    /// The document's signature did not verify: nothing printed.
-    DocumentInvalid,
-    /// The document is not this resident's: nothing printed.
-    DocumentMismatch,
-    /// Coins or notes jammed.
-    CashJam,
-    /// The cash unit cannot take money.
-    CashUnavailable,
-    /// The printer is not ready.
-    PrinterUnavailable,
-    /// Out of paper.
-    PrinterPaperOut,
-    /// Paper jam.
-    PrinterJam,
-    /// Any other printer fault.
-    PrinterFault,
-    /// The kiosk's clock is implausible.
-    ClockFault,
-    /// Anything else.
-    Internal,
-}
-
-impl FailureCode {
-    /// Every code.
-    pub const ALL: [FailureCode; 34] = [
-        FailureCode::Cancelled,
-        FailureCode::ScreenTimeout,
-        FailureCode::SessionTimeout,
-        FailureCode::CardRemoved,
-        FailureCode::CardSwapped,
-        FailureCode::ReaderFault,
-        FailureCode::CardUnreadable,
-        FailureCode::CardNotSupported,
-        FailureCode::JukiCard,
-        FailureCode::CertificateExpired,
-        FailureCode::CertificateNotYetValid,
-        FailureCode::CertificateRevoked,
-        FailureCode::CertificateSuspended,
-        FailureCode::CertificateUntrusted,
-        FailureCode::CertificateUnlinked,
-        FailureCode::AuthenticationFailed,
-        FailureCode::PinBlocked,
-        FailureCode::PhoneNotReady,
-        FailureCode::BackendUnavailable,
-        FailureCode::BackendRefused,
-        FailureCode::NotEligible,
-        FailureCode::OutsideHours,
-        FailureCode::NothingOffered,
-        FailureCode::CatalogInvalid,
-        FailureCode::DocumentInvalid,
-        FailureCode::DocumentMismatch,
-        FailureCode::CashJam,
-        FailureCode::CashUnavailable,
-        FailureCode::PrinterUnavailable,
-        FailureCode::PrinterPaperOut,
-        FailureCode::PrinterJam,
-        FailureCode::PrinterFault,
-        FailureCode::ClockFault,
-        FailureCode::Internal,
-    ];
-
-    /// The stable id.
-    pub const fn id(self) -> &'static str {
-        match self {
-            FailureCode::Cancelled => "cancelled",
-            FailureCode::ScreenTimeout => "screen-timeout",
-            FailureCode::SessionTimeout => "session-timeout",
-            FailureCode::CardRemoved => "card-removed",
-            FailureCode::CardSwapped => "card-swapped",
-            FailureCode::ReaderFault => "reader-fault",
-            FailureCode::CardUnreadable => "card-unreadable",
-            FailureCode::CardNotSupported => "card-not-supported",
-            FailureCode::JukiCard => "juki-card",
-            FailureCode::CertificateExpired => "certificate-expired",
-            FailureCode::CertificateNotYetValid => "certificate-not-yet-valid",
-            FailureCode::CertificateRevoked => "certificate-revoked",
-            FailureCode::CertificateSuspended => "certificate-suspended",
-            FailureCode::CertificateUntrusted => "certificate-untrusted",
-            FailureCode::CertificateUnlinked => "certificate-unlinked",
-            FailureCode::AuthenticationFailed => "authentication-failed",
-            FailureCode::PinBlocked => "pin-blocked",
-            FailureCode::PhoneNotReady => "phone-not-ready",
-            FailureCode::BackendUnavailable => "backend-unavailable",
-            FailureCode::BackendRefused => "backend-refused",
-            FailureCode::NotEligible => "not-eligible",
-            FailureCode::OutsideHours => "outside-hours",
-            FailureCode::NothingOffered => "nothing-offered",
-            FailureCode::CatalogInvalid => "catalog-invalid",
-            FailureCode::DocumentInvalid => "document-invalid",
-            FailureCode::DocumentMismatch => "document-mismatch",
-            FailureCode::CashJam => "cash-jam",
-            FailureCode::CashUnavailable => "cash-unavailable",
-            FailureCode::PrinterUnavailable => "printer-unavailable",
-            FailureCode::PrinterPaperOut => "printer-paper-out",
-            FailureCode::PrinterJam => "printer-jam",
-            FailureCode::PrinterFault => "printer-fault",
-            FailureCode::ClockFault => "clock-fault",
-            FailureCode::Internal => "internal",
-        }
-    }
-
-    /// The code with this id.
-    pub fn from_id(id: &str) -> Option<FailureCode> {
-        FailureCode::ALL.into_iter().find(|c| c.id() == id)
-    }
-
-    /// Shown on the `certificate-problem` screen rather than `failure`.
-    pub const fn is_certificate_problem(self) -> bool {
-        matches!(
-            self,
-            FailureCode::CertificateExpired
-                | FailureCode::CertificateNotYetValid
-                | FailureCode::CertificateRevoked
-                | FailureCode::CertificateSuspended
-                | FailureCode::PinBlocked
-        )
-    }
-}
-
-impl fmt::Display for FailureCode {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.write_str(self.id())
-    }
-}
-
-/// What happened to the resident's money, from what the cash unit actually did.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
-pub enum MoneyState {
-    /// Nothing was inserted.
-    #[default]
-    NotCharged,
-    /// A refund is on its way out of the unit.
-    Returning {
-        /// The amount.
-        yen: u32,
-    },
-    /// Everything inserted was given back.
-    Returned {
-        /// The amount.
-        yen: u32,
-    },
-    /// The unit could not give this much back: staff settle it (it is in the audit log).
-    Owed {
-        /// The amount not given back.
-        yen: u32,
-    },
-}
-
-impl MoneyState {
-    /// The id the .slint side reads.
-    pub const fn id(self) -> &'static str {
-        match self {
-            MoneyState::NotCharged => "not-charged",
-            MoneyState::Returning { .. } => "returning",
-            MoneyState::Returned { .. } => "returned",
-            MoneyState::Owed { .. } => "owed",
-        }
-    }
-
-    /// The amount the money state names.
-    pub const fn yen(self) -> u32 {
-        match self {
-            MoneyState::NotCharged => 0,
-            MoneyState::Returning { yen } | MoneyState::Returned { yen } | MoneyState::Owed { yen } => yen,
-        }
-    }
-}
-
 /// The failure screen (and a certificate problem that ended the transaction): the catalogue
 /// entry, what happened to the money, and a reference to quote.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -823,6 +601,9 @@ impl Default for Hours {
 /// Everything a screen shows. Fields a screen does not use are ignored by it.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct ViewModel {
+    /// Changes whenever the screen changes: touches report it back so a touch on a screen that
+    /// has gone is dropped (the UI does not show it).
+    pub visit: u64,
     /// Which screen.
     pub screen: Screen,
     /// Which language.

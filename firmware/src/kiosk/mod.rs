@@ -7,7 +7,6 @@
 
 pub mod cash;
 pub mod run;
-pub mod view;
 
 use crate::config::KioskConfig;
 use crate::workers::backend::BackendWorker;
@@ -20,7 +19,9 @@ use madoguchi_drivers::gpio::{Level, Output};
 use madoguchi_drivers::payment::CashUnit;
 use madoguchi_paper::{FontPaths, FontSet, Renderer};
 use madoguchi_session::checks::AnchorCheck;
-use madoguchi_session::{Effect, Event, Now, OpId, PaymentCommand, PaymentEvent, PrinterEvent, Record, Session, View};
+use madoguchi_session::{
+    Effect, Event, Now, OpId, PaymentCommand, PaymentEvent, PrinterEvent, Record, Session, Touch, ViewModel,
+};
 use madoguchi_ui::Ui;
 use std::cell::Cell;
 use std::collections::BTreeSet;
@@ -137,7 +138,7 @@ pub struct Kiosk {
     clock: KioskClock,
     last_tick: Option<Instant>,
     audit: Option<std::fs::File>,
-    shown: Option<View>,
+    shown: Option<ViewModel>,
     /// Commands sent that still wait for their answer (the loop is "settled" without any).
     waiting_ops: BTreeSet<OpId>,
     printing: BTreeSet<String>,
@@ -146,7 +147,6 @@ pub struct Kiosk {
     pending_change: Vec<u32>,
     pending_refund: Vec<u32>,
     tally: Tally,
-    hours: madoguchi_session::ServiceHours,
 }
 
 impl Kiosk {
@@ -210,7 +210,8 @@ impl Kiosk {
         {
             let (sink, visit) = (sink.clone(), visit.clone());
             ui.on_touch(move |action| {
-                let _ = sink.send(Event::Touch(view::touch_from_ui(&action, visit.get())));
+                // made on the screen `visit`: a touch on a screen that has gone is dropped
+                let _ = sink.send(Event::Touch(Touch::new(action).on(visit.get())));
             });
         }
         let mut k = Kiosk {
@@ -234,7 +235,6 @@ impl Kiosk {
             pending_change: Vec::new(),
             pending_refund: Vec::new(),
             tally: Tally::default(),
-            hours: cfg.session.hours.clone(),
         };
         k.tick();
         Ok(k)
@@ -253,7 +253,7 @@ impl Kiosk {
     }
 
     /// The view last shown.
-    pub fn view(&self) -> Option<&View> {
+    pub fn view(&self) -> Option<&ViewModel> {
         self.shown.as_ref()
     }
 
@@ -416,7 +416,7 @@ impl Kiosk {
         }
     }
 
-    fn show(&mut self, v: View) {
+    fn show(&mut self, v: ViewModel) {
         let id = v.screen.id().to_string();
         if id == "idle" && !self.cards_present.is_empty() && self.tally.screens.iter().any(|s| s != "idle") {
             self.tally.idle_with_card += 1;
@@ -425,7 +425,7 @@ impl Kiosk {
             self.tally.screens.push(id);
         }
         self.visit.set(v.visit);
-        self.ui.set_view(&view::view_model(&v, &self.hours));
+        self.ui.set_view(&v);
         self.shown = Some(v);
     }
 

@@ -413,7 +413,7 @@ fn printer_not_ready_before_payment_charges_nothing() {
     assert_eq!(k.view().failure.unwrap().money, MoneyState::NotCharged);
     k.finish_and_check_idle();
     assert_eq!(k.view().screen, ScreenId::OutOfService);
-    assert_eq!(k.view().unavailable, Some(Unavailable::Printer));
+    assert_eq!(k.view().hours.reason, Reason::Printer);
     k.ev(Event::PrinterStatus(PrinterEvent::Ready(true)));
     assert_eq!(k.screen(), ScreenId::Idle);
 }
@@ -453,11 +453,11 @@ fn a_coin_after_the_end_goes_straight_back() {
 fn screen_timeout_warns_and_more_time_extends() {
     let mut k = K::new();
     k.reach_pin_entry(&GOOD, 3);
-    assert_eq!(k.view().countdown, Some(60));
-    assert!(k.view().can_more_time);
+    assert_eq!(k.view().countdown.map(|c| c.seconds_left), Some(60));
+    assert!(k.view().countdown.is_some_and(|c| c.more_time));
     k.wait(44);
     assert_eq!(k.screen(), ScreenId::PinEntry);
-    assert_eq!(k.view().countdown, Some(16));
+    assert_eq!(k.view().countdown.map(|c| c.seconds_left), Some(16));
     k.wait(1);
     assert_eq!(k.screen(), ScreenId::TimeoutWarning);
     assert_eq!(k.view().resumes, Some(ScreenId::PinEntry));
@@ -465,7 +465,7 @@ fn screen_timeout_warns_and_more_time_extends() {
     assert_eq!(k.s.pin_pad().unwrap().len(), 0);
     k.touch("more-time");
     assert_eq!(k.screen(), ScreenId::PinEntry);
-    assert_eq!(k.view().countdown, Some(60));
+    assert_eq!(k.view().countdown.map(|c| c.seconds_left), Some(60));
     // Typing keeps the screen alive.
     k.wait(30);
     k.touch("digit:1");
@@ -486,7 +486,7 @@ fn more_time_runs_out() {
         assert_eq!(k.screen(), ScreenId::TimeoutWarning);
         k.touch("more-time");
     }
-    assert!(!k.view().can_more_time);
+    assert!(!k.view().countdown.is_some_and(|c| c.more_time));
     k.wait(46);
     k.touch("more-time");
     k.wait(15);
@@ -587,12 +587,12 @@ fn clock_jumps_do_not_fire_or_suppress_timeouts() {
     k.wall += time::Duration::days(1);
     k.tick(1);
     assert_eq!(k.screen(), ScreenId::PinEntry);
-    assert_eq!(k.view().countdown, Some(58));
+    assert_eq!(k.view().countdown.map(|c| c.seconds_left), Some(58));
     assert_eq!(k.audits.iter().filter(|r| matches!(r, RecordKind::ClockJump { .. })).count(), 2);
     // A monotonic clock that claims to go back is ignored.
     k.t -= Duration::from_secs(500);
     k.tick(0);
-    assert_eq!(k.view().countdown, Some(58));
+    assert_eq!(k.view().countdown.map(|c| c.seconds_left), Some(58));
     k.t += Duration::from_secs(500);
     // Time that really passes in one step (scenario `advance = "130s"`) fires the timeout.
     k.tick(130);
@@ -607,7 +607,7 @@ fn a_clock_that_is_certainly_wrong() {
     k.wall = time::macros::datetime!(2000-01-01 0:00 UTC);
     k.tick(1);
     assert_eq!(k.screen(), ScreenId::OutOfService);
-    assert_eq!(k.view().unavailable, Some(Unavailable::Clock));
+    assert_eq!(k.view().hours.reason, Reason::Clock);
     k.place();
     assert!(!k.s.in_transaction());
 
@@ -696,5 +696,5 @@ fn cancel_is_not_taken_while_the_pin_is_being_verified() {
     k.touch("cancel");
     k.reply_card("verify", Err(CardFailure::wrong_pin(2)));
     assert_eq!(k.screen(), ScreenId::PinEntry, "the new count is shown");
-    assert_eq!(k.view().pin.unwrap().tries_left, Some(2));
+    assert_eq!(k.view().pin.tries_left, Some(2));
 }

@@ -14,10 +14,10 @@ fn happy_path_card_to_documents_to_idle() {
     k.reply_card("read-token", Ok(CardOk::Token { token: TokenKind::Card, certificate: Some(GOOD.der.to_vec()) }));
     k.reply_card("pin-status", Ok(CardOk::PinStatus(PinStatus::Tries(PinTries { left: 3, max: 3 }))));
     // Tries left are on the pad before the first digit.
-    let pad = k.view().pin.unwrap();
-    assert_eq!((pad.typed, pad.tries_left, pad.last_try_warning), (0, Some(3), false));
+    let pad = k.view().pin;
+    assert_eq!((pad.typed, pad.tries_left, pad.tries_left == Some(1)), (0, Some(3), false));
     k.type_pin("857");
-    assert_eq!(k.view().pin.unwrap().typed, 3);
+    assert_eq!(k.view().pin.typed, 3);
     k.touch("ok"); // incomplete: nothing is sent
     assert_eq!(k.verifies, 0);
     k.type_pin("3");
@@ -27,7 +27,7 @@ fn happy_path_card_to_documents_to_idle() {
     assert_eq!(k.view().progress.stage, Stage::VerifyPin);
     k.reply_card("verify", Ok(CardOk::Verified));
     assert_eq!(k.screen(), ScreenId::Authenticating);
-    assert!(k.view().pin.is_none(), "no PIN pad (not even a count) after VERIFY");
+    assert_eq!(k.view().pin, PinPad::default(), "no PIN pad (not even a count) after VERIFY");
 
     // The card signs SHA-256 of the challenge.
     k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"nonce".to_vec() }));
@@ -73,11 +73,11 @@ fn happy_path_card_to_documents_to_idle() {
     k.touch("copies:+");
     k.touch("copies:+");
     k.touch("copies:+"); // max 3
-    assert_eq!(k.view().order.unwrap().copies, 3);
+    assert_eq!(k.view().order.copies, 3);
     k.touch("copies:-");
     k.touch("ok");
     assert_eq!(k.screen(), ScreenId::Confirm);
-    let order = k.view().order.unwrap();
+    let order = k.view().order;
     assert_eq!((order.copies, order.total_yen, order.fee_per_copy_yen), (2, 600, 300));
     k.touch("confirm");
     assert_eq!(k.screen(), ScreenId::Payment);
@@ -86,7 +86,7 @@ fn happy_path_card_to_documents_to_idle() {
         vec![PaymentCommand::Collect { reference: k.s.reference().unwrap().to_owned(), due_yen: 600 }]
     );
     k.pay(500);
-    assert_eq!(k.view().payment.unwrap().inserted_yen, 500);
+    assert_eq!(k.view().payment.inserted_yen, 500);
     k.pay(1500); // a 1000-yen note: the unit reports the running total
     assert_eq!(k.payments[1], PaymentCommand::StopAccepting);
     let Request::Issue(issue) = k.backend_op().1 else { panic!("issuance expected") };
@@ -108,7 +108,7 @@ fn happy_path_card_to_documents_to_idle() {
     assert!(matches!(tail[0], Request::Close { .. }) && matches!(tail[1], Request::Outcome { .. }));
     assert_eq!(k.change(), 900);
     assert_eq!(k.refunded(), 0);
-    assert_eq!(k.view().payment.unwrap().change_yen, 900);
+    assert_eq!(k.view().payment.change_yen, 900);
     assert_eq!((k.signal(Output::StatusLamp), k.signal(Output::Chime)), (Level::Blink, Level::Blink));
     k.touch("finish");
     assert_eq!(k.screen(), ScreenId::Idle);
@@ -183,8 +183,8 @@ fn wrong_pin_then_success_returns_to_the_same_screen_with_the_new_count() {
     k.touch("ok");
     k.reply_card("verify", Err(CardFailure::wrong_pin(2)));
     assert_eq!(k.screen(), ScreenId::PinEntry);
-    let pad = k.view().pin.unwrap();
-    assert_eq!((pad.typed, pad.tries_left, pad.previous_wrong, pad.last_try_warning), (0, Some(2), true, false));
+    let pad = k.view().pin;
+    assert_eq!((pad.typed, pad.tries_left, pad.previous_wrong, pad.tries_left == Some(1)), (0, Some(2), true, false));
     assert_ne!(k.view().visit, visit, "a new attempt is a new visit: stale digits are dropped");
     assert!(k.audited(|r| *r == RecordKind::WrongPin { tries_left: 2 }));
     k.verify_ok("8573");
@@ -196,15 +196,15 @@ fn wrong_pin_then_success_returns_to_the_same_screen_with_the_new_count() {
 fn one_try_left_warns_before_the_first_digit_and_after_a_wrong_pin() {
     let mut k = K::new();
     k.reach_pin_entry(&GOOD, 1);
-    let pad = k.view().pin.unwrap();
-    assert!(pad.last_try_warning && pad.tries_left == Some(1) && pad.typed == 0);
+    let pad = k.view().pin;
+    assert!(pad.tries_left == Some(1) && pad.typed == 0, "one try left is the strong warning");
 
     let mut k = K::new();
     k.reach_pin_entry(&GOOD, 2);
     k.type_pin("0000");
     k.touch("ok");
     k.reply_card("verify", Err(CardFailure::wrong_pin(1)));
-    assert!(k.view().pin.unwrap().last_try_warning);
+    assert_eq!(k.view().pin.tries_left, Some(1), "the strong warning");
 }
 
 #[test]
@@ -215,7 +215,7 @@ fn pin_blocked_before_entry_sends_no_verify() {
     k.reply_card("read-token", Ok(CardOk::Token { token: TokenKind::Card, certificate: Some(GOOD.der.to_vec()) }));
     k.reply_card("pin-status", Ok(CardOk::PinStatus(PinStatus::Blocked)));
     assert_eq!(k.screen(), ScreenId::CertificateProblem);
-    assert_eq!(k.view().certificate, Some(CertificateNotice::PinBlocked));
+    assert_eq!(k.view().certificate_problem, Some(CertificateProblem::PinBlocked));
     assert_eq!(k.failure(), FailureCode::PinBlocked);
     assert_eq!(k.verifies, 0);
     assert_eq!(k.backend.len(), 0, "nothing reached the backend");
@@ -259,7 +259,7 @@ fn expiring_certificate_shows_a_notice_then_goes_on() {
     k.place();
     k.reply_card("read-token", Ok(CardOk::Token { token: TokenKind::Card, certificate: Some(EXPIRING.der.to_vec()) }));
     assert_eq!(k.screen(), ScreenId::CertificateProblem);
-    let Some(CertificateNotice::ExpiringSoon { days_left, .. }) = k.view().certificate else { panic!() };
+    let Some(CertificateProblem::ExpiringSoon { days_left, .. }) = k.view().certificate_problem else { panic!() };
     assert_eq!(days_left, 43);
     assert!(k.view().failure.is_none(), "a notice, not a failure");
     k.touch("ok");
@@ -275,7 +275,8 @@ fn iphone_needs_no_pin() {
     k.reply_card("pin-status", Ok(CardOk::PinStatus(PinStatus::Verified)));
     assert_eq!(k.screen(), ScreenId::Authenticating);
     assert_eq!(k.verifies, 0);
-    assert_eq!(k.view().token, Some(TokenKind::Iphone));
+    assert!(k.view().phone, "phone pictures and wording");
+    assert!(k.audited(|r| matches!(r, RecordKind::CardRead { token: TokenKind::Iphone, .. })));
     k.authenticate(&GOOD);
     assert_eq!(k.screen(), ScreenId::RemoveCard);
 }
@@ -354,10 +355,10 @@ fn languages_and_accessibility_switch_anywhere_and_reset_at_idle() {
     k.touch("large-text");
     k.touch("high-contrast");
     let v = k.view();
-    assert_eq!((v.language.as_str(), v.large_text, v.high_contrast), ("en", true, true));
+    assert_eq!((v.language, v.large_text, v.high_contrast), (Language::En, true, true));
     k.touch("cancel");
     k.finish_and_check_idle();
-    assert_eq!(k.view().language, "ja");
+    assert_eq!(k.view().language, Language::Ja);
     assert!(!k.view().large_text);
 }
 
@@ -377,7 +378,7 @@ fn out_of_hours_and_closed_days_show_closed() {
     let mut k = K::new();
     k.tick(14 * 3600); // 24:00
     assert_eq!(k.screen(), ScreenId::Closed);
-    assert_eq!(k.view().unavailable, Some(Unavailable::Hours));
+    assert_eq!(k.view().hours.reason, Reason::Hours);
     k.touch("service:certificates");
     k.place();
     assert_eq!(k.screen(), ScreenId::Closed, "no transaction starts");
@@ -387,7 +388,7 @@ fn out_of_hours_and_closed_days_show_closed() {
     let mut cfg = SessionConfig::default();
     cfg.hours.closed_days.push((6, 2));
     let k = K::with(cfg);
-    assert_eq!(k.view().unavailable, Some(Unavailable::ClosedDay));
+    assert_eq!(k.view().hours.reason, Reason::ClosedDay);
 }
 
 #[test]

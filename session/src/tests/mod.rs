@@ -4,9 +4,11 @@
 mod faults;
 mod flow;
 mod secrets;
+mod view;
 
 pub(crate) use crate::backend::refusal_code;
 pub(crate) use crate::testing::*;
+pub(crate) use crate::view_model::{CertificateProblem, Language, PinPad, Reason};
 pub(crate) use crate::*;
 pub(crate) use madoguchi_drivers::card::ReaderInterface;
 pub(crate) use madoguchi_drivers::gpio::{Level, Output};

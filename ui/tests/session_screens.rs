@@ -1,205 +1,132 @@
-//! The mapping field by field, and every screen a real [`Session`] shows, in every language and
-//! both orientations, through the real UI (headless) with no layout problems.
+//! Every screen a real session shows, through the real UI (headless): what a resident reads on
+//! the session's paths, and that each screen fits in every language and both orientations with
+//! no layout problems. (The view model's fields themselves are checked where the session builds
+//! them, `session/src/tests/view.rs`.)
 //!
-//! `MADOGUCHI_UI_REVIEW=DIR cargo test -p madoguchi-firmware --lib kiosk::view` also writes the
+//! `MADOGUCHI_UI_REVIEW=DIR cargo test -p madoguchi-ui --test session_screens` also writes the
 //! screens as PNGs (`DIR/<lang>/<W>x<H>/<nn>-<name>.png`) for people to look at.
 
-use super::*;
 use madoguchi_drivers::card::ReaderInterface;
-use madoguchi_drivers::jpki::{PinStatus, PinTries};
+use madoguchi_drivers::jpki::{PinStatus, PinTries, TokenKind};
 use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
+use madoguchi_session::testing::{self, K};
 use madoguchi_session::{
     BackendError, BackendOk, CardFailure, CardOk, CashFaultKind, CertificateCheck, CertificateFacts,
     CertificateRejection, DocumentBinding, DocumentCheck, DocumentOffer, DocumentRejection, Effect, Event, FailureCode,
-    Issued, MoneyState, MunicipalityOffer, Now, Offers, OpId, PaymentEvent, PrinterEvent, Progress, Refusal, Request,
-    Route, ScreenId, Session, SessionConfig, SignedDocument, Stage, UnavailableDocument,
+    Issued, MoneyState, MunicipalityOffer, Now, Offers, OpId, PaymentEvent, PrinterEvent, RecordKind, Refusal, Request,
+    Route, ScreenId, Session, SessionConfig, SignedDocument, Touch, UnavailableDocument, ViewModel,
 };
+use madoguchi_ui as ui;
 use sha2::{Digest, Sha256};
 use std::time::Duration;
-use time::macros::{date, datetime, time};
+use time::macros::datetime;
 use time::OffsetDateTime;
 
+/// The texts the UI shows for `view` (headless, on this thread's UI): what a resident reads.
+fn shown_texts(view: &ViewModel) -> Vec<String> {
+    thread_local! {
+        static UI: ui::Ui = ui::Ui::headless(1280, 800).expect("headless UI");
+    }
+    UI.with(|u| {
+        u.set_view(view);
+        u.visible_texts()
+    })
+}
+
 // ---------------------------------------------------------------------------------------------
-// the mapping
-
-fn view(screen: ScreenId) -> View {
-    View { screen, language: "ja".into(), ..View::default() }
-}
-
-fn map(v: &View) -> ui::ViewModel {
-    view_model(v, &ServiceHours::default())
-}
+// what the session's paths say
 
 #[test]
-fn every_screen_and_the_common_fields() {
-    for screen in ScreenId::ALL {
-        let mut v = view(screen);
-        v.visit = 7;
-        v.large_text = true;
-        v.high_contrast = true;
-        v.can_go_back = true;
-        v.can_cancel = true;
-        v.countdown = Some(42);
-        v.can_more_time = true;
-        let vm = map(&v);
-        assert_eq!(vm.screen, screen);
-        assert_eq!(vm.screen.id(), screen.id(), "one screen list: the ids are the scenario ids");
-        assert!(vm.large_text && vm.high_contrast && vm.can_go_back && vm.can_cancel, "{screen}");
-        assert_eq!(vm.countdown, Some(ui::Countdown { seconds_left: 42, more_time: true }));
-    }
-    let mut v = view(ScreenId::Failure);
-    v.countdown = Some(9);
-    assert_eq!(map(&v).countdown, Some(ui::Countdown::fixed(9)), "no more time unless the session offers it");
-    assert_eq!(map(&view(ScreenId::Idle)).countdown, None);
-}
-
-#[test]
-fn languages_by_code_and_japanese_for_any_other() {
-    for lang in ui::Language::ALL {
-        let mut v = view(ScreenId::Idle);
-        v.language = lang.code().into();
-        assert_eq!(map(&v).language, lang);
-    }
-    for code in ["", "fr", "EN", "zh", "pt"] {
-        let mut v = view(ScreenId::Idle);
-        v.language = code.into();
-        assert_eq!(map(&v).language, ui::Language::Ja, "{code:?}");
-    }
-}
-
-#[test]
-fn choices_keep_their_ids_labels_notes_fees_and_states() {
-    let mut v = view(ScreenId::ChooseDocument);
-    let mut juminhyo = Choice::new("juminhyo", "住民票の写し");
-    juminhyo.fee_yen = Some(300);
-    let mut koseki = Choice::new("koseki-zenbu", "");
-    koseki.enabled = false;
-    koseki.note = "not-now".into();
-    v.documents = vec![juminhyo, koseki];
-    let mut m = Choice::new("141003", "横浜市");
-    m.note = "residence".into();
-    v.municipalities = vec![m];
-    let mut o = Choice::new("setainushi", "");
-    o.selected = true;
-    v.options = vec![o];
-    v.years = vec![Choice::new("2025", "2025")];
-    let mut s = Choice::new("pin-reset", "");
-    s.enabled = false;
-    s.note = "not-offered".into();
-    v.services = vec![Choice::new("certificates", ""), s];
-    let vm = map(&v);
-    assert_eq!(vm.documents[0], ui::Choice::new("juminhyo").label("住民票の写し").fee(300));
-    assert_eq!(vm.documents[1], ui::Choice::new("koseki-zenbu").enabled(false).note("not-now"));
-    assert_eq!(vm.municipalities[0], ui::Choice::new("141003").label("横浜市").note("residence"));
-    assert_eq!(vm.options[0], ui::Choice::new("setainushi").selected(true));
-    assert_eq!(vm.years[0], ui::Choice::new("2025").label("2025"));
-    assert_eq!(vm.services[1], ui::Choice::new("pin-reset").enabled(false).note("not-offered"));
-}
-
-#[test]
-fn the_pin_pad_is_a_count_and_tries_never_a_digit() {
-    // Type-level: both pads name every field; neither has one that could hold a digit.
-    let PinPad { typed: _, length: _, tries_left: _, last_try_warning: _, previous_wrong: _ } =
-        PinPad { typed: 0, length: 4, tries_left: None, last_try_warning: false, previous_wrong: false };
-    let mut v = view(ScreenId::PinEntry);
-    v.pin = Some(PinPad { typed: 3, length: 4, tries_left: Some(2), last_try_warning: false, previous_wrong: true });
-    let vm = map(&v);
-    let ui::PinPad { purpose, typed, min_len, max_len, tries_left, alphanumeric, previous_wrong } = vm.pin;
-    assert_eq!((purpose, typed, min_len, max_len), (ui::PinPurpose::Auth, 3, 4, 4));
-    assert_eq!((tries_left, alphanumeric, previous_wrong), (Some(2), false, true));
-    // the strong warning whenever the session says one try is left
-    v.pin = Some(PinPad { typed: 0, length: 4, tries_left: Some(1), last_try_warning: true, previous_wrong: false });
-    assert_eq!(map(&v).pin.tries_left, Some(1));
-    // a count beyond the length cannot overflow the pad
-    v.pin = Some(PinPad { typed: 9, length: 4, tries_left: None, last_try_warning: false, previous_wrong: false });
-    assert_eq!(map(&v).pin.typed, 4);
-    // verifying: the stage goes through, so the pad waits
-    v.progress = Progress { stage: Stage::VerifyPin, ..Progress::default() };
-    assert_eq!(map(&v).progress.stage, Stage::VerifyPin);
-}
-
-#[test]
-fn certificate_notices_carry_their_dates() {
-    let mut v = view(ScreenId::CertificateProblem);
-    let d = ui::Date { year: 2025, month: 7, day: 15 };
-    for (notice, problem) in [
-        (CertificateNotice::Expired { last_day: date!(2025 - 07 - 15) }, ui::CertificateProblem::Expired(d)),
-        (
-            CertificateNotice::ExpiringSoon { last_day: date!(2025 - 07 - 15), days_left: 43 },
-            ui::CertificateProblem::ExpiringSoon { last_day: d, days_left: 43 },
-        ),
-        (CertificateNotice::Revoked, ui::CertificateProblem::Revoked),
-        (CertificateNotice::Suspended, ui::CertificateProblem::Suspended),
-        (CertificateNotice::PinBlocked, ui::CertificateProblem::PinBlocked),
-        (CertificateNotice::NotYetValid, ui::CertificateProblem::NotYetValid),
-    ] {
-        v.certificate = Some(notice);
-        assert_eq!(map(&v).certificate_problem, Some(problem));
-    }
-    v.certificate = Some(CertificateNotice::ExpiringSoon { last_day: date!(2025 - 07 - 15), days_left: -3 });
-    assert!(matches!(map(&v).certificate_problem, Some(ui::CertificateProblem::ExpiringSoon { days_left: 0, .. })));
-}
-
-#[test]
-fn order_payment_and_change() {
-    let mut v = view(ScreenId::Payment);
-    v.order = Some(OrderView {
-        municipality: "横浜市".into(),
-        document: "kazei".into(),
-        document_title: "課税証明書".into(),
-        options: vec!["setainushi".into()],
-        year: Some(2025),
-        copies: 2,
-        max_copies: 3,
-        fee_per_copy_yen: 300,
-        total_yen: 600,
-    });
-    v.payment = Some(PaymentView { due_yen: 600, inserted_yen: 100, change_yen: 0 });
-    let vm = map(&v);
-    assert_eq!(
-        vm.order,
-        ui::Order {
-            municipality: "横浜市".into(),
-            document: "kazei".into(),
-            document_label: "課税証明書".into(),
-            options: vec!["setainushi".into()],
-            year: Some(2025),
-            copies: 2,
-            max_copies: 3,
-            fee_per_copy_yen: 300,
-            total_yen: 600,
-        }
+fn expired_certificate_is_explained_with_its_date_and_nothing_else_happens() {
+    let mut k = K::new();
+    k.touch("service:certificates");
+    k.place();
+    k.reply_card(
+        "read-token",
+        Ok(CardOk::Token { token: TokenKind::Card, certificate: Some(testing::EXPIRED.der.to_vec()) }),
     );
-    assert_eq!(vm.payment, ui::Payment { inserted_yen: 100, change_yen: 0 });
-    // printing and take-documents carry the payment without the order
-    let mut v = view(ScreenId::TakeDocuments);
-    v.payment = Some(PaymentView { due_yen: 300, inserted_yen: 500, change_yen: 200 });
-    let vm = map(&v);
-    assert_eq!((vm.payment.change_yen, vm.order.total_yen), (200, 300));
+    assert_eq!(k.screen(), ScreenId::CertificateProblem);
+    assert_eq!(
+        k.view().certificate_problem,
+        Some(ui::CertificateProblem::Expired(ui::Date { year: 2025, month: 3, day: 1 }))
+    );
+    assert_eq!(k.failure(), FailureCode::CertificateExpired);
+    assert_eq!(k.card_commands, vec!["read-token", "release"], "no PIN status, no VERIFY");
+    // the screen says the date, what to do, and that nothing was charged
+    let shown = shown_texts(&k.view()).join("\n");
+    assert!(shown.contains("2025年3月1日") && shown.contains("更新"), "{shown}");
+    assert!(shown.contains("お金はいただいていません"), "{shown}");
+    k.finish_and_check_idle();
 }
 
 #[test]
-fn failures_keep_their_code_money_reference_and_pages() {
-    for money in [
-        MoneyState::NotCharged,
-        MoneyState::Returning { yen: 300 },
-        MoneyState::Returned { yen: 300 },
-        MoneyState::Owed { yen: 200 },
+fn revoked_and_suspended_certificates_from_the_backend() {
+    for (refusal, code, notice) in [
+        (Refusal::CertificateRevoked, FailureCode::CertificateRevoked, ui::CertificateProblem::Revoked),
+        (Refusal::CertificateSuspended, FailureCode::CertificateSuspended, ui::CertificateProblem::Suspended),
     ] {
-        let mut v = view(ScreenId::Failure);
-        v.failure =
-            Some(FailureView { code: FailureCode::PrinterJam, money, pages_printed: 1, reference: "T-42".into() });
-        let vm = map(&v);
-        assert_eq!(
-            vm.failure,
-            Some(ui::Failure { code: FailureCode::PrinterJam, money, reference: "T-42".into(), pages_printed: 1 })
+        let mut k = K::new();
+        k.reach_pin_entry(&testing::GOOD, 3);
+        k.verify_ok("8573");
+        k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+        k.reply_card(
+            "sign",
+            Ok(CardOk::Signature {
+                signature: vec![1; 256],
+                certificate_fingerprint: testing::fingerprint(testing::GOOD.der),
+            }),
         );
+        k.reply_backend(Err(BackendError::Refused(refusal)));
+        assert_eq!(k.screen(), ScreenId::CertificateProblem);
+        assert_eq!(k.view().certificate_problem, Some(notice));
+        assert_eq!(k.failure(), code);
+        assert_eq!(k.closes(), 1, "the backend session is closed");
+        k.finish_and_check_idle();
     }
+    let mut k = K::new();
+    k.reach_pin_entry(&testing::GOOD, 3);
+    k.verify_ok("8573");
+    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+    k.reply_card(
+        "sign",
+        Ok(CardOk::Signature {
+            signature: vec![1; 256],
+            certificate_fingerprint: testing::fingerprint(testing::GOOD.der),
+        }),
+    );
+    k.reply_backend(Err(BackendError::Refused(Refusal::CertificateSuspended)));
+    let shown = shown_texts(&k.view()).join("\n");
+    assert!(shown.contains("0120-95-0178"), "the loss hotline is on the screen: {shown}");
+}
+
+#[test]
+fn coin_jam_during_payment_and_a_refund_that_fails() {
+    let mut k = K::new();
+    k.reach_payment();
+    k.pay(200);
+    k.ev(Event::Payment(PaymentEvent::Fault { kind: CashFaultKind::Jam, yen_not_returned: 0 }));
+    assert_eq!(k.failure(), FailureCode::CashJam);
+    assert_eq!(k.refunded(), 200);
+    assert!(k.backend.iter().all(|r| !matches!(r, Request::Issue(_))), "never issued");
+    // The refund itself fails: the screen says how much is owed and the audit keeps it.
+    k.ev(Event::Payment(PaymentEvent::Fault { kind: CashFaultKind::Jam, yen_not_returned: 200 }));
+    let f = k.view().failure.unwrap();
+    assert_eq!(f.money, MoneyState::Owed { yen: 200 });
+    let shown = shown_texts(&k.view()).join("\n");
+    assert!(shown.contains("200円をお返しできませんでした") && shown.contains(&f.reference), "{shown}");
+    assert!(k.audited(|r| *r == RecordKind::MoneyOwed { yen: 200 }));
+    k.finish_and_check_idle();
 }
 
 #[test]
 fn the_failure_screen_says_what_happened_to_the_money_in_every_language() {
-    let mut v = view(ScreenId::Failure);
+    // a real failure view of the session (a coin jam), with each money state
+    let mut k = K::new();
+    k.reach_payment();
+    k.ev(Event::Payment(PaymentEvent::Fault { kind: CashFaultKind::Jam, yen_not_returned: 0 }));
+    let mut v = k.view();
+    assert_eq!(v.screen, ScreenId::Failure);
+    let reference = v.failure.as_ref().expect("a failure").reference.clone();
     let cases = [
         (MoneyState::NotCharged, "お金はいただいていません。", "You have not been charged."),
         (MoneyState::Returned { yen: 300 }, "入れたお金300円はお返ししました。", "Your ¥300 has been returned."),
@@ -207,69 +134,26 @@ fn the_failure_screen_says_what_happened_to_the_money_in_every_language() {
         (MoneyState::Owed { yen: 200 }, "200円をお返しできませんでした。", "¥200 could not be returned."),
     ];
     for (money, ja, en) in cases {
-        v.failure = Some(FailureView { code: FailureCode::CashJam, money, pages_printed: 0, reference: "T-7".into() });
-        v.language = "ja".into();
+        v.failure =
+            Some(ui::Failure { code: FailureCode::CashJam, money, pages_printed: 0, reference: reference.clone() });
+        v.language = ui::Language::Ja;
         let shown = shown_texts(&v);
         assert!(shown.iter().any(|t| t == ja), "{shown:?}");
-        assert!(shown.iter().any(|t| t.contains("T-7")), "the reference to quote: {shown:?}");
-        v.language = "en".into();
+        assert!(shown.iter().any(|t| t.contains(&reference)), "the reference to quote: {shown:?}");
+        v.language = ui::Language::En;
         assert!(shown_texts(&v).iter().any(|t| t == en));
         if let MoneyState::Owed { .. } = money {
             assert!(shown.iter().any(|t| t.contains("受付番号をお伝えください")), "owed: call staff: {shown:?}");
         }
         // every language says something about the money, with the amount
         for lang in ui::Language::ALL {
-            v.language = lang.code().into();
+            v.language = lang;
             let shown = shown_texts(&v).join("\n");
             if let MoneyState::Returned { yen } | MoneyState::Owed { yen } | MoneyState::Returning { yen } = money {
                 assert!(shown.contains(&yen.to_string()), "{}: {shown}", lang.code());
             }
         }
     }
-}
-
-#[test]
-fn unavailable_becomes_the_reason_and_hours_are_shown_as_text() {
-    let hours = ServiceHours { opens: time!(7:05), closes: time!(22:30), closed_days: vec![] };
-    for (u, screen, r) in [
-        (None, ScreenId::Idle, ui::Reason::None),
-        (Some(Unavailable::Hours), ScreenId::Closed, ui::Reason::Hours),
-        (Some(Unavailable::ClosedDay), ScreenId::Closed, ui::Reason::ClosedDay),
-        (Some(Unavailable::Printer), ScreenId::OutOfService, ui::Reason::Printer),
-        (Some(Unavailable::Cash), ScreenId::OutOfService, ui::Reason::Cash),
-        (Some(Unavailable::Clock), ScreenId::OutOfService, ui::Reason::Clock),
-    ] {
-        let mut v = view(screen);
-        v.unavailable = u;
-        let vm = view_model(&v, &hours);
-        let year_end_closed = false;
-        assert_eq!(vm.hours, ui::Hours { opens: "7:05".into(), closes: "22:30".into(), reason: r, year_end_closed });
-    }
-    assert_eq!(map(&view(ScreenId::Idle)).hours, ui::Hours::default(), "6:30-23:00 by default, as the UI says");
-}
-
-#[test]
-fn timeout_warning_knows_what_it_resumes_and_phones_are_phones() {
-    let mut v = view(ScreenId::TimeoutWarning);
-    v.resumes = Some(ScreenId::Payment);
-    assert_eq!(map(&v).resumes, Some(ScreenId::Payment));
-    for (token, phone) in [
-        (None, false),
-        (Some(TokenKind::Card), false),
-        (Some(TokenKind::Android), true),
-        (Some(TokenKind::Iphone), true),
-    ] {
-        v.token = token;
-        assert_eq!(map(&v).phone, phone, "{token:?}");
-    }
-}
-
-#[test]
-fn touches_carry_the_screen_they_were_made_on() {
-    let t = touch_from_ui("document:juminhyo", 12);
-    assert_eq!((t.action.as_str(), t.visit), ("document:juminhyo", Some(12)));
-    let t = touch_from_ui("digit:7", 3);
-    assert!(!format!("{t:?}").contains('7'), "a PIN key never shows in Debug: {t:?}");
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -385,7 +269,7 @@ struct Tour {
     wall: OffsetDateTime,
     card_op: Option<OpId>,
     backend_op: Option<(OpId, Request)>,
-    shown: Vec<(String, View)>,
+    shown: Vec<(String, ViewModel)>,
 }
 
 impl Tour {
@@ -425,7 +309,7 @@ impl Tour {
 
     fn touch(&mut self, action: &str) {
         let visit = self.s.view().visit;
-        self.ev(Event::Touch(touch_from_ui(action, visit)));
+        self.ev(Event::Touch(Touch::new(action).on(visit)));
     }
 
     fn screen(&self) -> ScreenId {
@@ -526,7 +410,7 @@ impl Tour {
 }
 
 /// Every screen a resident can meet, each from a real session: (name, view), in Japanese.
-fn session_tour() -> Vec<(String, View)> {
+fn session_tour() -> Vec<(String, ViewModel)> {
     let mut out = Vec::new();
 
     // The main flow, with two wrong PINs, a wait and every choice screen.
@@ -769,11 +653,10 @@ fn every_screen_of_the_session_fits_in_every_language_and_orientation() {
             ui.resize(w, h);
             for (i, (name, v)) in tour.iter().enumerate() {
                 let mut v = v.clone();
-                v.language = lang.code().into();
+                v.language = lang;
                 for large in [false, true] {
                     v.large_text = large;
-                    let vm = view_model(&v, &ServiceHours::default());
-                    ui.set_view(&vm);
+                    ui.set_view(&v);
                     assert_eq!(ui.screen_id(), v.screen.id());
                     let texts = ui.visible_texts();
                     assert!(!texts.iter().any(|t| t.contains("8573") || t.contains("5678")), "{name}: a PIN on screen");
