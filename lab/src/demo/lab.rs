@@ -1,0 +1,99 @@
+//! The simulated world around the kiosk as processes: the demo world, a private pcscd with
+//! vpcd, the printer simulator, the municipal backend, and the kiosk configuration pointing at
+//! them. Kept apart from the runner so that the runner only drives and observes.
+
+use super::*;
+/// The simulated world around the kiosk.
+pub(super) struct Lab {
+    pub(super) out: PathBuf,
+    pub(super) world: PathBuf,
+    pub(super) sim: PathBuf,
+    pub(super) pcscd: Pcscd,
+    pub(super) printer: PrinterProcess,
+    pub(super) backend: std::cell::RefCell<BackendProcess>,
+    pub(super) cash: SharedSimCash,
+}
+
+impl Lab {
+    pub(super) fn start(args: &DemoArgs) -> Result<Lab, DemoError> {
+        let out = args.out.clone();
+        std::fs::create_dir_all(&out).map_err(|e| other(&out.display().to_string(), e))?;
+        for d in ["screens", "printed", "lab", "cards", "state", "backend"] {
+            let p = out.join(d);
+            let _ = std::fs::remove_dir_all(&p);
+            std::fs::create_dir_all(&p).map_err(|e| other(&p.display().to_string(), e))?;
+        }
+        let sim = sibling("madoguchi-sim")?;
+        let world = match &args.world {
+            Some(w) => w.clone(),
+            None => {
+                let w = out.join("world");
+                if !w.join("manifest.json").exists() {
+                    let st = Command::new(&sim)
+                        .args(["world", "--seed", "7", "--out"])
+                        .arg(&w)
+                        .status()
+                        .map_err(|e| other("madoguchi-sim world", e))?;
+                    if !st.success() {
+                        return Err(DemoError::Other("madoguchi-sim world failed".into()));
+                    }
+                }
+                w
+            }
+        };
+        let pcscd = Pcscd::start(&out.join("lab"))?;
+        let printer = PrinterProcess::start(&sim, &out.join("lab"), 115_200, &[])?;
+        let backend = BackendProcess::start(&sibling("madoguchi-backend")?, &world, &out.join("backend"), KIOSK_ID)?;
+        let backend = std::cell::RefCell::new(backend);
+        Ok(Lab { out, world, sim, pcscd, printer, backend, cash: SharedSimCash::default() })
+    }
+
+    /// Puts a card or phone on a reader. The simulator writes tries left back into its
+    /// profile, so it runs on a private copy (kept across placements in this run: the world
+    /// itself is never changed). Returns the card and that copy.
+    pub(super) fn place(
+        &self,
+        profile: &Path,
+        contactless: bool,
+        extra: &[&str],
+        apdu_log: Option<&Path>,
+    ) -> Result<(CardProcess, PathBuf), String> {
+        let copy = self.out.join("cards").join(profile.file_name().unwrap_or_default());
+        if !copy.exists() {
+            std::fs::copy(profile, &copy).map_err(|e| format!("copying the card profile: {e}"))?;
+        }
+        let card = CardProcess::start(&self.sim, &self.pcscd, &copy, contactless, extra, apdu_log)
+            .map_err(|e| e.to_string())?;
+        Ok((card, copy))
+    }
+
+    /// The kiosk's configuration for this lab.
+    pub(super) fn kiosk_config(&self) -> Result<KioskConfig, DemoError> {
+        let backend = self.backend.borrow();
+        let k = &backend.kiosk_dir;
+        let key = std::fs::read_to_string(k.join("backend-signing.pub"))
+            .map_err(|e| other("backend-signing.pub", e))?
+            .trim()
+            .to_string();
+        let q = |p: &Path| p.display().to_string().replace('\\', "\\\\").replace('"', "\\\"");
+        let text = format!(
+            "[kiosk]\nid = \"{KIOSK_ID}\"\nstore = \"デモ店\"\n\n\
+             [backend]\nurl = \"{url}\"\nca = \"{ca}\"\nclient_certificate = \"{cert}\"\nclient_key = \"{key_file}\"\n\
+             document_key = \"{key}\"\n\n\
+             [trust]\nanchors = \"{anchors}\"\nallow_test_anchors = true\n\n\
+             [readers]\ncontact = [\"Virtual PCD 00 00\"]\ncontactless = [\"Virtual PCD 00 01\"]\n\n\
+             [printer]\nport = \"{port}\"\nbaud = 115200\nflow_control = \"none\"\n\n\
+             [gpio]\nchip = \"simulated\"\ncard_slot_lamp = 17\nstatus_lamp = 27\nchime = 22\ndoor_switch = 23\n\
+             operator_key = 24\n\n[cash]\ndevice = \"simulated\"\n",
+            url = backend.url,
+            ca = q(&k.join("server-ca.cert.pem")),
+            cert = q(&k.join("client.cert.pem")),
+            key_file = q(&k.join("client.key.pem")),
+            anchors = q(&self.world.join("anchors")),
+            port = q(&self.printer.link),
+        );
+        let path = self.out.join("kiosk.toml");
+        std::fs::write(&path, &text).map_err(|e| other("kiosk.toml", e))?;
+        KioskConfig::load(&path).map_err(|e| other("kiosk.toml", e))
+    }
+}

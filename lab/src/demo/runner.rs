@@ -1,0 +1,406 @@
+//! The headless runner: plays a scenario's steps through the UI's action ids as a resident's
+//! finger would, lets the kiosk settle, and keeps every screen it showed.
+
+use super::*;
+/// One step's outcome in result.json.
+pub(super) struct StepResult {
+    pub(super) line: usize,
+    pub(super) action: String,
+    pub(super) ok: bool,
+    pub(super) screen: String,
+    pub(super) error: Option<String>,
+    pub(super) ms: u128,
+}
+
+pub(super) struct Runner<'a> {
+    pub(super) lab: &'a Lab,
+    pub(super) sc: &'a Scenario,
+    pub(super) cast: Cast,
+    pub(super) kiosk: Kiosk,
+    pub(super) cards: Vec<(Role, CardProcess, PathBuf)>,
+    pub(super) profiles: Vec<(Role, PathBuf)>,
+    pub(super) results: Vec<StepResult>,
+    pub(super) shot: usize,
+    pub(super) png_time: Duration,
+    pub(super) offered_yen: u32,
+    pub(super) apdus_to_auth: Option<u32>,
+    pub(super) last_visit: Option<u64>,
+    /// Screens whose visible text held a PIN (there must be none).
+    pub(super) pin_on_screen: Vec<String>,
+}
+
+impl<'a> Runner<'a> {
+    pub(super) fn new(lab: &'a Lab, cfg: &KioskConfig, sc: &'a Scenario, cast: Cast) -> Result<Runner<'a>, DemoError> {
+        let ui = Ui::headless(SCREEN.0, SCREEN.1).map_err(|e| other("UI", e))?;
+        let mut clock = KioskClock::system();
+        // A fixed time of day, so the run does not depend on when it happens: 10:00 Japan time
+        // today, or the scenario's own `start_at`.
+        let wall = sc.start_at.unwrap_or_else(|| {
+            let jst = time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC);
+            let today = time::OffsetDateTime::now_utc().to_offset(jst).date();
+            today.with_hms(10, 0, 0).map(|t| t.assume_offset(jst)).unwrap_or_else(|_| time::OffsetDateTime::now_utc())
+        });
+        clock.set_wall(wall);
+        let kiosk = Kiosk::start(cfg, ui, Box::new(lab.cash.clone()), None, &lab.out.join("state"), clock)
+            .map_err(|e| other("kiosk", e))?;
+        Ok(Runner {
+            lab,
+            sc,
+            cast,
+            kiosk,
+            cards: Vec::new(),
+            profiles: Vec::new(),
+            results: Vec::new(),
+            shot: 0,
+            png_time: Duration::ZERO,
+            offered_yen: 0,
+            apdus_to_auth: None,
+            last_visit: None,
+            pin_on_screen: Vec::new(),
+        })
+    }
+
+    pub(super) fn run(&mut self) -> Result<bool, DemoError> {
+        let cpu0 = cpu_time();
+        let t0 = Instant::now();
+        // The kiosk comes up: devices report, the idle screen shows.
+        self.settle(Duration::from_secs(10));
+        let mut passed = true;
+        for step in &self.sc.steps {
+            let started = Instant::now();
+            let r = self.step(step);
+            let screen = self.screen();
+            let ok = r.is_ok();
+            self.results.push(StepResult {
+                line: step.line,
+                action: describe(&step.action),
+                ok,
+                screen,
+                error: r.err(),
+                ms: started.elapsed().as_millis(),
+            });
+            if !ok {
+                passed = false;
+                break;
+            }
+        }
+        let end_to_end = t0.elapsed();
+        let cpu = cpu_time().saturating_sub(cpu0);
+        // Before the checks below, which are the runner's work, not the kiosk's.
+        let peak_rss = peak_rss_kb();
+        let machine = cpu.saturating_sub(self.png_time);
+        // Let durable reports reach the backend before judging outcomes.
+        let deadline = Instant::now() + Duration::from_secs(20);
+        while self.kiosk.backend_pending() > 0 && Instant::now() < deadline {
+            self.kiosk.pump(Duration::from_millis(100));
+        }
+        for (role, card, _) in self.cards.drain(..) {
+            let _ = role;
+            let _ = card.remove();
+        }
+        let (checks, money) = self.check_expectations();
+        passed &= checks.iter().all(|c| c.1);
+        let secrets = self.secret_scan();
+        passed &= secrets.is_empty();
+        let t = self.kiosk.tally();
+        let result = json!({
+            "scenario": self.sc.name,
+            "passed": passed,
+            "steps": self.results.iter().map(|s| json!({
+                "line": s.line, "action": s.action, "ok": s.ok, "screen": s.screen, "ms": s.ms, "error": s.error,
+            })).collect::<Vec<_>>(),
+            "expectations": checks.iter().map(|(what, ok, detail)| json!({"what": what, "ok": ok, "detail": detail})).collect::<Vec<_>>(),
+            "issuances": t.issuances.iter().map(|(n, d)| json!({"number": n, "document": d,
+                "outcome": t.outcomes.iter().find(|o| &o.0 == n).map(|o| o.1.as_str()).unwrap_or("voided")})).collect::<Vec<_>>(),
+            "refunds": t.refunded_yen,
+            "charged_yen": money.charged,
+            "refunded_yen": money.refunded,
+            "net_yen": money.net,
+            "kept_by_cash_unit_yen": money.kept,
+            "apdu_count": self.apdus_to_auth,
+            "machine_time_ms": machine.as_millis(),
+            "cpu_time_ms": cpu.as_millis(),
+            "screen_pictures_ms": self.png_time.as_millis(),
+            "end_to_end_ms": end_to_end.as_millis(),
+            "peak_rss_kb": peak_rss,
+            "screens": t.screens,
+            "secrets_found": secrets,
+        });
+        let text = serde_json::to_string_pretty(&result).unwrap_or_default();
+        std::fs::write(self.lab.out.join("result.json"), text).map_err(|e| other("result.json", e))?;
+        Ok(passed)
+    }
+
+    pub(super) fn screen(&self) -> String {
+        self.kiosk.view().map(|v| v.screen.id().to_string()).unwrap_or_default()
+    }
+
+    /// Handles events until no command waits for an answer and nothing new happened for a
+    /// moment, rendering every screen shown on the way.
+    pub(super) fn settle(&mut self, limit: Duration) -> bool {
+        let deadline = Instant::now() + limit;
+        let mut quiet_since = Instant::now();
+        loop {
+            let n = self.kiosk.pump(Duration::from_millis(30));
+            self.observe();
+            if n > 0 {
+                quiet_since = Instant::now();
+            }
+            if self.kiosk.settled() && quiet_since.elapsed() >= Duration::from_millis(150) {
+                return true;
+            }
+            if Instant::now() >= deadline {
+                return false;
+            }
+        }
+    }
+
+    /// Pumps until `done` holds (or the limit passes).
+    pub(super) fn pump_until(&mut self, limit: Duration, done: impl Fn(&Kiosk) -> bool) -> bool {
+        let deadline = Instant::now() + limit;
+        while !done(&self.kiosk) {
+            if Instant::now() >= deadline {
+                return false;
+            }
+            self.kiosk.pump(Duration::from_millis(20));
+            self.observe();
+        }
+        true
+    }
+
+    /// Writes a picture of every new screen; notes the fee offered and the APDUs spent.
+    pub(super) fn observe(&mut self) {
+        let Some(v) = self.kiosk.view() else { return };
+        if self.last_visit == Some(v.visit) {
+            return;
+        }
+        self.last_visit = Some(v.visit);
+        if v.order.total_yen > 0 {
+            self.offered_yen = v.order.total_yen;
+        }
+        let id = v.screen.id();
+        if self.apdus_to_auth.is_none() && id == "remove-card" {
+            self.apdus_to_auth = Some(self.kiosk.card_apdus());
+        }
+        self.shot += 1;
+        let texts = self.kiosk.ui().visible_texts();
+        let people = std::iter::once(&self.cast.resident).chain(self.cast.other.as_ref());
+        for p in people {
+            if texts.iter().any(|t| contains_token(t.as_bytes(), p.auth_pin.as_bytes())) {
+                self.pin_on_screen.push(format!("PIN on screen {:03}-{id}", self.shot));
+            }
+        }
+        let path = self.lab.out.join("screens").join(format!("{:03}-{id}.png", self.shot));
+        // Drawing the screen is the kiosk's own work; encoding and writing the PNG is not.
+        match self.kiosk.ui().render_rgb(SCREEN.0, SCREEN.1) {
+            Ok(rgb) => {
+                let t = thread_cpu_time();
+                if let Err(e) = madoguchi_ui::write_png(&path, SCREEN.0, SCREEN.1, &rgb) {
+                    log::warn!("screen picture {}: {e}", path.display());
+                }
+                self.png_time += thread_cpu_time().saturating_sub(t);
+            }
+            Err(e) => log::warn!("screen picture {}: {e}", path.display()),
+        }
+    }
+
+    pub(super) fn person(&self, role: Role) -> Result<&Person, String> {
+        match role {
+            Role::Resident => Ok(&self.cast.resident),
+            Role::Other => self.cast.other.as_ref().ok_or_else(|| "the scenario names no `other`".to_string()),
+        }
+    }
+
+    pub(super) fn step(&mut self, step: &Step) -> Result<(), String> {
+        let limit = step.timeout;
+        match &step.action {
+            StepAction::PlaceCard { who, reader, token } => {
+                let person = self.person(*who)?;
+                let (src, extra): (PathBuf, Vec<&str>) = match token {
+                    scenario::Token::Card => (person.card_profile.clone(), vec![]),
+                    scenario::Token::Android => (
+                        person.phone_profiles.android.clone().ok_or("this person has no Android token")?,
+                        vec!["--token", "android"],
+                    ),
+                    scenario::Token::Iphone => (
+                        person.phone_profiles.iphone.clone().ok_or("this person has no iPhone token")?,
+                        vec!["--token", "iphone"],
+                    ),
+                };
+                let contactless = matches!(reader, scenario::ReaderKind::Contactless);
+                let log = self.lab.out.join("lab").join("apdu.log");
+                let (card, copy) = self.lab.place(&src, contactless, &extra, Some(&log))?;
+                if !self.profiles.iter().any(|(r, p)| *r == *who && *p == copy) {
+                    self.profiles.push((*who, copy.clone()));
+                }
+                let name = card.reader.to_string();
+                self.cards.push((*who, card, copy));
+                if !self.pump_until(limit, |k| k.cards_present().contains(&name)) {
+                    return Err("the kiosk did not see the card".into());
+                }
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::RemoveCard => {
+                let (_, card, _) = self.cards.pop().ok_or("no card is on a reader")?;
+                let name = card.reader.to_string();
+                card.remove().map_err(|e| e.to_string())?;
+                if !self.pump_until(limit, |k| !k.cards_present().contains(&name)) {
+                    return Err("the kiosk did not see the card go".into());
+                }
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::Touch(action) => {
+                self.settle(limit);
+                self.kiosk.ui().touch(action).map_err(|e| format!("{e} (screen {})", self.screen()))?;
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::Type(text) => {
+                self.settle(limit);
+                let text = text.expand(&self.cast).map_err(|e| e.to_string())?;
+                for c in text.chars() {
+                    let action = if c.is_ascii_digit() { format!("digit:{c}") } else { format!("key:{c}") };
+                    // Not the key in the error: it may be a PIN digit.
+                    self.kiosk
+                        .ui()
+                        .touch(&action)
+                        .map_err(|_| format!("a keypad key cannot be touched on {}", self.screen()))?;
+                    self.kiosk.pump(Duration::from_millis(10));
+                    self.observe();
+                }
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::InsertYen(insert) => {
+                self.settle(limit);
+                let coins = match insert {
+                    Insert::Coins(c) => c.clone(),
+                    Insert::Exact => {
+                        let paying = |v: &&ViewModel| v.screen == Screen::Payment || v.resumes == Some(Screen::Payment);
+                        let view = self.kiosk.view().filter(paying);
+                        let due = view.map(|v| v.order.total_yen.saturating_sub(v.payment.inserted_yen));
+                        coins_for(due.filter(|d| *d > 0).ok_or("no fee is due on this screen")?)
+                    }
+                };
+                let before = self.kiosk.payment_total();
+                let mut sum = 0;
+                for c in coins {
+                    if self.lab.cash.slot().insert(c) {
+                        sum += c;
+                    }
+                }
+                let want = before + sum;
+                self.pump_until(limit, |k| k.payment_total() >= want || k.payment_total() < before);
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::Printer(fault) => {
+                self.lab.printer.control(&fault.to_string()).map_err(|e| e.to_string())?;
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::Backend(scenario::BackendFault::Down) => {
+                self.lab.backend.borrow_mut().stop();
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::Backend(scenario::BackendFault::Up) => {
+                self.lab.backend.borrow_mut().restart().map_err(|e| e.to_string())?;
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::Backend(fault) => Err(format!(
+                "backend fault `{fault}` needs a fault-injecting proxy this runner does not have yet (down and up work)"
+            )),
+            StepAction::Advance(by) => {
+                self.kiosk.clock_mut().advance(*by);
+                self.kiosk.tick();
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::ExpectScreen(id) => {
+                self.settle(limit);
+                let want = id.clone();
+                self.pump_until(limit, |k| k.view().is_some_and(|v| v.screen.id() == want));
+                let s = self.screen();
+                if &s == id {
+                    Ok(())
+                } else {
+                    Err(format!("the screen is {s}, not {id}"))
+                }
+            }
+            StepAction::ExpectText(t) => {
+                self.settle(limit);
+                let t = t.expand(&self.cast).map_err(|e| e.to_string())?;
+                let want = t.to_string();
+                self.pump_until(limit, |k| k.ui().visible_texts().iter().any(|x| x.contains(want.as_str())));
+                let texts = self.kiosk.ui().visible_texts();
+                if texts.iter().any(|x| x.contains(t.as_str())) {
+                    Ok(())
+                } else {
+                    Err(format!("no visible text contains {:?} on {}", t.as_str(), self.screen()))
+                }
+            }
+            StepAction::ExpectTriesLeft(n) => {
+                self.settle(limit);
+                let want = Some(*n);
+                self.pump_until(limit, |k| k.view().and_then(|v| v.pin.tries_left) == want);
+                let shown = self.kiosk.view().and_then(|v| v.pin.tries_left);
+                if shown == Some(*n) {
+                    Ok(())
+                } else {
+                    Err(format!("tries left shown: {shown:?}, expected {n}"))
+                }
+            }
+            StepAction::ExpectLamp(which) => {
+                self.settle(limit);
+                let out = match which.as_str() {
+                    "card-slot" => Output::CardSlotLamp,
+                    "status" => Output::StatusLamp,
+                    other => return Err(format!("unknown lamp {other}")),
+                };
+                self.pump_until(limit, |k| k.outputs().level(out) != madoguchi_drivers::gpio::Level::Off);
+                if self.kiosk.outputs().level(out) != madoguchi_drivers::gpio::Level::Off {
+                    Ok(())
+                } else {
+                    Err(format!("the {which} lamp is off"))
+                }
+            }
+            StepAction::ExpectChime(on) => {
+                self.settle(limit);
+                let want = *on;
+                self.pump_until(limit, |k| {
+                    (k.outputs().level(Output::Chime) != madoguchi_drivers::gpio::Level::Off) == want
+                });
+                let is = self.kiosk.outputs().level(Output::Chime) != madoguchi_drivers::gpio::Level::Off;
+                if is == *on {
+                    Ok(())
+                } else {
+                    Err(format!("the chime is {}", if is { "on" } else { "off" }))
+                }
+            }
+        }
+    }
+}
+
+/// Coins and notes that make `yen` (largest first), as a resident paying exactly would.
+pub(super) fn coins_for(mut yen: u32) -> Vec<u32> {
+    let mut out = Vec::new();
+    for d in [10_000, 5_000, 1_000, 500, 100, 50, 10] {
+        while yen >= d {
+            out.push(d);
+            yen -= d;
+        }
+    }
+    out
+}
+
+pub(super) fn describe(a: &StepAction) -> String {
+    match a {
+        // Never the text typed: it may be a PIN.
+        StepAction::Type(_) => "type".into(),
+        other => format!("{other:?}"),
+    }
+}

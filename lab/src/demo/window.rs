@@ -1,0 +1,124 @@
+//! The demo with a display: the kiosk window beside the simulator panel (feature `window`).
+
+use super::*;
+/// The demo with a display: the kiosk window and the simulator panel.
+#[cfg(not(feature = "window"))]
+pub(super) fn windowed(_args: &DemoArgs) -> Result<bool, DemoError> {
+    Err(DemoError::Other(
+        "this build has no window support: build with `--features window` for the kiosk window and the simulator \
+         panel, or run `madoguchi-lab demo --headless --scenario NAME`"
+            .into(),
+    ))
+}
+
+#[cfg(feature = "window")]
+pub(super) fn windowed(args: &DemoArgs) -> Result<bool, DemoError> {
+    use madoguchi_ui::panel::{PanelToken as Token, SimulatorPanel};
+    use slint::{ComponentHandle, ModelRc, SharedString, VecModel};
+    use std::cell::RefCell;
+    use std::rc::Rc;
+
+    let lab = Rc::new(Lab::start(args)?);
+    let cfg = lab.kiosk_config()?;
+    let manifest: serde_json::Value =
+        serde_json::from_slice(&std::fs::read(lab.world.join("manifest.json")).map_err(|e| other("manifest.json", e))?)
+            .map_err(|e| other("manifest.json", e))?;
+    // Every card and phone of the world, with the PIN beside it: this is test material.
+    let mut tokens: Vec<(Token, PathBuf, Vec<&'static str>)> = Vec::new();
+    for r in manifest["residents"].as_array().into_iter().flatten() {
+        let (id, name) = (r["id"].as_str().unwrap_or_default(), r["name"].as_str().unwrap_or_default());
+        let tags = r["tags"].as_array().map(|t| t.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "));
+        let pin = r["auth_pin"].as_str().unwrap_or_default();
+        if let Some(p) = r["card_profile"].as_str() {
+            let label = format!("{id} {name}: card, PIN {pin} ({})", tags.clone().unwrap_or_default());
+            tokens.push((
+                Token { id: id.into(), label: label.into(), contactless_only: false },
+                lab.world.join(p),
+                vec![],
+            ));
+        }
+        for (kind, flag) in [("android", "android"), ("iphone", "iphone")] {
+            if let Some(p) = r["phone_profiles"][kind].as_str() {
+                let pin = r["phone_secrets"][kind]["auth_pin"].as_str().unwrap_or(pin);
+                let label = format!("{id} {name}: {kind} phone, PIN {pin}");
+                tokens.push((
+                    Token { id: id.into(), label: label.into(), contactless_only: true },
+                    lab.world.join(p),
+                    vec!["--token", flag],
+                ));
+            }
+        }
+    }
+    let ui = Ui::windowed().map_err(|e| other("kiosk window", e))?;
+    let kiosk = Kiosk::start(&cfg, ui, Box::new(lab.cash.clone()), None, &lab.out.join("state"), KioskClock::system())
+        .map_err(|e| other("kiosk", e))?;
+    let kiosk = Rc::new(RefCell::new(kiosk));
+    let panel = SimulatorPanel::new().map_err(|e| other("simulator panel", e))?;
+    panel.set_tokens(ModelRc::new(VecModel::from(tokens.iter().map(|t| t.0.clone()).collect::<Vec<_>>())));
+    panel.set_status(SharedString::from("Touch the kiosk window, then place a card here."));
+    let card: Rc<RefCell<Option<CardProcess>>> = Rc::new(RefCell::new(None));
+    let tokens = Rc::new(tokens);
+    {
+        let (lab, card, tokens, weak) = (lab.clone(), card.clone(), tokens.clone(), panel.as_weak());
+        panel.on_place(move |i, contactless| {
+            let Some((t, src, extra)) = tokens.get(i as usize) else { return };
+            if let Some(c) = card.borrow_mut().take() {
+                let _ = c.remove();
+            }
+            let msg = match lab.place(src, contactless, extra, None) {
+                Ok((c, _)) => {
+                    *card.borrow_mut() = Some(c);
+                    format!("{} is on the {} reader", t.label, if contactless { "contactless" } else { "contact" })
+                }
+                Err(e) => format!("could not place the card: {e}"),
+            };
+            if let Some(p) = weak.upgrade() {
+                p.set_status(msg.into());
+            }
+        });
+    }
+    {
+        let (card, weak) = (card.clone(), panel.as_weak());
+        panel.on_remove(move || {
+            let msg = match card.borrow_mut().take() {
+                Some(c) => c.remove().map(|()| "taken off".to_string()).unwrap_or_else(|e| e.to_string()),
+                None => "no card is on a reader".into(),
+            };
+            if let Some(p) = weak.upgrade() {
+                p.set_status(msg.into());
+            }
+        });
+    }
+    {
+        let (lab, weak) = (lab.clone(), panel.as_weak());
+        panel.on_coin(move |yen| {
+            let taken = lab.cash.slot().insert(yen as u32);
+            if let Some(p) = weak.upgrade() {
+                p.set_status(if taken { format!("{yen} yen inserted") } else { format!("{yen} yen refused") }.into());
+            }
+        });
+    }
+    {
+        let (lab, weak) = (lab.clone(), panel.as_weak());
+        panel.on_printer(move |f| {
+            let msg = match lab.printer.control(&f) {
+                Ok(()) => format!("printer: {f}"),
+                Err(e) => e.to_string(),
+            };
+            if let Some(p) = weak.upgrade() {
+                p.set_status(msg.into());
+            }
+        });
+    }
+    panel.show().map_err(|e| other("simulator panel", e))?;
+    let timer = slint::Timer::default();
+    {
+        let kiosk = kiosk.clone();
+        timer.start(slint::TimerMode::Repeated, Duration::from_millis(20), move || {
+            kiosk.borrow_mut().pump_ready();
+        });
+    }
+    let r = kiosk.borrow().ui().run();
+    r.map_err(|e| other("kiosk window", e))?;
+    Ok(true)
+}

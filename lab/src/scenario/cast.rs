@@ -1,0 +1,314 @@
+//! The cast: who a scenario's roles are in a demo world, with the files and secrets their steps
+//! need. Kept apart from the format because it reads a world, not a scenario file.
+
+use super::template::Field;
+use super::*;
+/// The people a scenario plays with, from a demo world's `manifest.json`.
+#[derive(Debug)]
+pub struct Cast {
+    pub resident: Person,
+    pub other: Option<Person>,
+    /// The world's day (`manifest.json` `today`): certificates' validity is relative to it.
+    pub today: Date,
+    /// The world directory (absolute).
+    pub world: PathBuf,
+}
+
+impl Cast {
+    pub fn person(&self, role: Role) -> Option<&Person> {
+        match role {
+            Role::Resident => Some(&self.resident),
+            Role::Other => self.other.as_ref(),
+        }
+    }
+
+    pub(super) fn value(&self, role: Role, field: Field) -> Result<&str, ScenarioError> {
+        let who = match role {
+            Role::Resident => "",
+            Role::Other => "other.",
+        };
+        let p = self.person(role).ok_or_else(|| {
+            ScenarioError::new(ErrorKind::World, format!("`{{{who}…}}`: the scenario names no other person"))
+        })?;
+        let missing = |what: &str| ScenarioError::new(ErrorKind::World, format!("{} has no {what} in the world", p.id));
+        Ok(match field {
+            Field::Id => p.id.as_str(),
+            Field::Name => p.name.as_str(),
+            Field::Kana => p.name_kana.as_str(),
+            Field::Pin => p.auth_pin.as_str(),
+            Field::Password => p.sign_password.as_deref().ok_or_else(|| missing("signature password"))?,
+            Field::PhonePin => p.phone_pin.as_deref().ok_or_else(|| missing("Android phone PIN"))?,
+            Field::PhonePassword => p.phone_password.as_deref().ok_or_else(|| missing("Android phone password"))?,
+        })
+    }
+}
+
+/// Phone tokens a person has (profile files, absolute).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct PhoneProfiles {
+    pub android: Option<PathBuf>,
+    pub iphone: Option<PathBuf>,
+}
+
+/// One resident of the demo world. `Debug` shows the id, tags and files, never the name, PIN or
+/// password.
+pub struct Person {
+    pub id: String,
+    /// As in the resident register (printed documents carry it).
+    pub name: String,
+    pub name_kana: String,
+    /// The card's user-authentication PIN.
+    pub auth_pin: Zeroizing<String>,
+    /// The card's signature password (`None` under 15).
+    pub sign_password: Option<Zeroizing<String>>,
+    /// The Android phone's own PIN and password (`{phone.pin}`, `{phone.password}`).
+    pub phone_pin: Option<Zeroizing<String>>,
+    pub phone_password: Option<Zeroizing<String>>,
+    /// The card's profile file (absolute).
+    pub card_profile: PathBuf,
+    pub phone_profiles: PhoneProfiles,
+    pub tags: Vec<String>,
+    /// `None` for a resident abroad.
+    pub household: Option<String>,
+    /// Municipality code of residence (of 本籍 for a resident abroad).
+    pub municipality: String,
+}
+
+impl Person {
+    /// The profile file of what a `place_card` step puts on the reader.
+    pub fn profile(&self, token: Token) -> Option<&Path> {
+        match token {
+            Token::Card => Some(&self.card_profile),
+            Token::Android => self.phone_profiles.android.as_deref(),
+            Token::Iphone => self.phone_profiles.iphone.as_deref(),
+        }
+    }
+}
+
+impl fmt::Debug for Person {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Person")
+            .field("id", &self.id)
+            .field("tags", &self.tags)
+            .field("household", &self.household)
+            .field("municipality", &self.municipality)
+            .field("card_profile", &self.card_profile)
+            .field("phone_profiles", &self.phone_profiles)
+            .finish_non_exhaustive()
+    }
+}
+
+/// `manifest.json`, only what a scenario needs (the generator writes more).
+#[derive(serde::Deserialize)]
+struct RawManifest {
+    format: u32,
+    today: String,
+    residents: Vec<RawResident>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawResident {
+    id: String,
+    name: String,
+    #[serde(default)]
+    name_kana: String,
+    card_profile: String,
+    #[serde(default)]
+    phone_profiles: RawPhones,
+    #[serde(default)]
+    phone_secrets: Option<RawPhoneSecrets>,
+    #[serde(deserialize_with = "secret")]
+    auth_pin: Zeroizing<String>,
+    #[serde(default, deserialize_with = "optional_secret")]
+    sign_password: Option<Zeroizing<String>>,
+    #[serde(default)]
+    tags: Vec<String>,
+    #[serde(default)]
+    household: Option<String>,
+    #[serde(default)]
+    municipality: String,
+}
+
+#[derive(serde::Deserialize, Default)]
+struct RawPhones {
+    android: Option<String>,
+    iphone: Option<String>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawPhoneSecrets {
+    android: Option<RawSecrets>,
+}
+
+#[derive(serde::Deserialize)]
+struct RawSecrets {
+    #[serde(deserialize_with = "secret")]
+    auth_pin: Zeroizing<String>,
+    #[serde(deserialize_with = "secret")]
+    sign_password: Zeroizing<String>,
+}
+
+fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Zeroizing<String>, D::Error> {
+    String::deserialize(d).map(Zeroizing::new)
+}
+
+fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Zeroizing<String>>, D::Error> {
+    Option::<String>::deserialize(d).map(|o| o.map(Zeroizing::new))
+}
+
+fn world_error(s: &Scenario, line: usize, key: &str, message: impl Into<String>) -> ScenarioError {
+    let mut e = ScenarioError::new(ErrorKind::World, message).in_file(&s.source);
+    if line > 0 {
+        e = e.at(line, key);
+    } else {
+        e.key = Some(key.to_string());
+    }
+    e
+}
+
+/// Finds the scenario's people in the world at `world_dir` and checks that they have what the
+/// steps use (the phone placed, a password typed). `other` is never the resident and never of the
+/// resident's household: by tags, the first such match; by id, an error otherwise.
+pub fn cast(s: &Scenario, world_dir: &Path) -> Result<Cast, ScenarioError> {
+    let world = std::path::absolute(world_dir).unwrap_or_else(|_| world_dir.to_path_buf());
+    let manifest_path = world.join("manifest.json");
+    let bad_world = |m: String| ScenarioError::new(ErrorKind::World, m).in_file(&manifest_path);
+    // The file holds every resident's PIN in clear (test material): its bytes are wiped after use.
+    let bytes = Zeroizing::new(std::fs::read(&manifest_path).map_err(|e| bad_world(format!("cannot read: {e}")))?);
+    let manifest: RawManifest =
+        serde_json::from_slice(&bytes).map_err(|e| bad_world(format!("not a demo world manifest: {e}")))?;
+    if manifest.format != 1 {
+        return Err(bad_world(format!("manifest format {} is not understood (1 is)", manifest.format)));
+    }
+    let today = Date::parse(&manifest.today, time::macros::format_description!("[year]-[month]-[day]"))
+        .map_err(|_| bad_world(format!("`today` {:?} is not a date", manifest.today)))?;
+    let mut residents = manifest.residents;
+
+    let pick = |who: &Who, residents: &[RawResident], skip: &dyn Fn(&RawResident) -> bool| -> Option<usize> {
+        residents.iter().position(|r| {
+            let matches = match who {
+                Who::Id(id) => r.id == *id,
+                Who::Tags(tags) => tags.iter().all(|t| r.tags.contains(t)),
+            };
+            matches && !skip(r)
+        })
+    };
+    let ri = pick(&s.resident, &residents, &|_| false).ok_or_else(|| {
+        world_error(
+            s,
+            s.lines.resident,
+            "resident",
+            format!("no resident `{}` in {}", s.resident, manifest_path.display()),
+        )
+    })?;
+    let (res_id, res_household) = (residents[ri].id.clone(), residents[ri].household.clone());
+    let same_home = |r: &RawResident| r.household.is_some() && r.household == res_household;
+    let oi = match &s.other {
+        None => None,
+        Some(who) => {
+            let skip = |r: &RawResident| r.id == res_id || same_home(r);
+            let found = pick(who, &residents, &skip);
+            if found.is_none() {
+                let why = match pick(who, &residents, &|_| false) {
+                    Some(i) if residents[i].id == res_id => "is the resident",
+                    Some(_) => "lives in the resident's household",
+                    None => "is not in the world",
+                };
+                return Err(world_error(s, s.lines.other, "other", format!("`{who}` {why}")));
+            }
+            found
+        }
+    };
+    // Take the two out (the other index first when it is later, so the first stays valid).
+    let (resident, other) = match oi {
+        Some(oi) if oi > ri => {
+            let o = residents.swap_remove(oi);
+            (residents.swap_remove(ri), Some(o))
+        }
+        Some(oi) => {
+            let r = residents.swap_remove(ri);
+            (r, Some(residents.swap_remove(oi)))
+        }
+        None => (residents.swap_remove(ri), None),
+    };
+    let resident = person(resident, &world).map_err(|m| world_error(s, s.lines.resident, "resident", m))?;
+    let other = match other {
+        Some(o) => Some(person(o, &world).map_err(|m| world_error(s, s.lines.other, "other", m))?),
+        None => None,
+    };
+    let cast = Cast { resident, other, today, world };
+    check_cast(s, &cast)?;
+    Ok(cast)
+}
+
+fn profile_path(world: &Path, relative: &str) -> Result<PathBuf, String> {
+    let p = Path::new(relative);
+    let inside = p.components().all(|c| matches!(c, std::path::Component::Normal(_)));
+    if !inside {
+        return Err(format!("profile path {relative:?} leaves the world directory"));
+    }
+    let full = world.join(p);
+    if !full.is_file() {
+        return Err(format!("profile {} is missing", full.display()));
+    }
+    Ok(full)
+}
+
+fn person(r: RawResident, world: &Path) -> Result<Person, String> {
+    let (phone_pin, phone_password) = match r.phone_secrets.and_then(|s| s.android) {
+        Some(s) => (Some(s.auth_pin), Some(s.sign_password)),
+        None => (None, None),
+    };
+    let phone = |p: Option<String>| p.map(|p| profile_path(world, &p)).transpose();
+    Ok(Person {
+        card_profile: profile_path(world, &r.card_profile)?,
+        phone_profiles: PhoneProfiles {
+            android: phone(r.phone_profiles.android)?,
+            iphone: phone(r.phone_profiles.iphone)?,
+        },
+        id: r.id,
+        name: r.name,
+        name_kana: r.name_kana,
+        auth_pin: r.auth_pin,
+        sign_password: r.sign_password,
+        phone_pin,
+        phone_password,
+        tags: r.tags,
+        household: r.household,
+        municipality: r.municipality,
+    })
+}
+
+/// What the steps and expectations use exists for these people.
+fn check_cast(s: &Scenario, cast: &Cast) -> Result<(), ScenarioError> {
+    let check = |t: &Template, line: usize, key: &str| -> Result<(), ScenarioError> {
+        for (role, field) in t.fields() {
+            cast.value(role, field).map_err(|e| world_error(s, line, key, e.message))?;
+        }
+        Ok(())
+    };
+    for step in &s.steps {
+        match &step.action {
+            StepAction::PlaceCard { who, token, .. } => {
+                let p =
+                    cast.person(*who).ok_or_else(|| world_error(s, step.line, "step.place_card", "no such person"))?;
+                if p.profile(*token).is_none() {
+                    let m = format!("{} has no {} token in the world", p.id, token.id());
+                    return Err(world_error(s, step.line, "step.place_card.token", m));
+                }
+            }
+            StepAction::Type(t) => check(t, step.line, "step.type")?,
+            StepAction::ExpectText(t) => check(t, step.line, "step.expect_text")?,
+            _ => {}
+        }
+    }
+    for p in s.expect.printed.iter().flatten() {
+        for t in &p.contains {
+            check(t, p.line, "expect.printed.contains")?;
+        }
+        for t in &p.not_contains {
+            check(t, p.line, "expect.printed.not_contains")?;
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,479 @@
+//! Parsing: from the TOML tree to a checked [`Scenario`]. Every unknown key is refused and
+//! every value of a known vocabulary is checked here, before any device is touched.
+
+use super::template::{pieces, Piece};
+use super::tree::*;
+use super::*;
+/// Checks a scenario's text; `source` names the file in errors and in [`Scenario::source`].
+pub fn parse(text: &str, source: &Path) -> Result<Scenario, ScenarioError> {
+    let src = Src { text, step_headers: step_headers(text) };
+    let root = toml::from_str::<Node>(text).map_err(|e| {
+        let mut err = ScenarioError::new(ErrorKind::Syntax, e.message().trim().replace('\n', "; "));
+        err.line = e.span().map(|s| src.line(s.start));
+        err.in_file(source)
+    })?;
+    let Node::Table(entries) = root else {
+        return Err(ScenarioError::new(ErrorKind::Syntax, "not a TOML document").in_file(source));
+    };
+    build(&entries, &src, source).map_err(|e| e.in_file(source))
+}
+
+fn build(entries: &[Entry], src: &Src<'_>, source: &Path) -> Result<Scenario, ScenarioError> {
+    // The version first: a file of another version may well have keys this one does not know.
+    match entries.iter().find(|e| e.key == "format") {
+        None => return Err(invalid(1, "format", format!("missing: every scenario starts with `format = {FORMAT}`"))),
+        Some(e) => {
+            let line = src.line(e.offset);
+            let v = integer(&e.value, line, "format")?;
+            if v != i64::from(FORMAT) {
+                return Err(invalid(
+                    line,
+                    "format",
+                    format!("format {v} is not understood here (this is format {FORMAT})"),
+                ));
+            }
+        }
+    }
+    let mut name = None;
+    let mut description = String::new();
+    let mut resident = None;
+    let mut other = None;
+    let mut start_at = None;
+    let mut step_entry = None;
+    let mut expect_entry = None;
+    let mut lines = RoleLines::default();
+    for e in entries {
+        let line = src.line(e.offset);
+        let key = e.key.as_str();
+        match key {
+            "format" => {}
+            "name" => {
+                let s = string(&e.value, line, key)?;
+                if s.trim().is_empty() {
+                    return Err(invalid(line, key, "empty"));
+                }
+                name = Some(s.to_string());
+            }
+            "description" => description = string(&e.value, line, key)?.to_string(),
+            "resident" => {
+                resident = Some(who(string(&e.value, line, key)?, line, key)?);
+                lines.resident = line;
+            }
+            "other" => {
+                other = Some(who(string(&e.value, line, key)?, line, key)?);
+                lines.other = line;
+            }
+            "start_at" => start_at = Some(start(string(&e.value, line, key)?, line, key)?),
+            "step" => step_entry = Some(e),
+            "expect" => expect_entry = Some(e),
+            _ => return Err(unknown_key(line, key, &TOP_KEYS)),
+        }
+    }
+    let Some(resident) = resident else {
+        return Err(invalid(
+            1,
+            "resident",
+            "missing: name the resident, e.g. `resident = \"tag:adult+household-head\"` or `resident = \"R0001\"`",
+        ));
+    };
+    let has_other = other.is_some();
+    let Some(step_entry) = step_entry else {
+        return Err(invalid(1, "step", "no [[step]]: a scenario does something"));
+    };
+    let steps = steps(step_entry, src, has_other)?;
+    let expect = match expect_entry {
+        Some(e) => expect(e, src, has_other)?,
+        None => Expect::default(),
+    };
+    let name = name
+        .or_else(|| source.file_stem().map(|s| s.to_string_lossy().into_owned()))
+        .unwrap_or_else(|| "scenario".into());
+    Ok(Scenario { name, description, resident, other, start_at, steps, expect, source: source.to_path_buf(), lines })
+}
+
+fn who(s: &str, line: usize, key: &str) -> Result<Who, ScenarioError> {
+    if let Some(tags) = s.strip_prefix("tag:") {
+        let mut out: Vec<String> = Vec::new();
+        for t in tags.split('+').map(str::trim) {
+            if !TAGS.contains(&t) {
+                return Err(invalid(line, key, format!("no tag `{t}` (tags: {})", TAGS.join(", "))));
+            }
+            if !out.iter().any(|o| o == t) {
+                out.push(t.to_string());
+            }
+        }
+        return Ok(Who::Tags(out));
+    }
+    let id_ok = !s.is_empty() && s.len() <= 64 && s.chars().all(|c| c.is_ascii_alphanumeric() || c == '-' || c == '_');
+    if !id_ok {
+        return Err(invalid(line, key, format!("{s:?} is neither a resident id (e.g. \"R0003\") nor \"tag:…\"")));
+    }
+    Ok(Who::Id(s.to_string()))
+}
+
+fn start(s: &str, line: usize, key: &str) -> Result<OffsetDateTime, ScenarioError> {
+    OffsetDateTime::parse(s, &Rfc3339).map_err(|_| {
+        invalid(line, key, format!("{s:?} is not an RFC 3339 date and time (e.g. \"2026-11-24T23:30:00+09:00\")"))
+    })
+}
+
+fn steps(entry: &Entry, src: &Src<'_>, has_other: bool) -> Result<Vec<Step>, ScenarioError> {
+    let key_line = src.line(entry.offset);
+    let Node::Array(items) = &entry.value else {
+        return Err(expected(key_line, "step", "[[step]] tables", &entry.value));
+    };
+    if items.is_empty() {
+        return Err(invalid(key_line, "step", "no steps"));
+    }
+    let mut out = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let Node::Table(fields) = item else {
+            return Err(expected(key_line, "step", "a table", item));
+        };
+        let header = src.step_headers.get(i).copied().unwrap_or(key_line);
+        out.push(step(fields, header, src, has_other)?);
+    }
+    Ok(out)
+}
+
+fn step(fields: &[Entry], header: usize, src: &Src<'_>, has_other: bool) -> Result<Step, ScenarioError> {
+    let mut timeout = None;
+    let mut action: Option<(usize, &str, StepAction)> = None;
+    for f in fields {
+        let line = src.line(f.offset);
+        let name = f.key.as_str();
+        let key = format!("step.{name}");
+        if name == "timeout" {
+            timeout = Some(duration(&f.value, line, &key)?);
+            continue;
+        }
+        if !ACTIONS.contains(&name) {
+            let mut known = ACTIONS.to_vec();
+            known.push("timeout");
+            return Err(unknown_key(line, &key, &known));
+        }
+        if let Some((first_line, first, _)) = &action {
+            return Err(invalid(
+                line,
+                &key,
+                format!("one action per [[step]]: this one already has `{first}` (line {first_line})"),
+            ));
+        }
+        action = Some((line, name, step_action(name, &f.value, line, &key, src, has_other)?));
+    }
+    let Some((line, _, action)) = action else {
+        return Err(invalid(header, "step", format!("a [[step]] needs one action: {}", ACTIONS.join(", "))));
+    };
+    Ok(Step { line, timeout: timeout.unwrap_or(DEFAULT_STEP_TIMEOUT), action })
+}
+
+fn step_action(
+    name: &str,
+    v: &Node,
+    line: usize,
+    key: &str,
+    src: &Src<'_>,
+    has_other: bool,
+) -> Result<StepAction, ScenarioError> {
+    Ok(match name {
+        "place_card" => place_card(v, line, key, src, has_other)?,
+        "remove_card" => {
+            if !boolean(v, line, key)? {
+                return Err(invalid(line, key, "write `remove_card = true` (or leave the step out)"));
+            }
+            StepAction::RemoveCard
+        }
+        "touch" => {
+            let s = string(v, line, key)?;
+            if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
+                return Err(invalid(line, key, format!("{s:?} is not an action id (e.g. \"document:juminhyo\")")));
+            }
+            StepAction::Touch(s.to_string())
+        }
+        "type" => {
+            let t = template(v, line, key, has_other)?;
+            for p in pieces(t.raw()).unwrap_or_default() {
+                match p {
+                    Piece::Text(text) => {
+                        if let Some(c) = text.chars().find(|c| !(c.is_ascii_digit() || c.is_ascii_uppercase())) {
+                            return Err(invalid(line, key, format!("{c:?} is not on the keypad (digits and A–Z)")));
+                        }
+                    }
+                    Piece::Field(_, f) if !f.secret() => {
+                        return Err(invalid(line, key, "only PINs and passwords are typed on the keypad"));
+                    }
+                    Piece::Field(..) => {}
+                }
+            }
+            if t.raw().is_empty() {
+                return Err(invalid(line, key, "nothing to type"));
+            }
+            StepAction::Type(t)
+        }
+        "insert_yen" => StepAction::InsertYen(insert(v, line, key)?),
+        "printer" => StepAction::Printer(printer(string(v, line, key)?, line, key)?),
+        "backend" => StepAction::Backend(backend(string(v, line, key)?, line, key)?),
+        "advance" => StepAction::Advance(duration(v, line, key)?),
+        "expect_screen" => StepAction::ExpectScreen(screen_id(v, line, key)?),
+        "expect_text" => {
+            let t = template(v, line, key, has_other)?;
+            if t.raw().trim().is_empty() {
+                return Err(invalid(line, key, "empty text matches anything"));
+            }
+            StepAction::ExpectText(t)
+        }
+        "expect_tries_left" => StepAction::ExpectTriesLeft(ranged(v, line, key, 0, 5)?),
+        "expect_lamp" => {
+            let s = string(v, line, key)?;
+            if !LAMPS.contains(&s) {
+                return Err(invalid(line, key, format!("no lamp `{s}` (lamps: {})", LAMPS.join(", "))));
+            }
+            StepAction::ExpectLamp(s.to_string())
+        }
+        "expect_chime" => StepAction::ExpectChime(boolean(v, line, key)?),
+        _ => return Err(invalid(line, key, "unknown action")),
+    })
+}
+
+fn place_card(v: &Node, line: usize, key: &str, src: &Src<'_>, has_other: bool) -> Result<StepAction, ScenarioError> {
+    let Node::Table(fields) = v else {
+        return Err(expected(line, key, "a table, e.g. { reader = \"contactless\" }", v));
+    };
+    let (mut who, mut reader, mut token) = (Role::Resident, ReaderKind::Contactless, Token::Card);
+    let mut reader_line = line;
+    for f in fields {
+        let l = src.line(f.offset);
+        let k = format!("{key}.{}", f.key);
+        let s = || string(&f.value, l, &k);
+        match f.key.as_str() {
+            "who" => {
+                who = match s()? {
+                    "resident" => Role::Resident,
+                    "other" if has_other => Role::Other,
+                    "other" => return Err(invalid(l, &k, "`other` needs an `other = \"…\"` at the top of the file")),
+                    x => return Err(invalid(l, &k, format!("{x:?}: `resident` or `other`"))),
+                }
+            }
+            "reader" => {
+                reader_line = l;
+                reader = match s()? {
+                    "contact" => ReaderKind::Contact,
+                    "contactless" => ReaderKind::Contactless,
+                    x => return Err(invalid(l, &k, format!("{x:?}: `contact` or `contactless`"))),
+                }
+            }
+            "token" => {
+                token = match s()? {
+                    "card" => Token::Card,
+                    "android" => Token::Android,
+                    "iphone" => Token::Iphone,
+                    x => return Err(invalid(l, &k, format!("{x:?}: `card`, `android` or `iphone`"))),
+                }
+            }
+            _ => return Err(unknown_key(l, &k, &PLACE_CARD_KEYS)),
+        }
+    }
+    if token != Token::Card && reader == ReaderKind::Contact {
+        return Err(invalid(reader_line, &format!("{key}.reader"), "a phone is read only by the contactless reader"));
+    }
+    Ok(StepAction::PlaceCard { who, reader, token })
+}
+
+fn insert(v: &Node, line: usize, key: &str) -> Result<Insert, ScenarioError> {
+    match v {
+        Node::Str(s) if s == "exact" => Ok(Insert::Exact),
+        Node::Str(s) => Err(invalid(line, key, format!("{s:?}: write \"exact\" or a list of coins, e.g. [100, 100]"))),
+        Node::Array(items) => {
+            if items.is_empty() || items.len() > 100 {
+                return Err(invalid(line, key, "between 1 and 100 coins or notes"));
+            }
+            let mut coins = Vec::with_capacity(items.len());
+            for item in items {
+                let yen = integer(item, line, key)?;
+                match YEN.iter().find(|&&y| i64::from(y) == yen) {
+                    Some(&y) => coins.push(y),
+                    None => {
+                        let list: Vec<String> = YEN.iter().map(u32::to_string).collect();
+                        return Err(invalid(line, key, format!("{yen} yen is no coin or note ({})", list.join(", "))));
+                    }
+                }
+            }
+            Ok(Insert::Coins(coins))
+        }
+        other => Err(expected(line, key, "\"exact\" or a list of coins", other)),
+    }
+}
+
+fn printer(s: &str, line: usize, key: &str) -> Result<PrinterFault, ScenarioError> {
+    let (kind, at) = s.split_once('@').map_or((s, None), |(k, a)| (k, Some(a)));
+    let kind = match kind {
+        "jam" => PrinterFaultKind::Jam,
+        "paper-out" => PrinterFaultKind::PaperOut,
+        "cover-open" => PrinterFaultKind::CoverOpen,
+        "vanish" => PrinterFaultKind::Vanish,
+        "clear" => PrinterFaultKind::Clear,
+        _ => {
+            return Err(invalid(
+                line,
+                key,
+                format!("no printer fault `{kind}` (jam, paper-out, cover-open, vanish, clear)"),
+            ))
+        }
+    };
+    let at = match at {
+        None => FaultAt::Now,
+        Some("job") => FaultAt::Job,
+        Some("page=last") => FaultAt::PageLast,
+        Some(a) => match a.strip_prefix("page=").and_then(|n| n.parse::<u32>().ok()) {
+            Some(n) if n >= 1 => FaultAt::Page(n),
+            _ => return Err(invalid(line, key, format!("`@{a}`: write @page=N (from 1), @page=last or @job"))),
+        },
+    };
+    if kind == PrinterFaultKind::Clear && at != FaultAt::Now {
+        return Err(invalid(line, key, "`clear` acts at once"));
+    }
+    Ok(PrinterFault { kind, at })
+}
+
+fn backend(s: &str, line: usize, key: &str) -> Result<BackendFault, ScenarioError> {
+    match s {
+        "down" => return Ok(BackendFault::Down),
+        "up" => return Ok(BackendFault::Up),
+        _ => {}
+    }
+    if let Some(d) = s.strip_prefix("slow:") {
+        return duration(&Node::Str(d.to_string()), line, key).map(BackendFault::Slow);
+    }
+    if let Some(code) = s.strip_prefix("reject:") {
+        let ok = !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
+        if !ok {
+            return Err(invalid(line, key, format!("{code:?} is not an error code (e.g. reject:session_expired)")));
+        }
+        return Ok(BackendFault::Reject(code.to_string()));
+    }
+    Err(invalid(line, key, format!("no backend fault `{s}` (down, up, slow:DURATION, reject:CODE)")))
+}
+
+fn expect(entry: &Entry, src: &Src<'_>, has_other: bool) -> Result<Expect, ScenarioError> {
+    let table_line = src.line(entry.offset);
+    let Node::Table(fields) = &entry.value else {
+        return Err(expected(table_line, "expect", "a table ([expect])", &entry.value));
+    };
+    let mut out = Expect::default();
+    let mut net_line = table_line;
+    for f in fields {
+        let line = src.line(f.offset);
+        let key = format!("expect.{}", f.key);
+        let key = key.as_str();
+        match f.key.as_str() {
+            "printed" => out.printed = Some(printed(&f.value, line, key, src, has_other)?),
+            "charged_yen" => out.charged_yen = Some(amount(&f.value, line, key)?),
+            "refunded_yen" => out.refunded_yen = Some(amount(&f.value, line, key)?),
+            "net_yen" => {
+                out.net_yen = Some(ranged(&f.value, line, key, -10_000_000, 10_000_000)?);
+                net_line = line;
+            }
+            "backend_outcomes" => {
+                let Node::Array(items) = &f.value else { return Err(expected(line, key, "an array", &f.value)) };
+                let mut list = Vec::with_capacity(items.len());
+                for item in items {
+                    let s = string(item, line, key)?;
+                    if !OUTCOMES.contains(&s) {
+                        return Err(invalid(line, key, format!("no outcome `{s}` ({})", OUTCOMES.join(", "))));
+                    }
+                    list.push(s.to_string());
+                }
+                out.backend_outcomes = Some(list);
+            }
+            "tries_left" => out.tries_left = Some(ranged(&f.value, line, key, 0, 3)?),
+            "ends_at" => out.ends_at = Some(screen_id(&f.value, line, key)?),
+            _ => return Err(unknown_key(line, key, &EXPECT_KEYS)),
+        }
+    }
+    // A net that contradicts the two sums it is made of is a mistake in the file, not the kiosk.
+    let implied = match (out.charged_yen, out.refunded_yen) {
+        (Some(Amount::Yen(c)), Some(Amount::Yen(r))) => Some(i64::from(c) - i64::from(r)),
+        (Some(Amount::Offered), Some(Amount::Offered)) => Some(0),
+        _ => None,
+    };
+    if let (Some(net), Some(implied)) = (out.net_yen, implied) {
+        if net != implied {
+            return Err(invalid(
+                net_line,
+                "expect.net_yen",
+                format!("{net} contradicts charged_yen − refunded_yen = {implied}"),
+            ));
+        }
+    }
+    Ok(out)
+}
+
+fn amount(v: &Node, line: usize, key: &str) -> Result<Amount, ScenarioError> {
+    match v {
+        Node::Str(s) if s == "offered" => Ok(Amount::Offered),
+        Node::Int(_) => ranged(v, line, key, 0, 10_000_000).map(Amount::Yen),
+        other => Err(expected(line, key, "\"offered\" or a number of yen", other)),
+    }
+}
+
+fn printed(
+    v: &Node,
+    line: usize,
+    key: &str,
+    src: &Src<'_>,
+    has_other: bool,
+) -> Result<Vec<PrintedExpect>, ScenarioError> {
+    let Node::Array(items) = v else { return Err(expected(line, key, "an array ([] for nothing)", v)) };
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        let Node::Table(fields) = item else {
+            return Err(expected(line, key, "tables like { document = \"juminhyo\" }", item));
+        };
+        let entry_line = fields.first().map_or(line, |f| src.line(f.offset));
+        let mut document = None;
+        let mut pages = None;
+        let mut contains = Vec::new();
+        let mut not_contains = Vec::new();
+        for f in fields {
+            let l = src.line(f.offset);
+            let k = format!("{key}.{}", f.key);
+            match f.key.as_str() {
+                "document" => {
+                    let s = string(&f.value, l, &k)?;
+                    if !DOCUMENTS.contains(&s) {
+                        return Err(invalid(l, &k, format!("no document `{s}` ({})", DOCUMENTS.join(", "))));
+                    }
+                    document = Some(s.to_string());
+                }
+                "pages" => pages = Some(ranged(&f.value, l, &k, 1, 1000)?),
+                "contains" | "not_contains" => {
+                    let Node::Array(texts) = &f.value else {
+                        return Err(expected(l, &k, "an array of texts", &f.value));
+                    };
+                    let mut list = Vec::with_capacity(texts.len());
+                    for t in texts {
+                        let t = template(t, l, &k, has_other)?;
+                        if t.fields().iter().any(|(_, f)| f.secret()) {
+                            return Err(invalid(l, &k, "a PIN or password is never on paper"));
+                        }
+                        if t.raw().trim().is_empty() {
+                            return Err(invalid(l, &k, "an empty text matches anything"));
+                        }
+                        list.push(t);
+                    }
+                    if f.key == "contains" {
+                        contains = list;
+                    } else {
+                        not_contains = list;
+                    }
+                }
+                _ => return Err(unknown_key(l, &k, &PRINTED_KEYS)),
+            }
+        }
+        let Some(document) = document else {
+            return Err(invalid(entry_line, &format!("{key}.document"), "missing: which document came out"));
+        };
+        out.push(PrintedExpect { line: entry_line, document, pages, contains, not_contains });
+    }
+    Ok(out)
+}
