@@ -1,0 +1,297 @@
+//! Request and reply bodies of the `/v1` API, one definition for the backend that serves them
+//! and the kiosk that calls it. Every type refuses unknown fields. The backend's OpenAPI document
+//! is generated from these types (feature `openapi`); the kiosk checks every reply it reads
+//! with the `validate` next to its type ([`validate`]).
+
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use validate::{InvalidReply, SIGNATURE_SCHEME};
+
+use crate::municipality::MunicipalityConfig;
+use crate::signed::SignedBlob;
+use crate::DocumentKind;
+use serde::{Deserialize, Serialize};
+
+/// `POST /v1/sessions`: a new session and its challenge.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ChallengeReply {
+    /// Chosen by the server; every later request of this resident names it.
+    pub session_id: String,
+    /// 32 random bytes, base64. The card signs SHA-256 of these bytes (PKCS#1 v1.5 DigestInfo).
+    pub challenge: String,
+    /// RFC 3339; after it the challenge is refused (`challenge_expired`).
+    pub challenge_expires_at: String,
+    /// Always `RSASSA-PKCS1-v1_5-SHA256`.
+    pub signature_scheme: String,
+}
+
+/// `POST /v1/sessions/{session_id}/authenticate`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AuthenticateRequest {
+    /// The user-authentication certificate (EF 000A), DER, base64.
+    pub certificate: String,
+    /// The card's signature over the challenge, base64 (256 bytes for RSA-2048).
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct AuthenticateReply {
+    pub session_id: String,
+    /// RFC 3339; the session's issuances must be requested before this.
+    pub session_expires_at: String,
+    /// SHA-256 of the certificate DER, hex: every document of this session is bound to it.
+    pub certificate_fingerprint: String,
+    /// The certificate's last day of validity (RFC 3339).
+    pub certificate_not_after: String,
+    /// The resident's name, for the greeting.
+    pub holder_name: String,
+}
+
+/// A person the resident may choose on a document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct PersonChoice {
+    pub id: String,
+    pub name: String,
+    /// 続柄 as it would be printed (世帯主, 妻, 子 …; for 戸籍, the 戸籍 relationship).
+    pub relationship: String,
+    /// True for the resident themself.
+    pub is_self: bool,
+}
+
+/// One document the resident may get now.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Offer {
+    pub municipality_code: String,
+    pub municipality_name: String,
+    /// `residence` (住所地) or `honseki` (本籍地).
+    pub route: String,
+    pub document: DocumentKind,
+    /// The document's Japanese title.
+    pub title: String,
+    pub fee_yen: i64,
+    pub max_copies: i64,
+    /// Options the resident may switch on (e.g. `setainushi`, `honseki`, `kojin_bango`).
+    pub options: Vec<String>,
+    /// People who may appear on it; empty when the document is about the resident alone or a
+    /// whole 戸籍.
+    pub persons: Vec<PersonChoice>,
+    /// Fiscal years on offer (課税証明書), newest first; empty otherwise.
+    pub years: Vec<i32>,
+}
+
+/// A document the municipality enables but that the resident cannot get now, and why.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Unavailable {
+    pub municipality_code: String,
+    pub document: DocumentKind,
+    /// `closed_day`, `outside_service_hours`, `not_eligible`, `no_record`, `restricted`.
+    pub reason: String,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct NoticeOut {
+    pub municipality_code: String,
+    pub text: String,
+}
+
+/// `GET /v1/sessions/{session_id}/offers`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OffersReply {
+    pub session_id: String,
+    /// The moment the offers were computed for (RFC 3339, +09:00).
+    pub at: String,
+    pub catalog_version: i64,
+    pub offers: Vec<Offer>,
+    pub unavailable: Vec<Unavailable>,
+    pub notices: Vec<NoticeOut>,
+}
+
+/// `POST /v1/sessions/{session_id}/issuances`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct IssuanceRequest {
+    pub municipality_code: String,
+    pub document: DocumentKind,
+    /// Options to switch on; each must be in the offer.
+    #[serde(default)]
+    pub options: Vec<String>,
+    /// Person ids from the offer; empty means the resident alone.
+    #[serde(default)]
+    pub persons: Vec<String>,
+    /// Fiscal year (課税証明書 only).
+    #[serde(default)]
+    pub year: Option<i32>,
+    pub copies: i64,
+    /// What the kiosk collected; must equal fee × copies.
+    pub paid_yen: i64,
+    /// The cash unit's transaction reference.
+    pub payment_reference: String,
+    /// Chosen by the kiosk, unique per kiosk: a repeat with the same key returns the same issuance.
+    pub idempotency_key: String,
+}
+
+/// The issuance and its signed document.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct IssuanceReply {
+    pub issuance_number: String,
+    /// `issued` (waiting for the outcome), `printed` or `voided`.
+    pub status: String,
+    pub fee_yen: i64,
+    pub copies: i64,
+    pub total_yen: i64,
+    pub issued_at: String,
+    /// The document data: `payload` is the JSON text of a `DocumentPayload`, signed by the
+    /// backend and bound to the session id and the certificate fingerprint. Check the binding
+    /// before printing.
+    pub document: SignedBlob,
+}
+
+/// `POST /v1/sessions/{session_id}/issuances/{number}/outcome`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeRequest {
+    /// `printed` or `failed`.
+    pub outcome: OutcomeKind,
+    /// Why it failed (printer fault, paper out …); required for `failed`.
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum OutcomeKind {
+    Printed,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct OutcomeReply {
+    pub issuance_number: String,
+    /// `printed` or `voided`.
+    pub status: String,
+    /// Amount marked for refund (0 when printed).
+    pub refund_yen: i64,
+}
+
+/// `DELETE /v1/sessions/{session_id}`: issuances still waiting for an outcome are voided.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CloseReply {
+    pub session_id: String,
+    pub voided: Vec<String>,
+}
+
+/// `GET /v1/verify/{issuance_number}?code=...`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct VerifyReply {
+    pub issuance_number: String,
+    pub genuine: bool,
+    pub document: DocumentKind,
+    pub title: String,
+    pub municipality_code: String,
+    pub municipality_name: String,
+    /// Date of issue (YYYY-MM-DD, Japan time).
+    pub issued_on: String,
+    pub holder_name: String,
+    /// `valid` or `voided` (a voided document must not be accepted).
+    pub status: String,
+    /// SHA-256 of the signed payload, hex (matches what the kiosk printed from).
+    pub payload_sha256: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SettlementLine {
+    pub municipality_code: String,
+    pub document: DocumentKind,
+    pub issuances: i64,
+    pub copies_printed: i64,
+    pub printed: i64,
+    pub voided: i64,
+    /// Still waiting for an outcome.
+    pub pending: i64,
+    pub charged_yen: i64,
+    pub refunded_yen: i64,
+    pub net_yen: i64,
+}
+
+/// `GET /v1/settlement?date=YYYY-MM-DD`: the requesting kiosk's store, one day (Japan time).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct SettlementReply {
+    pub store: String,
+    pub date: String,
+    pub lines: Vec<SettlementLine>,
+    pub charged_yen: i64,
+    pub refunded_yen: i64,
+    pub net_yen: i64,
+    /// Voided issuances whose refund is due.
+    pub refunds_due: Vec<String>,
+}
+
+/// The catalog as signed (the `payload` of `GET /v1/catalog`).
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Catalog {
+    pub format: u32,
+    /// Grows with every configuration change; a kiosk never goes back to a lower one.
+    pub version: i64,
+    pub issued_at: String,
+    pub municipalities: Vec<CatalogMunicipality>,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct CatalogMunicipality {
+    pub code: String,
+    pub name: String,
+    pub prefecture: String,
+    pub config_version: i64,
+    pub config: MunicipalityConfig,
+}
+
+/// `GET`/`PUT /v1/admin/municipalities/{code}/config`.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ConfigReply {
+    pub code: String,
+    pub name: String,
+    pub config_version: i64,
+    pub catalog_version: i64,
+    pub config: MunicipalityConfig,
+}
