@@ -8,7 +8,8 @@
 //! head row lock serialises what must be serialised.
 
 use crate::config::Config;
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
+use madoguchi_api::ErrorCode;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
 use std::time::Duration;
@@ -177,6 +178,12 @@ pub fn from_ms(ms: i64) -> OffsetDateTime {
 
 pub fn rfc3339(ms: i64) -> String {
     from_ms(ms).format(&time::format_description::well_known::Rfc3339).unwrap_or_default()
+}
+
+impl From<sqlx::Error> for ApiError {
+    fn from(e: sqlx::Error) -> Self {
+        classify(&e)
+    }
 }
 
 /// Maps a storage failure to the API's code: busy (retry) or unavailable; never leaks SQL.

@@ -1,14 +1,13 @@
 //! madoguchi-backend: the municipal issuance service kiosks talk to (ARCHITECTURE.md §5).
 //!
-//! Layout: `domain` is the sans-IO core (configuration, offers, issuance planning, document
-//! payloads); `flow` holds the resident flow's checks and state transitions over the database;
+//! Layout: the contract with the kiosks (`/v1` bodies, error codes, documents, the payload, the
+//! configuration, signatures as verified, the client) is `madoguchi_api`; `domain` is the sans-IO
+//! core (registry records, offers, issuance planning, building payloads); `flow` holds the resident flow's checks and state transitions over the database;
 //! `server` and `tls` are the HTTP edge; `db`, `audit` and `registry` the storage edge.
 #![forbid(unsafe_code)]
 
-pub mod api;
 pub mod app;
 pub mod audit;
-pub mod client;
 pub mod config;
 pub mod db;
 pub mod domain;

@@ -5,12 +5,13 @@
 #![forbid(unsafe_code)]
 
 use clap::{Parser, Subcommand};
+use madoguchi_api::client::Client;
+use madoguchi_api::municipality::{ClosedDays, DocumentConfig, Hours, MunicipalityConfig, Notice};
+use madoguchi_api::DocumentKind;
 use madoguchi_backend::app;
-use madoguchi_backend::client::Client;
 use madoguchi_backend::config::{Config, KEYS};
-use madoguchi_backend::domain::{ClosedDays, DocumentKind, Hours, MunicipalityConfig, Notice};
 use madoguchi_backend::pki::{CredentialInfo, Keys};
-use madoguchi_backend::{audit, error, openapi, ops};
+use madoguchi_backend::{audit, openapi, ops};
 use std::path::{Path, PathBuf};
 use std::process::ExitCode;
 
@@ -235,7 +236,7 @@ async fn run(cli: Cli, config: Option<Config>) -> Result<ExitCode, String> {
         Command::Openapi => {
             println!("{}", openapi::json());
         }
-        Command::Codes => print!("{}", error::codes_markdown()),
+        Command::Codes => print!("{}", madoguchi_api::error::codes_markdown()),
         Command::ConfigKeys => {
             println!("| key | default | meaning |\n|---|---|---|");
             for (k, d, m) in KEYS {
@@ -372,10 +373,7 @@ async fn wait_for_signal() {
     }
 }
 
-fn doc_entry<'a>(
-    c: &'a mut MunicipalityConfig,
-    document: &str,
-) -> Result<&'a mut madoguchi_backend::domain::DocumentConfig, String> {
+fn doc_entry<'a>(c: &'a mut MunicipalityConfig, document: &str) -> Result<&'a mut DocumentConfig, String> {
     if DocumentKind::parse(document).is_none() {
         return Err(format!("unknown document {document:?}"));
     }

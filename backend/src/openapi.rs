@@ -2,10 +2,11 @@
 //! `/v1/openapi.json`; and a small validator that checks a reply against it (used by the tests
 //! and by `madoguchi-lab bench --check-schema`).
 
-use crate::api::*;
-use crate::domain::*;
-use crate::error::{ErrorBody, ErrorCode};
-use crate::signing::SignedBlob;
+use madoguchi_api::error::{ErrorBody, ErrorCode};
+use madoguchi_api::municipality::{ClosedDays, DocumentConfig, Hours, MunicipalityConfig, Notice};
+use madoguchi_api::payload::{Binding, DocumentBody, DocumentPayload, IssuerInfo, PersonRecord, TaxRecord};
+use madoguchi_api::v1::*;
+use madoguchi_api::{DocumentKind, SignedBlob};
 use serde_json::Value;
 use utoipa::openapi::security::SecurityScheme;
 use utoipa::{Modify, OpenApi};

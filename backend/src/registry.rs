@@ -5,12 +5,15 @@
 use crate::audit::{self, Entry};
 use crate::db::{now_ms, Db, WriteTx};
 use crate::domain::{
-    Household, Koseki, Municipality, MunicipalityConfig, MunicipalityView, Resident, ResidentDetails, ResidentStatus,
-    ResidentView, SealRegistration, TaxRecord,
+    Household, Koseki, Municipality, MunicipalityView, Resident, ResidentDetails, ResidentStatus, ResidentView,
+    SealRegistration,
 };
-use crate::error::{ApiError, ErrorCode};
+use crate::error::ApiError;
 use crate::ops::OpResult;
+use madoguchi_api::municipality::MunicipalityConfig;
+use madoguchi_api::payload::TaxRecord;
 use madoguchi_api::registry::{self as schema, iso_date};
+use madoguchi_api::ErrorCode;
 use madoguchi_certs::{JpkiCertificate, TrustAnchors};
 use serde_json::json;
 use sha2::{Digest, Sha256};

@@ -1,18 +1,19 @@
 //! The HTTP edge: axum routes, the client-certificate gate, the JSON extractor with stable error
 //! codes, and the audit of every rejected request.
 
-use crate::api::*;
 use crate::audit::{self, Entry};
-use crate::domain::MunicipalityConfig;
-use crate::error::{ApiError, ErrorBody, ErrorCode};
+use crate::error::ApiError;
 use crate::flow::{self, Ctx, Principal};
-use crate::signing::SignedBlob;
 use axum::extract::{FromRequest, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{delete, get, post};
 use axum::{Json, Router};
+use madoguchi_api::error::{ErrorBody, ErrorCode};
+use madoguchi_api::municipality::MunicipalityConfig;
+use madoguchi_api::v1::*;
+use madoguchi_api::SignedBlob;
 use serde::de::DeserializeOwned;
 use sqlx::Row;
 use std::collections::HashMap;
@@ -348,7 +349,7 @@ pub(crate) async fn settlement(
 ) -> Result<Json<SettlementReply>, ApiError> {
     let p = who(p.map(|x| x.0))?;
     let date = q.get("date").cloned().unwrap_or_else(|| {
-        let d = crate::domain::jst(now()).date();
+        let d = madoguchi_api::municipality::jst(now()).date();
         format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
     });
     Ok(Json(flow::settlement(&app.ctx, &p, &date).await?))

@@ -1,4 +1,7 @@
-//! The backend's own signatures (Ed25519): the catalog and each document payload.
+//! The backend's own signatures (Ed25519): the catalog and each document payload, and the
+//! verification codes printed on documents. Only the signing side lives here; the signed form
+//! (`SignedBlob`), the public key and the verification a kiosk makes are `madoguchi_api`'s
+//! (`signed`, `verify`), so the kiosk checks exactly what is signed here.
 //!
 //! A signed object travels as `{payload, signature, key_id, algorithm}` where `payload` is the
 //! JSON text exactly as signed: the receiver verifies the signature over the UTF-8 bytes of
@@ -6,25 +9,10 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use ed25519_dalek::{Signer, SigningKey, Verifier, VerifyingKey};
+use ed25519_dalek::{Signer, SigningKey};
+use madoguchi_api::signed::{PublicKey, SignedBlob, SigningError, ALGORITHM};
 use sha2::{Digest, Sha256};
 use std::path::Path;
-
-pub const ALGORITHM: &str = "Ed25519";
-
-#[derive(Debug, thiserror::Error)]
-pub enum SigningError {
-    #[error("cannot read {path}: {source}")]
-    Io { path: String, source: std::io::Error },
-    #[error("{0}")]
-    Format(String),
-    #[error("signature does not verify")]
-    BadSignature,
-    #[error("signed by key {got}, expected {expected}")]
-    WrongKey { got: String, expected: String },
-    #[error("unsupported algorithm {0}")]
-    Algorithm(String),
-}
 
 /// The backend's signing key and the secret it derives verification codes from.
 #[derive(Clone)]
@@ -99,61 +87,6 @@ impl BackendKey {
     }
 }
 
-/// The backend's public key, as kiosks hold it.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub struct PublicKey(pub VerifyingKey);
-
-impl PublicKey {
-    /// First 8 bytes of SHA-256 of the raw key, hex.
-    pub fn key_id(&self) -> String {
-        hex::encode(&Sha256::digest(self.0.as_bytes())[..8])
-    }
-
-    pub fn to_hex(&self) -> String {
-        hex::encode(self.0.as_bytes())
-    }
-
-    pub fn from_hex(s: &str) -> Result<PublicKey, SigningError> {
-        let bytes = hex::decode(s.trim()).map_err(|e| SigningError::Format(format!("public key: {e}")))?;
-        let arr: [u8; 32] = bytes.try_into().map_err(|_| SigningError::Format("public key: not 32 bytes".into()))?;
-        VerifyingKey::from_bytes(&arr).map(PublicKey).map_err(|e| SigningError::Format(format!("public key: {e}")))
-    }
-
-    pub fn load(path: &Path) -> Result<PublicKey, SigningError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SigningError::Io { path: path.display().to_string(), source })?;
-        PublicKey::from_hex(&text)
-    }
-
-    /// Checks a signed blob and returns its payload, ready to parse.
-    pub fn verify<'a>(&self, blob: &'a SignedBlob) -> Result<&'a str, SigningError> {
-        if blob.algorithm != ALGORITHM {
-            return Err(SigningError::Algorithm(blob.algorithm.clone()));
-        }
-        if blob.key_id != self.key_id() {
-            return Err(SigningError::WrongKey { got: blob.key_id.clone(), expected: self.key_id() });
-        }
-        let bytes = B64.decode(&blob.signature).map_err(|_| SigningError::BadSignature)?;
-        let sig = ed25519_dalek::Signature::from_slice(&bytes).map_err(|_| SigningError::BadSignature)?;
-        self.0.verify(blob.payload.as_bytes(), &sig).map_err(|_| SigningError::BadSignature)?;
-        Ok(&blob.payload)
-    }
-}
-
-/// A signed JSON payload (catalog or document).
-#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize, utoipa::ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct SignedBlob {
-    /// The signed JSON text; parse it only after the signature verified.
-    pub payload: String,
-    /// Ed25519 signature over the UTF-8 bytes of `payload`, base64.
-    pub signature: String,
-    /// Which backend key signed (first 8 bytes of SHA-256 of the public key, hex).
-    pub key_id: String,
-    /// Always `Ed25519`.
-    pub algorithm: String,
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -186,5 +119,90 @@ mod tests {
         assert!(!k.check_verification_code("20250601-ABCDEFGHJK", "222222222222"));
         assert!(!k.check_verification_code("20250601-ABCDEFGHJK", ""));
         assert_ne!(BackendKey::generate().verification_code("x"), k.verification_code("x"));
+    }
+
+    /// What the backend signs is what a kiosk accepts (`madoguchi_api::verify`): catalogs never
+    /// older than the one held, documents only when bound to the reader's session and card.
+    #[test]
+    fn catalogs_are_refused_when_tampered_or_older() {
+        use madoguchi_api::v1::Catalog;
+        use madoguchi_api::{verify_catalog, VerifyError};
+        let k = BackendKey::generate();
+        let c = Catalog { format: 1, version: 7, issued_at: "t".into(), municipalities: vec![] };
+        let blob = k.sign(&serde_json::to_string(&c).unwrap());
+        assert_eq!(verify_catalog(&k.public(), &blob, Some(7)).unwrap().version, 7);
+        assert!(matches!(
+            verify_catalog(&k.public(), &blob, Some(8)),
+            Err(VerifyError::OlderCatalog { got: 7, have: 8 })
+        ));
+        let mut t = blob.clone();
+        t.payload = t.payload.replace("\"version\":7", "\"version\":9");
+        assert!(matches!(verify_catalog(&k.public(), &t, Some(0)), Err(VerifyError::Signature(_))));
+        assert!(matches!(
+            verify_catalog(&BackendKey::generate().public(), &blob, Some(0)),
+            Err(VerifyError::Signature(_))
+        ));
+    }
+
+    #[test]
+    fn documents_bound_elsewhere_are_refused() {
+        use madoguchi_api::payload::{Binding, DocumentBody, DocumentPayload, IssuerInfo};
+        use madoguchi_api::{verify_document, BindingMismatch, DocumentKind, Expected, VerifyError};
+        let k = BackendKey::generate();
+        let d = DocumentPayload {
+            format: 1,
+            binding: Binding {
+                session_id: "s1".into(),
+                certificate_fingerprint: "ab".into(),
+                kiosk_id: "k".into(),
+                issuance_number: "n".into(),
+                issued_at: "t".into(),
+                document: DocumentKind::Kazei,
+                copies: 1,
+            },
+            municipality: IssuerInfo {
+                code: "132217".into(),
+                name: "清瀬市".into(),
+                prefecture: "東京都".into(),
+                issuer_title: "清瀬市長".into(),
+                issuer_name: "𠮷田　正和".into(),
+                seal_sha256: None,
+            },
+            title: "課税・所得証明書".into(),
+            issued_on: "2026-11-24".into(),
+            issued_on_era: "令和8年11月24日".into(),
+            certification: "上記のとおり証明する。".into(),
+            verify_url: "u".into(),
+            verification_code: "c".into(),
+            body: DocumentBody::Fuhyo {
+                honseki: "h".into(),
+                hittousha: "x".into(),
+                person: serde_json::from_value(serde_json::json!({
+                    "id": "R1", "name": "n", "name_kana": "k", "birth_date": "2000-01-01", "sex": "男",
+                    "relationship": null, "became_resident_on": null, "address_since": null, "previous_address": null,
+                    "honseki": null, "hittousha": null, "my_number": null, "nationality": null, "residence_status": null,
+                    "residence_period_end": null, "father": null, "mother": null
+                }))
+                .unwrap(),
+                address: "a".into(),
+                address_since: None,
+            },
+        };
+        fn bound_to<'a>(session_id: &'a str, certificate_fingerprint: &'a str) -> Expected<'a> {
+            Expected { session_id, certificate_fingerprint, ..Expected::default() }
+        }
+        let blob = k.sign(&serde_json::to_string(&d).unwrap());
+        assert_eq!(verify_document(&k.public(), &blob, &bound_to("s1", "AB")).unwrap(), d);
+        assert!(matches!(
+            verify_document(&k.public(), &blob, &bound_to("s2", "ab")),
+            Err(VerifyError::Binding(BindingMismatch::SessionId))
+        ));
+        assert!(matches!(
+            verify_document(&k.public(), &blob, &bound_to("s1", "cd")),
+            Err(VerifyError::Binding(BindingMismatch::CertificateFingerprint))
+        ));
+        let mut t = blob.clone();
+        t.payload = t.payload.replace("\"s1\"", "\"s2\"");
+        assert!(matches!(verify_document(&k.public(), &t, &bound_to("s2", "ab")), Err(VerifyError::Signature(_))));
     }
 }

@@ -7,7 +7,7 @@ mod common;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use common::*;
-use madoguchi_backend::client::{client_config, Client};
+use madoguchi_api::client::{client_config, Client};
 use serde_json::{json, Value};
 use sqlx::Row;
 use std::sync::Arc;
@@ -324,10 +324,10 @@ fn municipality_configuration_and_signed_catalog() {
 
         // A valid change: fee, a notice, closed today.
         let before = k.call("GET", "/v1/catalog", "/v1/catalog", None).await.json();
-        let blob: madoguchi_backend::signing::SignedBlob = serde_json::from_value(before.clone()).unwrap();
+        let blob: madoguchi_api::SignedBlob = serde_json::from_value(before.clone()).unwrap();
         let cat_before: Value = serde_json::from_str(k.public.verify(&blob).unwrap()).unwrap();
         let today = {
-            let d = madoguchi_backend::domain::jst(time::OffsetDateTime::now_utc()).date();
+            let d = madoguchi_api::municipality::jst(time::OffsetDateTime::now_utc()).date();
             format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
         };
         let mut c = cfg.clone();
@@ -341,7 +341,7 @@ fn municipality_configuration_and_signed_catalog() {
 
         // The catalog carries it, signed; a tampered catalog fails verification.
         let signed = k.call("GET", "/v1/catalog", "/v1/catalog", None).await.json();
-        let blob: madoguchi_backend::signing::SignedBlob = serde_json::from_value(signed).unwrap();
+        let blob: madoguchi_api::SignedBlob = serde_json::from_value(signed).unwrap();
         let cat: Value = serde_json::from_str(k.public.verify(&blob).unwrap()).unwrap();
         madoguchi_backend::openapi::check_component(spec(), "Catalog", &cat).unwrap();
         assert_eq!(cat["version"], reply["catalog_version"]);
@@ -365,7 +365,7 @@ fn municipality_configuration_and_signed_catalog() {
         assert_eq!(r.code().as_deref(), Some("closed_day"));
 
         // Hours that exclude now.
-        let now = madoguchi_backend::domain::jst(time::OffsetDateTime::now_utc());
+        let now = madoguchi_api::municipality::jst(time::OffsetDateTime::now_utc());
         let (open, close) = if now.hour() >= 12 { ("00:00", "01:00") } else { ("22:00", "23:00") };
         let mut c = cfg.clone();
         c["service_hours"] = json!({"open": open, "close": close});

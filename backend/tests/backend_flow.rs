@@ -115,7 +115,7 @@ fn full_flow_issuance_idempotency_outcome_verification_settlement_audit() {
         let url = doc["verify_url"].as_str().unwrap();
         let code = url.split("code=").nth(1).unwrap();
         let public = server.public_url.clone().unwrap();
-        let mut anon = madoguchi_backend::client::Client::new(&public, madoguchi_backend::client::client_config(&kdir, false).unwrap()).unwrap();
+        let mut anon = madoguchi_api::client::Client::new(&public, madoguchi_api::client::client_config(&kdir, false).unwrap()).unwrap();
         let r = anon.get(&format!("/v1/verify/{number}?code={code}")).await.unwrap();
         assert_eq!(r.status, 200);
         madoguchi_backend::openapi::check_reply(spec(), "GET", "/v1/verify/{issuance_number}", 200, &r.json()).unwrap();
@@ -140,7 +140,7 @@ fn full_flow_issuance_idempotency_outcome_verification_settlement_audit() {
 
         // Settlement for the store: 3 issuances, one printed, two voided with refunds due.
         let today = {
-            let d = madoguchi_backend::domain::jst(time::OffsetDateTime::now_utc()).date();
+            let d = madoguchi_api::municipality::jst(time::OffsetDateTime::now_utc()).date();
             format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
         };
         let r = k.call("GET", &format!("/v1/settlement?date={today}"), "/v1/settlement", None).await;

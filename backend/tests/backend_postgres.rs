@@ -46,9 +46,9 @@ fn two_instances_over_one_postgres_alternate_requests() {
         );
         // Verification through the other instance's public listener.
         let code = doc["verify_url"].as_str().unwrap().split("code=").nth(1).unwrap().to_string();
-        let mut anon = madoguchi_backend::client::Client::new(
+        let mut anon = madoguchi_api::client::Client::new(
             a.public_url.as_ref().unwrap(),
-            madoguchi_backend::client::client_config(&kdir, false).unwrap(),
+            madoguchi_api::client::client_config(&kdir, false).unwrap(),
         )
         .unwrap();
         let r = anon.get(&format!("/v1/verify/{number}?code={code}")).await.unwrap();
@@ -60,13 +60,13 @@ fn two_instances_over_one_postgres_alternate_requests() {
             let (a_url, b_url) = (a.url.clone(), b.url.clone());
             tasks.push(tokio::spawn(async move {
                 let mk = |u: &str| Kiosk {
-                    client: madoguchi_backend::client::Client::new(
+                    client: madoguchi_api::client::Client::new(
                         u,
-                        madoguchi_backend::client::client_config(&dir, true).unwrap(),
+                        madoguchi_api::client::client_config(&dir, true).unwrap(),
                     )
                     .unwrap(),
                     dir: dir.clone(),
-                    public: madoguchi_backend::signing::PublicKey::load(&dir.join("backend-signing.pub")).unwrap(),
+                    public: madoguchi_api::PublicKey::load(&dir.join("backend-signing.pub")).unwrap(),
                 };
                 let (mut x, mut y) = (mk(&a_url), mk(&b_url));
                 let people = [card("R0010"), card("R0011"), card("R0013")];

@@ -6,10 +6,10 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use madoguchi_backend::client::{client_config, Client};
+use madoguchi_api::client::{client_config, Client};
+use madoguchi_api::{Expected, PublicKey, SignedBlob};
 use madoguchi_backend::config::Config;
 use madoguchi_backend::pki::{CredentialInfo, Keys};
-use madoguchi_backend::signing::{PublicKey, SignedBlob};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
@@ -212,11 +212,15 @@ async fn flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize) -> Resul
     let number = issued["issuance_number"].as_str().unwrap_or_default().to_string();
     // What the kiosk checks before printing: the signature, then the binding.
     let blob: SignedBlob = serde_json::from_value(issued["document"].clone())?;
-    let mismatched = match madoguchi_backend::api::verify_document(&sh.public, &blob, &sid, &card.fingerprint) {
+    let mismatched = match madoguchi_api::verify_document(
+        &sh.public,
+        &blob,
+        &Expected { session_id: &sid, certificate_fingerprint: &card.fingerprint, ..Expected::default() },
+    ) {
         Err(_) => true,
         Ok(doc) => {
             let holder_ok = match &doc.body {
-                madoguchi_backend::domain::DocumentBody::Juminhyo { persons, .. } => {
+                madoguchi_api::payload::DocumentBody::Juminhyo { persons, .. } => {
                     persons.len() == 1 && persons[0].id == card.id
                 }
                 _ => false,
@@ -292,7 +296,7 @@ pub async fn fixture(
         }
     };
     let world = dir.join("world");
-    let today = madoguchi_backend::domain::jst(time::OffsetDateTime::now_utc()).date();
+    let today = madoguchi_api::municipality::jst(time::OffsetDateTime::now_utc()).date();
     let w = world.clone();
     tokio::task::spawn_blocking(move || madoguchi_sim::world::generate_world(&w, seed, today))
         .await
@@ -319,7 +323,7 @@ pub async fn fixture(
     }
     for m in madoguchi_backend::registry::municipalities(&db.pool).await.map_err(|e| e.to_string())? {
         let mut c = m.config.clone();
-        c.service_hours = madoguchi_backend::domain::Hours { open: "00:00".into(), close: "24:00".into() };
+        c.service_hours = madoguchi_api::municipality::Hours { open: "00:00".into(), close: "24:00".into() };
         c.closed_days.clear();
         for d in c.documents.values_mut() {
             d.hours = None;

@@ -5,7 +5,7 @@
 //! in the backend's settlement; the backend killed (unreachable, durable requests kept in the
 //! outbox and delivered by a new worker after the restart); a catalog signed by another key.
 
-use madoguchi_backend::client::Client;
+use madoguchi_api::client::Client;
 use madoguchi_firmware::config::BackendConfig;
 use madoguchi_firmware::workers::backend::BackendWorker;
 use madoguchi_session::checks::{DocumentCheck, Ed25519DocumentCheck};

@@ -7,8 +7,11 @@
 //!
 //! The line runs at 921600 baud to keep the tests quick.
 
-use madoguchi_backend::api::IssuanceRequest;
-use madoguchi_backend::domain::{self, Binding, DocumentKind, IssuerInfo, MunicipalityView, ResidentView};
+use madoguchi_api::municipality::Hours;
+use madoguchi_api::payload::{Binding, IssuerInfo};
+use madoguchi_api::v1::IssuanceRequest;
+use madoguchi_api::DocumentKind;
+use madoguchi_backend::domain::{self, MunicipalityView, ResidentView};
 use madoguchi_backend::signing::BackendKey;
 use madoguchi_drivers::printer::{ErrorKind, FlowControl, PaperOutcome, PrinterConfig};
 use madoguchi_firmware::workers::printer::PrinterWorker;
@@ -64,7 +67,7 @@ fn backend() -> &'static Backend {
         });
         // Open around the clock, whatever day and hour the tests run.
         for m in &mut municipalities {
-            m.config.service_hours = domain::Hours { open: "00:00".into(), close: "24:00".into() };
+            m.config.service_hours = Hours { open: "00:00".into(), close: "24:00".into() };
             m.config.closed_days.clear();
             for d in m.config.documents.values_mut() {
                 d.hours = None;

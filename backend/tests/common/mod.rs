@@ -5,8 +5,8 @@
 
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
-use madoguchi_backend::client::{client_config, Client, Reply};
-use madoguchi_backend::signing::{PublicKey, SignedBlob};
+use madoguchi_api::client::{client_config, Client, Reply};
+use madoguchi_api::{PublicKey, SignedBlob};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::io::{BufRead, BufReader};
@@ -27,7 +27,7 @@ pub fn rt() -> tokio::runtime::Runtime {
 pub fn world() -> &'static Path {
     static WORLD: OnceLock<PathBuf> = OnceLock::new();
     WORLD.get_or_init(|| {
-        let today = madoguchi_backend::domain::jst(time::OffsetDateTime::now_utc()).date();
+        let today = madoguchi_api::municipality::jst(time::OffsetDateTime::now_utc()).date();
         // Keyed by this test binary's build (a changed generator gives a new world) and the day.
         let built = std::fs::metadata(std::env::current_exe().unwrap())
             .and_then(|m| m.modified())

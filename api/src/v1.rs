@@ -1,13 +1,23 @@
-//! Request and reply bodies of the `/v1` API. Every request type refuses unknown fields.
-//! The OpenAPI document is generated from these types (see `openapi.rs`).
+//! Request and reply bodies of the `/v1` API, one definition for the backend that serves them
+//! and the kiosk that calls it. Every type refuses unknown fields. The backend's OpenAPI document
+//! is generated from these types (feature `openapi`); the kiosk checks every reply it reads
+//! with the `validate` next to its type ([`validate`]).
 
-use crate::domain::{DocumentKind, MunicipalityConfig};
-use crate::signing::SignedBlob;
+mod validate;
+
+#[cfg(test)]
+mod tests;
+
+pub use validate::{InvalidReply, SIGNATURE_SCHEME};
+
+use crate::municipality::MunicipalityConfig;
+use crate::signed::SignedBlob;
+use crate::DocumentKind;
 use serde::{Deserialize, Serialize};
-use utoipa::ToSchema;
 
 /// `POST /v1/sessions`: a new session and its challenge.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ChallengeReply {
     /// Chosen by the server; every later request of this resident names it.
@@ -21,7 +31,8 @@ pub struct ChallengeReply {
 }
 
 /// `POST /v1/sessions/{session_id}/authenticate`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuthenticateRequest {
     /// The user-authentication certificate (EF 000A), DER, base64.
@@ -30,7 +41,8 @@ pub struct AuthenticateRequest {
     pub signature: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct AuthenticateReply {
     pub session_id: String,
@@ -45,7 +57,8 @@ pub struct AuthenticateReply {
 }
 
 /// A person the resident may choose on a document.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct PersonChoice {
     pub id: String,
@@ -57,7 +70,8 @@ pub struct PersonChoice {
 }
 
 /// One document the resident may get now.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Offer {
     pub municipality_code: String,
@@ -79,7 +93,8 @@ pub struct Offer {
 }
 
 /// A document the municipality enables but that the resident cannot get now, and why.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Unavailable {
     pub municipality_code: String,
@@ -89,7 +104,8 @@ pub struct Unavailable {
     pub message: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct NoticeOut {
     pub municipality_code: String,
@@ -97,7 +113,8 @@ pub struct NoticeOut {
 }
 
 /// `GET /v1/sessions/{session_id}/offers`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OffersReply {
     pub session_id: String,
@@ -110,7 +127,8 @@ pub struct OffersReply {
 }
 
 /// `POST /v1/sessions/{session_id}/issuances`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IssuanceRequest {
     pub municipality_code: String,
@@ -134,7 +152,8 @@ pub struct IssuanceRequest {
 }
 
 /// The issuance and its signed document.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct IssuanceReply {
     pub issuance_number: String,
@@ -151,7 +170,8 @@ pub struct IssuanceReply {
 }
 
 /// `POST /v1/sessions/{session_id}/issuances/{number}/outcome`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema)]
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeRequest {
     /// `printed` or `failed`.
@@ -161,14 +181,16 @@ pub struct OutcomeRequest {
     pub reason: Option<String>,
 }
 
-#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
     Printed,
     Failed,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeReply {
     pub issuance_number: String,
@@ -179,7 +201,8 @@ pub struct OutcomeReply {
 }
 
 /// `DELETE /v1/sessions/{session_id}`: issuances still waiting for an outcome are voided.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CloseReply {
     pub session_id: String,
@@ -187,7 +210,8 @@ pub struct CloseReply {
 }
 
 /// `GET /v1/verify/{issuance_number}?code=...`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct VerifyReply {
     pub issuance_number: String,
@@ -205,7 +229,8 @@ pub struct VerifyReply {
     pub payload_sha256: String,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettlementLine {
     pub municipality_code: String,
@@ -222,7 +247,8 @@ pub struct SettlementLine {
 }
 
 /// `GET /v1/settlement?date=YYYY-MM-DD`: the requesting kiosk's store, one day (Japan time).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq, Eq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct SettlementReply {
     pub store: String,
@@ -236,7 +262,8 @@ pub struct SettlementReply {
 }
 
 /// The catalog as signed (the `payload` of `GET /v1/catalog`).
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct Catalog {
     pub format: u32,
@@ -246,7 +273,8 @@ pub struct Catalog {
     pub municipalities: Vec<CatalogMunicipality>,
 }
 
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct CatalogMunicipality {
     pub code: String,
@@ -257,7 +285,8 @@ pub struct CatalogMunicipality {
 }
 
 /// `GET`/`PUT /v1/admin/municipalities/{code}/config`.
-#[derive(Debug, Clone, Serialize, Deserialize, ToSchema, PartialEq)]
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct ConfigReply {
     pub code: String,
@@ -265,123 +294,4 @@ pub struct ConfigReply {
     pub config_version: i64,
     pub catalog_version: i64,
     pub config: MunicipalityConfig,
-}
-
-/// Why a kiosk must refuse a signed catalog or document.
-#[derive(Debug, thiserror::Error, PartialEq, Eq)]
-pub enum Refusal {
-    #[error("signature: {0}")]
-    Signature(String),
-    #[error("payload does not parse: {0}")]
-    Payload(String),
-    #[error("catalog version {got} is older than the {have} already held")]
-    OlderCatalog { got: i64, have: i64 },
-    #[error("document bound to another {what}")]
-    Binding { what: &'static str },
-}
-
-/// What a kiosk does with `GET /v1/catalog`: verify the signature, parse, and never go back to
-/// an older version than the one it holds.
-pub fn verify_catalog(
-    public: &crate::signing::PublicKey,
-    blob: &SignedBlob,
-    have_version: i64,
-) -> Result<Catalog, Refusal> {
-    let payload = public.verify(blob).map_err(|e| Refusal::Signature(e.to_string()))?;
-    let c: Catalog = serde_json::from_str(payload).map_err(|e| Refusal::Payload(e.to_string()))?;
-    if c.version < have_version {
-        return Err(Refusal::OlderCatalog { got: c.version, have: have_version });
-    }
-    Ok(c)
-}
-
-/// What a kiosk does before printing: verify the signature, then that the document is bound to
-/// its own session and the certificate of the card it read.
-pub fn verify_document(
-    public: &crate::signing::PublicKey,
-    blob: &SignedBlob,
-    session_id: &str,
-    certificate_fingerprint: &str,
-) -> Result<crate::domain::DocumentPayload, Refusal> {
-    let payload = public.verify(blob).map_err(|e| Refusal::Signature(e.to_string()))?;
-    let d: crate::domain::DocumentPayload =
-        serde_json::from_str(payload).map_err(|e| Refusal::Payload(e.to_string()))?;
-    if d.binding.session_id != session_id {
-        return Err(Refusal::Binding { what: "session" });
-    }
-    if !d.binding.certificate_fingerprint.eq_ignore_ascii_case(certificate_fingerprint) {
-        return Err(Refusal::Binding { what: "certificate" });
-    }
-    Ok(d)
-}
-
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::signing::BackendKey;
-
-    #[test]
-    fn catalogs_are_refused_when_tampered_or_older() {
-        let k = BackendKey::generate();
-        let c = Catalog { format: 1, version: 7, issued_at: "t".into(), municipalities: vec![] };
-        let blob = k.sign(&serde_json::to_string(&c).unwrap());
-        assert_eq!(verify_catalog(&k.public(), &blob, 7).unwrap().version, 7);
-        assert_eq!(verify_catalog(&k.public(), &blob, 8), Err(Refusal::OlderCatalog { got: 7, have: 8 }));
-        let mut t = blob.clone();
-        t.payload = t.payload.replace("\"version\":7", "\"version\":9");
-        assert!(matches!(verify_catalog(&k.public(), &t, 0), Err(Refusal::Signature(_))));
-        assert!(matches!(verify_catalog(&BackendKey::generate().public(), &blob, 0), Err(Refusal::Signature(_))));
-    }
-
-    #[test]
-    fn documents_bound_elsewhere_are_refused() {
-        use crate::domain::*;
-        let k = BackendKey::generate();
-        let d = DocumentPayload {
-            format: 1,
-            binding: Binding {
-                session_id: "s1".into(),
-                certificate_fingerprint: "ab".into(),
-                kiosk_id: "k".into(),
-                issuance_number: "n".into(),
-                issued_at: "t".into(),
-                document: DocumentKind::Kazei,
-                copies: 1,
-            },
-            municipality: IssuerInfo {
-                code: "132217".into(),
-                name: "清瀬市".into(),
-                prefecture: "東京都".into(),
-                issuer_title: "清瀬市長".into(),
-                issuer_name: "𠮷田　正和".into(),
-                seal_sha256: None,
-            },
-            title: "課税・所得証明書".into(),
-            issued_on: "2026-11-24".into(),
-            issued_on_era: "令和8年11月24日".into(),
-            certification: "上記のとおり証明する。".into(),
-            verify_url: "u".into(),
-            verification_code: "c".into(),
-            body: DocumentBody::Fuhyo {
-                honseki: "h".into(),
-                hittousha: "x".into(),
-                person: serde_json::from_value(serde_json::json!({
-                    "id": "R1", "name": "n", "name_kana": "k", "birth_date": "2000-01-01", "sex": "男",
-                    "relationship": null, "became_resident_on": null, "address_since": null, "previous_address": null,
-                    "honseki": null, "hittousha": null, "my_number": null, "nationality": null, "residence_status": null,
-                    "residence_period_end": null, "father": null, "mother": null
-                }))
-                .unwrap(),
-                address: "a".into(),
-                address_since: None,
-            },
-        };
-        let blob = k.sign(&serde_json::to_string(&d).unwrap());
-        assert_eq!(verify_document(&k.public(), &blob, "s1", "AB").unwrap(), d);
-        assert_eq!(verify_document(&k.public(), &blob, "s2", "ab"), Err(Refusal::Binding { what: "session" }));
-        assert_eq!(verify_document(&k.public(), &blob, "s1", "cd"), Err(Refusal::Binding { what: "certificate" }));
-        let mut t = blob.clone();
-        t.payload = t.payload.replace("\"s1\"", "\"s2\"");
-        assert!(matches!(verify_document(&k.public(), &t, "s2", "ab"), Err(Refusal::Signature(_))));
-    }
 }
