@@ -193,7 +193,7 @@ pub fn build_payload(
         }
     };
     Ok(DocumentPayload {
-        format: 1,
+        format: madoguchi_api::payload::FORMAT,
         binding,
         municipality: issuer,
         title: plan.kind.title().into(),

@@ -18,7 +18,7 @@ pub async fn catalog(ctx: &Context, now: OffsetDateTime) -> Result<SignedBlob, A
     let version = registry::catalog_version(&ctx.db.pool).await?;
     let munis = registry::municipalities(&ctx.db.pool).await?;
     let c = Catalog {
-        format: 1,
+        format: madoguchi_api::verify::CATALOG_FORMAT,
         version,
         issued_at: rfc3339(ms(now)),
         municipalities: munis
