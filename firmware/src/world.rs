@@ -2,118 +2,19 @@
 //! operator test prints and demos until the backend returns document data.
 //!
 //! The firmware does not link the simulator (see ARCHITECTURE §1): the registry file is the
-//! interface, read here with serde into the fields the documents need (unknown fields are
-//! ignored). The `tests` crate checks this reader against the generator's output. Items the
-//! registry does not hold (届出日, 在留カード番号, parents in the 戸籍, …) are not printed,
-//! never invented.
+//! interface, read with the one registry schema the generator writes and the backend imports
+//! (`madoguchi_api::registry`; unknown fields are ignored). The `tests` crate checks this reader
+//! against the generator's output. Items the registry does not hold (届出日, 在留カード番号,
+//! parents in the 戸籍, …) are not printed, never invented.
 
+use madoguchi_api::registry::{self, Registry, ResidentRecord, SealStatus, REGISTRY_FILE};
 use madoguchi_paper::DocumentError;
 use madoguchi_paper::*;
-use serde::Deserialize;
 use std::path::Path;
-use time::Date;
-
-#[derive(Debug, Deserialize)]
-struct Registry {
-    municipalities: Vec<Municipality>,
-    households: Vec<Household>,
-    residents: Vec<ResidentRecord>,
-    #[serde(default)]
-    seal_registrations: Vec<SealRegistration>,
-    #[serde(default)]
-    tax_records: Vec<TaxRecordJson>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Municipality {
-    code: String,
-    prefecture: String,
-    name: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Household {
-    id: String,
-    municipality: String,
-    address: String,
-    head: String,
-    members: Vec<HouseholdMember>,
-}
-
-#[derive(Debug, Deserialize)]
-struct HouseholdMember {
-    resident: String,
-    relationship: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct ResidentRecord {
-    id: String,
-    name: String,
-    #[serde(default)]
-    name_kana: String,
-    birth_date: String,
-    sex: String,
-    #[serde(default)]
-    my_number: String,
-    residence: Option<Residence>,
-    honseki: Option<HonsekiJson>,
-    foreign: Option<Foreign>,
-}
-
-#[derive(Debug, Deserialize)]
-struct Residence {
-    municipality: String,
-    household: String,
-    address: String,
-    since: String,
-    previous_address: Option<String>,
-    previous_municipality: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct HonsekiJson {
-    municipality: String,
-    address: String,
-    hittosha: String,
-}
-
-#[derive(Debug, Deserialize)]
-struct Foreign {
-    nationality: String,
-    residence_status: String,
-    period_of_stay_end: Option<String>,
-}
-
-#[derive(Debug, Deserialize)]
-struct SealRegistration {
-    resident: String,
-    registration_number: String,
-    status: String,
-    impression: String,
-    diameter_mm: u8,
-}
-
-#[derive(Debug, Deserialize)]
-struct TaxRecordJson {
-    resident: String,
-    fiscal_year: i32,
-    salary_income: u64,
-    pension_income: u64,
-    total_income: u64,
-    taxable_income: u64,
-    municipal_tax: u64,
-    prefectural_tax: u64,
-}
 
 /// The demo world's register.
 pub struct DemoWorld {
     reg: Registry,
-}
-
-fn date(s: &str, what: &str) -> Result<Date, DocumentError> {
-    Date::parse(s, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|e| DocumentError::World(format!("{what}: bad date {s:?}: {e}")))
 }
 
 fn world_err(s: impl Into<String>) -> DocumentError {
@@ -126,28 +27,22 @@ pub const DEMO_MAYOR: &str = "髙橋　一郎";
 impl DemoWorld {
     /// Reads `DIR/registry.json`.
     pub fn load(dir: &Path) -> Result<DemoWorld, DocumentError> {
-        let path = dir.join("registry.json");
-        let bytes = std::fs::read(&path).map_err(|e| world_err(format!("cannot read {}: {e}", path.display())))?;
-        DemoWorld::from_json(&bytes)
+        let reg = Registry::load(dir).map_err(|e| world_err(e.to_string()))?;
+        Ok(DemoWorld { reg })
     }
 
     pub fn from_json(bytes: &[u8]) -> Result<DemoWorld, DocumentError> {
-        let reg: Registry = serde_json::from_slice(bytes).map_err(|e| world_err(format!("registry.json: {e}")))?;
+        let reg = Registry::from_json(bytes, REGISTRY_FILE).map_err(|e| world_err(e.to_string()))?;
         Ok(DemoWorld { reg })
     }
 
     fn resident(&self, id: &str) -> Result<&ResidentRecord, DocumentError> {
-        self.reg.residents.iter().find(|r| r.id == id).ok_or_else(|| world_err(format!("no resident {id}")))
+        self.reg.resident(id).ok_or_else(|| world_err(format!("no resident {id}")))
     }
 
     /// The issuer for a municipality code (demo: the mayor is [`DEMO_MAYOR`], the seal drawn).
     pub fn issuer(&self, code: &str) -> Result<Issuer, DocumentError> {
-        let m = self
-            .reg
-            .municipalities
-            .iter()
-            .find(|m| m.code == code)
-            .ok_or_else(|| world_err(format!("no municipality {code}")))?;
+        let m = self.reg.municipality(code).ok_or_else(|| world_err(format!("no municipality {code}")))?;
         let head = match m.name.chars().last() {
             Some('区') => "区長",
             Some('町') => "町長",
@@ -184,14 +79,10 @@ impl DemoWorld {
             .residence
             .as_ref()
             .ok_or_else(|| world_err(format!("{} has no residence record (moved abroad?)", r.id)))?;
-        let h = self
-            .reg
-            .households
-            .iter()
-            .find(|h| h.id == res.household)
-            .ok_or_else(|| world_err(format!("no household {}", res.household)))?;
+        let h =
+            self.reg.household(&res.household).ok_or_else(|| world_err(format!("no household {}", res.household)))?;
         let head = self.resident(&h.head)?;
-        let mut chosen: Vec<&HouseholdMember> = h.members.iter().take(members).collect();
+        let mut chosen: Vec<&registry::HouseholdMember> = h.members.iter().take(members).collect();
         if members > 0 && !chosen.iter().any(|m| m.resident == r.id) {
             chosen.pop();
             if let Some(me) = h.members.iter().find(|m| m.resident == r.id) {
@@ -215,28 +106,28 @@ impl DemoWorld {
     fn resident_entry(&self, id: &str, relationship: &str, municipality: &str) -> Result<Resident, DocumentError> {
         let r = self.resident(id)?;
         let res = r.residence.as_ref().ok_or_else(|| world_err(format!("{id} has no residence record")))?;
-        let since = date(&res.since, "residence since")?;
+        let since = res.since;
         // Moved in from another municipality: a resident since the move; otherwise unknown.
         let became = match &res.previous_municipality {
             Some(from) if from != municipality => Some(since),
             _ => None,
         };
-        let foreign = match &r.foreign {
-            Some(f) => Some(ForeignResident {
-                nationality: f.nationality.clone(),
-                category: None,
-                status: f.residence_status.clone(),
-                period: None,
-                period_ends: f.period_of_stay_end.as_deref().map(|d| date(d, "period of stay")).transpose()?,
-                card_number: None,
-            }),
-            None => None,
-        };
+        let foreign = r.foreign.as_ref().map(|f| ForeignResident {
+            nationality: f.nationality.clone(),
+            category: None,
+            status: f.residence_status.clone(),
+            period: None,
+            period_ends: f.period_of_stay_end,
+            card_number: None,
+        });
         Ok(Resident {
             name: r.name.clone(),
             kana: Some(r.name_kana.clone()).filter(|k| !k.is_empty()),
-            born: date(&r.birth_date, "birth date")?,
-            sex: if r.sex == "female" { Sex::Female } else { Sex::Male },
+            born: r.birth_date,
+            sex: match r.sex {
+                registry::Sex::Female => Sex::Female,
+                registry::Sex::Male => Sex::Male,
+            },
             relationship: relationship.into(),
             became_resident: became,
             address_since: since,
@@ -253,10 +144,10 @@ impl DemoWorld {
     pub fn inkan(&self, resident: &str) -> Result<(Inkan, Issuer), DocumentError> {
         let r = self.resident(resident)?;
         let res = r.residence.as_ref().ok_or_else(|| world_err(format!("{resident} has no residence record")))?;
-        let seal = self.reg.seal_registrations.iter().find(|s| s.resident == r.id && s.status == "active");
+        let seal = self.reg.seal_registrations.iter().find(|s| s.resident == r.id && s.status == SealStatus::Active);
         let inkan = Inkan {
             name: r.name.clone(),
-            born: date(&r.birth_date, "birth date")?,
+            born: r.birth_date,
             sex: None,
             address: res.address.clone(),
             registration_number: seal.map(|s| s.registration_number.clone()).unwrap_or_default(),
@@ -310,12 +201,12 @@ impl DemoWorld {
                 .max()
                 .ok_or(DocumentError::TaxYearNotOnFile { requested: 0, available: Vec::new() })?,
         };
-        let k = Kazei::for_year(&r.name, date(&r.birth_date, "birth date")?, &records, year)?;
+        let k = Kazei::for_year(&r.name, r.birth_date, &records, year)?;
         Ok((k, self.issuer(&res.municipality)?))
     }
 
     /// The people sharing `resident`'s 本籍 and 筆頭者, the head first.
-    fn koseki_members(&self, resident: &str) -> Result<(&HonsekiJson, Vec<&ResidentRecord>), DocumentError> {
+    fn koseki_members(&self, resident: &str) -> Result<(&registry::Honseki, Vec<&ResidentRecord>), DocumentError> {
         let r = self.resident(resident)?;
         let h = r.honseki.as_ref().ok_or_else(|| world_err(format!("{resident} has no 本籍 (foreign resident?)")))?;
         let mut people: Vec<&ResidentRecord> = self
@@ -324,7 +215,7 @@ impl DemoWorld {
             .iter()
             .filter(|o| o.honseki.as_ref().is_some_and(|oh| oh.address == h.address && oh.hittosha == h.hittosha))
             .collect();
-        people.sort_by_key(|o| (o.name != h.hittosha, o.birth_date.clone()));
+        people.sort_by_key(|o| (o.name != h.hittosha, o.birth_date));
         Ok((h, people))
     }
 
@@ -337,7 +228,7 @@ impl DemoWorld {
             .iter()
             .take(members.max(1))
             .map(|p| {
-                let born = date(&p.birth_date, "birth date")?;
+                let born = p.birth_date;
                 Ok(KosekiPerson {
                     given_name: p
                         .name
@@ -380,10 +271,10 @@ impl DemoWorld {
             .take(members.max(1))
             .map(|p| {
                 let addresses = match &p.residence {
-                    Some(res) => vec![FuhyoAddress { address: res.address.clone(), since: date(&res.since, "since")? }],
+                    Some(res) => vec![FuhyoAddress { address: res.address.clone(), since: res.since }],
                     None => Vec::new(),
                 };
-                Ok(FuhyoPerson { name: p.name.clone(), born: date(&p.birth_date, "birth date")?, addresses })
+                Ok(FuhyoPerson { name: p.name.clone(), born: p.birth_date, addresses })
             })
             .collect::<Result<Vec<_>, DocumentError>>()?;
         Ok((Fuhyo { honseki: h.address.clone(), head: h.hittosha.clone(), persons }, self.issuer(&h.municipality)?))
@@ -438,11 +329,8 @@ impl DemoWorld {
         let mut first_err = None;
         let mut candidates: Vec<&ResidentRecord> = self.reg.residents.iter().collect();
         candidates.sort_by_key(|r| {
-            let size = r
-                .residence
-                .as_ref()
-                .and_then(|res| self.reg.households.iter().find(|h| h.id == res.household))
-                .map_or(0, |h| h.members.len());
+            let size =
+                r.residence.as_ref().and_then(|res| self.reg.household(&res.household)).map_or(0, |h| h.members.len());
             (size < members, r.id.clone())
         });
         for r in candidates {
@@ -486,13 +374,21 @@ mod tests {
                            "relationship": "世帯主", "since": "2015-04-01", "previous_address": "神奈川県川崎市",
                            "previous_municipality": "141305"},
              "honseki": {"municipality": "132250", "address": "東京都稲城市東長沼２１１１番地", "hittosha": "稲城　太郎"},
-             "foreign": null, "emigration": null, "card": {}},
+             "foreign": null, "emigration": null, "card": {"issued": "2020-01-06", "card_expiry": "2030-01-02",
+                      "auth_cert": {"kind": "auth", "serial": "01", "sha256": "AB", "issuer_generation": 2,
+                                    "not_before": "2020-01-06", "expiry": "2025-01-02", "status": "valid",
+                                    "status_since": null},
+                      "sign_cert": null}},
             {"id": "R0002", "name": "稲城　花子", "name_kana": "いなぎ　はなこ", "birth_date": "1982-03-04", "sex": "female",
              "my_number": "234567890123",
              "residence": {"municipality": "132250", "household": "H01", "address": "東京都稲城市東長沼２１１１番地",
                            "relationship": "妻", "since": "2015-04-01", "previous_address": null, "previous_municipality": null},
              "honseki": {"municipality": "132250", "address": "東京都稲城市東長沼２１１１番地", "hittosha": "稲城　太郎"},
-             "foreign": null, "emigration": null, "card": {}}],
+             "foreign": null, "emigration": null, "card": {"issued": "2020-01-06", "card_expiry": "2030-01-02",
+                      "auth_cert": {"kind": "auth", "serial": "01", "sha256": "AB", "issuer_generation": 2,
+                                    "not_before": "2020-01-06", "expiry": "2025-01-02", "status": "valid",
+                                    "status_since": null},
+                      "sign_cert": null}}],
           "seal_registrations": [{"resident": "R0001", "municipality": "132250", "registration_number": "1234",
                                   "registered_on": "2016-01-01", "status": "active", "abolished_on": null,
                                   "impression": "稲城", "diameter_mm": 15}],

@@ -90,10 +90,7 @@ struct Shared {
 }
 
 fn load_cards(world: &Path) -> Result<Vec<Card>, String> {
-    let manifest: madoguchi_sim::world::Manifest = serde_json::from_str(
-        &std::fs::read_to_string(world.join("manifest.json")).map_err(|e| format!("manifest.json: {e}"))?,
-    )
-    .map_err(|e| format!("manifest.json: {e}"))?;
+    let manifest = madoguchi_sim::world::Manifest::load(world).map_err(|e| format!("manifest.json: {e}"))?;
     use madoguchi_sim::world::Tag;
     let unusable = [Tag::Under15, Tag::CertsExpired, Tag::MovedAbroad, Tag::PhoneSuspended];
     let mut cards = Vec::new();

@@ -387,14 +387,8 @@ impl BackendProcess {
 
     /// Opens every municipality of the world all day, every day, through its administrator.
     fn open_around_the_clock(&self, world: &Path) -> Result<(), LabError> {
-        let manifest: serde_json::Value = serde_json::from_slice(
-            &std::fs::read(world.join("manifest.json")).map_err(|e| err("world manifest.json", e))?,
-        )
-        .map_err(|e| err("world manifest.json", e))?;
-        let codes: Vec<String> = manifest["municipalities"]
-            .as_array()
-            .map(|a| a.iter().filter_map(|m| m["code"].as_str().map(String::from)).collect())
-            .unwrap_or_default();
+        let manifest = crate::world::Manifest::load(world).map_err(|e| err("world manifest.json", e))?;
+        let codes: Vec<String> = manifest.municipalities.iter().map(|m| m.code.clone()).collect();
         if codes.is_empty() {
             return Err(err("world manifest.json", "no municipalities"));
         }

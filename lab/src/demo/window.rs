@@ -20,26 +20,26 @@ pub(super) fn windowed(args: &DemoArgs) -> Result<bool, DemoError> {
 
     let lab = Rc::new(Lab::start(args)?);
     let cfg = lab.kiosk_config()?;
-    let manifest: serde_json::Value =
-        serde_json::from_slice(&std::fs::read(lab.world.join("manifest.json")).map_err(|e| other("manifest.json", e))?)
-            .map_err(|e| other("manifest.json", e))?;
+    let manifest = madoguchi_sim::world::Manifest::load(&lab.world).map_err(|e| other("manifest.json", e))?;
     // Every card and phone of the world, with the PIN beside it: this is test material.
     let mut tokens: Vec<(Token, PathBuf, Vec<&'static str>)> = Vec::new();
-    for r in manifest["residents"].as_array().into_iter().flatten() {
-        let (id, name) = (r["id"].as_str().unwrap_or_default(), r["name"].as_str().unwrap_or_default());
-        let tags = r["tags"].as_array().map(|t| t.iter().filter_map(|x| x.as_str()).collect::<Vec<_>>().join(", "));
-        let pin = r["auth_pin"].as_str().unwrap_or_default();
-        if let Some(p) = r["card_profile"].as_str() {
-            let label = format!("{id} {name}: card, PIN {pin} ({})", tags.clone().unwrap_or_default());
-            tokens.push((
-                Token { id: id.into(), label: label.into(), contactless_only: false },
-                lab.world.join(p),
-                vec![],
-            ));
-        }
-        for (kind, flag) in [("android", "android"), ("iphone", "iphone")] {
-            if let Some(p) = r["phone_profiles"][kind].as_str() {
-                let pin = r["phone_secrets"][kind]["auth_pin"].as_str().unwrap_or(pin);
+    for r in &manifest.residents {
+        let (id, name) = (r.id.as_str(), r.name.as_str());
+        let tags = r.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
+        let pin = r.auth_pin.as_str();
+        let label = format!("{id} {name}: card, PIN {pin} ({tags})");
+        tokens.push((
+            Token { id: id.into(), label: label.into(), contactless_only: false },
+            lab.world.join(&r.card_profile),
+            vec![],
+        ));
+        let android_pin = r.phone_secrets.as_ref().and_then(|s| s.android.as_ref()).map(|s| s.auth_pin.as_str());
+        for (kind, flag, profile, phone_pin) in [
+            ("android", "android", &r.phone_profiles.android, android_pin),
+            ("iphone", "iphone", &r.phone_profiles.iphone, None),
+        ] {
+            if let Some(p) = profile {
+                let pin = phone_pin.unwrap_or(pin);
                 let label = format!("{id} {name}: {kind} phone, PIN {pin}");
                 tokens.push((
                     Token { id: id.into(), label: label.into(), contactless_only: true },

@@ -3,6 +3,8 @@
 
 use super::template::Field;
 use super::*;
+use madoguchi_sim::world::{Manifest, ManifestError, ManifestResident, MANIFEST_FILE};
+
 /// The people a scenario plays with, from a demo world's `manifest.json`.
 #[derive(Debug)]
 pub struct Cast {
@@ -98,64 +100,6 @@ impl fmt::Debug for Person {
     }
 }
 
-/// `manifest.json`, only what a scenario needs (the generator writes more).
-#[derive(serde::Deserialize)]
-struct RawManifest {
-    format: u32,
-    today: String,
-    residents: Vec<RawResident>,
-}
-
-#[derive(serde::Deserialize)]
-struct RawResident {
-    id: String,
-    name: String,
-    #[serde(default)]
-    name_kana: String,
-    card_profile: String,
-    #[serde(default)]
-    phone_profiles: RawPhones,
-    #[serde(default)]
-    phone_secrets: Option<RawPhoneSecrets>,
-    #[serde(deserialize_with = "secret")]
-    auth_pin: Zeroizing<String>,
-    #[serde(default, deserialize_with = "optional_secret")]
-    sign_password: Option<Zeroizing<String>>,
-    #[serde(default)]
-    tags: Vec<String>,
-    #[serde(default)]
-    household: Option<String>,
-    #[serde(default)]
-    municipality: String,
-}
-
-#[derive(serde::Deserialize, Default)]
-struct RawPhones {
-    android: Option<String>,
-    iphone: Option<String>,
-}
-
-#[derive(serde::Deserialize)]
-struct RawPhoneSecrets {
-    android: Option<RawSecrets>,
-}
-
-#[derive(serde::Deserialize)]
-struct RawSecrets {
-    #[serde(deserialize_with = "secret")]
-    auth_pin: Zeroizing<String>,
-    #[serde(deserialize_with = "secret")]
-    sign_password: Zeroizing<String>,
-}
-
-fn secret<'de, D: Deserializer<'de>>(d: D) -> Result<Zeroizing<String>, D::Error> {
-    String::deserialize(d).map(Zeroizing::new)
-}
-
-fn optional_secret<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Zeroizing<String>>, D::Error> {
-    Option::<String>::deserialize(d).map(|o| o.map(Zeroizing::new))
-}
-
 fn world_error(s: &Scenario, line: usize, key: &str, message: impl Into<String>) -> ScenarioError {
     let mut e = ScenarioError::new(ErrorKind::World, message).in_file(&s.source);
     if line > 0 {
@@ -171,24 +115,25 @@ fn world_error(s: &Scenario, line: usize, key: &str, message: impl Into<String>)
 /// resident's household: by tags, the first such match; by id, an error otherwise.
 pub fn cast(s: &Scenario, world_dir: &Path) -> Result<Cast, ScenarioError> {
     let world = std::path::absolute(world_dir).unwrap_or_else(|_| world_dir.to_path_buf());
-    let manifest_path = world.join("manifest.json");
+    let manifest_path = world.join(MANIFEST_FILE);
     let bad_world = |m: String| ScenarioError::new(ErrorKind::World, m).in_file(&manifest_path);
-    // The file holds every resident's PIN in clear (test material): its bytes are wiped after use.
-    let bytes = Zeroizing::new(std::fs::read(&manifest_path).map_err(|e| bad_world(format!("cannot read: {e}")))?);
-    let manifest: RawManifest =
-        serde_json::from_slice(&bytes).map_err(|e| bad_world(format!("not a demo world manifest: {e}")))?;
-    if manifest.format != 1 {
-        return Err(bad_world(format!("manifest format {} is not understood (1 is)", manifest.format)));
-    }
-    let today = Date::parse(&manifest.today, time::macros::format_description!("[year]-[month]-[day]"))
-        .map_err(|_| bad_world(format!("`today` {:?} is not a date", manifest.today)))?;
+    // The file holds every resident's PIN in clear (test material): the one manifest reader
+    // wipes the bytes it read and keeps the secrets in zeroizing strings.
+    let manifest = Manifest::load(&world).map_err(|e| {
+        bad_world(match e {
+            ManifestError::Io { source, .. } => format!("cannot read: {source}"),
+            ManifestError::Json { source, .. } => format!("not a demo world manifest: {source}"),
+            ManifestError::Version { found, .. } => format!("manifest format {found} is not understood (1 is)"),
+        })
+    })?;
+    let today = manifest.today;
     let mut residents = manifest.residents;
 
-    let pick = |who: &Who, residents: &[RawResident], skip: &dyn Fn(&RawResident) -> bool| -> Option<usize> {
+    let pick = |who: &Who, residents: &[ManifestResident], skip: &dyn Fn(&ManifestResident) -> bool| -> Option<usize> {
         residents.iter().position(|r| {
             let matches = match who {
                 Who::Id(id) => r.id == *id,
-                Who::Tags(tags) => tags.iter().all(|t| r.tags.contains(t)),
+                Who::Tags(tags) => tags.iter().all(|t| r.tags.iter().any(|x| x.as_str() == t)),
             };
             matches && !skip(r)
         })
@@ -202,11 +147,11 @@ pub fn cast(s: &Scenario, world_dir: &Path) -> Result<Cast, ScenarioError> {
         )
     })?;
     let (res_id, res_household) = (residents[ri].id.clone(), residents[ri].household.clone());
-    let same_home = |r: &RawResident| r.household.is_some() && r.household == res_household;
+    let same_home = |r: &ManifestResident| r.household.is_some() && r.household == res_household;
     let oi = match &s.other {
         None => None,
         Some(who) => {
-            let skip = |r: &RawResident| r.id == res_id || same_home(r);
+            let skip = |r: &ManifestResident| r.id == res_id || same_home(r);
             let found = pick(who, &residents, &skip);
             if found.is_none() {
                 let why = match pick(who, &residents, &|_| false) {
@@ -254,7 +199,7 @@ fn profile_path(world: &Path, relative: &str) -> Result<PathBuf, String> {
     Ok(full)
 }
 
-fn person(r: RawResident, world: &Path) -> Result<Person, String> {
+fn person(r: ManifestResident, world: &Path) -> Result<Person, String> {
     let (phone_pin, phone_password) = match r.phone_secrets.and_then(|s| s.android) {
         Some(s) => (Some(s.auth_pin), Some(s.sign_password)),
         None => (None, None),
@@ -273,7 +218,7 @@ fn person(r: RawResident, world: &Path) -> Result<Person, String> {
         sign_password: r.sign_password,
         phone_pin,
         phone_password,
-        tags: r.tags,
+        tags: r.tags.iter().map(|t| t.as_str().to_string()).collect(),
         household: r.household,
         municipality: r.municipality,
     })

@@ -1,4 +1,3 @@
-
 use super::*;
 
 fn src() -> &'static Path {
@@ -337,6 +336,24 @@ fn world() -> tempfile::TempDir {
               "tags": ["adult", "moved-abroad"], "municipality": "132217", "household": null }
         ]
     });
+    let mut manifest = manifest;
+    // What every resident of a generated world also has, which no scenario here uses.
+    for r in manifest["residents"].as_array_mut().unwrap() {
+        let r = r.as_object_mut().unwrap();
+        for (key, value) in [
+            ("text_pin", serde_json::json!("1111")),
+            ("my_number", serde_json::json!("1")),
+            ("notes", serde_json::json!("")),
+            ("birth_date", serde_json::json!("1980-01-01")),
+            ("sex", serde_json::json!("male")),
+            ("address", serde_json::Value::Null),
+            ("cert_expiry", serde_json::json!("2030-01-01")),
+            ("auth_cert_serial", serde_json::json!("01")),
+            ("sign_cert_serial", serde_json::Value::Null),
+        ] {
+            r.entry(key).or_insert(value);
+        }
+    }
     std::fs::write(dir.path().join("manifest.json"), serde_json::to_vec(&manifest).unwrap()).unwrap();
     dir
 }

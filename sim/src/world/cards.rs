@@ -11,6 +11,7 @@ use madoguchi_api::registry::{CertRecord, CertStatus, Municipality, PhoneRecord}
 use madoguchi_certs::testpki::CaKind;
 use madoguchi_certs::RevocationReason;
 use time::Duration;
+use zeroize::Zeroizing;
 
 pub(super) fn pin(value: String, max: u8) -> PinRecord {
     PinRecord { value, max_tries: max, tries_left: max }
@@ -133,7 +134,10 @@ impl<'a> Builder<'a> {
         self.put_json(&path, &profile)?;
         Ok(Some(PhoneOut {
             token,
-            secrets: (token == TokenKind::Android).then_some(PhoneSecrets { auth_pin, sign_password: password }),
+            secrets: (token == TokenKind::Android).then_some(PhoneSecrets {
+                auth_pin: Zeroizing::new(auth_pin),
+                sign_password: Zeroizing::new(password),
+            }),
             record: PhoneRecord {
                 token: token.into(),
                 profile: path.clone(),

@@ -1,10 +1,16 @@
 //! `manifest.json`: who is who in the demo world (ids, PINs, tags, card profile paths). The
 //! simulator's own file: tests, scenarios and the lab read it, the product never does.
+//!
+//! One definition for the generator and every reader ([`Manifest::load`]). The file holds every
+//! resident's PINs and passwords in clear (test material), so a reader keeps them only in
+//! zeroizing strings, wipes the bytes it read, and no `Debug` shows them.
 
 use madoguchi_api::registry::{iso_date, Municipality, Sex};
 use serde::{Deserialize, Serialize};
+use std::fmt;
 use std::path::Path;
 use time::Date;
+use zeroize::Zeroizing;
 
 /// Format version in `manifest.json`.
 pub const MANIFEST_FORMAT: u32 = 1;
@@ -47,6 +53,28 @@ pub enum Tag {
 }
 
 impl Tag {
+    /// The tag as the manifest and scenarios spell it (`household-head`).
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            Tag::Adult => "adult",
+            Tag::HouseholdHead => "household-head",
+            Tag::HouseholdMember => "household-member",
+            Tag::Under15 => "under-15",
+            Tag::ForeignResident => "foreign-resident",
+            Tag::SealRegistered => "seal-registered",
+            Tag::KosekiElsewhere => "koseki-elsewhere",
+            Tag::CertsExpired => "certs-expired",
+            Tag::CertsExpiringSoon => "certs-expiring-soon",
+            Tag::SignRevoked => "sign-revoked",
+            Tag::PinBlocked => "pin-blocked",
+            Tag::PhoneAndroid => "phone-android",
+            Tag::PhoneIphone => "phone-iphone",
+            Tag::PhoneSuspended => "phone-suspended",
+            Tag::VariantKanjiName => "variant-kanji-name",
+            Tag::MovedAbroad => "moved-abroad",
+        }
+    }
+
     pub const ALL: [Tag; 16] = [
         Tag::Adult,
         Tag::HouseholdHead,
@@ -116,11 +144,20 @@ impl PhoneProfiles {
 }
 
 /// The phone's own credentials (jpki.md §8: set on the phone, not the card's). Only Android
-/// has any at the kiosk; an iPhone is unlocked by Face ID before it is tapped.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// has any at the kiosk; an iPhone is unlocked by Face ID before it is tapped. `Debug` shows
+/// neither.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct PhoneSecrets {
-    pub auth_pin: String,
-    pub sign_password: String,
+    #[serde(with = "secret")]
+    pub auth_pin: Zeroizing<String>,
+    #[serde(with = "secret")]
+    pub sign_password: Zeroizing<String>,
+}
+
+impl fmt::Debug for PhoneSecrets {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("PhoneSecrets").finish_non_exhaustive()
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
@@ -129,7 +166,8 @@ pub struct PhoneSecretsByKind {
     pub android: Option<PhoneSecrets>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+/// One resident. `Debug` shows neither the PINs nor the password.
+#[derive(Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestResident {
     pub id: String,
     /// As in the resident register (may hold variant kanji such as 髙).
@@ -141,11 +179,14 @@ pub struct ManifestResident {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub phone_secrets: Option<PhoneSecretsByKind>,
     /// User-authentication PIN of the card (4 digits, never starting with 0 or 9).
-    pub auth_pin: String,
+    #[serde(with = "secret")]
+    pub auth_pin: Zeroizing<String>,
     /// Signature password of the card; `null` for residents under 15.
-    pub sign_password: Option<String>,
+    #[serde(default, with = "optional_secret")]
+    pub sign_password: Option<Zeroizing<String>>,
     /// PIN of the 券面事項入力補助AP.
-    pub text_pin: String,
+    #[serde(with = "secret")]
+    pub text_pin: Zeroizing<String>,
     pub my_number: String,
     pub notes: String,
     pub tags: Vec<Tag>,
@@ -164,6 +205,47 @@ pub struct ManifestResident {
     pub sign_cert_serial: Option<String>,
 }
 
+impl fmt::Debug for ManifestResident {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("ManifestResident")
+            .field("id", &self.id)
+            .field("card_profile", &self.card_profile)
+            .field("phone_profiles", &self.phone_profiles)
+            .field("tags", &self.tags)
+            .field("municipality", &self.municipality)
+            .field("household", &self.household)
+            .finish_non_exhaustive()
+    }
+}
+
+/// A secret as a JSON string, held only in a zeroizing string (serde `with`).
+mod secret {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use zeroize::Zeroizing;
+
+    pub fn serialize<S: Serializer>(v: &Zeroizing<String>, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_str(v)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Zeroizing<String>, D::Error> {
+        String::deserialize(d).map(Zeroizing::new)
+    }
+}
+
+/// An optional [`secret`]: `null` when absent.
+mod optional_secret {
+    use serde::{Deserialize, Deserializer, Serialize, Serializer};
+    use zeroize::Zeroizing;
+
+    pub fn serialize<S: Serializer>(v: &Option<Zeroizing<String>>, s: S) -> Result<S::Ok, S::Error> {
+        v.as_ref().map(|v| v.as_str()).serialize(s)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Zeroizing<String>>, D::Error> {
+        Option::<String>::deserialize(d).map(|o| o.map(Zeroizing::new))
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ManifestHousehold {
     pub id: String,
@@ -173,16 +255,28 @@ pub struct ManifestHousehold {
 }
 
 impl Manifest {
-    /// Reads `DIR/manifest.json`.
+    /// Reads `DIR/manifest.json`. The bytes read (every PIN in clear) are wiped after parsing.
     pub fn load(world_dir: &Path) -> Result<Manifest, ManifestError> {
         let path = world_dir.join(MANIFEST_FILE).display().to_string();
-        let bytes = std::fs::read(world_dir.join(MANIFEST_FILE))
-            .map_err(|source| ManifestError::Io { path: path.clone(), source })?;
-        let manifest: Manifest =
-            serde_json::from_slice(&bytes).map_err(|source| ManifestError::Json { path: path.clone(), source })?;
-        if manifest.format != MANIFEST_FORMAT {
-            return Err(ManifestError::Version { path, found: manifest.format });
+        let bytes = Zeroizing::new(
+            std::fs::read(world_dir.join(MANIFEST_FILE))
+                .map_err(|source| ManifestError::Io { path: path.clone(), source })?,
+        );
+        Manifest::from_json(&bytes, &path)
+    }
+
+    /// Parses a manifest; `name` says where it came from in errors. A manifest of another
+    /// format is refused as such, before its fields are read.
+    pub fn from_json(bytes: &[u8], name: &str) -> Result<Manifest, ManifestError> {
+        #[derive(Deserialize)]
+        struct Format {
+            format: u32,
         }
-        Ok(manifest)
+        let json = |source| ManifestError::Json { path: name.into(), source };
+        let Format { format } = serde_json::from_slice(bytes).map_err(json)?;
+        if format != MANIFEST_FORMAT {
+            return Err(ManifestError::Version { path: name.into(), found: format });
+        }
+        serde_json::from_slice(bytes).map_err(json)
     }
 }

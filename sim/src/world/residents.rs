@@ -21,6 +21,7 @@ use madoguchi_certs::{Basic4Info, Sex as CertSex};
 use serde::Serialize;
 use std::collections::{BTreeMap, BTreeSet};
 use time::{Date, Duration};
+use zeroize::Zeroizing;
 
 pub(super) fn age_on(birth: Date, on: Date) -> i32 {
     let had_birthday = validity::birthday_in_year(birth, on.year()) <= on;
@@ -262,9 +263,9 @@ impl<'a> Builder<'a> {
             card_profile: card_path,
             phone_profiles,
             phone_secrets,
-            auth_pin,
-            sign_password,
-            text_pin,
+            auth_pin: Zeroizing::new(auth_pin),
+            sign_password: sign_password.map(Zeroizing::new),
+            text_pin: Zeroizing::new(text_pin),
             my_number: my_no.clone(),
             notes: spec.notes.into(),
             tags: tags.into_iter().collect(),

@@ -73,7 +73,7 @@ fn manifest_invariants() {
     for tag in Tag::ALL {
         assert!(m.residents.iter().any(|r| r.tags.contains(&tag)), "{tag:?}");
     }
-    let on_disk: Manifest = serde_json::from_slice(&read("manifest.json")).unwrap();
+    let on_disk = Manifest::load(world().dir.path()).unwrap();
     assert_eq!(&on_disk, m);
     let json: serde_json::Value = serde_json::from_slice(&read("manifest.json")).unwrap();
     assert_eq!(json["today"], "2026-03-15");
@@ -120,7 +120,7 @@ fn profiles_load_and_certs_parse_with_the_right_profiles() {
     for r in &m.residents {
         let p = card(r);
         assert_eq!((p.holder.as_str(), p.token), (r.id.as_str(), TokenKind::Card));
-        assert_eq!(p.jpki.auth_pin.value, r.auth_pin);
+        assert_eq!(p.jpki.auth_pin.value, *r.auth_pin);
         let auth = JpkiCertificate::from_der(&p.jpki.auth_cert).unwrap();
         assert_eq!(auth.profile(), CertProfile::UserAuthentication);
         assert_eq!(auth.serial_hex(), r.auth_cert_serial);
@@ -135,7 +135,7 @@ fn profiles_load_and_certs_parse_with_the_right_profiles() {
                 assert_eq!(sign.profile(), CertProfile::DigitalSignature);
                 let b4 = sign.basic4().unwrap().unwrap();
                 assert_eq!(b4.birth_date.date, r.birth_date);
-                assert_eq!(p.jpki.sign_password.as_ref().map(|x| x.value.clone()), r.sign_password);
+                assert_eq!(p.jpki.sign_password.as_ref().map(|x| x.value.clone()), r.sign_password.as_deref().cloned());
                 assert_eq!(Some(sign.serial_hex()), r.sign_cert_serial);
                 if r.tags.contains(&Tag::VariantKanjiName) {
                     assert!(b4.name_alt_positions.starts_with('1') && b4.name != r.name);
@@ -172,8 +172,8 @@ fn phones_have_their_own_keys_and_credentials() {
     assert_ne!(phone.jpki.auth_key_pkcs8, card.jpki.auth_key_pkcs8);
     assert_ne!(phone.jpki.auth_cert, card.jpki.auth_cert);
     let secrets = android.phone_secrets.as_ref().unwrap().android.as_ref().unwrap();
-    assert_eq!(phone.jpki.auth_pin.value, secrets.auth_pin);
-    assert_eq!(phone.jpki.sign_password.as_ref().unwrap().value, secrets.sign_password);
+    assert_eq!(phone.jpki.auth_pin.value, *secrets.auth_pin);
+    assert_eq!(phone.jpki.sign_password.as_ref().unwrap().value, *secrets.sign_password);
     let p_auth = JpkiCertificate::from_der(&phone.jpki.auth_cert).unwrap();
     let c_auth = JpkiCertificate::from_der(&card.jpki.auth_cert).unwrap();
     assert_eq!(p_auth.not_after(), c_auth.not_after(), "validity follows the card");
@@ -228,7 +228,7 @@ fn validity_rules_hold() {
     {
         assert!(r.cert_expiry - TODAY > Duration::days(92), "{}", r.id);
     }
-    let registry: Registry = serde_json::from_slice(&read("registry.json")).unwrap();
+    let registry = Registry::load(world().dir.path()).unwrap();
     let foreign = with_tag(Tag::ForeignResident);
     let rec = registry.residents.iter().find(|x| x.id == foreign.id).unwrap();
     let stay_end = rec.foreign.as_ref().unwrap().period_of_stay_end.unwrap();
@@ -246,7 +246,7 @@ fn validity_rules_hold() {
 
 #[test]
 fn registry_is_consistent() {
-    let registry: Registry = serde_json::from_slice(&read("registry.json")).unwrap();
+    let registry = Registry::load(world().dir.path()).unwrap();
     let m = &world().manifest;
     assert_eq!(registry.residents.len(), m.residents.len());
     for h in &registry.households {
@@ -303,4 +303,25 @@ fn my_number_check_digit_matches_the_official_example() {
     assert!(!is_valid_my_number("12345678901"));
     assert!(!is_valid_my_number("12345678901a"));
     assert_eq!(my_number_check_digit(&[0; 11]), 0);
+}
+
+#[test]
+fn tags_are_spelt_as_in_the_manifest() {
+    for tag in Tag::ALL {
+        assert_eq!(serde_json::to_value(tag).unwrap(), tag.as_str(), "{tag:?}");
+    }
+}
+
+#[test]
+fn the_manifest_reader_keeps_secrets_out_of_debug_and_refuses_other_formats() {
+    let r = with_tag(Tag::PhoneAndroid);
+    let shown = format!("{:?}", world().manifest);
+    let secrets = r.phone_secrets.as_ref().unwrap().android.as_ref().unwrap();
+    for secret in [r.auth_pin.as_str(), r.text_pin.as_str(), secrets.auth_pin.as_str(), secrets.sign_password.as_str()]
+    {
+        assert!(!shown.contains(&format!("\"{secret}\"")), "Debug shows a secret");
+    }
+    assert!(shown.contains(&r.id));
+    let e = Manifest::from_json(br#"{"format": 2, "residents": []}"#, "manifest.json").unwrap_err();
+    assert!(matches!(e, super::ManifestError::Version { found: 2, .. }), "{e}");
 }
