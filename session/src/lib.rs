@@ -23,6 +23,7 @@
 //! - Timeouts run on the monotonic clock, so a wall clock stepped by NTP neither fires nor
 //!   suppresses them; wall-clock jumps are audited.
 
+pub mod catalog;
 pub mod catalogue;
 pub mod checks;
 pub mod io;
@@ -1149,7 +1150,7 @@ impl Session {
         let request = match step {
             BackendStep::Challenge => Request::Challenge,
             BackendStep::Offers => match txn.backend_session.clone() {
-                Some(session_id) => Request::Offers { session_id },
+                Some(session_id) => Request::Offers { session_id, held_catalog: self.docs.held_catalog() },
                 None => return self.exit(Some(FailureCode::Internal), fx),
             },
             BackendStep::Issue => match self.issue_request() {
@@ -1278,7 +1279,8 @@ impl Session {
                 if let Some(t) = self.txn.as_mut() {
                     t.card_released = true;
                 }
-                self.backend(Request::Offers { session_id }, BackendStep::Offers, fx);
+                let held_catalog = self.docs.held_catalog();
+                self.backend(Request::Offers { session_id, held_catalog }, BackendStep::Offers, fx);
                 self.enter(Phase::RemoveCard);
                 if !self.txn.as_ref().is_some_and(|t| t.card_in_use) {
                     // Taken off early (after signing): no resident timer, just wait for offers.
@@ -1287,7 +1289,10 @@ impl Session {
                     }
                 }
             }
-            (BackendStep::Offers, BackendOk::Offers(offers)) => self.got_offers(offers, fx),
+            (BackendStep::Offers, BackendOk::Offers(delivered)) => match self.docs.offers(delivered) {
+                Ok(offers) => self.got_offers(offers, fx),
+                Err(refused) => self.backend_failed(BackendStep::Offers, refused.backend_error(), fx),
+            },
             (BackendStep::Issue, BackendOk::Issued(issued)) => self.got_issued(issued, fx),
             (step, ok) => {
                 log::warn!("backend answer {ok:?} does not fit step {}", step.name());
