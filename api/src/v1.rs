@@ -113,7 +113,7 @@ pub struct NoticeOut {
 }
 
 /// `GET /v1/sessions/{session_id}/offers`.
-#[derive(Debug, Clone, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OffersReply {

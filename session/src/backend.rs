@@ -148,7 +148,10 @@ impl Turn<'_> {
             (BackendStep::Authenticate, BackendOk::Authenticated { session_id, certificate_fingerprint }) => {
                 self.authenticated(session_id, certificate_fingerprint)
             }
-            (BackendStep::Offers, BackendOk::Offers(offers)) => self.got_offers(offers),
+            (BackendStep::Offers, BackendOk::Offers(delivered)) => match self.k.docs.offers(delivered) {
+                Ok(offers) => self.got_offers(offers),
+                Err(refused) => self.backend_failed(pending.step, pending.request, refused.backend_error()),
+            },
             (BackendStep::Issue, BackendOk::Issued(issued)) => self.got_issued(issued),
             (step, ok) => {
                 log::warn!("backend answer {ok:?} does not fit step {}", step.name());
@@ -174,7 +177,8 @@ impl Turn<'_> {
         if let Some(card) = self.t.card.as_mut() {
             card.released = true;
         }
-        self.backend(Request::Offers { session_id }, BackendStep::Offers);
+        let held_catalog = self.k.docs.held_catalog();
+        self.backend(Request::Offers { session_id, held_catalog }, BackendStep::Offers);
         // The certificate is not needed any more: leaving the phase drops (and zeroes) it.
         self.t.phase.wipe();
         self.enter(Phase::RemoveCard { resident, offers: None });

@@ -1,14 +1,12 @@
-//! The two checks the session makes on bytes it is handed: the resident's certificate (chain to
-//! the pinned JPKI anchors) and the backend's signed document (Ed25519 over the exact payload,
-//! then its binding). Both are pure computations, behind traits so the session's own tests can
+//! The checks the session makes on bytes it is handed: the resident's certificate (chain to the
+//! pinned JPKI anchors) and the backend's signed document (Ed25519 over the exact payload, its
+//! binding, and whether it can be printed at all, with the contract's own checks). Both are pure computations, behind traits so the session's own tests can
 //! use fixed answers while these implementations are tested on their own.
 
-use super::io::{DocumentBinding, SignedDocument};
-use base64::engine::general_purpose::STANDARD as B64;
-use base64::Engine;
-use ed25519_dalek::{Signature, Verifier, VerifyingKey};
+pub use super::catalog::{CatalogCheck, CatalogRejection};
+use super::io::{DocumentBinding, Offers, OffersDelivery, SignedDocument};
+use madoguchi_api::{verify_binding, DocumentPayload, PublicKey, VerifyErrorKind};
 use madoguchi_certs::{CertErrorKind, CertProfile, JpkiCertificate, TrustAnchors};
-use sha2::{Digest, Sha256};
 use time::OffsetDateTime;
 
 /// What the session needs to know about an accepted certificate.
@@ -74,73 +72,81 @@ impl CertificateCheck for AnchorCheck {
 pub enum DocumentRejection {
     /// Signature missing, of another algorithm, by another key, or not verifying.
     BadSignature,
-    /// Signed, but not a document payload with a binding.
+    /// Signed, but not a document payload that can be printed as issued (its binding, form or
+    /// contents): refused here, before payment is kept, rather than by the printer after it.
     Malformed,
 }
 
+/// What the backend signed: each document, and the catalog the offers must agree with.
 pub trait DocumentCheck: Send {
-    /// Verifies the backend's signature and returns the binding the payload declares.
+    /// Verifies the backend's signature and the payload, and returns the binding it declares.
     fn check(&self, document: &SignedDocument) -> Result<DocumentBinding, DocumentRejection>;
+    /// The catalog version held ([`CatalogCheck::held_version`]).
+    fn held_catalog(&self) -> Option<i64>;
+    /// Takes delivered offers and catalog ([`CatalogCheck::offers`]).
+    fn offers(&mut self, delivered: OffersDelivery) -> Result<Offers, CatalogRejection>;
 }
 
-/// Ed25519 with the backend's pinned public key (`backend/src/signing.rs`).
+/// Ed25519 with the backend's pinned public key, then the contract's payload checks
+/// ([`madoguchi_api::verify_binding`], [`DocumentPayload::parse`]): one copy of both.
 pub struct Ed25519DocumentCheck {
-    key: VerifyingKey,
-    key_id: String,
+    key: PublicKey,
+    catalog: CatalogCheck,
 }
 
 impl Ed25519DocumentCheck {
-    pub fn new(key: VerifyingKey) -> Ed25519DocumentCheck {
-        // Same key id as the backend: first 8 bytes of SHA-256 of the raw key, hex.
-        let key_id = hex::encode(&Sha256::digest(key.as_bytes())[..8]);
-        Ed25519DocumentCheck { key, key_id }
+    pub fn new(key: ed25519_dalek::VerifyingKey) -> Ed25519DocumentCheck {
+        Ed25519DocumentCheck::with(PublicKey(key))
     }
 
     /// From 64 hex digits (the configuration's form).
     pub fn from_hex(hex_key: &str) -> Option<Ed25519DocumentCheck> {
-        let bytes: [u8; 32] = hex::decode(hex_key.trim()).ok()?.try_into().ok()?;
-        VerifyingKey::from_bytes(&bytes).ok().map(Ed25519DocumentCheck::new)
+        PublicKey::from_hex(hex_key).ok().map(Ed25519DocumentCheck::with)
     }
 
-    pub fn key_id(&self) -> &str {
-        &self.key_id
+    /// The catalog is signed with the same key as the documents.
+    fn with(key: PublicKey) -> Ed25519DocumentCheck {
+        Ed25519DocumentCheck { key, catalog: CatalogCheck::new(key) }
     }
-}
 
-#[derive(serde::Deserialize)]
-struct PayloadHead {
-    binding: WireBinding,
-}
+    /// Same key id as the backend's: first 8 bytes of SHA-256 of the raw key, hex.
+    pub fn key_id(&self) -> String {
+        self.key.key_id()
+    }
 
-#[derive(serde::Deserialize)]
-struct WireBinding {
-    session_id: String,
-    certificate_fingerprint: String,
-    kiosk_id: String,
-    issuance_number: String,
-    document: String,
-    copies: i64,
+    /// The backend's key (the catalog is signed with it too).
+    pub fn key(&self) -> &PublicKey {
+        &self.key
+    }
 }
 
 impl DocumentCheck for Ed25519DocumentCheck {
     fn check(&self, document: &SignedDocument) -> Result<DocumentBinding, DocumentRejection> {
-        if document.algorithm != "Ed25519" || document.key_id != self.key_id {
-            return Err(DocumentRejection::BadSignature);
+        let b = verify_binding(&self.key, document).map_err(|e| match e.kind() {
+            VerifyErrorKind::Signature => DocumentRejection::BadSignature,
+            _ => DocumentRejection::Malformed,
+        })?;
+        // Verified: now whether it can be printed at all (the printer checks again, defensively).
+        if let Err(e) = DocumentPayload::parse(&document.payload) {
+            log::error!("document {} refused before printing ({:?}): {e}", b.issuance_number, e.kind());
+            return Err(DocumentRejection::Malformed);
         }
-        let sig = B64.decode(&document.signature).map_err(|_| DocumentRejection::BadSignature)?;
-        let sig = Signature::from_slice(&sig).map_err(|_| DocumentRejection::BadSignature)?;
-        self.key.verify(document.payload.as_bytes(), &sig).map_err(|_| DocumentRejection::BadSignature)?;
-        // Parsed only after the signature verified.
-        let head: PayloadHead = serde_json::from_str(&document.payload).map_err(|_| DocumentRejection::Malformed)?;
-        let b = head.binding;
         Ok(DocumentBinding {
             session_id: b.session_id,
             certificate_fingerprint: b.certificate_fingerprint,
             kiosk_id: b.kiosk_id,
             issuance_number: b.issuance_number,
-            document: b.document,
+            document: b.document.id().to_string(),
             copies: b.copies,
         })
+    }
+
+    fn held_catalog(&self) -> Option<i64> {
+        self.catalog.held_version()
+    }
+
+    fn offers(&mut self, delivered: OffersDelivery) -> Result<Offers, CatalogRejection> {
+        self.catalog.offers(delivered)
     }
 }
 
@@ -181,7 +187,7 @@ mod tests {
     fn ed25519_documents_verify_and_tampering_is_refused() {
         let key = SigningKey::from_bytes(&[7u8; 32]);
         let check = Ed25519DocumentCheck::new(key.verifying_key());
-        let doc = sign(&key, &payload("S1", "ab", "N1", "juminhyo", 1));
+        let doc = sign(&key, &payload("S1", &"ab".repeat(32), "N1", "juminhyo", 1));
         let b = check.check(&doc).unwrap();
         assert_eq!((b.session_id.as_str(), b.issuance_number.as_str(), b.copies), ("S1", "N1", 1));
 
@@ -190,7 +196,7 @@ mod tests {
         assert_eq!(check.check(&tampered), Err(DocumentRejection::BadSignature));
 
         let other = SigningKey::from_bytes(&[8u8; 32]);
-        let mut foreign = sign(&other, &payload("S1", "ab", "N1", "juminhyo", 1));
+        let mut foreign = sign(&other, &payload("S1", &"ab".repeat(32), "N1", "juminhyo", 1));
         assert_eq!(check.check(&foreign), Err(DocumentRejection::BadSignature));
         foreign.key_id = doc.key_id.clone();
         assert_eq!(check.check(&foreign), Err(DocumentRejection::BadSignature));
@@ -199,5 +205,20 @@ mod tests {
         assert_eq!(check.check(&not_a_document), Err(DocumentRejection::Malformed));
         assert!(Ed25519DocumentCheck::from_hex(&hex::encode(key.verifying_key().as_bytes())).is_some());
         assert!(Ed25519DocumentCheck::from_hex("00").is_none());
+    }
+
+    #[test]
+    fn a_signed_payload_that_cannot_be_printed_is_refused_here() {
+        let key = SigningKey::from_bytes(&[7u8; 32]);
+        let check = Ed25519DocumentCheck::new(key.verifying_key());
+        let good = payload("S1", &"ab".repeat(32), "N1", "juminhyo", 1);
+        for bad in [
+            good.replace("\"1978-05-14\"", "\"1978-13-40\""),
+            good.replace("\"format\":1", "\"format\":9"),
+            good.replace("\"whole_household\":false", "\"whole_household\":false,\"extra\":1"),
+            payload("S1", &"ab".repeat(32), "N1", "kazei", 1),
+        ] {
+            assert_eq!(check.check(&sign(&key, &bad)), Err(DocumentRejection::Malformed), "{bad}");
+        }
     }
 }

@@ -6,6 +6,8 @@
 
 use super::view_model::ViewModel;
 use core::fmt;
+use madoguchi_api::v1::OffersReply;
+use madoguchi_api::{ErrorCode, ReplyCode, SignedBlob};
 use madoguchi_drivers::card::ReaderInterface;
 use madoguchi_drivers::gpio::{Level, Output};
 use madoguchi_drivers::jpki::{JpkiError, JpkiErrorKind, Pin, PinStatus, TokenKind};
@@ -199,8 +201,10 @@ pub enum Request {
     Challenge,
     /// `POST /v1/sessions/{id}/authenticate`.
     Authenticate { session_id: String, certificate: Vec<u8>, signature: Vec<u8> },
-    /// `GET /v1/sessions/{id}/offers` (fees and copies checked against the signed catalog).
-    Offers { session_id: String },
+    /// `GET /v1/sessions/{id}/offers`, with `GET /v1/catalog` when the offers name a newer
+    /// catalog than `held_catalog` (the version the session holds): the session checks fees and
+    /// copies against the signed catalog itself.
+    Offers { session_id: String, held_catalog: Option<i64> },
     /// `POST /v1/sessions/{id}/issuances`; repeating it with the same key is safe.
     Issue(IssueRequest),
     /// `POST /v1/sessions/{id}/issuances/{n}/outcome`. **Durable**: the worker keeps it (on disk)
@@ -249,7 +253,9 @@ pub enum BackendOk {
         session_id: String,
         certificate_fingerprint: String,
     },
-    Offers(Offers),
+    /// The offers as the backend made them (validated, household names dropped), not yet
+    /// checked against the signed catalog.
+    Offers(OffersDelivery),
     Issued(Issued),
     /// Replies to the durable requests, if the worker forwards them (ignored by the session).
     Acknowledged,
@@ -266,7 +272,8 @@ pub enum BackendError {
     Busy,
     /// A definite refusal with the backend's error code.
     Refused(Refusal),
-    /// The signed catalog (fees, copies, options) did not verify: no offer can be trusted.
+    /// The signed catalog (fees, copies, options) did not verify or the offers disagree with it
+    /// (the session's own judgement, [`crate::catalog`]): no offer can be trusted.
     CatalogSignature,
     /// An answer the worker could not understand.
     Protocol,
@@ -279,7 +286,7 @@ impl BackendError {
     }
 }
 
-/// The backend error codes the session acts on (`backend/src/error.rs`), typed.
+/// The backend error codes the session acts on ([`ErrorCode`]), typed.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Refusal {
     CertificateExpired,
@@ -301,31 +308,56 @@ pub enum Refusal {
 }
 
 impl Refusal {
-    /// Maps a wire code.
+    /// Maps a wire code; one a newer backend added is kept as text.
     pub fn from_code(code: &str) -> Refusal {
+        match ErrorCode::parse(code) {
+            Some(known) => Refusal::from(known),
+            None => Refusal::Other(code.to_string()),
+        }
+    }
+
+    /// Maps the `code` of an error reply as the worker read it.
+    pub fn from_reply(code: &ReplyCode) -> Refusal {
         match code {
-            "certificate_expired" => Refusal::CertificateExpired,
-            "certificate_not_yet_valid" => Refusal::CertificateNotYetValid,
-            "certificate_revoked" => Refusal::CertificateRevoked,
-            "certificate_suspended" => Refusal::CertificateSuspended,
-            "certificate_untrusted" | "certificate_malformed" | "certificate_wrong_profile" => {
-                Refusal::CertificateUntrusted
-            }
-            "certificate_unlinked" => Refusal::CertificateUnlinked,
-            "signature_invalid" => Refusal::SignatureInvalid,
-            "revocation_unavailable" => Refusal::RevocationUnavailable,
-            "challenge_expired" => Refusal::ChallengeExpired,
-            "challenge_used" => Refusal::ChallengeUsed,
-            "session_expired" => Refusal::SessionExpired,
-            "outside_service_hours" => Refusal::OutsideServiceHours,
-            "closed_day" => Refusal::ClosedDay,
-            "resident_not_eligible" | "person_not_allowed" => Refusal::NotEligible,
-            other => Refusal::Other(other.to_string()),
+            ReplyCode::Known(known) => Refusal::from(*known),
+            ReplyCode::Unknown(text) => Refusal::Other(text.clone()),
         }
     }
 }
 
-/// What the backend offers this resident now, per municipality.
+impl From<ErrorCode> for Refusal {
+    fn from(code: ErrorCode) -> Refusal {
+        match code {
+            ErrorCode::CertificateExpired => Refusal::CertificateExpired,
+            ErrorCode::CertificateNotYetValid => Refusal::CertificateNotYetValid,
+            ErrorCode::CertificateRevoked => Refusal::CertificateRevoked,
+            ErrorCode::CertificateSuspended => Refusal::CertificateSuspended,
+            ErrorCode::CertificateUntrusted | ErrorCode::CertificateMalformed | ErrorCode::CertificateWrongProfile => {
+                Refusal::CertificateUntrusted
+            }
+            ErrorCode::CertificateUnlinked => Refusal::CertificateUnlinked,
+            ErrorCode::SignatureInvalid => Refusal::SignatureInvalid,
+            ErrorCode::RevocationUnavailable => Refusal::RevocationUnavailable,
+            ErrorCode::ChallengeExpired => Refusal::ChallengeExpired,
+            ErrorCode::ChallengeUsed => Refusal::ChallengeUsed,
+            ErrorCode::SessionExpired => Refusal::SessionExpired,
+            ErrorCode::OutsideServiceHours => Refusal::OutsideServiceHours,
+            ErrorCode::ClosedDay => Refusal::ClosedDay,
+            ErrorCode::ResidentNotEligible | ErrorCode::PersonNotAllowed => Refusal::NotEligible,
+            other => Refusal::Other(other.as_str().to_string()),
+        }
+    }
+}
+
+/// What the worker delivers for `Request::Offers`: the offers as sent, and the signed catalog
+/// when the session's is older than the one the offers were made with.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OffersDelivery {
+    pub offers: OffersReply,
+    pub catalog: Option<SignedBlob>,
+}
+
+/// What the backend offers this resident now, per municipality, as checked against the catalog.
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Offers {
     pub municipalities: Vec<MunicipalityOffer>,
@@ -375,26 +407,9 @@ pub struct Issued {
     pub document: SignedDocument,
 }
 
-/// The backend's signed document (`SignedBlob`): `payload` is the JSON text exactly as signed.
-#[derive(Clone, PartialEq, Eq)]
-pub struct SignedDocument {
-    pub payload: String,
-    /// Ed25519 over the UTF-8 bytes of `payload`, base64.
-    pub signature: String,
-    pub key_id: String,
-    pub algorithm: String,
-}
-
-/// The payload is a resident's document: never in a log.
-impl fmt::Debug for SignedDocument {
-    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        f.debug_struct("SignedDocument")
-            .field("payload_bytes", &self.payload.len())
-            .field("key_id", &self.key_id)
-            .field("algorithm", &self.algorithm)
-            .finish()
-    }
-}
+/// The backend's signed document: `payload` is the JSON text exactly as signed. The contract's
+/// type, so that the session verifies exactly what the backend signed.
+pub type SignedDocument = SignedBlob;
 
 /// What a document says it was issued for (`binding` of the backend's `DocumentPayload`).
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -30,6 +30,7 @@
 
 #![forbid(unsafe_code)]
 
+pub mod catalog;
 pub mod catalogue;
 pub mod checks;
 mod config;

@@ -111,6 +111,65 @@ pub fn offers() -> Offers {
     }
 }
 
+/// The catalog version [`deliver`] signs.
+pub const CATALOG_VERSION: i64 = 1;
+
+/// Offers as the backend worker delivers them: the reply as sent, and a catalog signed with
+/// [`backend_key`] that enables exactly these documents at these fees, copies and options.
+pub fn deliver(offers: Offers) -> OffersDelivery {
+    let catalog = sign(&backend_key(), &catalog_of(&offers, CATALOG_VERSION));
+    deliver_with(offers, Some(catalog))
+}
+
+/// The same offers with the given catalog (or none).
+pub fn deliver_with(offers: Offers, catalog: Option<SignedDocument>) -> OffersDelivery {
+    let mut wire = Vec::new();
+    let mut unavailable = Vec::new();
+    for m in &offers.municipalities {
+        let route = match m.route {
+            Route::Residence => "residence",
+            Route::Honseki => "honseki",
+        };
+        for d in &m.documents {
+            wire.push(serde_json::json!({"municipality_code": m.code, "municipality_name": m.name, "route": route,
+                "document": d.kind, "title": d.title, "fee_yen": d.fee_yen, "max_copies": d.max_copies,
+                "options": d.options, "persons": [], "years": d.years}));
+        }
+        for u in &m.unavailable {
+            unavailable.push(serde_json::json!({"municipality_code": m.code, "document": u.kind, "reason": u.reason,
+                "message": ""}));
+        }
+    }
+    let reply = serde_json::json!({"session_id": "S1", "at": "2025-06-02T10:00:00+09:00",
+        "catalog_version": CATALOG_VERSION, "offers": wire, "unavailable": unavailable, "notices": []});
+    OffersDelivery { offers: serde_json::from_value(reply).expect("test offers fit the contract"), catalog }
+}
+
+/// A catalog (JSON, to be signed) enabling exactly the documents of `offers`.
+pub fn catalog_of(offers: &Offers, version: i64) -> String {
+    let municipalities: Vec<serde_json::Value> = offers
+        .municipalities
+        .iter()
+        .map(|m| {
+            let documents: serde_json::Map<String, serde_json::Value> = m
+                .documents
+                .iter()
+                .map(|d| {
+                    let config = serde_json::json!({"enabled": true, "fee_yen": d.fee_yen,
+                        "max_copies": d.max_copies, "options": d.options});
+                    (d.kind.clone(), config)
+                })
+                .collect();
+            serde_json::json!({"code": m.code, "name": m.name, "prefecture": "神奈川県", "config_version": 1,
+                "config": {"issuer_title": "市長", "issuer_name": "x",
+                    "service_hours": {"open": "06:30", "close": "23:00"}, "documents": documents}})
+        })
+        .collect();
+    serde_json::json!({"format": 1, "version": version, "issued_at": "2025-06-01T00:00:00+09:00",
+        "municipalities": municipalities})
+    .to_string()
+}
+
 /// The kiosk under test, with everything it emitted.
 pub struct K {
     pub s: Session,
@@ -336,7 +395,7 @@ impl K {
         self.verify_ok("8573");
         self.authenticate(&GOOD);
         assert_eq!(self.screen(), ScreenId::RemoveCard);
-        self.reply_backend(Ok(BackendOk::Offers(offers())));
+        self.reply_backend(Ok(BackendOk::Offers(deliver(offers()))));
         self.remove();
         assert_eq!(self.screen(), ScreenId::ChooseDocument);
     }
@@ -422,13 +481,45 @@ pub fn sign(key: &SigningKey, payload: &str) -> SignedDocument {
     SignedDocument {
         payload: payload.to_string(),
         signature: B64.encode(key.sign(payload.as_bytes()).to_bytes()),
-        key_id: hex::encode(&Sha256::digest(key.verifying_key().as_bytes())[..8]),
-        algorithm: "Ed25519".into(),
+        key_id: madoguchi_api::signed::key_id(&key.verifying_key()),
+        algorithm: madoguchi_api::signed::ALGORITHM.into(),
     }
 }
 
+/// A document payload that passes the contract's checks, bound as given. `doc` picks the body
+/// (住民票, 記載事項証明書 or 印鑑登録証明書; anything else gets a 記載事項証明書's body, which
+/// the checks then refuse as inconsistent with the binding).
 pub fn payload(session: &str, fp: &str, number: &str, doc: &str, copies: i64) -> String {
-    format!(
-        r#"{{"format":1,"binding":{{"session_id":"{session}","certificate_fingerprint":"{fp}","kiosk_id":"K1","issuance_number":"{number}","issued_at":"2025-06-01T10:00:00+09:00","document":"{doc}","copies":{copies}}},"title":"住民票の写し","body":{{}}}}"#
-    )
+    let person = serde_json::json!({
+        "id": "R0001", "name": "山田　太郎", "name_kana": "ヤマダ　タロウ", "birth_date": "1978-05-14",
+        "sex": "男", "relationship": "世帯主", "became_resident_on": null, "address_since": "2016-11-26",
+        "previous_address": null, "honseki": null, "hittousha": null, "my_number": null, "nationality": null,
+        "residence_status": null, "residence_period_end": null, "father": null, "mother": null,
+    });
+    let address = "神奈川県横浜市中区港町一丁目１番地";
+    let body = match doc {
+        "juminhyo" => serde_json::json!({"kind": "juminhyo", "address": address, "household_head": null,
+            "whole_household": false, "persons": [person], "options": []}),
+        "inkan" => serde_json::json!({"kind": "inkan", "person": person, "address": address,
+            "registration_number": "12345", "registered_on": "2010-04-01", "seal_impression": "山田",
+            "seal_diameter_mm": 15, "seal_png": null}),
+        _ => serde_json::json!({"kind": "kisaijiko", "address": address, "persons": [person]}),
+    };
+    let title = madoguchi_api::DocumentKind::parse(doc).map_or("", |k| k.title());
+    let issued_on = time::macros::date!(2025 - 06 - 01);
+    serde_json::json!({
+        "format": 1,
+        "binding": {"session_id": session, "certificate_fingerprint": fp, "kiosk_id": "K1",
+            "issuance_number": number, "issued_at": "2025-06-01T10:00:00+09:00", "document": doc, "copies": copies},
+        "municipality": {"code": "141003", "name": "横浜市", "prefecture": "神奈川県", "issuer_title": "横浜市長",
+            "issuer_name": "山中　竹春", "seal_sha256": null},
+        "title": title,
+        "issued_on": "2025-06-01",
+        "issued_on_era": madoguchi_certs::era::wareki(issued_on),
+        "certification": "この写しは、住民票の原本と相違ないことを証明する。",
+        "verify_url": format!("https://verify.example.jp/v1/verify/{number}?code=23456789ABCD"),
+        "verification_code": "23456789ABCD",
+        "body": body,
+    })
+    .to_string()
 }

@@ -10,7 +10,8 @@ use madoguchi_firmware::config::BackendConfig;
 use madoguchi_firmware::workers::backend::BackendWorker;
 use madoguchi_session::checks::{DocumentCheck, Ed25519DocumentCheck};
 use madoguchi_session::{
-    BackendCall, BackendError, BackendOk, Event, IssueOutcome, IssueRequest, Issued, OpId, Refusal, Request, Route,
+    BackendCall, BackendError, BackendOk, Event, IssueOutcome, IssueRequest, Issued, Offers, OpId, Refusal, Request,
+    Route,
 };
 use madoguchi_tests::{bin, resident_with, shared_world, WAIT};
 use rsa::pkcs8::DecodePrivateKey;
@@ -194,6 +195,8 @@ struct Kiosk {
     next_op: u64,
     /// Replies that arrived while another was awaited.
     early: Vec<(OpId, Result<BackendOk, BackendError>)>,
+    /// The backend's key, for the session's check of the delivered catalog.
+    document_key: String,
 }
 
 impl Kiosk {
@@ -204,7 +207,17 @@ impl Kiosk {
     fn with_timeout(config: &BackendConfig, outbox: &Path, reply_timeout: Duration) -> Kiosk {
         let (sink, events) = channel();
         let worker = BackendWorker::spawn(config, KIOSK, reply_timeout, outbox, sink).expect("spawn worker");
-        Kiosk { worker, events, next_op: 1, early: Vec::new() }
+        Kiosk { worker, events, next_op: 1, early: Vec::new(), document_key: config.document_key.clone() }
+    }
+
+    /// The offers as the session takes them: delivered by the worker, checked against the signed
+    /// catalog by the session's check.
+    fn offers(&mut self, session_id: &str) -> Result<Offers, BackendError> {
+        let mut check = Ed25519DocumentCheck::from_hex(&self.document_key).expect("document key");
+        match self.ask(Request::Offers { session_id: session_id.into(), held_catalog: check.held_catalog() })? {
+            BackendOk::Offers(delivered) => check.offers(delivered).map_err(|r| r.backend_error()),
+            other => panic!("not offers: {other:?}"),
+        }
     }
 
     fn submit(&mut self, request: Request) -> OpId {
@@ -284,7 +297,7 @@ fn log_in(kiosk: &mut Kiosk, card: &Card) -> String {
 /// Logs in, takes the offers and issues a 住民票 from the municipality of residence.
 fn issue_juminhyo(kiosk: &mut Kiosk, card: &Card, key: &str) -> (String, IssueRequest, Issued) {
     let session_id = log_in(kiosk, card);
-    let Ok(BackendOk::Offers(offers)) = kiosk.ask(Request::Offers { session_id: session_id.clone() }) else {
+    let Ok(offers) = kiosk.offers(&session_id) else {
         panic!("no offers");
     };
     let kiyose = offers.municipalities.iter().find(|m| m.code == KIYOSE).expect("清瀬市 offered");
@@ -371,7 +384,7 @@ fn a_resident_flow_through_the_worker_ends_printed_in_the_ledger() {
     assert_eq!(kiosk.worker.pending_durable(), 0);
     assert_eq!(std::fs::read_to_string(&outbox).expect("outbox"), "", "nothing left in the outbox");
     // The session is closed at the backend.
-    assert_eq!(kiosk.ask(Request::Offers { session_id }), Err(BackendError::Refused(Refusal::SessionExpired)));
+    assert_eq!(kiosk.offers(&session_id), Err(BackendError::Refused(Refusal::SessionExpired)));
 
     let settlement = backend.settlement(&kdir);
     assert_eq!(settlement["store"], json!(STORE));
@@ -432,7 +445,7 @@ fn durable_requests_wait_out_a_dead_backend_and_a_new_worker_delivers_them() {
     let line = juminhyo_line(&backend.settlement(&kdir));
     assert_eq!((line["printed"].as_i64(), line["voided"].as_i64()), (Some(1), Some(0)), "{line}");
     let mut second = second;
-    assert_eq!(second.ask(Request::Offers { session_id }), Err(BackendError::Refused(Refusal::SessionExpired)));
+    assert_eq!(second.offers(&session_id), Err(BackendError::Refused(Refusal::SessionExpired)));
 }
 
 #[test]
@@ -472,5 +485,5 @@ fn offers_are_refused_when_the_catalog_is_signed_by_another_key() {
     let mut kiosk = Kiosk::new(&config, &state.path().join("backend-outbox.jsonl"));
     let card = Card::of(&world, &the_resident(&world));
     let session_id = log_in(&mut kiosk, &card);
-    assert_eq!(kiosk.ask(Request::Offers { session_id }), Err(BackendError::CatalogSignature));
+    assert_eq!(kiosk.offers(&session_id), Err(BackendError::CatalogSignature));
 }

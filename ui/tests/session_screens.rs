@@ -9,11 +9,12 @@
 use madoguchi_drivers::card::ReaderInterface;
 use madoguchi_drivers::jpki::{PinStatus, PinTries, TokenKind};
 use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
-use madoguchi_session::testing::{self, K};
+use madoguchi_session::catalog::{CatalogCheck, CatalogRejection};
+use madoguchi_session::testing::{self, backend_key, deliver, K};
 use madoguchi_session::{
     BackendError, BackendOk, CardFailure, CardOk, CashFaultKind, CertificateCheck, CertificateFacts,
     CertificateRejection, DocumentBinding, DocumentCheck, DocumentOffer, DocumentRejection, Effect, Event, FailureCode,
-    Issued, MoneyState, MunicipalityOffer, Now, Offers, OpId, PaymentEvent, PrinterEvent, RecordKind, Refusal, Request,
+    Issued, MoneyState, MunicipalityOffer, Now, Offers, OffersDelivery, OpId, PaymentEvent, PrinterEvent, RecordKind, Refusal, Request,
     Route, ScreenId, Session, SessionConfig, SignedDocument, Touch, UnavailableDocument, ViewModel,
 };
 use madoguchi_ui as ui;
@@ -208,9 +209,25 @@ impl CertificateCheck for FakeCerts {
 
 /// Takes the binding from a `session|fingerprint|kiosk|number|document|copies` payload: these
 /// tests are about screens, the signature check has its own.
-struct FakeDocs;
+struct FakeDocs {
+    catalog: CatalogCheck,
+}
+
+impl FakeDocs {
+    fn new() -> FakeDocs {
+        FakeDocs { catalog: CatalogCheck::new(madoguchi_api::PublicKey(backend_key().verifying_key())) }
+    }
+}
 
 impl DocumentCheck for FakeDocs {
+    fn held_catalog(&self) -> Option<i64> {
+        self.catalog.held_version()
+    }
+
+    fn offers(&mut self, delivered: OffersDelivery) -> Result<Offers, CatalogRejection> {
+        self.catalog.offers(delivered)
+    }
+
     fn check(&self, document: &SignedDocument) -> Result<DocumentBinding, DocumentRejection> {
         let f: Vec<&str> = document.payload.split('|').collect();
         let [session_id, fp, kiosk_id, number, doc, copies] = f[..] else { return Err(DocumentRejection::Malformed) };
@@ -279,7 +296,7 @@ impl Tour {
 
     fn at(wall: OffsetDateTime) -> Tour {
         let cfg = SessionConfig { kiosk_id: "K1".into(), ..SessionConfig::default() };
-        let s = Session::new(cfg, Box::new(FakeCerts), Box::new(FakeDocs), [42u8; 32]);
+        let s = Session::new(cfg, Box::new(FakeCerts), Box::new(FakeDocs::new()), [42u8; 32]);
         let mut k = Tour { s, t: Duration::from_secs(1000), wall, card_op: None, backend_op: None, shown: vec![] };
         k.tick(0);
         k
@@ -385,7 +402,7 @@ impl Tour {
         self.reach_pin(3);
         self.sign_in();
         self.authenticated();
-        self.backend(Ok(BackendOk::Offers(offers())));
+        self.backend(Ok(BackendOk::Offers(deliver(offers()))));
         self.remove();
         self.touch("municipality:141003");
         self.touch("document:juminhyo");
@@ -446,7 +463,7 @@ fn session_tour() -> Vec<(String, ViewModel)> {
     k.card(Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }));
     k.authenticated();
     k.keep("remove-card", ScreenId::RemoveCard);
-    k.backend(Ok(BackendOk::Offers(offers())));
+    k.backend(Ok(BackendOk::Offers(deliver(offers()))));
     k.remove();
     k.keep("choose-municipality", ScreenId::ChooseMunicipality);
     k.touch("municipality:011002");

@@ -6,8 +6,9 @@
 //!   before the next job starts (never a stale `Ready` in the middle of one).
 //! - **Readiness**: probed on start and every few seconds while idle (`INFO STATUS`), and right
 //!   after every job; `Ready(bool)` is reported once at start and then only when it changes.
-//! - **A job**: the signed payload is mapped and checked ([`madoguchi_paper::payload`]),
-//!   rendered in memory, and sent as one PJL job named by the issuance number with the
+//! - **A job**: the signed payload is mapped ([`madoguchi_paper::payload`]; the session refused
+//!   any payload the contract's checks refuse before it kept a fee, so the check here is only a
+//!   defence), rendered in memory, and sent as one PJL job named by the issuance number with the
 //!   printer's own copy count (`@PJL SET QTY`); pages are reported as they land in the tray,
 //!   then `Finished` with the printer's count or `Failed` with the kind and what came out. A
 //!   document that cannot be rendered fails as `Protocol` with nothing on paper.
@@ -182,7 +183,8 @@ impl Worker {
         let doc = match payload::parse(&text) {
             Ok(p) => p,
             Err(e) => {
-                // The error names a field, never a value.
+                // Defensive: the session's document check refuses these before `Print`. The
+                // error names a field, never a value.
                 log::error!("job {number}: document payload refused ({:?}): {e}", e.kind());
                 return self.send(failed(ErrorKind::Protocol, PaperOutcome::Nothing));
             }

@@ -82,7 +82,7 @@ fn card_taken_off_after_signing_is_fine_unless_authentication_must_start_over() 
         certificate_fingerprint: hex::encode(fingerprint(GOOD.der)),
     }));
     assert_eq!(k.screen(), ScreenId::Authenticating, "waiting for offers, no remove-card screen");
-    k.reply_backend(Ok(BackendOk::Offers(offers())));
+    k.reply_backend(Ok(BackendOk::Offers(deliver(offers()))));
     assert_eq!(k.screen(), ScreenId::ChooseDocument);
 
     let mut k = K::new();
@@ -147,7 +147,7 @@ fn a_card_on_another_reader_is_ignored_but_must_go_before_idle() {
     assert_eq!(k.screen(), ScreenId::PinEntry);
     k.verify_ok("8573");
     k.authenticate(&GOOD);
-    k.reply_backend(Ok(BackendOk::Offers(offers())));
+    k.reply_backend(Ok(BackendOk::Offers(deliver(offers()))));
     k.remove();
     k.touch("cancel");
     k.touch("ok");
@@ -245,8 +245,8 @@ fn backend_down_at_offers_is_retried() {
     k.remove();
     assert_eq!(k.screen(), ScreenId::Authenticating);
     k.wait(3);
-    assert_eq!(k.backend_op().1, Request::Offers { session_id: "S1".into() });
-    k.reply_backend(Ok(BackendOk::Offers(offers())));
+    assert_eq!(k.backend_op().1, Request::Offers { session_id: "S1".into(), held_catalog: None });
+    k.reply_backend(Ok(BackendOk::Offers(deliver(offers()))));
     assert_eq!(k.screen(), ScreenId::ChooseDocument);
 }
 
@@ -513,7 +513,7 @@ fn remove_card_timeout_aborts_and_keeps_calling_for_the_card() {
     k.reach_pin_entry(&GOOD, 3);
     k.verify_ok("8573");
     k.authenticate(&GOOD);
-    k.reply_backend(Ok(BackendOk::Offers(offers())));
+    k.reply_backend(Ok(BackendOk::Offers(deliver(offers()))));
     k.wait(31);
     assert_eq!(k.failure(), FailureCode::ScreenTimeout);
     assert_eq!(k.signal(Output::CardSlotLamp), Level::Blink);
@@ -557,7 +557,7 @@ fn double_taps_and_touches_on_screens_that_have_gone() {
     let pin_visit = k.view().visit;
     k.reply_card("verify", Ok(CardOk::Verified));
     k.authenticate(&GOOD);
-    k.reply_backend(Ok(BackendOk::Offers(offers())));
+    k.reply_backend(Ok(BackendOk::Offers(deliver(offers()))));
     k.remove();
     // A touch made on the PIN screen arrives now: dropped.
     k.ev(Event::Touch(Touch::new("document:juminhyo").on(pin_visit)));
@@ -682,7 +682,7 @@ fn slow_offers_after_the_card_is_off_do_not_time_the_resident_out() {
     k.reply_backend(Err(BackendError::Timeout));
     k.wait(12); // retried after the backoff; the remove-card limit (30 s) has long passed
     assert_eq!(k.screen(), ScreenId::Authenticating);
-    k.reply_backend(Ok(BackendOk::Offers(offers())));
+    k.reply_backend(Ok(BackendOk::Offers(deliver(offers()))));
     assert_eq!(k.screen(), ScreenId::ChooseDocument);
 }
 

@@ -51,8 +51,8 @@ fn happy_path_card_to_documents_to_idle() {
     assert_eq!(k.screen(), ScreenId::RemoveCard);
     assert_eq!(k.releases, 1);
     assert_eq!((k.signal(Output::CardSlotLamp), k.signal(Output::Chime)), (Level::Blink, Level::Blink));
-    assert_eq!(k.backend_op().1, Request::Offers { session_id: "S1".into() });
-    k.reply_backend(Ok(BackendOk::Offers(offers())));
+    assert_eq!(k.backend_op().1, Request::Offers { session_id: "S1".into(), held_catalog: None });
+    k.reply_backend(Ok(BackendOk::Offers(deliver(offers()))));
     assert_eq!(k.screen(), ScreenId::RemoveCard, "offers wait until the card is gone");
     k.remove();
     assert_eq!(k.signal(Output::Chime), Level::Off);
@@ -151,7 +151,7 @@ fn tax_certificate_years_and_several_municipalities() {
         documents: vec![doc_offer("koseki-zenbu", 450, 1, &[], &[])],
         unavailable: vec![],
     });
-    k.reply_backend(Ok(BackendOk::Offers(o)));
+    k.reply_backend(Ok(BackendOk::Offers(deliver(o))));
     k.remove();
     assert_eq!(k.screen(), ScreenId::ChooseMunicipality);
     assert_eq!(k.view().municipalities[1].note, "honseki");
@@ -406,7 +406,7 @@ fn nothing_offered_now_explains_the_hours() {
             unavailable: vec![UnavailableDocument { kind: "koseki-zenbu".into(), reason: "closed_day".into() }],
         }],
     };
-    k.reply_backend(Ok(BackendOk::Offers(o)));
+    k.reply_backend(Ok(BackendOk::Offers(deliver(o))));
     assert_eq!(k.failure(), FailureCode::OutsideHours);
     assert_eq!(k.closes(), 1);
     k.finish_and_check_idle();

@@ -1,6 +1,7 @@
 //! Session tests: each drives events through [`crate::testing::K`] and checks the effects, the
 //! view and the audit trail; `every step` logs go through the PIN check.
 
+mod decisions;
 mod faults;
 mod flow;
 mod secrets;

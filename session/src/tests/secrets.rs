@@ -91,7 +91,7 @@ fn play(script: Script, pin: &str, wrong: &str) -> (String, K) {
         _ => {
             k.verify_ok(pin);
             k.authenticate(&GOOD);
-            k.reply_backend(Ok(BackendOk::Offers(offers())));
+            k.reply_backend(Ok(BackendOk::Offers(deliver(offers()))));
             k.remove();
             k.touch("document:juminhyo");
             k.touch("confirm");
