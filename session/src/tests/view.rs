@@ -21,7 +21,7 @@ fn two_municipalities(k: &mut K) {
         documents: vec![doc_offer("koseki-zenbu", 450, 1, &[], &[])],
         unavailable: vec![],
     });
-    k.reply_backend(Ok(BackendOk::Offers(o)));
+    k.reply_backend(Ok(BackendOk::Offers(deliver(o))));
     k.remove();
 }
 
@@ -40,7 +40,7 @@ fn every_screen_keeps_the_common_fields() {
     k.reach_pin_entry(&GOOD, 3);
     k.verify_ok("8573");
     k.authenticate(&GOOD);
-    k.reply_backend(Ok(BackendOk::Offers(offers())));
+    k.reply_backend(Ok(BackendOk::Offers(deliver(offers()))));
     k.remove();
     k.touch("document:juminhyo");
     k.touch("confirm");
