@@ -14,8 +14,8 @@ use madoguchi_session::testing::{self, backend_key, deliver, K};
 use madoguchi_session::{
     BackendError, BackendOk, CardFailure, CardOk, CashFaultKind, CertificateCheck, CertificateFacts,
     CertificateRejection, DocumentBinding, DocumentCheck, DocumentOffer, DocumentRejection, Effect, Event, FailureCode,
-    Issued, MoneyState, MunicipalityOffer, Now, Offers, OffersDelivery, OpId, PaymentEvent, PrinterEvent, RecordKind, Refusal, Request,
-    Route, ScreenId, Session, SessionConfig, SignedDocument, Touch, UnavailableDocument, ViewModel,
+    Issued, MoneyState, MunicipalityOffer, Now, Offers, OffersDelivery, OpId, PaymentEvent, PrinterEvent, RecordKind,
+    Refusal, Request, Route, ScreenId, Session, SessionConfig, SignedDocument, Touch, UnavailableDocument, ViewModel,
 };
 use madoguchi_ui as ui;
 use sha2::{Digest, Sha256};

@@ -32,6 +32,7 @@ pub use files::{find, load, shipped};
 pub use parse::parse;
 pub use template::Template;
 
+use madoguchi_api::DocumentKind;
 use madoguchi_session::view_model::Screen;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -72,9 +73,6 @@ pub const TAGS: [&str; 16] = [
 
 /// Prefixes of screen ids that later flows define.
 const SCREEN_PREFIXES: [&str; 2] = ["pin-reset-", "operator-"];
-
-/// Document kinds (the `document:<kind>` action ids and `printed` entries).
-pub const DOCUMENTS: [&str; 7] = ["juminhyo", "kisaijiko", "inkan", "kazei", "koseki-zenbu", "koseki-kojin", "fuhyo"];
 
 /// Coins and notes of the yen.
 pub const YEN: [u32; 8] = [10, 50, 100, 500, 1000, 2000, 5000, 10000];
@@ -351,7 +349,7 @@ pub enum Amount {
 pub struct PrintedExpect {
     /// Where it is written (results name it).
     pub line: usize,
-    /// A document kind of [`DOCUMENTS`].
+    /// A document kind's id ([`DocumentKind::id`]).
     pub document: String,
     pub pages: Option<u32>,
     /// Texts the document's text must contain.

@@ -440,8 +440,9 @@ fn printed(
             match f.key.as_str() {
                 "document" => {
                     let s = string(&f.value, l, &k)?;
-                    if !DOCUMENTS.contains(&s) {
-                        return Err(invalid(l, &k, format!("no document `{s}` ({})", DOCUMENTS.join(", "))));
+                    if DocumentKind::parse(s).is_none() {
+                        let kinds = DocumentKind::ALL.map(DocumentKind::id).join(", ");
+                        return Err(invalid(l, &k, format!("no document `{s}` ({kinds})")));
                     }
                     document = Some(s.to_string());
                 }
