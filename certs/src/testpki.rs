@@ -46,8 +46,10 @@ use x509_cert::Certificate;
 
 /// What marks test material: an alt-name DirName O containing this.
 pub const TEST_MARKER: &str = "JPKI TEST";
-/// The O of the test hierarchy's alt-name DirName (production: `公的個人認証サービス`).
+/// The O of the test CAs' subjectAltName DirName: the marker that makes an anchor test material.
 pub const TEST_ALT_NAME_O: &str = "公的個人認証サービス（JPKI TEST）";
+/// The O of every end entity's issuerAltName DirName, as J-LIS writes it (jpki.md §6).
+pub const JPKI_ALT_NAME_O: &str = "公的個人認証サービス";
 /// CPS pointer of the signature policy.
 pub const CPS_URI: &str = "http://www.jpki.go.jp/cps.html";
 
@@ -202,8 +204,8 @@ pub fn ca_name(kind: CaKind) -> Result<Name, CertError> {
     ])
 }
 
-fn alt_dir_name() -> Result<Vec<GeneralName>, CertError> {
-    Ok(vec![GeneralName::DirectoryName(dn(&[(oids::AT_COUNTRY, "JP"), (oids::AT_ORGANIZATION, TEST_ALT_NAME_O)])?)])
+fn alt_dir_name(o: &str) -> Result<Vec<GeneralName>, CertError> {
+    Ok(vec![GeneralName::DirectoryName(dn(&[(oids::AT_COUNTRY, "JP"), (oids::AT_ORGANIZATION, o)])?)])
 }
 
 fn ext(oid: ObjectIdentifier, critical: bool, value: &impl Encode) -> Result<Extension, CertError> {
@@ -270,7 +272,7 @@ impl TestCa {
             ext(oids::EXT_KEY_USAGE, true, &KeyUsage(KeyUsages::KeyCertSign | KeyUsages::CRLSign))?,
             ext(oids::EXT_BASIC_CONSTRAINTS, true, &BasicConstraints { ca: true, path_len_constraint: None })?,
             ext(oids::EXT_SKI, false, &SubjectKeyIdentifier(OctetString::new(ski.clone())?))?,
-            ext(oids::EXT_SAN, false, &SubjectAltName(alt_dir_name()?))?,
+            ext(oids::EXT_SAN, false, &SubjectAltName(alt_dir_name(TEST_ALT_NAME_O)?))?,
         ];
         let name = ca_name(kind)?;
         let cert = build_cert(&key, name.clone(), name, serial, validity, spki, extensions)?;
@@ -318,7 +320,7 @@ impl TestCa {
         let aki =
             AuthorityKeyIdentifier { key_identifier: Some(OctetString::new(self.ski.clone())?), ..Default::default() };
         Ok(vec![
-            ext(oids::EXT_IAN, false, &IssuerAltName(alt_dir_name()?))?,
+            ext(oids::EXT_IAN, false, &IssuerAltName(alt_dir_name(JPKI_ALT_NAME_O)?))?,
             ext(oids::EXT_CRL_DP, false, &CrlDistributionPoints(vec![dp]))?,
             ext(oids::EXT_AKI, false, &aki)?,
         ])
@@ -660,6 +662,28 @@ mod tests {
         let (a1, a2) = (f.pki.ca(CaKind::Auth, Generation::Previous), f.pki.ca(CaKind::Auth, Generation::Current));
         assert_eq!(a1.cert().subject(), a2.cert().subject());
         assert_ne!(a1.cert().public_key(), a2.cert().public_key());
+    }
+
+    /// jpki.md §6: both end-entity profiles name the issuer as DirName `C=JP, O=公的個人認証サービス`
+    /// (the test marker stays on the CAs, and the test policy OIDs mark the end entities).
+    #[test]
+    fn end_entities_carry_the_jpki_issuer_alt_name() {
+        use x509_cert::der::Decode;
+        let f = get();
+        for ee in [&f.auth, &f.sign] {
+            let cert = Certificate::from_der(ee.der()).unwrap();
+            let exts = cert.tbs_certificate.extensions.unwrap();
+            let ian = exts.iter().find(|e| e.extn_id == oids::EXT_IAN).expect("issuerAltName");
+            assert!(!ian.critical);
+            let want = IssuerAltName(alt_dir_name(JPKI_ALT_NAME_O).unwrap()).to_der().unwrap();
+            assert_eq!(ian.extn_value.as_bytes(), want.as_slice());
+            let GeneralName::DirectoryName(n) = &IssuerAltName::from_der(ian.extn_value.as_bytes()).unwrap().0[0]
+            else {
+                panic!("issuerAltName is not a DirName");
+            };
+            assert_eq!(n.to_string(), "O=公的個人認証サービス,C=JP");
+            assert!(JpkiCertificate::from_der(ee.der()).unwrap().is_test_profile());
+        }
     }
 
     #[test]
