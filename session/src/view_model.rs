@@ -449,7 +449,8 @@ pub enum CertificateProblem {
     },
     /// Revoked (lost card reported, card returned).
     Revoked,
-    /// Suspended (a loss reported); lifted at city hall (card) or in the Mynaportal app (phone).
+    /// Suspended (a loss reported): a card's hold is never lifted (new certificates at city hall);
+    /// a found phone is released in the Mynaportal app.
     Suspended,
     /// The PIN is locked after 3 wrong tries.
     PinBlocked,
