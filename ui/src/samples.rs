@@ -126,6 +126,10 @@ pub fn variants(language: Language) -> Vec<(&'static str, ViewModel)> {
     vm.pin = PinPad::auth(0, Some(1));
     out.push(("pin-entry-last-try", vm));
     let mut vm = sample(Screen::PinEntry, language);
+    vm.pin = PinPad::auth(1, Some(3));
+    vm.phone = true;
+    out.push(("pin-entry-android", vm));
+    let mut vm = sample(Screen::PinEntry, language);
     vm.pin = PinPad::signature(7, Some(5));
     out.push(("pin-entry-signature", vm));
     let mut vm = sample(Screen::PinEntry, language);

@@ -347,6 +347,20 @@ fn pin_entry_shows_tries_before_the_first_digit_and_warns_at_one() {
 }
 
 #[test]
+fn pin_entry_on_a_phone_says_it_is_the_phones_own_pin() {
+    let (ui, _) = ui();
+    let mut vm = sample(Screen::PinEntry, Language::En);
+    vm.pin = PinPad::auth(0, Some(3));
+    ui.set_view(&vm);
+    assert!(!ui.visible_texts().iter().any(|t| t.contains("not your card's PIN")));
+    vm.phone = true;
+    ui.set_view(&vm);
+    let texts = ui.visible_texts();
+    assert!(texts.iter().any(|t| t.contains("the certificate on your phone, not your card's PIN")), "{texts:?}");
+    assert!(texts.iter().any(|t| t == "Tries left: 3"), "{texts:?}");
+}
+
+#[test]
 fn payment_and_failure_say_what_happened_to_the_money() {
     let (ui, _) = ui();
     ui.set_view(&sample(Screen::Payment, Language::En));
