@@ -55,6 +55,19 @@ impl Printer {
     fn journal(&self) -> Vec<serde_json::Value> {
         self.sim.journal().unwrap_or_else(|e| panic!("{e}"))
     }
+
+    /// The journal once it holds `jobs` entries: the simulator writes a job's entry just after
+    /// it reported the job's end, so a reader right after the kiosk's confirmation can be early.
+    fn journal_of(&self, jobs: usize) -> Vec<serde_json::Value> {
+        let deadline = std::time::Instant::now() + Duration::from_secs(30);
+        loop {
+            let journal = self.journal();
+            if journal.len() >= jobs || std::time::Instant::now() >= deadline {
+                return journal;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
 }
 
 /// `madoguchi print-sample` with these arguments, into `out`, optionally to the printer.
@@ -104,7 +117,7 @@ fn a_household_prints_and_the_printer_confirms_the_pages() {
     // What the printer received is byte for byte what was rendered.
     let spooled = std::fs::read(printer.spool.join("R7-100001.pdf")).expect("spooled PDF");
     assert_eq!(spooled, std::fs::read(&out).unwrap());
-    let journal = printer.journal();
+    let journal = printer.journal_of(1);
     assert_eq!(journal.len(), 1, "{journal:?}");
     assert_eq!(journal[0]["outcome"], "printed");
     assert_eq!(journal[0]["printed"], 1);
@@ -187,8 +200,8 @@ fn jam_at_the_first_page_leaves_no_paper() {
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{text}");
     assert!(text.contains("error kind: Jam; paper came out: no paper came out"), "{text}");
-    assert_eq!(printer.journal()[0]["outcome"], "jam");
-    assert_eq!(printer.journal()[0]["printed"], 0);
+    assert_eq!(printer.journal_of(1)[0]["outcome"], "jam");
+    assert_eq!(printer.journal_of(1)[0]["printed"], 0);
 }
 
 /// A three-page 住民票: eight members with every option.
@@ -202,7 +215,7 @@ fn jam_at_the_last_page_keeps_the_pages_before_it() {
     let o = print_sample(LONG, &dir.path().join("a.pdf"), Some(&printer));
     let text = stdout(&o);
     assert_eq!(o.status.code(), Some(1), "{text}");
-    let j = &printer.journal()[0];
+    let j = &printer.journal_of(1)[0];
     let pages = j["pdf_pages"].as_u64().expect("pdf_pages");
     assert!(pages >= 2, "the long document has several pages: {j}");
     assert_eq!(j["printed"].as_u64(), Some(pages - 1));
