@@ -73,6 +73,16 @@ error_codes! {
     IssuanceNotFound = ("issuance_not_found", 404, "No issuance with this number in this session."),
     OutcomeAlreadyRecorded = ("outcome_already_recorded", 409, "The outcome of this issuance was already reported (it arrives once)."),
     IssuanceVoided = ("issuance_voided", 409, "The issuance was voided (unconfirmed too long) before the outcome arrived."),
+    // PIN reset (reference/jpki.md, our protocol v1)
+    ResetNotReserved = ("reset_not_reserved", 409, "No PIN-reset reservation for this card and credential (reserve in the phone app first)."),
+    ResetReservationExpired = ("reset_reservation_expired", 410, "The card's PIN-reset reservation has expired (reservations last `reservation_ttl_s`, default 24 h)."),
+    ResetSignatureRevoked = ("reset_signature_revoked", 409, "The card's signature certificate is revoked (e.g. after a move): the PIN can be reset only at city hall."),
+    ResetNoSignatureCertificate = ("reset_no_signature_certificate", 409, "The card carries no signature certificate (under 15, adult wards): the PIN can be reset only at city hall."),
+    ResetPhoneToken = ("reset_phone_token", 409, "The certificate is a smartphone's: phone credentials are reset in the Mynaportal app, not at a kiosk."),
+    ResetCertificateMismatch = ("reset_certificate_mismatch", 401, "The proving certificate does not belong to the same card as the user-authentication certificate."),
+    ResetTooManyAuthorisations = ("reset_too_many_authorisations", 409, "The reset session has asked for the most authorisations it may."),
+    ReservationNotFound = ("reservation_not_found", 404, "No reservation with this id (for this administrator's municipality)."),
+    ReservationClosed = ("reservation_closed", 409, "The reservation is used, expired or cancelled already."),
     // verification
     VerificationFailed = ("verification_failed", 404, "No genuine document with this number and code (the reply never says which was wrong)."),
     // storage

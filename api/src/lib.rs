@@ -10,6 +10,8 @@
 //! - [`signed`] and [`verify`]: the backend's Ed25519 signatures and what a kiosk verifies with
 //!   them (the catalog, never older than the one held; each document);
 //! - [`municipality`]: the municipality configuration the signed catalog carries;
+//! - [`pin_reset`]: the credential a PIN reset sets anew and the message the card-management key
+//!   signs (our PIN-reset protocol v1);
 //! - [`registry`]: the resident-registry import schema (`registry.json`) the world generator
 //!   writes and the backend loads;
 //! - `client` (feature `client`): the mTLS HTTP client over one kept-alive connection.
@@ -24,6 +26,7 @@ pub mod document;
 pub mod error;
 pub mod municipality;
 pub mod payload;
+pub mod pin_reset;
 pub mod registry;
 pub mod signed;
 pub mod v1;
@@ -32,6 +35,7 @@ pub mod verify;
 pub use binding::{BindingMismatch, Expected};
 pub use document::DocumentKind;
 pub use error::{ErrorBody, ErrorCode, ReplyCode};
+pub use pin_reset::ResetCredential;
 pub use payload::{Binding, DocumentPayload, PayloadError, PayloadErrorKind};
 pub use signed::{PublicKey, SignedBlob, SigningError};
 pub use verify::{verify_binding, verify_catalog, verify_document, VerifyError, VerifyErrorKind};

@@ -295,3 +295,157 @@ pub struct ConfigReply {
     pub catalog_version: i64,
     pub config: MunicipalityConfig,
 }
+
+// ---------------------------------------------------------------------------------------------
+// PIN reset (reference/jpki.md, "PIN reset at the kiosk: our protocol (v1)")
+
+/// `POST /v1/pin-reset/reservations` (an administrator of the resident's municipality): what
+/// the phone app's reservation stands in for. Name the resident or one of the card's
+/// certificates (SHA-256 of its DER, hex).
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReservationRequest {
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate_fingerprint: Option<String>,
+    pub credential: crate::ResetCredential,
+    /// RFC 3339; when the resident reserved (default: now; never in the future).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reserved_at: Option<String>,
+}
+
+/// A reservation's state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ReservationState {
+    /// Usable until `expires_at`.
+    Live,
+    /// A kiosk reset the credential with it (single use).
+    Used,
+    /// Past `expires_at` unused.
+    Expired,
+    Cancelled,
+}
+
+/// One reservation, as the administration endpoints and the CLI show it.
+#[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct Reservation {
+    pub id: String,
+    pub resident: String,
+    pub credential: crate::ResetCredential,
+    /// SHA-256 of the card's user-authentication certificate, hex: the card it is for.
+    pub card_fingerprint: String,
+    pub reserved_at: String,
+    pub expires_at: String,
+    pub state: ReservationState,
+    /// When a kiosk used it, or it was cancelled.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub closed_at: Option<String>,
+}
+
+/// `GET /v1/pin-reset/reservations`.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ReservationList {
+    pub reservations: Vec<Reservation>,
+}
+
+/// `POST /v1/pin-reset/sessions` (a kiosk), sent as soon as the card is read: the reservation
+/// and the certificates are checked before any password try is risked.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResetOpenRequest {
+    pub credential: crate::ResetCredential,
+    /// The card's user-authentication certificate (EF 000A, free to read), DER, base64.
+    pub auth_certificate: String,
+}
+
+/// The reset session and the challenge the card signs with the *other* credential's key.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResetOpenReply {
+    pub session_id: String,
+    /// 32 random bytes, base64; the card signs SHA-256 of them (PKCS#1 v1.5 DigestInfo).
+    pub challenge: String,
+    pub challenge_expires_at: String,
+    /// Always `RSASSA-PKCS1-v1_5-SHA256`.
+    pub signature_scheme: String,
+    /// The reservation's last moment (told to the resident if the reset is interrupted).
+    pub reservation_expires_at: String,
+}
+
+/// `POST /v1/pin-reset/sessions/{session_id}/authenticate`: the proving credential's
+/// certificate (the signature certificate, EF 0001, for an auth-PIN reset; the
+/// user-authentication certificate for a signature-password reset) and its key's signature.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResetAuthenticateRequest {
+    pub certificate: String,
+    pub signature: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResetAuthenticateReply {
+    pub session_id: String,
+    /// RFC 3339; authorisations are given until then.
+    pub session_expires_at: String,
+}
+
+/// `POST /v1/pin-reset/sessions/{session_id}/authorisation`: the card's GET CHALLENGE answer.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResetAuthorisationRequest {
+    /// 8 bytes, base64.
+    pub card_challenge: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResetAuthorisationReply {
+    /// The card-management key's Ed25519 signature over the protocol's message, 64 bytes, base64.
+    pub authorisation: String,
+}
+
+/// `POST /v1/pin-reset/sessions/{session_id}/outcome`: what the card answered. Only `reset`
+/// uses the reservation up; the new value never reaches the backend.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResetOutcomeRequest {
+    pub outcome: ResetOutcomeKind,
+    /// Why not (a failure code id, a status word); never a PIN.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "snake_case")]
+pub enum ResetOutcomeKind {
+    /// RESET RETRY COUNTER answered `9000` and the empty VERIFY showed a full counter.
+    Reset,
+    /// Not reset (card pulled, card refused, resident cancelled): the reservation stays usable.
+    NotReset,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ResetOutcomeReply {
+    pub session_id: String,
+    /// The reservation after the outcome (`used` after a reset, else `live` or `expired`).
+    pub reservation_state: ReservationState,
+}

@@ -88,11 +88,32 @@ pub enum FailureCode {
     ClockFault,
     /// Anything else.
     Internal,
+    /// PIN reset: no reservation for this card (reserve in the JPKI暗証番号リセット app first).
+    ResetNotReserved,
+    /// PIN reset: the reservation is older than 24 hours.
+    ResetReservationExpired,
+    /// PIN reset: the signature certificate is revoked (moved house, name changed): city hall.
+    ResetSignatureRevoked,
+    /// PIN reset: no signature certificate on the card (under 15, adult wards): city hall.
+    ResetNoSignatureCertificate,
+    /// PIN reset: the card's certificates are expired: renew at city hall.
+    ResetCardExpired,
+    /// PIN reset: a phone's credentials are reset in the Mynaportal app, not at a kiosk.
+    ResetPhone,
+    /// PIN reset: the credential that would prove the resident is locked too: city hall.
+    ResetBothBlocked,
+    /// PIN reset: outside the reset hours (06:30–23:00), or this store does not offer it.
+    ResetOutsideHours,
+    /// PIN reset stopped before the card was changed (card pulled, backend down, time out):
+    /// the old PIN stays, the reservation stays usable.
+    ResetInterrupted,
+    /// The card refused the reset (another card placed, an authorisation that does not fit).
+    ResetCardRefused,
 }
 
 impl FailureCode {
     /// Every code.
-    pub const ALL: [FailureCode; 34] = [
+    pub const ALL: [FailureCode; 44] = [
         FailureCode::Cancelled,
         FailureCode::ScreenTimeout,
         FailureCode::SessionTimeout,
@@ -127,6 +148,16 @@ impl FailureCode {
         FailureCode::PrinterFault,
         FailureCode::ClockFault,
         FailureCode::Internal,
+        FailureCode::ResetNotReserved,
+        FailureCode::ResetReservationExpired,
+        FailureCode::ResetSignatureRevoked,
+        FailureCode::ResetNoSignatureCertificate,
+        FailureCode::ResetCardExpired,
+        FailureCode::ResetPhone,
+        FailureCode::ResetBothBlocked,
+        FailureCode::ResetOutsideHours,
+        FailureCode::ResetInterrupted,
+        FailureCode::ResetCardRefused,
     ];
 
     /// The stable id.
@@ -166,6 +197,16 @@ impl FailureCode {
             FailureCode::PrinterFault => "printer-fault",
             FailureCode::ClockFault => "clock-fault",
             FailureCode::Internal => "internal",
+            FailureCode::ResetNotReserved => "reset-not-reserved",
+            FailureCode::ResetReservationExpired => "reset-reservation-expired",
+            FailureCode::ResetSignatureRevoked => "reset-signature-revoked",
+            FailureCode::ResetNoSignatureCertificate => "reset-no-signature-certificate",
+            FailureCode::ResetCardExpired => "reset-card-expired",
+            FailureCode::ResetPhone => "reset-phone",
+            FailureCode::ResetBothBlocked => "reset-both-blocked",
+            FailureCode::ResetOutsideHours => "reset-outside-hours",
+            FailureCode::ResetInterrupted => "reset-interrupted",
+            FailureCode::ResetCardRefused => "reset-card-refused",
         }
     }
 

@@ -56,11 +56,23 @@ pub enum Screen {
     OutOfService,
     /// "Still there?" with a big countdown and "continue".
     TimeoutWarning,
+    /// Which credential to reset (`reset:auth-pin`, `reset:sign-password`); [`ViewModel::resets`].
+    PinResetChoose,
+    /// The signature password on the on-screen keyboard, to prove the resident for an auth-PIN
+    /// reset; [`ViewModel::pin`] (purpose `sign`, tries of 5 shown before the first key).
+    PasswordEntry,
+    /// The new PIN or password, first time; [`ViewModel::pin`] (purpose `new-auth`/`new-sign`,
+    /// [`PinPad::retry`] says why it is asked again).
+    NewPinEntry,
+    /// The same new value again.
+    NewPinConfirm,
+    /// "Your PIN is set": [`ViewModel::reset_target`] says which; take the card.
+    PinResetDone,
 }
 
 impl Screen {
     /// All screens, in flow order.
-    pub const ALL: [Screen; 22] = [
+    pub const ALL: [Screen; 27] = [
         Screen::Idle,
         Screen::Language,
         Screen::ServiceMenu,
@@ -83,6 +95,11 @@ impl Screen {
         Screen::Closed,
         Screen::OutOfService,
         Screen::TimeoutWarning,
+        Screen::PinResetChoose,
+        Screen::PasswordEntry,
+        Screen::NewPinEntry,
+        Screen::NewPinConfirm,
+        Screen::PinResetDone,
     ];
 
     /// The screen id of `reference/scenarios.md`.
@@ -110,6 +127,11 @@ impl Screen {
             Screen::Closed => "closed",
             Screen::OutOfService => "out-of-service",
             Screen::TimeoutWarning => "timeout-warning",
+            Screen::PinResetChoose => "pin-reset-choose",
+            Screen::PasswordEntry => "password-entry",
+            Screen::NewPinEntry => "new-pin-entry",
+            Screen::NewPinConfirm => "new-pin-confirm",
+            Screen::PinResetDone => "pin-reset-done",
         }
     }
 
@@ -386,6 +408,46 @@ pub struct PinPad {
     pub alphanumeric: bool,
     /// The last attempt was wrong: said above the new count of tries left.
     pub previous_wrong: bool,
+    /// A new PIN or password is asked again, and why (nothing was sent to the card).
+    pub retry: Option<NewValueRetry>,
+}
+
+/// Why a new PIN or password is asked for again.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum NewValueRetry {
+    /// The confirmation differed from the first entry.
+    Mismatch,
+    /// The value breaks the rule (password: needs at least one letter and one digit).
+    Rule,
+}
+
+impl NewValueRetry {
+    /// The id the .slint side reads.
+    pub const fn id(self) -> &'static str {
+        match self {
+            NewValueRetry::Mismatch => "mismatch",
+            NewValueRetry::Rule => "rule",
+        }
+    }
+}
+
+/// Which credential a PIN reset sets (pin-reset-choose, pin-reset-done).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ResetTarget {
+    /// The 4-digit user-authentication PIN (利用者証明用電子証明書の暗証番号).
+    AuthPin,
+    /// The signature password (署名用電子証明書の暗証番号).
+    SignPassword,
+}
+
+impl ResetTarget {
+    /// The id the .slint side reads, as in `reset:<id>`.
+    pub const fn id(self) -> &'static str {
+        match self {
+            ResetTarget::AuthPin => "auth-pin",
+            ResetTarget::SignPassword => "sign-password",
+        }
+    }
 }
 
 impl Default for PinPad {
@@ -398,6 +460,7 @@ impl Default for PinPad {
             tries_left: None,
             alphanumeric: false,
             previous_wrong: false,
+            retry: None,
         }
     }
 }
@@ -418,6 +481,7 @@ impl PinPad {
             tries_left,
             alphanumeric: true,
             previous_wrong: false,
+            retry: None,
         }
     }
 }
@@ -649,6 +713,11 @@ pub struct ViewModel {
     /// timeout-warning: the screen "more time" goes back to (the warning mentions money on
     /// the payment screen).
     pub resumes: Option<Screen>,
+    /// pin-reset-choose (`reset:<id>`: `auth-pin`, `sign-password`); a direction this store
+    /// does not offer, or not at this hour, is disabled with note `not-offered` / `hours`.
+    pub resets: Vec<Choice>,
+    /// The reset under way (place-card, password-entry, new-pin-*, pin-reset-done).
+    pub reset_target: Option<ResetTarget>,
 }
 
 impl ViewModel {

@@ -111,10 +111,10 @@ fn the_pin_pad_is_a_count_and_tries_never_a_digit() {
     k.touch("ok");
     k.reply_card("verify", Err(CardFailure::wrong_pin(2)));
     // Type-level: the pad names every field; none could hold a digit.
-    let crate::view_model::PinPad { purpose, typed, min_len, max_len, tries_left, alphanumeric, previous_wrong } =
+    let crate::view_model::PinPad { purpose, typed, min_len, max_len, tries_left, alphanumeric, previous_wrong, retry } =
         k.view().pin;
     assert_eq!((purpose, typed, min_len, max_len), (PinPurpose::Auth, 0, 4, 4));
-    assert_eq!((tries_left, alphanumeric, previous_wrong), (Some(2), false, true));
+    assert_eq!((tries_left, alphanumeric, previous_wrong, retry), (Some(2), false, true, None));
     k.type_pin("123");
     assert_eq!((k.view().pin.typed, k.view().pin.tries_left), (3, Some(2)));
     // the strong warning whenever the session says one try is left
