@@ -27,6 +27,8 @@ impl StatusWord {
     pub const CONDITIONS_NOT_SATISFIED: Self = Self(0x6985);
     pub const COMMAND_NOT_ALLOWED_NO_EF: Self = Self(0x6986);
     pub const SM_DATA_OBJECTS_INCORRECT: Self = Self(0x69FC);
+    /// Incorrect parameters in the data field (e.g. a new PIN that breaks its rule).
+    pub const WRONG_DATA: Self = Self(0x6A80);
     pub const FILE_NOT_FOUND: Self = Self(0x6A82);
     pub const INCORRECT_P1P2: Self = Self(0x6A86);
     pub const WRONG_P1P2_OFFSET: Self = Self(0x6B00);

@@ -223,6 +223,9 @@ pub enum JpkiErrorKind {
     CardFault,
     /// Cancelled by the kiosk.
     Cancelled,
+    /// RESET RETRY COUNTER refused: no challenge outstanding, or the authorisation does not
+    /// fit this card, target and challenge. Nothing on the card changed.
+    ResetRefused,
 }
 
 /// A failure of the JPKI profile, carrying what the resident's screen needs.
@@ -248,6 +251,14 @@ pub enum JpkiError {
     UnexpectedStatus { command: &'static str, sw: StatusWord },
     #[error("malformed answer to {command}: {reason}")]
     Malformed { command: &'static str, reason: &'static str },
+    /// `6985`: the card holds no challenge (another GET CHALLENGE, a re-SELECT or a reset came
+    /// in between, or it was used).
+    #[error("the card holds no reset challenge")]
+    ResetNoChallenge,
+    /// `6982`: the authorisation is not the card-management key's for this card, target and
+    /// challenge (another card was placed, or it was replayed or altered).
+    #[error("the card refused the reset authorisation")]
+    ResetAuthorisationRefused,
 }
 
 impl JpkiError {
@@ -265,6 +276,7 @@ impl JpkiError {
             JpkiError::SecurityStatusNotSatisfied => JpkiErrorKind::SecurityStatus,
             JpkiError::NotPresent => JpkiErrorKind::NotPresent,
             JpkiError::UnexpectedStatus { .. } | JpkiError::Malformed { .. } => JpkiErrorKind::CardFault,
+            JpkiError::ResetNoChallenge | JpkiError::ResetAuthorisationRefused => JpkiErrorKind::ResetRefused,
         }
     }
 }
@@ -472,6 +484,73 @@ impl<T: CardTransport> JpkiCard<T> {
     }
 }
 
+impl<T: CardTransport> JpkiCard<T> {
+    /// PIN reset, protocol v1 step 3: SELECT the PIN's EF (`00 A4 02 0C 02 00 18|1B`) and
+    /// GET CHALLENGE (`00 84 00 00 08`). The card keeps this challenge until the next GET
+    /// CHALLENGE, a re-SELECT of the application, a reset or power-off.
+    pub fn reset_challenge(&mut self, kind: PinKind) -> Result<[u8; RESET_CHALLENGE_LEN], JpkiError> {
+        const CMD: &str = "GET CHALLENGE";
+        self.select_pin_ef(kind)?;
+        let c = CommandApdu::new(0x00, 0x84, 0x00, 0x00).with_le(RESET_CHALLENGE_LEN as u16).map_err(internal)?;
+        let r = self.exchange(&c)?;
+        match r.sw {
+            StatusWord::OK => {
+                <[u8; RESET_CHALLENGE_LEN]>::try_from(r.data()).map_err(|_| JpkiError::Malformed {
+                    command: CMD,
+                    reason: "challenge is not 8 bytes",
+                })
+            }
+            sw => Err(JpkiError::UnexpectedStatus { command: CMD, sw }),
+        }
+    }
+
+    /// PIN reset, protocol v1 steps 5 and 6: RESET RETRY COUNTER (`00 2C 00 80 Lc
+    /// <authorisation> <new>`) on the PIN's EF, then an empty VERIFY that must show a full
+    /// counter. The new value is format-checked by [`Pin::new`] before anything is sent.
+    pub fn reset_retry_counter(
+        &mut self,
+        authorisation: &[u8; RESET_AUTHORISATION_LEN],
+        new: &Pin,
+    ) -> Result<PinTries, JpkiError> {
+        const CMD: &str = "RESET RETRY COUNTER";
+        let kind = new.kind();
+        // SELECT of an EF keeps the challenge; it makes sure the target is the selected EF.
+        self.select_pin_ef(kind)?;
+        let mut data = zeroize::Zeroizing::new([0u8; RESET_AUTHORISATION_LEN + 16]);
+        data[..RESET_AUTHORISATION_LEN].copy_from_slice(authorisation);
+        let n = RESET_AUTHORISATION_LEN + new.as_bytes().len();
+        data[RESET_AUTHORISATION_LEN..n].copy_from_slice(new.as_bytes());
+        let c = CommandApdu::new(0x00, 0x2C, 0x00, 0x80).with_data(&data[..n]).map_err(internal)?;
+        let r = self.exchange(&c)?;
+        match r.sw {
+            StatusWord::OK => {}
+            StatusWord::CONDITIONS_NOT_SATISFIED => return Err(JpkiError::ResetNoChallenge),
+            StatusWord::SECURITY_STATUS_NOT_SATISFIED => return Err(JpkiError::ResetAuthorisationRefused),
+            StatusWord::WRONG_DATA => return Err(JpkiError::InvalidPinFormat { kind }),
+            sw => return Err(JpkiError::UnexpectedStatus { command: CMD, sw }),
+        }
+        match self.pin_status(kind)? {
+            PinStatus::Tries(t) if t.left == kind.max_tries() => Ok(t),
+            _ => Err(JpkiError::Malformed { command: CMD, reason: "the counter is not full after the reset" }),
+        }
+    }
+
+    fn select_pin_ef(&mut self, kind: PinKind) -> Result<(), JpkiError> {
+        let fid = kind.fid().to_be_bytes();
+        let select = CommandApdu::new(0x00, 0xA4, 0x02, 0x0C).with_data(&fid).map_err(internal)?;
+        let r = self.exchange(&select)?;
+        if !r.sw.is_ok() {
+            return Err(JpkiError::UnexpectedStatus { command: "SELECT PIN EF", sw: r.sw });
+        }
+        Ok(())
+    }
+}
+
+/// Length of the card's reset challenge (protocol v1).
+pub const RESET_CHALLENGE_LEN: usize = 8;
+/// Length of the backend's reset authorisation (an Ed25519 signature).
+pub const RESET_AUTHORISATION_LEN: usize = 64;
+
 fn interpret_verify(kind: PinKind, sw: StatusWord) -> Result<(), JpkiError> {
     match sw {
         StatusWord::OK => Ok(()),
@@ -675,6 +754,35 @@ mod tests {
         assert!(matches!(card.sign_sha256(SigningKey::UserAuth, &h), Err(JpkiError::Malformed { .. })));
         assert!(matches!(card.sign_sha256(SigningKey::UserAuth, &h), Err(JpkiError::SecurityStatusNotSatisfied)));
         assert_eq!(card.transport().sent[2], [0x80, 0x2A, 0x00, 0x97]);
+    }
+
+    #[test]
+    fn reset_sends_the_protocols_apdus_and_maps_refusals() {
+        let ok: &[u8] = &[0x90, 0x00];
+        let challenge: &[u8] = &[1, 2, 3, 4, 5, 6, 7, 8, 0x90, 0x00];
+        let new = Pin::new(PinKind::UserAuth, "0420").unwrap();
+        let auth = [9u8; RESET_AUTHORISATION_LEN];
+        // challenge; reset + full counter; then 6985, 6982, 6A80; a short counter after 9000.
+        let mut card = opened(&[
+            ok, challenge, ok, ok, &[0x63, 0xC3], ok, &[0x69, 0x85], ok, &[0x69, 0x82], ok, &[0x6A, 0x80], ok, ok,
+            &[0x63, 0xC2],
+        ]);
+        assert_eq!(card.reset_challenge(PinKind::UserAuth).unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);
+        assert_eq!(card.reset_retry_counter(&auth, &new).unwrap(), PinTries { left: 3, max: 3 });
+        assert!(matches!(card.reset_retry_counter(&auth, &new), Err(JpkiError::ResetNoChallenge)));
+        let e = card.reset_retry_counter(&auth, &new).unwrap_err();
+        assert!(matches!(e, JpkiError::ResetAuthorisationRefused));
+        assert_eq!(e.kind(), JpkiErrorKind::ResetRefused);
+        assert!(matches!(card.reset_retry_counter(&auth, &new), Err(JpkiError::InvalidPinFormat { .. })));
+        assert!(matches!(card.reset_retry_counter(&auth, &new), Err(JpkiError::Malformed { .. })));
+        let sent = &card.transport().sent;
+        assert_eq!(sent[2], [0x00, 0xA4, 0x02, 0x0C]);
+        assert_eq!(sent[3], [0x00, 0x84, 0x00, 0x00]);
+        assert_eq!(sent[5], [0x00, 0x2C, 0x00, 0x80]);
+        assert_eq!(sent[6], [0x00, 0x20, 0x00, 0x98]);
+        // A challenge of the wrong length is not used.
+        let mut card = opened(&[ok, &[1, 2, 3, 0x90, 0x00]]);
+        assert!(matches!(card.reset_challenge(PinKind::Signature), Err(JpkiError::Malformed { .. })));
     }
 
     #[test]
