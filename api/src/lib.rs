@@ -35,7 +35,7 @@ pub mod verify;
 pub use binding::{BindingMismatch, Expected};
 pub use document::DocumentKind;
 pub use error::{ErrorBody, ErrorCode, ReplyCode};
-pub use pin_reset::ResetCredential;
 pub use payload::{Binding, DocumentPayload, PayloadError, PayloadErrorKind};
+pub use pin_reset::ResetCredential;
 pub use signed::{PublicKey, SignedBlob, SigningError};
 pub use verify::{verify_binding, verify_catalog, verify_document, VerifyError, VerifyErrorKind};

@@ -494,12 +494,8 @@ impl<T: CardTransport> JpkiCard<T> {
         let c = CommandApdu::new(0x00, 0x84, 0x00, 0x00).with_le(RESET_CHALLENGE_LEN as u16).map_err(internal)?;
         let r = self.exchange(&c)?;
         match r.sw {
-            StatusWord::OK => {
-                <[u8; RESET_CHALLENGE_LEN]>::try_from(r.data()).map_err(|_| JpkiError::Malformed {
-                    command: CMD,
-                    reason: "challenge is not 8 bytes",
-                })
-            }
+            StatusWord::OK => <[u8; RESET_CHALLENGE_LEN]>::try_from(r.data())
+                .map_err(|_| JpkiError::Malformed { command: CMD, reason: "challenge is not 8 bytes" }),
             sw => Err(JpkiError::UnexpectedStatus { command: CMD, sw }),
         }
     }
@@ -764,7 +760,19 @@ mod tests {
         let auth = [9u8; RESET_AUTHORISATION_LEN];
         // challenge; reset + full counter; then 6985, 6982, 6A80; a short counter after 9000.
         let mut card = opened(&[
-            ok, challenge, ok, ok, &[0x63, 0xC3], ok, &[0x69, 0x85], ok, &[0x69, 0x82], ok, &[0x6A, 0x80], ok, ok,
+            ok,
+            challenge,
+            ok,
+            ok,
+            &[0x63, 0xC3],
+            ok,
+            &[0x69, 0x85],
+            ok,
+            &[0x69, 0x82],
+            ok,
+            &[0x6A, 0x80],
+            ok,
+            ok,
             &[0x63, 0xC2],
         ]);
         assert_eq!(card.reset_challenge(PinKind::UserAuth).unwrap(), [1, 2, 3, 4, 5, 6, 7, 8]);

@@ -18,6 +18,8 @@ pub(crate) enum BackendStep {
     Authenticate,
     Offers,
     Issue,
+    /// A PIN-reset request (`reset.rs` handles its answers).
+    Reset,
 }
 
 impl BackendStep {
@@ -27,6 +29,7 @@ impl BackendStep {
             BackendStep::Authenticate => "authenticate",
             BackendStep::Offers => "offers",
             BackendStep::Issue => "issue",
+            BackendStep::Reset => "pin-reset",
         }
     }
 }
@@ -35,6 +38,12 @@ impl Session {
     pub(crate) fn on_backend_reply(&mut self, op: OpId, result: Result<BackendOk, BackendError>, fx: &mut Vec<Effect>) {
         if let Some(mut turn) = self.turn(fx) {
             if let Some(pending) = turn.t.backend_op.take_if(|p| p.op == op) {
+                if pending.step == BackendStep::Reset {
+                    return match result {
+                        Ok(ok) => turn.reset_backend_ok(pending, ok),
+                        Err(e) => turn.reset_backend_failed(pending, e),
+                    };
+                }
                 return match result {
                     Ok(ok) => turn.backend_ok(pending, ok),
                     Err(e) => turn.backend_failed(pending.step, pending.request, e),
@@ -189,6 +198,10 @@ impl Turn<'_> {
     }
 
     pub(crate) fn backend_failed(&mut self, step: BackendStep, request: Request, error: BackendError) {
+        if step == BackendStep::Reset {
+            let pending = Pending { op: OpId(0), step, deadline: self.mono(), request };
+            return self.reset_backend_failed(pending, error);
+        }
         let retries = self.k.cfg.backend_retries;
         let backoff = self.k.cfg.timeouts.retry_backoff;
         let now = self.mono();
@@ -338,6 +351,12 @@ pub(crate) fn refusal_code(r: &Refusal) -> FailureCode {
         Refusal::SessionExpired => FailureCode::SessionTimeout,
         Refusal::OutsideServiceHours | Refusal::ClosedDay => FailureCode::OutsideHours,
         Refusal::NotEligible => FailureCode::NotEligible,
+        Refusal::ResetNotReserved => FailureCode::ResetNotReserved,
+        Refusal::ResetReservationExpired => FailureCode::ResetReservationExpired,
+        Refusal::ResetSignatureRevoked => FailureCode::ResetSignatureRevoked,
+        Refusal::ResetNoSignatureCertificate => FailureCode::ResetNoSignatureCertificate,
+        Refusal::ResetPhoneToken => FailureCode::ResetPhone,
+        Refusal::ResetCertificateMismatch => FailureCode::ResetCardRefused,
         Refusal::Other(_) => FailureCode::BackendRefused,
     }
 }

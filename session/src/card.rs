@@ -22,8 +22,11 @@ impl Session {
             }
             return;
         };
-        match turn.t.phase {
+        match &turn.t.phase {
             Phase::ServiceMenu | Phase::PlaceCard => turn.use_card(reader, Some(interface)),
+            Phase::Reset(f) if f.waits_for_card() && !turn.t.card_on_reader() => {
+                turn.reset_card_presented(reader, Some(interface))
+            }
             _ => {
                 let same = turn.t.card.as_ref().is_some_and(|c| c.on_reader && c.reader == reader);
                 if same {
@@ -78,6 +81,13 @@ impl Turn<'_> {
             // The signature is made; the card is not needed unless authentication must start
             // over (then that path ends the transaction as card-removed).
             Phase::Authenticating { step: AuthStep::Checking { .. }, .. } => {}
+            // After a reset the card coming off is the resident's "done".
+            Phase::Closing(_) if self.t.reset_done.is_some() => {
+                if let Phase::Closing(c) = &mut self.t.phase {
+                    c.acknowledged = true;
+                    c.deadline = None;
+                }
+            }
             Phase::Closing(_) => {}
             _ => {
                 if code == FailureCode::ReaderFault {
@@ -104,6 +114,9 @@ impl Turn<'_> {
             return self.audit(RecordKind::StaleReply { what: "card" });
         }
         self.t.card_op = None;
+        if matches!(self.t.phase, Phase::Reset(_)) {
+            return self.reset_card_reply(result);
+        }
         let failure = match result {
             Ok(ok) => return self.card_ok(ok),
             Err(f) => f,

@@ -111,6 +111,8 @@ pub struct SessionConfig {
     /// BCP 47 codes offered, the first is the default.
     pub languages: Vec<String>,
     pub hours: ServiceHours,
+    /// Which PIN resets this kiosk offers, and when.
+    pub pin_reset: crate::PinResetOffer,
 }
 
 impl Default for SessionConfig {
@@ -121,6 +123,7 @@ impl Default for SessionConfig {
             backend_retries: 2,
             languages: ["ja", "en", "zh-Hans", "ko", "pt-BR", "es", "vi"].map(String::from).to_vec(),
             hours: ServiceHours::default(),
+            pin_reset: crate::PinResetOffer::default(),
         }
     }
 }

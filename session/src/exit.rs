@@ -23,6 +23,12 @@ impl Turn<'_> {
         if matches!(self.t.phase, Phase::Closing(_)) {
             return;
         }
+        // A reset that stopped for a generic reason after its start: the resident is told that
+        // nothing on the card changed and the reservation still holds.
+        let code = match &self.t.phase {
+            Phase::Reset(f) if f.credential.is_some() => code.map(crate::reset::interrupted),
+            _ => code,
+        };
         let now = self.mono();
         let timeouts = &self.k.cfg.timeouts;
         let linger = if code.is_none() { timeouts.take_documents } else { timeouts.failure };
@@ -85,6 +91,11 @@ impl Turn<'_> {
                 requests.push(Request::Outcome { session_id: session_id.clone(), issuance_number, outcome });
             }
             requests.push(Request::Close { session_id });
+        }
+        if let Some(session_id) = t.reset_session.clone().filter(|_| !t.reset_outcome_sent) {
+            t.reset_outcome_sent = true;
+            let detail = code.map(|c| c.id().to_string());
+            requests.push(Request::ResetOutcome { session_id, reset: false, detail });
         }
 
         // 4. Secrets and the resident's data go with the phase; what the last screen needs stays.

@@ -7,10 +7,11 @@
 use super::view_model::ViewModel;
 use core::fmt;
 use madoguchi_api::v1::OffersReply;
+use madoguchi_api::ResetCredential;
 use madoguchi_api::{ErrorCode, ReplyCode, SignedBlob};
 use madoguchi_drivers::card::ReaderInterface;
 use madoguchi_drivers::gpio::{Level, Output};
-use madoguchi_drivers::jpki::{JpkiError, JpkiErrorKind, Pin, PinStatus, TokenKind};
+use madoguchi_drivers::jpki::{JpkiError, JpkiErrorKind, Pin, PinKind, PinStatus, TokenKind};
 use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
 use std::time::Duration;
 use time::OffsetDateTime;
@@ -135,6 +136,17 @@ pub enum CardCommand {
     Sign { sha256: [u8; 32] },
     /// Let go of the card (end the PC/SC transaction, disconnect). Needs no reply.
     Release,
+    /// PIN reset: tries left on this credential (empty VERIFY, spends no try).
+    PinStatusOf(PinKind),
+    /// PIN reset: read the signature certificate (EF 0001, after the signature password).
+    ReadSignatureCertificate,
+    /// PIN reset: sign this SHA-256 hash with the signature key (EF 001A); answered like `Sign`.
+    SignWithSignatureKey { sha256: [u8; 32] },
+    /// PIN reset: SELECT the PIN's EF and GET CHALLENGE (8 bytes).
+    ResetChallenge(PinKind),
+    /// PIN reset: RESET RETRY COUNTER with the backend's authorisation and the resident's new
+    /// value, then an empty VERIFY for the full counter. The [`Pin`] is wiped on drop.
+    ResetRetryCounter { authorisation: [u8; 64], new: Pin },
 }
 
 /// A card operation's result.
@@ -155,6 +167,12 @@ pub enum CardOk {
     Signature {
         signature: Vec<u8>,
         certificate_fingerprint: [u8; 32],
+    },
+    /// `ResetChallenge`: the card's 8 random bytes.
+    ResetChallenge([u8; 8]),
+    /// `ResetRetryCounter`: the new value is set; the counter is full again.
+    ResetDone {
+        tries_left: u8,
     },
 }
 
@@ -213,12 +231,23 @@ pub enum Request {
     /// `DELETE /v1/sessions/{id}`: voids anything still waiting for an outcome. **Durable**
     /// like `Outcome`, and sent after it.
     Close { session_id: String },
+    /// `POST /v1/pin-reset/sessions`: checks the reservation and the certificates as soon as
+    /// the card is read, and gives the challenge the card signs with the other credential.
+    ResetOpen { credential: ResetCredential, auth_certificate: Vec<u8> },
+    /// `POST /v1/pin-reset/sessions/{id}/authenticate`: the proving credential's certificate
+    /// and its key's signature over the challenge.
+    ResetAuthenticate { session_id: String, certificate: Vec<u8>, signature: Vec<u8> },
+    /// `POST /v1/pin-reset/sessions/{id}/authorisation` for the card's challenge.
+    ResetAuthorise { session_id: String, card_challenge: [u8; 8] },
+    /// `POST /v1/pin-reset/sessions/{id}/outcome`. **Durable**: a reset uses the reservation
+    /// up, so the backend must learn it. Never carries the new value.
+    ResetOutcome { session_id: String, reset: bool, detail: Option<String> },
 }
 
 impl Request {
     /// Requests the worker must deliver even after the session moved on.
     pub fn is_durable(&self) -> bool {
-        matches!(self, Request::Outcome { .. } | Request::Close { .. })
+        matches!(self, Request::Outcome { .. } | Request::Close { .. } | Request::ResetOutcome { .. })
     }
 }
 
@@ -259,6 +288,19 @@ pub enum BackendOk {
     Issued(Issued),
     /// Replies to the durable requests, if the worker forwards them (ignored by the session).
     Acknowledged,
+    /// `ResetOpen`: the reset session, the challenge (32 bytes) and the reservation's end.
+    ResetOpened {
+        session_id: String,
+        challenge: Vec<u8>,
+        reservation_expires_at: String,
+    },
+    ResetAuthenticated {
+        session_id: String,
+    },
+    /// The card-management key's authorisation for the card's challenge.
+    ResetAuthorised {
+        authorisation: [u8; 64],
+    },
 }
 
 /// Why a backend call failed.
@@ -303,6 +345,17 @@ pub enum Refusal {
     OutsideServiceHours,
     ClosedDay,
     NotEligible,
+    /// PIN reset: no live reservation for this card and credential.
+    ResetNotReserved,
+    ResetReservationExpired,
+    /// PIN reset: the signature certificate is revoked (a move, a new name).
+    ResetSignatureRevoked,
+    /// PIN reset: the card has no signature certificate (under 15, adult wards).
+    ResetNoSignatureCertificate,
+    /// PIN reset: a phone's certificate.
+    ResetPhoneToken,
+    /// PIN reset: the proving certificate is not this card's.
+    ResetCertificateMismatch,
     /// Any other code (kept for the audit log).
     Other(String),
 }
@@ -344,6 +397,12 @@ impl From<ErrorCode> for Refusal {
             ErrorCode::OutsideServiceHours => Refusal::OutsideServiceHours,
             ErrorCode::ClosedDay => Refusal::ClosedDay,
             ErrorCode::ResidentNotEligible | ErrorCode::PersonNotAllowed => Refusal::NotEligible,
+            ErrorCode::ResetNotReserved => Refusal::ResetNotReserved,
+            ErrorCode::ResetReservationExpired => Refusal::ResetReservationExpired,
+            ErrorCode::ResetSignatureRevoked => Refusal::ResetSignatureRevoked,
+            ErrorCode::ResetNoSignatureCertificate => Refusal::ResetNoSignatureCertificate,
+            ErrorCode::ResetPhoneToken => Refusal::ResetPhoneToken,
+            ErrorCode::ResetCertificateMismatch => Refusal::ResetCertificateMismatch,
             other => Refusal::Other(other.as_str().to_string()),
         }
     }
@@ -571,6 +630,16 @@ pub enum RecordKind {
         what: &'static str,
         attempt: u8,
     },
+    /// PIN reset: the backend accepted the proof; an authorisation may follow.
+    ResetAuthenticated {
+        credential: ResetCredential,
+    },
+    /// PIN reset: the card took the new value (never recorded) with a full counter.
+    ResetDone {
+        credential: ResetCredential,
+    },
+    /// PIN reset: the card refused RESET RETRY COUNTER (`6985`/`6982`): nothing changed.
+    ResetRefusedByCard,
     SessionEnded {
         code: Option<super::catalogue::FailureCode>,
         charged_yen: u32,

@@ -44,6 +44,7 @@ mod card;
 mod exit;
 mod money;
 mod render;
+mod reset;
 mod touch;
 mod transaction;
 
@@ -56,6 +57,7 @@ pub use catalogue::{FailureCode, MoneyState};
 pub use checks::{CertificateCheck, CertificateFacts, CertificateRejection, DocumentCheck, DocumentRejection};
 pub use config::{ServiceHours, SessionConfig, Timeouts};
 pub use io::*;
+pub use reset::PinResetOffer;
 pub use view::{CertificateNotice, ScreenId, Stage, Unavailable, ViewModel};
 
 use backend::BackendStep;

@@ -89,6 +89,117 @@ impl fmt::Debug for PinBuffer {
     }
 }
 
+/// A PIN or signature password typed on the PIN-reset screens: up to 16 characters (digits,
+/// and capital letters for the password) in one fixed array zeroed on clear and on drop. Like
+/// [`PinBuffer`] it leaves only as a [`Pin`], and `Debug` shows the count only.
+pub struct SecretPad {
+    kind: PinKind,
+    chars: [u8; 16],
+    len: usize,
+}
+
+impl SecretPad {
+    pub const fn new(kind: PinKind) -> SecretPad {
+        SecretPad { kind, chars: [0; 16], len: 0 }
+    }
+
+    pub fn kind(&self) -> PinKind {
+        self.kind
+    }
+
+    /// Fewest characters "ok" accepts.
+    pub const fn min_len(&self) -> usize {
+        match self.kind {
+            PinKind::UserAuth => 4,
+            PinKind::Signature => 6,
+        }
+    }
+
+    /// Most characters (keys do nothing beyond).
+    pub const fn max_len(&self) -> usize {
+        match self.kind {
+            PinKind::UserAuth => 4,
+            PinKind::Signature => 16,
+        }
+    }
+
+    /// A digit, or for the password a capital letter; anything else is ignored.
+    pub fn push(&mut self, c: u8) {
+        let allowed = c.is_ascii_digit() || (self.kind == PinKind::Signature && c.is_ascii_uppercase());
+        if allowed && self.len < self.max_len() {
+            self.chars[self.len] = c;
+            self.len += 1;
+        }
+    }
+
+    pub fn backspace(&mut self) {
+        if self.len > 0 {
+            self.len -= 1;
+            self.chars[self.len].zeroize();
+        }
+    }
+
+    pub fn clear(&mut self) {
+        self.chars.zeroize();
+        self.len = 0;
+    }
+
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
+    /// Long enough for "ok".
+    pub fn is_complete(&self) -> bool {
+        self.len >= self.min_len()
+    }
+
+    /// Keeps the rule of a *new* value (jpki.md §4: the password needs a letter and a digit),
+    /// checked before the card is touched.
+    pub fn allowed_as_new(&self) -> bool {
+        let credential = match self.kind {
+            PinKind::UserAuth => madoguchi_api::ResetCredential::AuthPin,
+            PinKind::Signature => madoguchi_api::ResetCredential::SignPassword,
+        };
+        madoguchi_api::pin_reset::new_value_allowed(credential, &self.chars[..self.len])
+    }
+
+    /// The same characters as `other` (compared without an early exit).
+    pub fn same_as(&self, other: &SecretPad) -> bool {
+        self.len == other.len
+            && self.chars[..self.len].iter().zip(&other.chars[..other.len]).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+    }
+
+    /// Moves the value into a [`Pin`] for the card and clears the pad; `None` (cleared too)
+    /// when it breaks the format.
+    pub fn take(&mut self) -> Option<Pin> {
+        let pin = core::str::from_utf8(&self.chars[..self.len]).ok().and_then(|s| Pin::new(self.kind, s).ok());
+        self.clear();
+        pin
+    }
+
+    /// All bytes zero (tests check the wipe).
+    #[cfg(test)]
+    pub fn is_wiped(&self) -> bool {
+        self.len == 0 && self.chars.iter().all(|&b| b == 0)
+    }
+}
+
+impl Drop for SecretPad {
+    fn drop(&mut self) {
+        self.chars.zeroize();
+    }
+}
+
+impl fmt::Debug for SecretPad {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "SecretPad({:?}, {} typed)", self.kind, self.len)
+    }
+}
+
 /// A touch's action id, parsed.
 #[derive(Clone, PartialEq, Eq)]
 pub enum Action {
@@ -114,6 +225,8 @@ pub enum Action {
     Finish,
     /// Letters of the signature-password pad (PIN reset flows, not issuance).
     Key(char),
+    /// `reset:auth-pin` / `reset:sign-password` on pin-reset-choose.
+    Reset(String),
     Unknown,
 }
 
@@ -133,6 +246,7 @@ impl Action {
             "large-text" => return Action::LargeText,
             "high-contrast" => return Action::HighContrast,
             "finish" => return Action::Finish,
+            "delete" => return Action::Backspace,
             _ => {}
         }
         let Some((prefix, rest)) = id.split_once(':') else { return Action::Unknown };
@@ -142,6 +256,7 @@ impl Action {
         match prefix {
             "language" => Action::Language(rest.to_string()),
             "service" => Action::Service(rest.to_string()),
+            "reset" => Action::Reset(rest.to_string()),
             "digit" => match rest.as_bytes() {
                 [d @ b'0'..=b'9'] => Action::Digit(d - b'0'),
                 _ => Action::Unknown,
@@ -167,6 +282,7 @@ impl fmt::Debug for Action {
             Action::Key(_) => f.write_str("Key(*)"),
             Action::Language(l) => write!(f, "Language({l})"),
             Action::Service(s) => write!(f, "Service({s})"),
+            Action::Reset(s) => write!(f, "Reset({s})"),
             Action::Municipality(s) => write!(f, "Municipality({s})"),
             Action::Document(s) => write!(f, "Document({s})"),
             Action::Option(s) => write!(f, "Option({s})"),

@@ -73,7 +73,7 @@ impl Session {
                 Some(_) => ScreenId::OutOfService,
                 None => ScreenId::Idle,
             };
-            v.services = services(unavailable.is_none());
+            v.services = services(unavailable.is_none(), self.reset_available());
             v.hours = view::hours(&self.k.cfg.hours, unavailable);
             return v;
         };
@@ -94,7 +94,7 @@ impl Session {
         }
         match &t.phase {
             Phase::ServiceMenu => {
-                v.services = services(true);
+                v.services = services(true, self.reset_available());
                 v.can_go_back = true;
             }
             Phase::Pin(p) => {
@@ -110,6 +110,11 @@ impl Session {
                 v.certificate_problem = holder.notice.map(view::certificate_problem);
             }
             Phase::Ordering { offers, step, .. } => fill_choices(t, offers, step, &mut v),
+            Phase::Reset(f) => {
+                crate::reset::reset_view(f, &mut v);
+                v.resets = crate::reset::reset_choices(&self.k.cfg.pin_reset);
+                v.can_cancel = f.cancellable();
+            }
             _ => {}
         }
         if let Some(deadline) = t.timer.deadline {
@@ -171,11 +176,29 @@ fn screen_of(t: &Transaction) -> (ScreenId, Stage) {
         Phase::Issuing { .. } => (ScreenId::Printing, Stage::Issue),
         Phase::Printing(_) => (ScreenId::Printing, Stage::Printing),
         Phase::Closing(_) => (ScreenId::Failure, Stage::None),
+        // Filled in by `reset::reset_view`.
+        Phase::Reset(_) => (ScreenId::PinResetChoose, Stage::None),
     }
 }
 
-fn services(enabled: bool) -> Vec<Choice> {
-    vec![Choice::new("certificates").enabled(enabled), Choice::new("pin-reset").enabled(false).note("not-offered")]
+fn services(certificates: bool, reset: Option<bool>) -> Vec<Choice> {
+    let reset = match reset {
+        Some(true) => Choice::new("pin-reset"),
+        Some(false) => Choice::new("pin-reset").enabled(false).note("hours"),
+        None => Choice::new("pin-reset").enabled(false).note("not-offered"),
+    };
+    vec![Choice::new("certificates").enabled(certificates), reset]
+}
+
+impl Session {
+    /// `None`: this kiosk offers no PIN reset; else whether it is within the reset hours.
+    fn reset_available(&self) -> Option<bool> {
+        let offer = &self.k.cfg.pin_reset;
+        if offer.credentials.is_empty() {
+            return None;
+        }
+        Some(self.k.clock_plausible() && self.k.wall().is_some_and(|w| offer.open_at(w)))
+    }
 }
 
 fn closing_view(t: &Transaction, c: &Closing, now: Duration, v: &mut ViewModel) {
@@ -183,12 +206,16 @@ fn closing_view(t: &Transaction, c: &Closing, now: Duration, v: &mut ViewModel) 
     v.countdown = c.deadline.map(|d| Countdown::fixed(ceil_secs(d.saturating_sub(now))));
     v.screen = match (c.code, c.acknowledged) {
         (_, true) => ScreenId::TakeCard,
+        (None, false) if t.reset_done.is_some() => ScreenId::PinResetDone,
         (None, false) => ScreenId::TakeDocuments,
         (Some(code), false) if code.is_certificate_problem() => ScreenId::CertificateProblem,
         (Some(_), false) => ScreenId::Failure,
     };
     match c.code {
-        None => payment(v, c.due, t.inserted, c.to_return),
+        None => {
+            payment(v, c.due, t.inserted, c.to_return);
+            v.reset_target = t.reset_done.map(crate::reset::target);
+        }
         Some(code) => {
             v.certificate_problem = c.notice.filter(|_| code.is_certificate_problem()).map(view::certificate_problem);
             v.failure = Some(Failure {

@@ -243,6 +243,11 @@ impl K {
                         CardCommand::ReadCertificate => "read-certificate",
                         CardCommand::Sign { .. } => "sign",
                         CardCommand::Release => "release",
+                        CardCommand::PinStatusOf(_) => "pin-status-of",
+                        CardCommand::ReadSignatureCertificate => "read-signature-certificate",
+                        CardCommand::SignWithSignatureKey { .. } => "sign-with-signature-key",
+                        CardCommand::ResetChallenge(_) => "reset-challenge",
+                        CardCommand::ResetRetryCounter { .. } => "reset-retry-counter",
                     };
                     self.card_commands.push(name.into());
                     match c.command {

@@ -46,6 +46,12 @@ impl Session {
                 turn.place_card();
                 turn.activity();
             }
+            // A reset needs neither printer nor cash unit; its own hours are checked next.
+            Action::Service(s) if s == "pin-reset" && self.k.clock_plausible() => {
+                let mut turn = self.begin(fx);
+                turn.start_reset();
+                turn.activity();
+            }
             _ => {}
         }
     }
@@ -80,6 +86,15 @@ impl Turn<'_> {
                 self.place_card();
                 true
             }
+            (Phase::ServiceMenu, A::Service(s)) if s == "pin-reset" => {
+                self.start_reset();
+                true
+            }
+            (Phase::Reset(f), A::Cancel) if f.cancellable() => {
+                self.exit(Some(FailureCode::Cancelled));
+                true
+            }
+            (Phase::Reset(_), action) => self.reset_touch(action),
             (Phase::ServiceMenu | Phase::PlaceCard, A::Back) => {
                 self.exit(Some(FailureCode::Cancelled));
                 true

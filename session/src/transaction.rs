@@ -8,10 +8,12 @@
 //! first as well).
 
 use crate::pin::PinBuffer;
+use crate::reset::ResetFlow;
 use crate::{
     BackendStep, CertificateFacts, CertificateNotice, DocumentOffer, FailureCode, IssueRequest, Offers, OpId, Request,
     Timeouts,
 };
+use madoguchi_api::ResetCredential;
 use madoguchi_drivers::card::ReaderInterface;
 use madoguchi_drivers::jpki::TokenKind;
 use madoguchi_drivers::printer::PaperOutcome;
@@ -41,6 +43,14 @@ pub(crate) struct Transaction {
     pub backend_session: Option<String>,
     /// Money the cash unit has taken in (it can arrive in any phase, even after the end).
     pub inserted: u32,
+    /// The backend's PIN-reset session, once the reservation was checked: every exit reports
+    /// its outcome.
+    pub reset_session: Option<String>,
+    pub reset_outcome_sent: bool,
+    /// The credential this transaction reset (the end shows pin-reset-done).
+    pub reset_done: Option<ResetCredential>,
+    /// Tries left on the proving credential, from the card's empty VERIFY.
+    pub reset_tries: u8,
     pub phase: Phase,
 }
 
@@ -60,13 +70,21 @@ impl Transaction {
             auth_restarts: 0,
             backend_session: None,
             inserted: 0,
+            reset_session: None,
+            reset_outcome_sent: false,
+            reset_done: None,
+            reset_tries: 0,
             phase: Phase::ServiceMenu,
         }
     }
 
     /// Nothing of the resident reached a device or the backend yet.
     pub fn untouched(&self) -> bool {
-        self.card.is_none() && self.backend_session.is_none() && self.inserted == 0 && self.backend_op.is_none()
+        self.card.is_none()
+            && self.backend_session.is_none()
+            && self.reset_session.is_none()
+            && self.inserted == 0
+            && self.backend_op.is_none()
     }
 
     /// The card is on its reader and still needed (until authentication or removal).
@@ -125,7 +143,7 @@ pub(crate) struct Holder {
 }
 
 impl Holder {
-    fn wipe(&mut self) {
+    pub(crate) fn wipe(&mut self) {
         self.certificate.zeroize();
     }
 }
@@ -298,6 +316,8 @@ pub(crate) enum Phase {
     },
     Printing(Job),
     Closing(Closing),
+    /// A PIN reset (`reset.rs`), from the choice of credential to the card's answer.
+    Reset(Box<ResetFlow>),
 }
 
 impl Phase {
@@ -318,6 +338,7 @@ impl Phase {
             Phase::Issuing { .. } => "Issuing",
             Phase::Printing(_) => "Printing",
             Phase::Closing(_) => "Closing",
+            Phase::Reset(f) => f.name(),
         }
     }
 
@@ -329,6 +350,7 @@ impl Phase {
             Phase::Ordering { .. } => Some(t.screen),
             Phase::Pin(p) if !p.verifying => Some(t.pin_entry),
             Phase::RemoveCard { .. } => Some(t.remove_card),
+            Phase::Reset(f) if f.waits_for_resident() => Some(t.pin_entry),
             _ => None,
         }
     }
@@ -339,6 +361,7 @@ impl Phase {
         match self {
             Phase::Pin(p) => !p.verifying,
             Phase::Issuing { .. } | Phase::Printing(_) | Phase::Closing(_) => false,
+            Phase::Reset(f) => f.cancellable(),
             _ => true,
         }
     }
@@ -391,6 +414,7 @@ impl Phase {
                 }
             }
             Phase::CertificateNotice { holder, .. } | Phase::Authenticating { holder, .. } => holder.wipe(),
+            Phase::Reset(f) => f.wipe(),
             _ => {}
         }
     }

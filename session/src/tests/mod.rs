@@ -4,6 +4,7 @@
 mod decisions;
 mod faults;
 mod flow;
+mod reset;
 mod secrets;
 mod view;
 

@@ -83,7 +83,7 @@ fn choices_keep_their_ids_labels_notes_fees_and_states() {
     let mut k = K::new();
     let services = k.view().services;
     assert_eq!(services[0], Choice::new("certificates"));
-    assert_eq!(services[1], Choice::new("pin-reset").enabled(false).note("not-offered"));
+    assert_eq!(services[1], Choice::new("pin-reset"), "this kiosk offers the PIN reset in its hours");
     two_municipalities(&mut k);
     let v = k.view();
     assert_eq!(v.municipalities[0], Choice::new("141003").label("横浜市").note("residence"));
