@@ -9,7 +9,8 @@
 use madoguchi_drivers::card::ReaderRoles;
 use madoguchi_drivers::gpio::{LineMap, Polarity};
 use madoguchi_drivers::printer::{FlowControl, PrinterConfig};
-use madoguchi_session::{ServiceHours, SessionConfig, Timeouts};
+use madoguchi_api::ResetCredential;
+use madoguchi_session::{PinResetOffer, ServiceHours, SessionConfig, Timeouts};
 use serde::Deserialize;
 use std::fmt;
 use std::path::{Path, PathBuf};
@@ -111,6 +112,7 @@ struct Raw {
     timeouts: Option<RawTimeouts>,
     languages: Option<RawLanguages>,
     hours: Option<RawHours>,
+    pin_reset: Option<RawPinReset>,
 }
 
 #[derive(Deserialize, Default)]
@@ -194,6 +196,16 @@ struct RawHours {
     opens: Option<String>,
     closes: Option<String>,
     closed_days: Option<Vec<String>>,
+}
+
+/// `[pin_reset]`: which resets this store offers (jpki.md §4: stores differ) and when.
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawPinReset {
+    /// `["auth-pin", "sign-password"]`; empty: the kiosk offers no PIN reset.
+    offered: Option<Vec<String>>,
+    opens: Option<String>,
+    closes: Option<String>,
 }
 
 // --- loading ---------------------------------------------------------------------------------
@@ -481,6 +493,26 @@ fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
         return Err(ConfigError::new("hours.closes", "the same as hours.opens: the kiosk would never open"));
     }
 
+    let r = raw.pin_reset.unwrap_or_default();
+    let dr = PinResetOffer::default();
+    let mut credentials = Vec::new();
+    for id in r.offered.unwrap_or_else(|| dr.credentials.iter().map(|c| c.id().to_string()).collect()) {
+        let c = ResetCredential::parse(&id).ok_or_else(|| {
+            ConfigError::new("pin_reset.offered", format!("{id:?} is not \"auth-pin\" or \"sign-password\""))
+        })?;
+        if !credentials.contains(&c) {
+            credentials.push(c);
+        }
+    }
+    let pin_reset = PinResetOffer {
+        credentials,
+        opens: time_of_day(r.opens, "pin_reset.opens", dr.opens)?,
+        closes: time_of_day(r.closes, "pin_reset.closes", dr.closes)?,
+    };
+    if pin_reset.opens == pin_reset.closes {
+        return Err(ConfigError::new("pin_reset.closes", "the same as pin_reset.opens: resets would never be offered"));
+    }
+
     Ok(KioskConfig {
         session: SessionConfig {
             kiosk_id: kiosk_id.clone(),
@@ -488,6 +520,7 @@ fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
             backend_retries: backend.retries,
             languages,
             hours,
+            pin_reset,
         },
         kiosk_id,
         store: kiosk.store.unwrap_or_default(),

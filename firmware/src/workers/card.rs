@@ -256,6 +256,30 @@ fn run(
             Ok(CardOk::Signature { signature, certificate_fingerprint: Sha256::digest(&der).into() })
         }
         CardCommand::Release => Ok(CardOk::Verified),
+        CardCommand::PinStatusOf(kind) => c.card.pin_status(kind).map(CardOk::PinStatus).map_err(fail),
+        CardCommand::ReadSignatureCertificate => {
+            c.card.read_certificate(CertificateEf::Signature).map(CardOk::Certificate).map_err(fail)
+        }
+        CardCommand::SignWithSignatureKey { sha256 } => {
+            let signature = c.card.sign_sha256(SigningKey::Signature, &sha256).map_err(fail)?;
+            // The fingerprint is the auth certificate's, read on this connection: the session
+            // compares it with the card it started with.
+            let der = match &c.certificate {
+                Some(d) => d.clone(),
+                None => {
+                    let d = c.card.read_certificate(CertificateEf::UserAuth).map_err(fail)?;
+                    c.certificate = Some(d.clone());
+                    d
+                }
+            };
+            Ok(CardOk::Signature { signature, certificate_fingerprint: Sha256::digest(&der).into() })
+        }
+        CardCommand::ResetChallenge(kind) => c.card.reset_challenge(kind).map(CardOk::ResetChallenge).map_err(fail),
+        CardCommand::ResetRetryCounter { authorisation, new } => c
+            .card
+            .reset_retry_counter(&authorisation, &new)
+            .map(|t| CardOk::ResetDone { tries_left: t.left })
+            .map_err(fail),
     }
 }
 

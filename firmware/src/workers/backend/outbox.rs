@@ -3,7 +3,7 @@
 
 use super::replies::{error_reply, segment};
 use madoguchi_api::client::Method;
-use madoguchi_api::v1::OutcomeKind;
+use madoguchi_api::v1::{OutcomeKind, ResetOutcomeKind, ResetOutcomeRequest};
 use madoguchi_api::{ErrorCode, ReplyCode};
 use madoguchi_session::{BackendError, IssueOutcome, OpId, Refusal, Request};
 use serde::{Deserialize, Serialize};
@@ -29,6 +29,13 @@ pub(super) enum DurableRecord {
     Close {
         session_id: String,
     },
+    /// A PIN reset's outcome: `reset` uses the reservation up. Never the new value.
+    ResetOutcome {
+        session_id: String,
+        outcome: ResetOutcomeKind,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        detail: Option<String>,
+    },
 }
 
 impl DurableRecord {
@@ -47,6 +54,11 @@ impl DurableRecord {
                 })
             }
             Request::Close { session_id } => Some(DurableRecord::Close { session_id: session_id.clone() }),
+            Request::ResetOutcome { session_id, reset, detail } => Some(DurableRecord::ResetOutcome {
+                session_id: session_id.clone(),
+                outcome: if *reset { ResetOutcomeKind::Reset } else { ResetOutcomeKind::NotReset },
+                detail: detail.as_deref().map(clean_reason),
+            }),
             _ => None,
         }
     }
@@ -55,6 +67,7 @@ impl DurableRecord {
         match self {
             DurableRecord::Outcome { .. } => "outcome",
             DurableRecord::Close { .. } => "close",
+            DurableRecord::ResetOutcome { .. } => "pin-reset outcome",
         }
     }
 
@@ -71,6 +84,11 @@ impl DurableRecord {
             }
             DurableRecord::Close { session_id } => {
                 (Method::DELETE, format!("/v1/sessions/{}", segment(session_id)), None)
+            }
+            DurableRecord::ResetOutcome { session_id, outcome, detail } => {
+                let path = format!("/v1/pin-reset/sessions/{}/outcome", segment(session_id));
+                let body = serde_json::to_value(ResetOutcomeRequest { outcome: *outcome, detail: detail.clone() }).ok();
+                (Method::POST, path, body)
             }
         }
     }

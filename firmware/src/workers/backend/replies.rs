@@ -2,7 +2,10 @@
 //! `madoguchi_api::v1`) checked and turned into [`BackendOk`] / [`BackendError`]. Pure: no I/O.
 
 use madoguchi_api::client::{ClientError, ClientErrorKind};
-use madoguchi_api::v1::{AuthenticateReply, ChallengeReply, IssuanceReply, IssuanceRequest, OffersReply};
+use madoguchi_api::v1::{
+    AuthenticateReply, ChallengeReply, IssuanceReply, IssuanceRequest, OffersReply, ResetAuthenticateReply,
+    ResetAuthorisationReply, ResetOpenReply,
+};
 use madoguchi_api::{DocumentKind, ErrorCode, ReplyCode, SignedBlob};
 use madoguchi_session::{BackendError, BackendOk, IssueRequest, Issued, Refusal, Request};
 use serde::Deserialize;
@@ -15,6 +18,10 @@ pub(super) fn request_name(request: &Request) -> &'static str {
         Request::Issue(_) => "issue",
         Request::Outcome { .. } => "outcome",
         Request::Close { .. } => "close",
+        Request::ResetOpen { .. } => "pin-reset open",
+        Request::ResetAuthenticate { .. } => "pin-reset authenticate",
+        Request::ResetAuthorise { .. } => "pin-reset authorisation",
+        Request::ResetOutcome { .. } => "pin-reset outcome",
     }
 }
 
@@ -122,4 +129,28 @@ pub(super) fn parse_issued(body: &[u8], asked: &IssueRequest) -> Result<BackendO
         _ => return Err(BackendError::Protocol),
     }
     Ok(BackendOk::Issued(Issued { issuance_number: w.issuance_number, total_yen, document: w.document }))
+}
+
+/// `POST /v1/pin-reset/sessions`: the reset session and the challenge for the proving key.
+pub(super) fn parse_reset_opened(body: &[u8]) -> Result<BackendOk, BackendError> {
+    let w: ResetOpenReply = parse(body)?;
+    let challenge = w.validate().map_err(|_| BackendError::Protocol)?;
+    Ok(BackendOk::ResetOpened {
+        session_id: w.session_id,
+        challenge,
+        reservation_expires_at: w.reservation_expires_at,
+    })
+}
+
+pub(super) fn parse_reset_authenticated(body: &[u8], asked: &str) -> Result<BackendOk, BackendError> {
+    let w: ResetAuthenticateReply = parse(body)?;
+    w.validate(asked).map_err(|_| BackendError::Protocol)?;
+    Ok(BackendOk::ResetAuthenticated { session_id: w.session_id })
+}
+
+/// The authorisation is passed to the card as it is: the card, not the kiosk, judges it.
+pub(super) fn parse_reset_authorised(body: &[u8]) -> Result<BackendOk, BackendError> {
+    let w: ResetAuthorisationReply = parse(body)?;
+    let authorisation = w.validate().map_err(|_| BackendError::Protocol)?;
+    Ok(BackendOk::ResetAuthorised { authorisation })
 }

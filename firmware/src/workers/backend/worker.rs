@@ -4,14 +4,14 @@
 use super::outbox::{durable_verdict, Outbox, Verdict};
 use super::replies::{
     error_reply, issuance_body, needs_catalog, parse_authenticated, parse_catalog, parse_challenge, parse_issued,
-    parse_offers, request_name, segment, transport_error,
+    parse_offers, request_name, segment, transport_error, parse_reset_authenticated, parse_reset_authorised, parse_reset_opened,
 };
 use super::{lock, EventSink};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use bytes::Bytes;
 use madoguchi_api::client::{Client, Method};
-use madoguchi_api::v1::AuthenticateRequest;
+use madoguchi_api::v1::{AuthenticateRequest, ResetAuthenticateRequest, ResetAuthorisationRequest, ResetOpenRequest};
 use madoguchi_session::{BackendCall, BackendError, BackendOk, Event, OffersDelivery, Request};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -145,7 +145,33 @@ impl Worker {
                 let body = self.exchange(Method::POST, path, Some(issuance_body(issue)?), deadline).await?;
                 parse_issued(&body, issue)
             }
-            Request::Outcome { .. } | Request::Close { .. } => {
+            Request::ResetOpen { credential, auth_certificate } => {
+                let json = serde_json::to_value(ResetOpenRequest {
+                    credential: *credential,
+                    auth_certificate: B64.encode(auth_certificate),
+                })
+                .map_err(|_| BackendError::Protocol)?;
+                let body = self.exchange(Method::POST, "/v1/pin-reset/sessions".into(), Some(json), deadline).await?;
+                parse_reset_opened(&body)
+            }
+            Request::ResetAuthenticate { session_id, certificate, signature } => {
+                let path = format!("/v1/pin-reset/sessions/{}/authenticate", segment(session_id));
+                let json = serde_json::to_value(ResetAuthenticateRequest {
+                    certificate: B64.encode(certificate),
+                    signature: B64.encode(signature),
+                })
+                .map_err(|_| BackendError::Protocol)?;
+                let body = self.exchange(Method::POST, path, Some(json), deadline).await?;
+                parse_reset_authenticated(&body, session_id)
+            }
+            Request::ResetAuthorise { session_id, card_challenge } => {
+                let path = format!("/v1/pin-reset/sessions/{}/authorisation", segment(session_id));
+                let json = serde_json::to_value(ResetAuthorisationRequest { card_challenge: B64.encode(card_challenge) })
+                    .map_err(|_| BackendError::Protocol)?;
+                let body = self.exchange(Method::POST, path, Some(json), deadline).await?;
+                parse_reset_authorised(&body)
+            }
+            Request::Outcome { .. } | Request::Close { .. } | Request::ResetOutcome { .. } => {
                 // Durable requests go through the outbox (`submit`); answered as delivered.
                 Err(BackendError::Protocol)
             }
