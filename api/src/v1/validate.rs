@@ -1,7 +1,10 @@
 //! What a kiosk checks in every reply before anything else sees it: lengths, hex, base64 and
 //! ranges, so that a bad reply is a refusal and never a panic further on.
 
-use super::{AuthenticateReply, ChallengeReply, IssuanceReply, OffersReply};
+use super::{
+    AuthenticateReply, ChallengeReply, IssuanceReply, OffersReply, ResetAuthenticateReply, ResetAuthorisationReply,
+    ResetOpenReply,
+};
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
@@ -116,5 +119,31 @@ impl IssuanceReply {
         ensure(is_token(&d.algorithm, 32), "document.algorithm")?;
         ensure(matches!(self.status.as_str(), "issued" | "printed" | "voided"), "status")?;
         Ok(total_yen)
+    }
+}
+
+impl ResetOpenReply {
+    /// Checks the reply and returns the challenge the proving key signs.
+    pub fn validate(&self) -> Result<Vec<u8>, InvalidReply> {
+        ensure(is_session_id(&self.session_id), "session_id")?;
+        ensure(self.signature_scheme == SIGNATURE_SCHEME, "signature_scheme")?;
+        let challenge = B64.decode(&self.challenge).map_err(|_| InvalidReply { field: "challenge" })?;
+        ensure(challenge.len() == CHALLENGE_BYTES, "challenge")?;
+        ensure(is_text(&self.reservation_expires_at, 40), "reservation_expires_at")?;
+        Ok(challenge)
+    }
+}
+
+impl ResetAuthenticateReply {
+    pub fn validate(&self, asked: &str) -> Result<(), InvalidReply> {
+        ensure(self.session_id == asked, "session_id")
+    }
+}
+
+impl ResetAuthorisationReply {
+    /// The 64-byte authorisation, passed to the card as it is (the card judges it).
+    pub fn validate(&self) -> Result<[u8; crate::pin_reset::AUTHORISATION_LEN], InvalidReply> {
+        let bytes = B64.decode(&self.authorisation).map_err(|_| InvalidReply { field: "authorisation" })?;
+        bytes.try_into().map_err(|_| InvalidReply { field: "authorisation" })
     }
 }
