@@ -2,7 +2,9 @@
 //! options of every offer must be what the backend signed, or nothing is offered. The session
 //! decides this before any payment; the backend worker only fetches and delivers.
 
-use crate::io::{BackendError, DocumentOffer, MunicipalityOffer, Offers, OffersDelivery, Route, UnavailableDocument};
+use crate::io::{
+    BackendError, DocumentOffer, MunicipalityOffer, Offers, OffersDelivery, PersonOffer, Route, UnavailableDocument,
+};
 use madoguchi_api::municipality::DocumentConfig;
 use madoguchi_api::v1::OffersReply;
 use madoguchi_api::{verify_catalog, PublicKey, VerifyErrorKind};
@@ -113,6 +115,11 @@ impl CatalogCheck {
                 max_copies: u8::try_from(o.max_copies).map_err(|_| CatalogRejection::Malformed)?,
                 options: o.options,
                 years: o.years,
+                persons: o
+                    .persons
+                    .into_iter()
+                    .map(|p| PersonOffer { id: p.id, name: p.name, relationship: p.relationship, is_self: p.is_self })
+                    .collect(),
             });
         }
         for u in w.unavailable {
@@ -126,6 +133,11 @@ impl CatalogCheck {
             };
             let m = entry(&mut out, &u.municipality_code, name, route);
             m.unavailable.push(UnavailableDocument { kind: u.document.id().to_string(), reason: u.reason });
+        }
+        for n in w.notices {
+            if let Some(m) = out.iter_mut().find(|m| m.code == n.municipality_code) {
+                m.notices.push(n.text);
+            }
         }
         Ok(Offers { municipalities: out })
     }
@@ -147,6 +159,7 @@ fn entry<'a>(
                 route,
                 documents: Vec::new(),
                 unavailable: Vec::new(),
+                notices: Vec::new(),
             });
             out.len() - 1
         }

@@ -257,6 +257,8 @@ pub struct IssueRequest {
     pub municipality_code: String,
     pub document: String,
     pub options: Vec<String>,
+    /// Person ids on the document; empty: the resident alone.
+    pub persons: Vec<String>,
     pub year: Option<i32>,
     pub copies: u8,
     pub paid_yen: u32,
@@ -436,6 +438,19 @@ pub struct MunicipalityOffer {
     pub route: Route,
     pub documents: Vec<DocumentOffer>,
     pub unavailable: Vec<UnavailableDocument>,
+    /// The municipality's notices (a closed day next week), shown as written.
+    pub notices: Vec<String>,
+}
+
+/// A person who may appear on a document (the resident's household on a 住民票).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PersonOffer {
+    pub id: String,
+    pub name: String,
+    /// 続柄 as printed (世帯主, 妻, 子 …).
+    pub relationship: String,
+    /// The resident themself.
+    pub is_self: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -449,6 +464,8 @@ pub struct DocumentOffer {
     pub options: Vec<String>,
     /// Fiscal years, newest first (課税証明書); empty otherwise.
     pub years: Vec<i32>,
+    /// People who may appear on it (`person:<id>`); empty: the resident alone, no choice.
+    pub persons: Vec<PersonOffer>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -100,6 +100,14 @@ impl Turn<'_> {
             municipality_code: chosen.municipality_code,
             document: chosen.document.kind,
             options: chosen.options,
+            // The resident alone is the backend's default: sent as no persons.
+            persons: if chosen.persons.len() == 1
+                && chosen.document.persons.iter().any(|p| p.is_self && p.id == chosen.persons[0])
+            {
+                Vec::new()
+            } else {
+                chosen.persons
+            },
             year: chosen.year,
             copies: chosen.copies,
             paid_yen: due,

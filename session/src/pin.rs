@@ -227,6 +227,10 @@ pub enum Action {
     Key(char),
     /// `reset:auth-pin` / `reset:sign-password` on pin-reset-choose.
     Reset(String),
+    /// `person:<id>` on document-options: that household member on the document, or not.
+    Person(String),
+    /// `persons:self` (the resident alone) or `persons:household` (everyone offered).
+    Persons(String),
     Unknown,
 }
 
@@ -257,6 +261,8 @@ impl Action {
             "language" => Action::Language(rest.to_string()),
             "service" => Action::Service(rest.to_string()),
             "reset" => Action::Reset(rest.to_string()),
+            "person" => Action::Person(rest.to_string()),
+            "persons" => Action::Persons(rest.to_string()),
             "digit" => match rest.as_bytes() {
                 [d @ b'0'..=b'9'] => Action::Digit(d - b'0'),
                 _ => Action::Unknown,
@@ -283,6 +289,8 @@ impl fmt::Debug for Action {
             Action::Language(l) => write!(f, "Language({l})"),
             Action::Service(s) => write!(f, "Service({s})"),
             Action::Reset(s) => write!(f, "Reset({s})"),
+            Action::Person(_) => f.write_str("Person(..)"),
+            Action::Persons(s) => write!(f, "Persons({s})"),
             Action::Municipality(s) => write!(f, "Municipality({s})"),
             Action::Document(s) => write!(f, "Document({s})"),
             Action::Option(s) => write!(f, "Option({s})"),

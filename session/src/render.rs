@@ -258,6 +258,7 @@ fn fill_choices(t: &Transaction, offers: &crate::Offers, step: &Step, v: &mut Vi
         Step::Document { municipality } => {
             v.can_go_back = offers.municipalities.len() > 1;
             if let Some(m) = offers.municipalities.get(*municipality) {
+                v.notices = m.notices.clone();
                 v.documents = m
                     .documents
                     .iter()
@@ -287,6 +288,18 @@ fn fill_choices(t: &Transaction, offers: &crate::Offers, step: &Step, v: &mut Vi
             .iter()
             .map(|y| Choice::new(y.to_string()).label(y.to_string()).selected(chosen.year == Some(*y)))
             .collect();
+        if d.persons.len() > 1 {
+            v.persons = d
+                .persons
+                .iter()
+                .map(|p| {
+                    Choice::new(p.id.clone())
+                        .label(p.name.clone())
+                        .detail(p.relationship.clone())
+                        .selected(chosen.persons.contains(&p.id))
+                })
+                .collect();
+        }
     }
     v.order = Order {
         municipality: chosen.municipality_name.clone(),

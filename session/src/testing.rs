@@ -88,6 +88,7 @@ pub fn doc_offer(kind: &str, fee: u32, max: u8, options: &[&str], years: &[i32])
         max_copies: max,
         options: options.iter().map(|s| s.to_string()).collect(),
         years: years.to_vec(),
+        persons: Vec::new(),
     }
 }
 
@@ -107,6 +108,7 @@ pub fn offers() -> Offers {
                 kind: "koseki-zenbu".into(),
                 reason: "outside_service_hours".into(),
             }],
+            notices: vec![],
         }],
     }
 }
@@ -133,15 +135,22 @@ pub fn deliver_with(offers: Offers, catalog: Option<SignedDocument>) -> OffersDe
         for d in &m.documents {
             wire.push(serde_json::json!({"municipality_code": m.code, "municipality_name": m.name, "route": route,
                 "document": d.kind, "title": d.title, "fee_yen": d.fee_yen, "max_copies": d.max_copies,
-                "options": d.options, "persons": [], "years": d.years}));
+                "options": d.options, "years": d.years,
+                "persons": d.persons.iter().map(|p| serde_json::json!({"id": p.id, "name": p.name,
+                    "relationship": p.relationship, "is_self": p.is_self})).collect::<Vec<_>>()}));
         }
         for u in &m.unavailable {
             unavailable.push(serde_json::json!({"municipality_code": m.code, "document": u.kind, "reason": u.reason,
                 "message": ""}));
         }
     }
+    let notices: Vec<_> = offers
+        .municipalities
+        .iter()
+        .flat_map(|m| m.notices.iter().map(|n| serde_json::json!({"municipality_code": m.code, "text": n})))
+        .collect();
     let reply = serde_json::json!({"session_id": "S1", "at": "2025-06-02T10:00:00+09:00",
-        "catalog_version": CATALOG_VERSION, "offers": wire, "unavailable": unavailable, "notices": []});
+        "catalog_version": CATALOG_VERSION, "offers": wire, "unavailable": unavailable, "notices": notices});
     OffersDelivery { offers: serde_json::from_value(reply).expect("test offers fit the contract"), catalog }
 }
 

@@ -147,6 +147,7 @@ impl Turn<'_> {
                     municipality_name: m.name.clone(),
                     document: doc.clone(),
                     options: Vec::new(),
+                    persons: doc.persons.iter().filter(|p| p.is_self).map(|p| p.id.clone()).collect(),
                     year: doc.years.first().copied(),
                     copies: 1,
                 };
@@ -170,6 +171,30 @@ impl Turn<'_> {
                     }
                 }
                 offered
+            }
+            (Phase::Ordering { step: Step::Options(c), .. }, A::Person(id)) => {
+                if !c.document.persons.iter().any(|p| p.id == id) {
+                    return false;
+                }
+                if let Some(i) = c.persons.iter().position(|p| *p == id) {
+                    // At least one person stays on the document.
+                    if c.persons.len() == 1 {
+                        return false;
+                    }
+                    c.persons.remove(i);
+                } else {
+                    c.persons.push(id);
+                }
+                true
+            }
+            (Phase::Ordering { step: Step::Options(c), .. }, A::Persons(scope)) => {
+                let everyone = c.document.persons.iter();
+                c.persons = match scope.as_str() {
+                    "self" => everyone.filter(|p| p.is_self).map(|p| p.id.clone()).collect(),
+                    "household" => everyone.map(|p| p.id.clone()).collect(),
+                    _ => return false,
+                };
+                true
             }
             (Phase::Ordering { step: Step::Options(c), .. }, A::Year(y)) => {
                 let offered = c.document.years.contains(&y);
@@ -252,5 +277,5 @@ impl Turn<'_> {
 
 /// The document has options or years to choose before the copies.
 pub(crate) fn has_choices(d: &DocumentOffer) -> bool {
-    !d.options.is_empty() || !d.years.is_empty()
+    !d.options.is_empty() || !d.years.is_empty() || d.persons.len() > 1
 }

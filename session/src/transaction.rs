@@ -194,6 +194,8 @@ pub(crate) struct Chosen {
     pub municipality_name: String,
     pub document: DocumentOffer,
     pub options: Vec<String>,
+    /// Person ids chosen to appear (the resident alone unless they choose others).
+    pub persons: Vec<String>,
     pub year: Option<i32>,
     pub copies: u8,
 }

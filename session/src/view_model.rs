@@ -713,6 +713,12 @@ pub struct ViewModel {
     /// timeout-warning: the screen "more time" goes back to (the warning mentions money on
     /// the payment screen).
     pub resumes: Option<Screen>,
+    /// document-options (`person:<id>` toggles; `persons:self`, `persons:household`): the
+    /// household members who may appear, name as label, 続柄 as detail, chosen ones selected.
+    /// Empty when the document offers no choice of persons.
+    pub persons: Vec<Choice>,
+    /// choose-document: the municipality's notices (a closed day next week), shown as written.
+    pub notices: Vec<String>,
     /// pin-reset-choose (`reset:<id>`: `auth-pin`, `sign-password`); a direction this store
     /// does not offer, or not at this hour, is disabled with note `not-offered` / `hours`.
     pub resets: Vec<Choice>,

@@ -310,6 +310,7 @@ fn issue_juminhyo(kiosk: &mut Kiosk, card: &Card, key: &str) -> (String, IssueRe
         municipality_code: KIYOSE.into(),
         document: "juminhyo".into(),
         options: vec![],
+        persons: vec![],
         year: None,
         copies: 1,
         paid_yen: juminhyo.fee_yen,

@@ -250,6 +250,7 @@ fn offers() -> Offers {
         max_copies: 3,
         options: options.iter().map(|s| s.to_string()).collect(),
         years: years.to_vec(),
+        persons: Vec::new(),
     };
     Offers {
         municipalities: vec![
@@ -264,6 +265,7 @@ fn offers() -> Offers {
                     doc("kazei", "課税証明書", 300, &[], &[2025, 2024, 2023]),
                 ],
                 unavailable: vec![UnavailableDocument { kind: "koseki-zenbu".into(), reason: "closed_day".into() }],
+                notices: vec![],
             },
             MunicipalityOffer {
                 code: "011002".into(),
@@ -274,6 +276,7 @@ fn offers() -> Offers {
                     UnavailableDocument { kind: "koseki-kojin".into(), reason: "outside_service_hours".into() },
                     UnavailableDocument { kind: "fuhyo".into(), reason: "not_eligible".into() },
                 ],
+                notices: vec![],
             },
         ],
     }

@@ -150,6 +150,7 @@ fn tax_certificate_years_and_several_municipalities() {
         route: Route::Honseki,
         documents: vec![doc_offer("koseki-zenbu", 450, 1, &[], &[])],
         unavailable: vec![],
+        notices: vec![],
     });
     k.reply_backend(Ok(BackendOk::Offers(deliver(o))));
     k.remove();
@@ -404,6 +405,7 @@ fn nothing_offered_now_explains_the_hours() {
             route: Route::Residence,
             documents: vec![doc_offer("juminhyo", 300, 0, &[], &[])],
             unavailable: vec![UnavailableDocument { kind: "koseki-zenbu".into(), reason: "closed_day".into() }],
+            notices: vec![],
         }],
     };
     k.reply_backend(Ok(BackendOk::Offers(deliver(o))));

@@ -4,6 +4,7 @@
 mod decisions;
 mod faults;
 mod flow;
+mod household;
 mod reset;
 mod secrets;
 mod view;

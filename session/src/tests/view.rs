@@ -20,6 +20,7 @@ fn two_municipalities(k: &mut K) {
         route: Route::Honseki,
         documents: vec![doc_offer("koseki-zenbu", 450, 1, &[], &[])],
         unavailable: vec![],
+        notices: vec![],
     });
     k.reply_backend(Ok(BackendOk::Offers(deliver(o))));
     k.remove();

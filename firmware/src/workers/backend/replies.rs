@@ -46,8 +46,8 @@ pub(super) fn issuance_body(r: &IssueRequest) -> Result<serde_json::Value, Backe
         municipality_code: r.municipality_code.clone(),
         document,
         options: r.options.clone(),
-        // Empty: the resident alone (the session offers no choice of persons).
-        persons: Vec::new(),
+        // Empty: the resident alone.
+        persons: r.persons.clone(),
         year: r.year,
         copies: i64::from(r.copies),
         paid_yen: i64::from(r.paid_yen),
@@ -97,14 +97,11 @@ pub(super) fn parse_authenticated(body: &[u8], asked: &str) -> Result<BackendOk,
     })
 }
 
-/// `GET /v1/sessions/{id}/offers` as validated; the household's names are dropped (the session
-/// offers no choice of persons), so nothing of them travels further.
+/// `GET /v1/sessions/{id}/offers` as validated. The household's names go to the session (the
+/// resident chooses who appears on a 住民票) and are dropped with the offers at the end.
 pub(super) fn parse_offers(body: &[u8], asked: &str) -> Result<OffersReply, BackendError> {
-    let mut w: OffersReply = parse(body)?;
+    let w: OffersReply = parse(body)?;
     w.validate(asked).map_err(|_| BackendError::Protocol)?;
-    for o in &mut w.offers {
-        o.persons.clear();
-    }
     Ok(w)
 }
 

@@ -107,6 +107,7 @@ fn issue_request(copies: u8) -> IssueRequest {
         municipality_code: "132217".into(),
         document: "juminhyo".into(),
         options: vec![],
+        persons: vec![],
         year: None,
         copies,
         paid_yen: 600,
@@ -182,13 +183,14 @@ fn malformed_offers_are_protocol_errors() {
 }
 
 #[test]
-fn offers_carry_no_names_and_the_catalog_is_fetched_only_when_newer() {
+fn offers_keep_the_household_and_the_catalog_is_fetched_only_when_newer() {
     let offers = parse_offers(
         &offers_body(4, vec![offer("132217", "清瀬市", "residence", "juminhyo", 300, 10, &[])], vec![]),
         SID,
     )
     .unwrap();
-    assert!(offers.offers.iter().all(|o| o.persons.is_empty()), "the household's names are not passed on");
+    // The session offers the choice of persons on a 住民票.
+    assert_eq!(offers.offers[0].persons[0].id, "R0001");
     assert_eq!(offers.catalog_version, 4);
     assert!(needs_catalog(None, 0));
     assert!(needs_catalog(Some(3), 4));
