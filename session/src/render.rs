@@ -133,7 +133,12 @@ impl Session {
         match &t.phase {
             Phase::Ordering { step: Step::Payment { due, .. }, .. } => payment(&mut v, *due, t.inserted, 0),
             Phase::Issuing { request, .. } => payment(&mut v, request.paid_yen, t.inserted, 0),
-            Phase::Closing(c) => closing_view(t, c, now, &mut v),
+            Phase::Closing(c) => {
+                closing_view(t, c, now, &mut v);
+                if self.reset_offered_after_blocked_pin() {
+                    v.services = vec![Choice::new("pin-reset")];
+                }
+            }
             _ => {}
         }
         v
@@ -191,6 +196,17 @@ fn services(certificates: bool, reset: Option<bool>) -> Vec<Choice> {
 }
 
 impl Session {
+    /// A card's PIN was found blocked in this transaction, and this kiosk can reset it now.
+    pub(crate) fn reset_offered_after_blocked_pin(&self) -> bool {
+        let Some(t) = self.txn.as_ref() else { return false };
+        let blocked = matches!(&t.phase, Phase::Closing(c) if c.code == Some(crate::FailureCode::PinBlocked));
+        let card = t.card.as_ref().is_some_and(|c| c.on_reader && c.token == Some(TokenKind::Card));
+        blocked
+            && card
+            && self.k.cfg.pin_reset.offers(madoguchi_api::ResetCredential::AuthPin)
+            && self.reset_available() == Some(true)
+    }
+
     /// `None`: this kiosk offers no PIN reset; else whether it is within the reset hours.
     fn reset_available(&self) -> Option<bool> {
         let offer = &self.k.cfg.pin_reset;

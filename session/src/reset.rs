@@ -217,6 +217,22 @@ impl Turn<'_> {
         self.enter(Phase::Reset(Box::new(ResetFlow::new())));
     }
 
+    /// A reset of `credential` straight away (offered on the locked PIN's screen), using the
+    /// card on the reader.
+    pub(crate) fn start_reset_of(&mut self, credential: ResetCredential) {
+        self.start_reset();
+        if let Phase::Reset(f) = &mut self.t.phase {
+            f.credential = Some(credential);
+            f.step = ResetStep::PlaceCard;
+        } else {
+            return;
+        }
+        self.restart_timer();
+        if let Some(reader) = self.k.cards.iter().next().cloned() {
+            self.reset_card_presented(reader, None);
+        }
+    }
+
     fn flow(&mut self) -> Option<&mut ResetFlow> {
         match &mut self.t.phase {
             Phase::Reset(f) => Some(f),

@@ -30,6 +30,18 @@ impl Session {
             }
             _ => {}
         }
+        if let Action::Service(s) = &action {
+            if s == "pin-reset" && self.reset_offered_after_blocked_pin() {
+                // The locked PIN's screen offers the reset: this transaction is over (nothing
+                // was charged, the PIN never reached the backend), a reset starts with the card
+                // still on the reader.
+                self.txn = None;
+                let mut turn = self.begin(fx);
+                turn.start_reset_of(madoguchi_api::ResetCredential::AuthPin);
+                turn.activity();
+                return;
+            }
+        }
         if let Some(mut turn) = self.turn(fx) {
             return turn.on_touch(action);
         }

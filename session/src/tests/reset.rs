@@ -400,3 +400,32 @@ fn secrets_are_wiped_at_every_exit() {
     assert!(!format!("{:?}", k.s).contains("04"));
     assert_eq!(durable_outcomes(&k), [(false, Some("cancelled".into()))]);
 }
+
+#[test]
+fn the_locked_pin_screen_offers_the_reset_with_the_card_on_the_reader() {
+    let mut k = K::new();
+    k.reach_pin_entry(&GOOD, 1);
+    k.type_pin("0000");
+    k.touch("ok");
+    k.reply_card("verify", Err(CardFailure::wrong_pin(0)));
+    assert_eq!(k.screen(), ScreenId::CertificateProblem);
+    assert_eq!(k.failure(), FailureCode::PinBlocked);
+    let offered: Vec<_> = k.view().services.iter().map(|c| (c.id.clone(), c.enabled)).collect();
+    assert_eq!(offered, [("pin-reset".to_string(), true)]);
+    k.touch("service:pin-reset");
+    // A new transaction reads the same card for an auth-PIN reset at once.
+    assert_eq!(k.view().reset_target, Some(ResetTarget::AuthPin));
+    k.reply_card("read-token", Ok(CardOk::Token { token: TokenKind::Card, certificate: Some(GOOD.der.to_vec()) }));
+    k.reply_card("pin-status-of", tries(5, 5));
+    assert!(matches!(k.backend_op().1, Request::ResetOpen { credential: ResetCredential::AuthPin, .. }));
+
+    // A kiosk without the auth-PIN reset says where to go instead (the failure text), no button.
+    let mut cfg = SessionConfig { kiosk_id: "K1".into(), ..SessionConfig::default() };
+    cfg.pin_reset.credentials = vec![ResetCredential::SignPassword];
+    let mut k = K::with(cfg);
+    k.reach_pin_entry(&GOOD, 1);
+    k.type_pin("0000");
+    k.touch("ok");
+    k.reply_card("verify", Err(CardFailure::wrong_pin(0)));
+    assert!(k.view().services.is_empty());
+}
