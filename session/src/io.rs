@@ -87,6 +87,8 @@ pub enum Event {
 }
 
 /// What the session asks for.
+// A few effects per event, each moved once to its worker: boxing the view buys nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug)]
 pub enum Effect {
     /// Show this view (emitted only when it changed).
