@@ -1,7 +1,11 @@
 //! What a kiosk checks in every reply before anything else sees it: lengths, hex, base64 and
 //! ranges, so that a bad reply is a refusal and never a panic further on.
 
-use super::{AuthenticateReply, ChallengeReply, IssuanceReply, OffersReply};
+use super::{
+    AuthenticateReply, ChallengeReply, IssuanceReply, OffersReply, ResetAuthenticateReply, ResetAuthorisationReply,
+    ResetOpenReply, ResetOutcomeReply,
+};
+use crate::pin_reset::AUTHORISATION_LEN;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
@@ -116,5 +120,48 @@ impl IssuanceReply {
         ensure(is_token(&d.algorithm, 32), "document.algorithm")?;
         ensure(matches!(self.status.as_str(), "issued" | "printed" | "voided"), "status")?;
         Ok(total_yen)
+    }
+}
+
+/// An RFC 3339 time as the backend writes it.
+fn is_time(s: &str) -> bool {
+    s.len() <= 40 && time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok()
+}
+
+impl ResetOpenReply {
+    /// Checks the reply to `POST /v1/pin-reset/sessions` and returns the challenge's bytes (what
+    /// the card signs with the proving credential's key).
+    pub fn validate(&self) -> Result<Vec<u8>, InvalidReply> {
+        ensure(is_session_id(&self.session_id), "session_id")?;
+        ensure(self.signature_scheme == SIGNATURE_SCHEME, "signature_scheme")?;
+        let challenge = B64.decode(&self.challenge).map_err(|_| InvalidReply { field: "challenge" })?;
+        ensure(challenge.len() == CHALLENGE_BYTES, "challenge")?;
+        ensure(is_time(&self.challenge_expires_at), "challenge_expires_at")?;
+        ensure(is_time(&self.reservation_expires_at), "reservation_expires_at")?;
+        Ok(challenge)
+    }
+}
+
+impl ResetAuthenticateReply {
+    /// Checks the reply to the authentication of reset session `asked_session`.
+    pub fn validate(&self, asked_session: &str) -> Result<(), InvalidReply> {
+        ensure(self.session_id == asked_session, "session_id")?;
+        ensure(is_time(&self.session_expires_at), "session_expires_at")
+    }
+}
+
+impl ResetAuthorisationReply {
+    /// Checks the reply and returns the authorisation the card checks in RESET RETRY COUNTER
+    /// (the card, not the kiosk, verifies it).
+    pub fn validate(&self) -> Result<[u8; AUTHORISATION_LEN], InvalidReply> {
+        let bytes = B64.decode(&self.authorisation).map_err(|_| InvalidReply { field: "authorisation" })?;
+        <[u8; AUTHORISATION_LEN]>::try_from(bytes.as_slice()).map_err(|_| InvalidReply { field: "authorisation" })
+    }
+}
+
+impl ResetOutcomeReply {
+    /// Checks the reply to the outcome of reset session `asked_session`.
+    pub fn validate(&self, asked_session: &str) -> Result<(), InvalidReply> {
+        ensure(self.session_id == asked_session, "session_id")
     }
 }
