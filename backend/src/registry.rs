@@ -387,7 +387,8 @@ async fn record_card_certificates(
 ) -> Result<(), sqlx::Error> {
     sqlx::query("DELETE FROM card_certificates WHERE resident_id = $1").bind(r.id.clone()).execute(&mut **tx).await?;
     let card = r.card.auth_cert.sha256.to_ascii_lowercase();
-    let mut rows: Vec<(&schema::CertRecord, String, &str, bool)> = vec![(&r.card.auth_cert, card.clone(), "card", true)];
+    let mut rows: Vec<(&schema::CertRecord, String, &str, bool)> =
+        vec![(&r.card.auth_cert, card.clone(), "card", true)];
     rows.extend(r.card.sign_cert.iter().map(|c| (c, card.clone(), "card", true)));
     rows.extend(r.card.previous_certs.iter().map(|c| (c, card.clone(), "card", false)));
     for p in &r.card.phones {

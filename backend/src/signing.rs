@@ -114,9 +114,8 @@ impl CardManagementKey {
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
             Err(source) => return Err(SigningError::Io { path: path.display().to_string(), source }),
         };
-        let signing = SigningKey::from_pkcs8_pem(&text).map_err(|_| {
-            SigningError::Format(format!("{}: not a PKCS#8 PEM Ed25519 private key", path.display()))
-        })?;
+        let signing = SigningKey::from_pkcs8_pem(&text)
+            .map_err(|_| SigningError::Format(format!("{}: not a PKCS#8 PEM Ed25519 private key", path.display())))?;
         Ok(Some(CardManagementKey { signing }))
     }
 

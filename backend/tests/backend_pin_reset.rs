@@ -158,12 +158,8 @@ fn reservations_resets_refusals_single_use_expiry_and_audit() {
             .call("GET", "/v1/pin-reset/reservations?resident=R0001", "/v1/pin-reset/reservations", None)
             .await
             .json();
-        let states: Vec<(Value, Value)> = list["reservations"]
-            .as_array()
-            .unwrap()
-            .iter()
-            .map(|r| (r["id"].clone(), r["state"].clone()))
-            .collect();
+        let states: Vec<(Value, Value)> =
+            list["reservations"].as_array().unwrap().iter().map(|r| (r["id"].clone(), r["state"].clone())).collect();
         assert_eq!(states, vec![(second["id"].clone(), json!("live")), (first["id"].clone(), json!("cancelled"))]);
         // The other municipality sees none of them.
         let other = admin2.call("GET", "/v1/pin-reset/reservations", "/v1/pin-reset/reservations", None).await.json();
@@ -176,9 +172,7 @@ fn reservations_resets_refusals_single_use_expiry_and_audit() {
         let r = admin2.reserve(json!({"resident": "R0010", "credential": "sign-password"})).await;
         assert_eq!(code(&r), "reset_signature_revoked");
         let phone = card("R0001-android");
-        let r = admin
-            .reserve(json!({"certificate_fingerprint": phone.fingerprint(), "credential": "auth-pin"}))
-            .await;
+        let r = admin.reserve(json!({"certificate_fingerprint": phone.fingerprint(), "credential": "auth-pin"})).await;
         assert_eq!(code(&r), "reset_phone_token");
         let r = admin.reserve(json!({"certificate_fingerprint": "ab".repeat(32), "credential": "auth-pin"})).await;
         assert_eq!(code(&r), "certificate_unlinked");
@@ -194,8 +188,14 @@ fn reservations_resets_refusals_single_use_expiry_and_audit() {
         assert_eq!(code(&r), "reset_not_reserved");
         let r = k.report(&sid, "not_reset").await;
         assert_eq!(code(&r), "outcome_already_recorded");
-        let r = admin.call("DELETE", &format!("/v1/pin-reset/reservations/{}", second["id"].as_str().unwrap()),
-            "/v1/pin-reset/reservations/{reservation_id}", None).await;
+        let r = admin
+            .call(
+                "DELETE",
+                &format!("/v1/pin-reset/reservations/{}", second["id"].as_str().unwrap()),
+                "/v1/pin-reset/reservations/{reservation_id}",
+                None,
+            )
+            .await;
         assert_eq!(code(&r), "reservation_closed");
 
         // ---- auth-PIN reset of R0013 (所沢市), proven with the signature key
@@ -259,7 +259,11 @@ fn reservations_resets_refusals_single_use_expiry_and_audit() {
         let (sid, ch) = open_ok(&mut k, ResetCredential::AuthPin, &r0013.cert).await;
         let r = k.answer(&sid, &r0013_sign.cert, &r0013_sign.sign(&ch)).await;
         assert_eq!(r.status, 200);
-        sqlx::query("UPDATE reset_sessions SET expires_at = 0 WHERE id = $1").bind(sid.clone()).execute(&db).await.unwrap();
+        sqlx::query("UPDATE reset_sessions SET expires_at = 0 WHERE id = $1")
+            .bind(sid.clone())
+            .execute(&db)
+            .await
+            .unwrap();
         let r = k.authorisation(&sid, &[1; 8]).await;
         assert_eq!(code(&r), "session_expired");
         // The signature certificate revoked after the session was opened (on the imported CRL).
@@ -333,7 +337,8 @@ fn reservations_resets_refusals_single_use_expiry_and_audit() {
         assert_eq!(code(&r), "reservation_not_found");
 
         // ---- the audit: every step, and no secret
-        let rows = sqlx::query("SELECT action, subject, detail FROM audit_log ORDER BY seq").fetch_all(&db).await.unwrap();
+        let rows =
+            sqlx::query("SELECT action, subject, detail FROM audit_log ORDER BY seq").fetch_all(&db).await.unwrap();
         let actions: Vec<String> = rows.iter().map(|r| r.get::<String, _>(0)).collect();
         for a in [
             "pin_reset.reserved",
@@ -352,10 +357,15 @@ fn reservations_resets_refusals_single_use_expiry_and_audit() {
             .filter(|r| r.get::<String, _>(0) == "request.rejected")
             .map(|r| r.get::<String, _>(2))
             .collect();
-        for c in ["reset_phone_token", "reset_signature_revoked", "reset_no_signature_certificate", "reset_not_reserved"] {
+        for c in
+            ["reset_phone_token", "reset_signature_revoked", "reset_no_signature_certificate", "reset_not_reserved"]
+        {
             assert!(refused.iter().any(|x| x.contains(c)), "refusal {c} audited");
         }
-        let all: String = rows.iter().map(|r| format!("{} {} {}\n", r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2))).collect();
+        let all: String = rows
+            .iter()
+            .map(|r| format!("{} {} {}\n", r.get::<String, _>(0), r.get::<String, _>(1), r.get::<String, _>(2)))
+            .collect();
         assert_no_secrets(&all, &["R0001", "R0013"]);
     });
     drop(server);
@@ -415,12 +425,23 @@ fn cli_reserves_lists_cancels_and_load_world_installs_the_key() {
     // reserve / list / cancel on the database directly.
     let line = cli_ok(&d.config, &["pin-reset", "reserve", "--resident", "R0001", "--credential", "auth-pin"]);
     assert!(line.starts_with("reservation "), "{line}");
-    assert!(line.contains("resident R0001") && line.contains("credential auth-pin") && line.contains("state live"), "{line}");
+    assert!(
+        line.contains("resident R0001") && line.contains("credential auth-pin") && line.contains("state live"),
+        "{line}"
+    );
     let id = line.split_whitespace().nth(1).unwrap().to_string();
     assert!(line.contains("expires_at "), "{line}");
     let json_line = cli_ok(
         &d.config,
-        &["pin-reset", "reserve", "--certificate", &card("R0013").fingerprint(), "--credential", "sign-password", "--json"],
+        &[
+            "pin-reset",
+            "reserve",
+            "--certificate",
+            &card("R0013").fingerprint(),
+            "--credential",
+            "sign-password",
+            "--json",
+        ],
     );
     let r: madoguchi_api::v1::Reservation = serde_json::from_str(json_line.trim()).unwrap();
     assert_eq!(r.resident, "R0013");

@@ -487,7 +487,8 @@ pub async fn cancel(db: &Db, who: &Reserver, id: &str, now: OffsetDateTime) -> R
         return Err(not_found());
     }
     let now_ms = ms(now);
-    let closed = || ApiError::new(ErrorCode::ReservationClosed, "the reservation is used, expired or cancelled already");
+    let closed =
+        || ApiError::new(ErrorCode::ReservationClosed, "the reservation is used, expired or cancelled already");
     if row.state_at(now_ms) != ReservationState::Live {
         return Err(closed());
     }
@@ -934,11 +935,7 @@ pub async fn outcome(
 ) -> Result<ResetOutcomeReply, ApiError> {
     let (kiosk, _) = kiosk_of(who)?;
     if req.detail.as_deref().is_some_and(|d| !detail_ok(d)) {
-        return Err(ApiError::field(
-            ErrorCode::InvalidField,
-            "detail",
-            "must be a code: 1–64 of A–Z a–z 0–9 - _ . :",
-        ));
+        return Err(ApiError::field(ErrorCode::InvalidField, "detail", "must be a code: 1–64 of A–Z a–z 0–9 - _ . :"));
     }
     let s = load_reset_session(&ctx.db, session_id).await?;
     s.check_kiosk(kiosk)?;

@@ -63,9 +63,10 @@ pub(super) fn trusted_issuer(ctx: &Context, cert: &JpkiCertificate, now: OffsetD
     let anchor = ctx.anchors.verify_chain(cert, now).map_err(|e| match e.kind() {
         // A certificate whose CA signature fails is not trusted (the challenge signature is a
         // different matter, `signature_invalid`).
-        CertErrorKind::BadSignature => {
-            ApiError::new(ErrorCode::CertificateUntrusted, "the certificate does not verify against a pinned JPKI anchor")
-        }
+        CertErrorKind::BadSignature => ApiError::new(
+            ErrorCode::CertificateUntrusted,
+            "the certificate does not verify against a pinned JPKI anchor",
+        ),
         _ => cert_error(e),
     })?;
     Ok(registry::issuer_id_of_anchor(anchor.cert()))
