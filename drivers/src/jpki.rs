@@ -414,6 +414,8 @@ impl<T: CardTransport> JpkiCard<T> {
                 None if sw == StatusWord::REFERENCE_DATA_NOT_USABLE || sw == StatusWord::AUTH_METHOD_BLOCKED => {
                     Ok(PinStatus::Blocked)
                 }
+                // No such PIN on this token (no signature password under 15).
+                None if sw == StatusWord::FILE_NOT_FOUND => Err(JpkiError::NotPresent),
                 None => Err(JpkiError::UnexpectedStatus { command: "PIN status", sw }),
             },
         }

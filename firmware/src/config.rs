@@ -6,10 +6,10 @@
 //! keys and values out of range (checked here one by one). Files named by the configuration
 //! must exist; relative paths are relative to the configuration file.
 
+use madoguchi_api::ResetCredential;
 use madoguchi_drivers::card::ReaderRoles;
 use madoguchi_drivers::gpio::{LineMap, Polarity};
 use madoguchi_drivers::printer::{FlowControl, PrinterConfig};
-use madoguchi_api::ResetCredential;
 use madoguchi_session::{PinResetOffer, ServiceHours, SessionConfig, Timeouts};
 use serde::Deserialize;
 use std::fmt;

@@ -360,11 +360,7 @@ fn pin_reset_through_pcscd_with_the_card_management_key() {
     let challenge = card.reset_challenge(PinKind::Signature).unwrap();
     let auth = authorise(ResetCredential::SignPassword, &challenge);
     assert_eq!(card.reset_retry_counter(&auth, &pw).unwrap(), PinTries { left: 5, max: 5 });
-    println!(
-        "MEASURE signature-password reset on the card: {} APDUs, {:?}",
-        card.apdu_count() - before,
-        t.elapsed()
-    );
+    println!("MEASURE signature-password reset on the card: {} APDUs, {:?}", card.apdu_count() - before, t.elapsed());
     card.verify(&pw).expect("the new password verifies");
     drop(card);
     // Stored by the simulator: a new connection sees the new values.

@@ -238,6 +238,9 @@ impl Ui {
         api.set_documents(choices(&vm.documents));
         api.set_options(choices(&vm.options));
         api.set_years(choices(&vm.years));
+        api.set_persons(choices(&vm.persons));
+        let notices: Vec<slint::SharedString> = vm.notices.iter().map(|n| n.as_str().into()).collect();
+        api.set_notices(ModelRc::new(VecModel::from(notices)));
 
         let o = &vm.order;
         api.set_order_municipality(o.municipality.as_str().into());

@@ -132,11 +132,7 @@ pub(super) fn parse_issued(body: &[u8], asked: &IssueRequest) -> Result<BackendO
 pub(super) fn parse_reset_opened(body: &[u8]) -> Result<BackendOk, BackendError> {
     let w: ResetOpenReply = parse(body)?;
     let challenge = w.validate().map_err(|_| BackendError::Protocol)?;
-    Ok(BackendOk::ResetOpened {
-        session_id: w.session_id,
-        challenge,
-        reservation_expires_at: w.reservation_expires_at,
-    })
+    Ok(BackendOk::ResetOpened { session_id: w.session_id, challenge, reservation_expires_at: w.reservation_expires_at })
 }
 
 pub(super) fn parse_reset_authenticated(body: &[u8], asked: &str) -> Result<BackendOk, BackendError> {

@@ -4,7 +4,8 @@
 use super::outbox::{durable_verdict, Outbox, Verdict};
 use super::replies::{
     error_reply, issuance_body, needs_catalog, parse_authenticated, parse_catalog, parse_challenge, parse_issued,
-    parse_offers, request_name, segment, transport_error, parse_reset_authenticated, parse_reset_authorised, parse_reset_opened,
+    parse_offers, parse_reset_authenticated, parse_reset_authorised, parse_reset_opened, request_name, segment,
+    transport_error,
 };
 use super::{lock, EventSink};
 use base64::engine::general_purpose::STANDARD as B64;
@@ -166,8 +167,9 @@ impl Worker {
             }
             Request::ResetAuthorise { session_id, card_challenge } => {
                 let path = format!("/v1/pin-reset/sessions/{}/authorisation", segment(session_id));
-                let json = serde_json::to_value(ResetAuthorisationRequest { card_challenge: B64.encode(card_challenge) })
-                    .map_err(|_| BackendError::Protocol)?;
+                let json =
+                    serde_json::to_value(ResetAuthorisationRequest { card_challenge: B64.encode(card_challenge) })
+                        .map_err(|_| BackendError::Protocol)?;
                 let body = self.exchange(Method::POST, path, Some(json), deadline).await?;
                 parse_reset_authorised(&body)
             }
