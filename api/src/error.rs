@@ -83,6 +83,7 @@ error_codes! {
     ResetTooManyAuthorisations = ("reset_too_many_authorisations", 409, "The reset session has asked for the most authorisations it may."),
     ReservationNotFound = ("reservation_not_found", 404, "No reservation with this id (for this administrator's municipality)."),
     ReservationClosed = ("reservation_closed", 409, "The reservation is used, expired or cancelled already."),
+    ResetUnavailable = ("reset_unavailable", 503, "PIN resets are off: the backend has no card-management key (`card_management_key`, or `load-world` of a world with `pki/card-management-key.pem`)."),
     // verification
     VerificationFailed = ("verification_failed", 404, "No genuine document with this number and code (the reply never says which was wrong)."),
     // storage

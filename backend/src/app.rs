@@ -5,6 +5,7 @@ use crate::db::Db;
 use crate::flow::{Context, Ctx};
 use crate::pki::Keys;
 use crate::server::{self, AppState, Credentials};
+use crate::signing::CardManagementKey;
 use madoguchi_certs::TrustAnchors;
 use std::net::SocketAddr;
 use std::sync::Arc;
@@ -53,6 +54,25 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
     Ok(Arc::new(Context { db, config, key, anchors }))
 }
 
+/// The card-management key, if there is one (PIN resets are off without it, and say so in the
+/// log; the key itself is never logged).
+pub fn load_reset_key(config: &Config) -> Result<Option<Arc<CardManagementKey>>, String> {
+    let path = config.card_management_key_path();
+    match CardManagementKey::load(&path).map_err(|e| format!("card-management key: {e}"))? {
+        Some(k) => {
+            log::info!("PIN resets on: card-management key {} (public {})", path.display(), hex::encode(k.public()));
+            Ok(Some(Arc::new(k)))
+        }
+        None => {
+            log::warn!(
+                "PIN resets are off: no card-management key at {} (set card_management_key, or load-world a world with pki/card-management-key.pem)",
+                path.display()
+            );
+            Ok(None)
+        }
+    }
+}
+
 /// A running service.
 pub struct Running {
     pub addr: SocketAddr,
@@ -79,7 +99,9 @@ impl Drop for Running {
 pub async fn start(config: Config) -> Result<Running, String> {
     let ctx = context(config).await?;
     let keys = Keys::new(&ctx.config.keys_dir);
-    let state = AppState { ctx: ctx.clone(), creds: Arc::new(Credentials::new(ctx.config.credential_cache_ms)) };
+    let reset_key = load_reset_key(&ctx.config)?;
+    let state =
+        AppState { ctx: ctx.clone(), creds: Arc::new(Credentials::new(ctx.config.credential_cache_ms)), reset_key };
     let listener =
         TcpListener::bind(&ctx.config.listen).await.map_err(|e| format!("listen {}: {e}", ctx.config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;

@@ -51,6 +51,12 @@ pub struct Config {
     pub worker_threads: usize,
     /// Log filter (`error`, `warn`, `info`, `debug`, or env_logger syntax); `RUST_LOG` wins.
     pub log: String,
+    /// The card-management key (Ed25519, PKCS#8 PEM) that authorises PIN resets. Empty:
+    /// `card-management-key.pem` in `keys_dir` (where `load-world` puts the world's). Without
+    /// it PIN resets are off (`reset_unavailable`).
+    pub card_management_key: PathBuf,
+    /// How long a PIN-reset reservation may be used after it was made (seconds).
+    pub reservation_ttl_s: i64,
 }
 
 impl Default for Config {
@@ -77,6 +83,8 @@ impl Default for Config {
             credential_cache_ms: 1_000,
             worker_threads: 0,
             log: "info".into(),
+            card_management_key: PathBuf::new(),
+            reservation_ttl_s: 86_400,
         }
     }
 }
@@ -105,6 +113,8 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("credential_cache_ms", "1000", "per-instance cache of kiosk/admin credentials; revocation reaches open connections within this time, new ones at once"),
     ("worker_threads", "0", "tokio worker threads (0 = one per core)"),
     ("log", "\"info\"", "log filter (`RUST_LOG` wins)"),
+    ("card_management_key", "\"\"", "Ed25519 card-management key (PKCS#8 PEM) that authorises PIN resets; `\"\"` = `card-management-key.pem` in `keys_dir`, where `load-world` copies the world's; without it resets answer `reset_unavailable`"),
+    ("reservation_ttl_s", "86400", "how long a PIN-reset reservation lasts after it was made, seconds"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -138,6 +148,9 @@ impl Config {
         if !self.jpki_anchors_dir.as_os_str().is_empty() && self.jpki_anchors_dir.is_relative() {
             self.jpki_anchors_dir = base.join(&self.jpki_anchors_dir);
         }
+        if !self.card_management_key.as_os_str().is_empty() && self.card_management_key.is_relative() {
+            self.card_management_key = base.join(&self.card_management_key);
+        }
         if let Some(rest) = self.database.strip_prefix("sqlite://") {
             let (file, query) = rest.split_once('?').map_or((rest, None), |(f, q)| (f, Some(q)));
             if !file.is_empty() && file != ":memory:" && Path::new(file).is_relative() {
@@ -164,6 +177,9 @@ impl Config {
         if self.session_ttl_s <= 0 || self.session_ttl_s > 86_400 {
             return bad("session_ttl_s", "must be 1..=86400");
         }
+        if self.reservation_ttl_s <= 0 || self.reservation_ttl_s > 30 * 86_400 {
+            return bad("reservation_ttl_s", "must be 1..=2592000");
+        }
         if self.outcome_timeout_s <= 0 {
             return bad("outcome_timeout_s", "must be positive");
         }
@@ -189,6 +205,15 @@ impl Config {
             return bad("public_listen", "must be IP:PORT or empty");
         }
         Ok(())
+    }
+
+    /// Where the card-management key is read from.
+    pub fn card_management_key_path(&self) -> PathBuf {
+        if self.card_management_key.as_os_str().is_empty() {
+            self.keys_dir.join(crate::pki::CARD_MANAGEMENT_KEY)
+        } else {
+            self.card_management_key.clone()
+        }
     }
 
     pub fn is_postgres(&self) -> bool {

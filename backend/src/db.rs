@@ -48,7 +48,10 @@ impl std::ops::DerefMut for WriteTx {
 }
 
 /// The migrations, in order. Never edit one that has shipped: add a new one.
-pub const MIGRATIONS: &[(i64, &str, &str)] = &[(1, "initial schema", include_str!("../migrations/0001_init.sql"))];
+pub const MIGRATIONS: &[(i64, &str, &str)] = &[
+    (1, "initial schema", include_str!("../migrations/0001_init.sql")),
+    (2, "PIN reset: card certificates, reservations, reset sessions", include_str!("../migrations/0002_pin_reset.sql")),
+];
 
 #[derive(Clone)]
 pub struct Db {

@@ -50,6 +50,10 @@ enum Command {
     /// The audit log.
     #[command(subcommand)]
     Audit(AuditCmd),
+    /// PIN-reset reservations, on the database directly (what the phone app's reservation
+    /// stands for; no administrator credential needed).
+    #[command(subcommand)]
+    PinReset(PinResetCmd),
     /// Print the OpenAPI document.
     Openapi,
     /// Print the error codes (Markdown table).
@@ -95,6 +99,53 @@ enum AdminCmd {
 enum CrlCmd {
     /// Import CRLs (DER), checked against the pinned JPKI anchors.
     Import { files: Vec<PathBuf> },
+}
+
+#[derive(Subcommand)]
+enum PinResetCmd {
+    /// Reserve a reset for a resident's card (or the card of a certificate).
+    Reserve {
+        #[arg(long, conflicts_with = "certificate", required_unless_present = "certificate")]
+        resident: Option<String>,
+        /// SHA-256 (hex) of one of the card's certificates.
+        #[arg(long)]
+        certificate: Option<String>,
+        /// `auth-pin` or `sign-password`.
+        #[arg(long, value_parser = parse_credential)]
+        credential: madoguchi_api::ResetCredential,
+        /// Date the reservation back this many hours (to try an expired one).
+        #[arg(long, default_value_t = 0)]
+        hours_ago: u32,
+        /// Print the reservation as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// List reservations, newest first.
+    List {
+        #[arg(long)]
+        resident: Option<String>,
+        #[arg(long)]
+        json: bool,
+    },
+    /// Cancel a live reservation.
+    Cancel {
+        id: String,
+        #[arg(long)]
+        json: bool,
+    },
+}
+
+fn parse_credential(s: &str) -> Result<madoguchi_api::ResetCredential, String> {
+    madoguchi_api::ResetCredential::parse(s).ok_or_else(|| "must be auth-pin or sign-password".to_string())
+}
+
+/// One reservation on one line, for people.
+fn reservation_line(r: &madoguchi_api::v1::Reservation) -> String {
+    let state = serde_json::to_value(r.state).ok().and_then(|v| v.as_str().map(String::from)).unwrap_or_default();
+    format!(
+        "reservation {} resident {} credential {} state {} expires_at {} card {}",
+        r.id, r.resident, r.credential, state, r.expires_at, r.card_fingerprint
+    )
 }
 
 #[derive(Subcommand)]
@@ -350,6 +401,19 @@ async fn run(cli: Cli, config: Option<Config>) -> Result<ExitCode, String> {
                 eprintln!("warning: {w}");
             }
             println!("{}", serde_json::to_string_pretty(&report).expect("json"));
+            let dest = Keys::new(&config.keys_dir).path(madoguchi_backend::pki::CARD_MANAGEMENT_KEY);
+            match ops::install_card_management_key(&db, &dir, &dest).await? {
+                Some(public) => {
+                    eprintln!("card-management key installed in {} (public {public})", dest.display());
+                    if config.card_management_key_path() != dest {
+                        eprintln!(
+                            "warning: card_management_key points to {}; the service reads that one, not the world's",
+                            config.card_management_key_path().display()
+                        );
+                    }
+                }
+                None => eprintln!("the world has no pki/card-management-key.pem: PIN resets stay as they were"),
+            }
         }
         Command::Audit(AuditCmd::Verify) => {
             let config = config.expect("config");
@@ -360,7 +424,61 @@ async fn run(cli: Cli, config: Option<Config>) -> Result<ExitCode, String> {
                 return Ok(ExitCode::from(3));
             }
         }
+        Command::PinReset(cmd) => return pin_reset(config.expect("config"), cmd).await,
         Command::Municipality(m) => return municipality(m).await,
+    }
+    Ok(ExitCode::SUCCESS)
+}
+
+async fn pin_reset(config: Config, cmd: PinResetCmd) -> Result<ExitCode, String> {
+    use madoguchi_backend::flow::pin_reset::{self as reset, Reserver};
+    let db = app::open_db(&config).await?;
+    let who = Reserver::cli();
+    let now = time::OffsetDateTime::now_utc();
+    let print = |r: &madoguchi_api::v1::Reservation, json: bool| {
+        if json {
+            println!("{}", serde_json::to_string(r).expect("json"));
+        } else {
+            println!("{}", reservation_line(r));
+        }
+    };
+    match cmd {
+        PinResetCmd::Reserve { resident, certificate, credential, hours_ago, json } => {
+            let reserved_at = now - time::Duration::hours(i64::from(hours_ago));
+            let req = madoguchi_api::v1::ReservationRequest {
+                resident: resident.clone(),
+                certificate_fingerprint: certificate.clone(),
+                credential,
+                reserved_at: Some(
+                    reserved_at.format(&time::format_description::well_known::Rfc3339).map_err(|e| e.to_string())?,
+                ),
+            };
+            match reset::reserve(&db, config.reservation_ttl_s, &who, &req, now).await {
+                Ok(r) => print(&r, json),
+                Err(e) => {
+                    let subject = resident.or(certificate).unwrap_or_default();
+                    reset::audit_refusal(&db, &who, "reserve", &subject, &e).await;
+                    return Err(format!("refused: {e}"));
+                }
+            }
+        }
+        PinResetCmd::List { resident, json } => {
+            let list = reset::list(&db, &who, resident.as_deref(), now).await.map_err(|e| e.to_string())?;
+            if json {
+                println!("{}", serde_json::to_string_pretty(&list).expect("json"));
+            } else {
+                for r in &list.reservations {
+                    println!("{}", reservation_line(r));
+                }
+            }
+        }
+        PinResetCmd::Cancel { id, json } => match reset::cancel(&db, &who, &id, now).await {
+            Ok(r) => print(&r, json),
+            Err(e) => {
+                reset::audit_refusal(&db, &who, "cancel", &id, &e).await;
+                return Err(format!("refused: {e}"));
+            }
+        },
     }
     Ok(ExitCode::SUCCESS)
 }

@@ -6,7 +6,7 @@ use madoguchi_api::error::{ErrorBody, ErrorCode};
 use madoguchi_api::municipality::{ClosedDays, DocumentConfig, Hours, MunicipalityConfig, Notice};
 use madoguchi_api::payload::{Binding, DocumentBody, DocumentPayload, IssuerInfo, PersonRecord, TaxRecord};
 use madoguchi_api::v1::*;
-use madoguchi_api::{DocumentKind, SignedBlob};
+use madoguchi_api::{DocumentKind, ResetCredential, SignedBlob};
 use serde_json::Value;
 use utoipa::openapi::security::SecurityScheme;
 use utoipa::{Modify, OpenApi};
@@ -40,6 +40,13 @@ impl Modify for MutualTls {
         crate::server::settlement,
         crate::server::get_config,
         crate::server::put_config,
+        crate::server::reserve,
+        crate::server::reservations,
+        crate::server::cancel_reservation,
+        crate::server::open_reset,
+        crate::server::authenticate_reset,
+        crate::server::authorise_reset,
+        crate::server::reset_outcome,
         crate::server::verify,
         crate::server::openapi,
     ),
@@ -48,6 +55,9 @@ impl Modify for MutualTls {
         PersonChoice, IssuanceRequest, IssuanceReply, OutcomeRequest, OutcomeKind, OutcomeReply, CloseReply, VerifyReply,
         SettlementReply, SettlementLine, Catalog, CatalogMunicipality, ConfigReply, MunicipalityConfig, DocumentConfig, Hours,
         ClosedDays, Notice, DocumentKind, SignedBlob, DocumentPayload, Binding, IssuerInfo, DocumentBody, PersonRecord, TaxRecord,
+        ReservationRequest, Reservation, ReservationState, ReservationList, ResetCredential, ResetOpenRequest, ResetOpenReply,
+        ResetAuthenticateRequest, ResetAuthenticateReply, ResetAuthorisationRequest, ResetAuthorisationReply,
+        ResetOutcomeRequest, ResetOutcomeKind, ResetOutcomeReply,
     )),
     security(("kioskCertificate" = [])),
     modifiers(&MutualTls),

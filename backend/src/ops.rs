@@ -199,3 +199,26 @@ pub async fn import_crl(db: &Db, anchors: &TrustAnchors, der: &[u8], source: &st
 // load-world: imports the demo world's registry.json with the one registry schema (registry.rs).
 
 pub use crate::registry::{load_world, LoadReport};
+
+/// `load-world`'s part for PIN resets: the world's card-management key
+/// (`<world>/pki/card-management-key.pem`, the private half of what its cards hold) copied to
+/// `dest` with mode 0600, after checking it is a key. `None` when the world has none.
+pub async fn install_card_management_key(db: &Db, world: &Path, dest: &Path) -> OpResult<Option<String>> {
+    let src = world.join("pki").join(crate::pki::CARD_MANAGEMENT_KEY);
+    let Some(key) = crate::signing::CardManagementKey::load(&src).map_err(|x| x.to_string())? else {
+        return Ok(None);
+    };
+    let pem = zeroize::Zeroizing::new(std::fs::read_to_string(&src).map_err(e("card-management key"))?);
+    if let Some(dir) = dest.parent() {
+        std::fs::create_dir_all(dir).map_err(e("key directory"))?;
+    }
+    crate::pki::write_private(dest, &pem).map_err(e("card-management key"))?;
+    let public = hex::encode(key.public());
+    audit::append_alone(
+        db,
+        &Entry::new("cli", "pin_reset.key_installed", dest.display().to_string(), json!({ "public_key": public })),
+    )
+    .await
+    .map_err(e("audit"))?;
+    Ok(Some(public))
+}

@@ -34,6 +34,8 @@ pub const SERVER_CERT: &str = "server.cert.pem";
 pub const SERVER_KEY: &str = "server.key.pem";
 pub const SIGNING_KEY: &str = "signing.key";
 pub const SIGNING_PUB: &str = "signing.pub";
+/// The card-management key (PIN resets), PKCS#8 PEM; `load-world` copies the world's here.
+pub const CARD_MANAGEMENT_KEY: &str = "card-management-key.pem";
 
 /// Paths inside `keys_dir`.
 #[derive(Debug, Clone)]
@@ -65,7 +67,7 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from(b.to_vec())
 }
 
-fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
+pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
     std::fs::write(path, contents).map_err(io(path))?;
     #[cfg(unix)]
     {

@@ -377,6 +377,60 @@ pub async fn link_certificate(
     Ok(())
 }
 
+/// Records every certificate of a resident's card and phone tokens (`card_certificates`), each
+/// with the card it is on, so that a PIN reset can tell a card without a signature certificate,
+/// a revoked one and a phone's certificate apart. Replaces what an earlier import recorded.
+async fn record_card_certificates(
+    tx: &mut WriteTx,
+    r: &schema::ResidentRecord,
+    anchor_ids: &BTreeMap<(String, u8), String>,
+) -> Result<(), sqlx::Error> {
+    sqlx::query("DELETE FROM card_certificates WHERE resident_id = $1").bind(r.id.clone()).execute(&mut **tx).await?;
+    let card = r.card.auth_cert.sha256.to_ascii_lowercase();
+    let mut rows: Vec<(&schema::CertRecord, String, &str, bool)> =
+        vec![(&r.card.auth_cert, card.clone(), "card", true)];
+    rows.extend(r.card.sign_cert.iter().map(|c| (c, card.clone(), "card", true)));
+    rows.extend(r.card.previous_certs.iter().map(|c| (c, card.clone(), "card", false)));
+    for p in &r.card.phones {
+        let phone = p.auth_cert.sha256.to_ascii_lowercase();
+        rows.push((&p.auth_cert, phone.clone(), p.token.as_str(), true));
+        rows.push((&p.sign_cert, phone, p.token.as_str(), true));
+    }
+    for (c, card_fingerprint, token, on_card) in rows {
+        let kind = match c.kind {
+            schema::CertKind::Auth => "auth",
+            schema::CertKind::Sign => "sign",
+        };
+        let status = match c.status {
+            schema::CertStatus::Valid => "valid",
+            schema::CertStatus::Expired => "expired",
+            schema::CertStatus::Revoked => "revoked",
+            schema::CertStatus::Suspended => "suspended",
+        };
+        let issuer = anchor_ids.get(&(kind.to_string(), c.issuer_generation)).cloned().unwrap_or_default();
+        sqlx::query(
+            "INSERT INTO card_certificates (fingerprint, resident_id, card_fingerprint, kind, token, on_card, issuer, serial, status, expiry)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)
+             ON CONFLICT (fingerprint) DO UPDATE SET resident_id = excluded.resident_id, card_fingerprint = excluded.card_fingerprint,
+             kind = excluded.kind, token = excluded.token, on_card = excluded.on_card, issuer = excluded.issuer,
+             serial = excluded.serial, status = excluded.status, expiry = excluded.expiry",
+        )
+        .bind(c.sha256.to_ascii_lowercase())
+        .bind(r.id.clone())
+        .bind(card_fingerprint)
+        .bind(kind)
+        .bind(token.to_string())
+        .bind(on_card as i64)
+        .bind(issuer)
+        .bind(crate::ops::serial_key(&c.serial))
+        .bind(status)
+        .bind(iso_date::format(&c.expiry))
+        .execute(&mut **tx)
+        .await?;
+    }
+    Ok(())
+}
+
 /// How a certificate names its issuing CA for links and revocation: the authority key
 /// identifier (several CA generations share one DN), else the DN.
 pub fn issuer_id_of_cert(cert: &madoguchi_certs::JpkiCertificate) -> String {
@@ -577,6 +631,7 @@ pub async fn load_world(db: &Db, anchors: &TrustAnchors, dir: &Path) -> OpResult
         }
         upsert_resident(&mut tx, &resident_from_record(r, koseki)).await.map_err(database)?;
         report.residents += 1;
+        record_card_certificates(&mut tx, r, &anchor_ids).await.map_err(database)?;
         let mut certs: Vec<(&schema::CertRecord, &str)> = vec![(&r.card.auth_cert, "card")];
         certs.extend(r.card.previous_certs.iter().map(|c| (c, "card")));
         certs.extend(r.card.phones.iter().map(|p| (&p.auth_cert, p.token.as_str())));

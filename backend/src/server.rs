@@ -100,6 +100,8 @@ impl Credentials {
 pub struct AppState {
     pub ctx: Ctx,
     pub creds: Arc<Credentials>,
+    /// The card-management key that authorises PIN resets; `None`: resets are off.
+    pub reset_key: Option<Arc<crate::signing::CardManagementKey>>,
 }
 
 impl IntoResponse for ApiError {
@@ -382,6 +384,106 @@ pub(crate) async fn put_config(
     Ok(Json(flow::put_config(&app.ctx, &p, &code, &config).await?))
 }
 
+/// Reserve a PIN reset for a resident's card (what the phone app's reservation stands for). An
+/// administrator of the resident's municipality; a newer reservation of the same card and
+/// credential cancels a live one.
+#[utoipa::path(post, path = "/v1/pin-reset/reservations", tag = "PIN reset", request_body = ReservationRequest,
+    responses((status = 201, body = Reservation), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub(crate) async fn reserve(
+    State(app): State<AppState>,
+    p: Option<Ax<Principal>>,
+    Body(req): Body<ReservationRequest>,
+) -> Result<(StatusCode, Json<Reservation>), ApiError> {
+    let who = flow::pin_reset::Reserver::of(&who(p.map(|x| x.0))?)?;
+    let r = flow::pin_reset::reserve(&app.ctx.db, app.ctx.config.reservation_ttl_s, &who, &req, now()).await?;
+    Ok((StatusCode::CREATED, Json(r)))
+}
+
+/// The administrator's municipality's reservations, newest first (`?resident=` for one resident).
+#[utoipa::path(get, path = "/v1/pin-reset/reservations", tag = "PIN reset",
+    params(("resident" = Option<String>, Query)),
+    responses((status = 200, body = ReservationList), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub(crate) async fn reservations(
+    State(app): State<AppState>,
+    p: Option<Ax<Principal>>,
+    Query(q): Query<HashMap<String, String>>,
+) -> Result<Json<ReservationList>, ApiError> {
+    let who = flow::pin_reset::Reserver::of(&who(p.map(|x| x.0))?)?;
+    let resident = q.get("resident").map(String::as_str).filter(|r| !r.is_empty());
+    Ok(Json(flow::pin_reset::list(&app.ctx.db, &who, resident, now()).await?))
+}
+
+/// Cancel a live reservation.
+#[utoipa::path(delete, path = "/v1/pin-reset/reservations/{reservation_id}", tag = "PIN reset",
+    params(("reservation_id" = String, Path)),
+    responses((status = 200, body = Reservation), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub(crate) async fn cancel_reservation(
+    State(app): State<AppState>,
+    p: Option<Ax<Principal>>,
+    Path(id): Path<String>,
+) -> Result<Json<Reservation>, ApiError> {
+    let who = flow::pin_reset::Reserver::of(&who(p.map(|x| x.0))?)?;
+    Ok(Json(flow::pin_reset::cancel(&app.ctx.db, &who, &id, now()).await?))
+}
+
+/// Open a reset session as soon as the card is read: the card's certificates and the reservation
+/// are checked before any password try is risked; the reply's challenge is signed with the other
+/// credential's key.
+#[utoipa::path(post, path = "/v1/pin-reset/sessions", tag = "PIN reset", request_body = ResetOpenRequest,
+    responses((status = 201, body = ResetOpenReply), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub(crate) async fn open_reset(
+    State(app): State<AppState>,
+    p: Option<Ax<Principal>>,
+    Body(req): Body<ResetOpenRequest>,
+) -> Result<(StatusCode, Json<ResetOpenReply>), ApiError> {
+    let p = who(p.map(|x| x.0))?;
+    let reply = flow::pin_reset::open(&app.ctx, app.reset_key.as_deref(), &p, &req, now()).await?;
+    Ok((StatusCode::CREATED, Json(reply)))
+}
+
+/// Answer the reset session's challenge with the proving credential's certificate and signature.
+#[utoipa::path(post, path = "/v1/pin-reset/sessions/{session_id}/authenticate", tag = "PIN reset",
+    params(("session_id" = String, Path)), request_body = ResetAuthenticateRequest,
+    responses((status = 200, body = ResetAuthenticateReply), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub(crate) async fn authenticate_reset(
+    State(app): State<AppState>,
+    p: Option<Ax<Principal>>,
+    Path(session_id): Path<String>,
+    Body(req): Body<ResetAuthenticateRequest>,
+) -> Result<Json<ResetAuthenticateReply>, ApiError> {
+    let p = who(p.map(|x| x.0))?;
+    Ok(Json(flow::pin_reset::authenticate(&app.ctx, &p, &session_id, &req, now()).await?))
+}
+
+/// The card-management key's authorisation for one card challenge (RESET RETRY COUNTER).
+#[utoipa::path(post, path = "/v1/pin-reset/sessions/{session_id}/authorisation", tag = "PIN reset",
+    params(("session_id" = String, Path)), request_body = ResetAuthorisationRequest,
+    responses((status = 200, body = ResetAuthorisationReply), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub(crate) async fn authorise_reset(
+    State(app): State<AppState>,
+    p: Option<Ax<Principal>>,
+    Path(session_id): Path<String>,
+    Body(req): Body<ResetAuthorisationRequest>,
+) -> Result<Json<ResetAuthorisationReply>, ApiError> {
+    let p = who(p.map(|x| x.0))?;
+    let reply = flow::pin_reset::authorise(&app.ctx, app.reset_key.as_deref(), &p, &session_id, &req, now()).await?;
+    Ok(Json(reply))
+}
+
+/// What the card answered; `reset` uses the reservation up. Once per session.
+#[utoipa::path(post, path = "/v1/pin-reset/sessions/{session_id}/outcome", tag = "PIN reset",
+    params(("session_id" = String, Path)), request_body = ResetOutcomeRequest,
+    responses((status = 200, body = ResetOutcomeReply), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub(crate) async fn reset_outcome(
+    State(app): State<AppState>,
+    p: Option<Ax<Principal>>,
+    Path(session_id): Path<String>,
+    Body(req): Body<ResetOutcomeRequest>,
+) -> Result<Json<ResetOutcomeReply>, ApiError> {
+    let p = who(p.map(|x| x.0))?;
+    Ok(Json(flow::pin_reset::outcome(&app.ctx, &p, &session_id, &req, now()).await?))
+}
+
 /// Is this printed document genuine? (The QR code's URL.) A wrong number or code gets the same
 /// `verification_failed`.
 #[utoipa::path(get, path = "/v1/verify/{issuance_number}", tag = "verification",
@@ -422,6 +524,12 @@ pub fn private_router(app: AppState) -> Router {
         .route("/v1/catalog", get(catalog))
         .route("/v1/settlement", get(settlement))
         .route("/v1/admin/municipalities/{code}/config", get(get_config).put(put_config))
+        .route("/v1/pin-reset/reservations", post(reserve).get(reservations))
+        .route("/v1/pin-reset/reservations/{reservation_id}", delete(cancel_reservation))
+        .route("/v1/pin-reset/sessions", post(open_reset))
+        .route("/v1/pin-reset/sessions/{session_id}/authenticate", post(authenticate_reset))
+        .route("/v1/pin-reset/sessions/{session_id}/authorisation", post(authorise_reset))
+        .route("/v1/pin-reset/sessions/{session_id}/outcome", post(reset_outcome))
         .route("/v1/verify/{issuance_number}", get(verify))
         .route("/v1/openapi.json", get(openapi))
         .fallback(not_found)

@@ -87,6 +87,56 @@ impl BackendKey {
     }
 }
 
+/// The card-management key (reference/jpki.md, "PIN reset at the kiosk"): J-LIS's key, whose
+/// public half every card holds. It signs one authorisation per card challenge and nothing else;
+/// it never leaves this process and is never logged (`Debug` shows the public half only).
+pub struct CardManagementKey {
+    signing: SigningKey,
+}
+
+impl std::fmt::Debug for CardManagementKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "CardManagementKey {{ public: {} }}", hex::encode(self.public()))
+    }
+}
+
+impl CardManagementKey {
+    pub fn from_signing_key(signing: SigningKey) -> CardManagementKey {
+        CardManagementKey { signing }
+    }
+
+    /// Reads a PKCS#8 PEM Ed25519 private key. `Ok(None)` when the file does not exist (resets
+    /// off); an unreadable or malformed file is an error (the message never quotes the file).
+    pub fn load(path: &Path) -> Result<Option<CardManagementKey>, SigningError> {
+        use ed25519_dalek::pkcs8::DecodePrivateKey;
+        let text = match std::fs::read_to_string(path) {
+            Ok(t) => zeroize::Zeroizing::new(t),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+            Err(source) => return Err(SigningError::Io { path: path.display().to_string(), source }),
+        };
+        let signing = SigningKey::from_pkcs8_pem(&text)
+            .map_err(|_| SigningError::Format(format!("{}: not a PKCS#8 PEM Ed25519 private key", path.display())))?;
+        Ok(Some(CardManagementKey { signing }))
+    }
+
+    /// The public half, as the cards hold it.
+    pub fn public(&self) -> [u8; 32] {
+        self.signing.verifying_key().to_bytes()
+    }
+
+    /// The authorisation for one RESET RETRY COUNTER: the signature over the protocol's message
+    /// for this target, card challenge and card (its user-authentication certificate).
+    pub fn authorise(
+        &self,
+        credential: madoguchi_api::ResetCredential,
+        card_challenge: &[u8; madoguchi_api::pin_reset::CHALLENGE_LEN],
+        auth_certificate_der: &[u8],
+    ) -> [u8; madoguchi_api::pin_reset::AUTHORISATION_LEN] {
+        let m = madoguchi_api::pin_reset::authorisation_message(credential, card_challenge, auth_certificate_der);
+        self.signing.sign(&m).to_bytes()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -142,5 +192,30 @@ mod tests {
             verify_catalog(&BackendKey::generate().public(), &blob, Some(0)),
             Err(VerifyError::Signature(_))
         ));
+    }
+
+    #[test]
+    fn card_management_key_round_trips_through_pem_and_authorises() {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        use madoguchi_api::ResetCredential;
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("cm.pem");
+        assert!(CardManagementKey::load(&path).unwrap().is_none(), "absent: resets off");
+        let key = SigningKey::from_bytes(&[3; 32]);
+        let pem = key.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF).unwrap();
+        std::fs::write(&path, pem.as_bytes()).unwrap();
+        let loaded = CardManagementKey::load(&path).unwrap().unwrap();
+        assert_eq!(loaded.public(), key.verifying_key().to_bytes());
+        assert!(!format!("{loaded:?}").contains(&hex::encode([3u8; 32])), "Debug shows no secret");
+        let auth = loaded.authorise(ResetCredential::AuthPin, &[1; 8], b"cert");
+        assert!(madoguchi_api::pin_reset::authorisation_valid(
+            &loaded.public(),
+            ResetCredential::AuthPin,
+            &[1; 8],
+            b"cert",
+            &auth
+        ));
+        std::fs::write(&path, "-----BEGIN PRIVATE KEY-----\nAAAA\n-----END PRIVATE KEY-----\n").unwrap();
+        assert!(CardManagementKey::load(&path).is_err());
     }
 }

@@ -4,6 +4,8 @@
 
 mod common;
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use common::*;
 use serde_json::json;
 use sqlx::Row;
@@ -12,6 +14,13 @@ use sqlx::Row;
 fn two_instances_over_one_postgres_alternate_requests() {
     let pg = Postgres::start();
     let d = Deployment::new(Some(pg.url()), "db_busy_timeout_ms = 2000\n");
+    // PIN resets on (checked below across the two instances).
+    let reset_key = ed25519_dalek::SigningKey::from_bytes(&[0x42; 32]);
+    {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let pem = reset_key.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF).unwrap();
+        std::fs::write(d.path("keys/card-management-key.pem"), pem.as_bytes()).unwrap();
+    }
     let a = d.start();
     let b = d.start();
     d.open_all_hours(&a);
@@ -97,6 +106,54 @@ fn two_instances_over_one_postgres_alternate_requests() {
             .unwrap()
             .get(0);
         assert_eq!(n, 31);
+
+        // A PIN reset over PostgreSQL, every step on the other instance than the one before.
+        let line = cli_ok(&d.config, &["pin-reset", "reserve", "--resident", "R0013", "--credential", "auth-pin"]);
+        assert!(line.contains("state live"), "{line}");
+        let sign = sign_card("R0013").unwrap();
+        let r = open(&mut ka, "auth-pin", &me.cert).await;
+        assert_eq!(r.status, 201, "{:?}", r.json());
+        let sid = r.json()["session_id"].as_str().unwrap().to_string();
+        let ch = B64.decode(r.json()["challenge"].as_str().unwrap()).unwrap();
+        let body = json!({"certificate": B64.encode(&sign.cert), "signature": B64.encode(sign.sign(&ch))});
+        let path = format!("/v1/pin-reset/sessions/{sid}/authenticate");
+        let r = kb.call("POST", &path, "/v1/pin-reset/sessions/{session_id}/authenticate", Some(body.clone())).await;
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        let r = ka.call("POST", &path, "/v1/pin-reset/sessions/{session_id}/authenticate", Some(body)).await;
+        assert_eq!(r.code().as_deref(), Some("challenge_used"));
+        let path = format!("/v1/pin-reset/sessions/{sid}/authorisation");
+        let r = ka
+            .call(
+                "POST",
+                &path,
+                "/v1/pin-reset/sessions/{session_id}/authorisation",
+                Some(json!({"card_challenge": B64.encode([7u8; 8])})),
+            )
+            .await;
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        let auth = B64.decode(r.json()["authorisation"].as_str().unwrap()).unwrap();
+        assert!(madoguchi_api::pin_reset::authorisation_valid(
+            &reset_key.verifying_key().to_bytes(),
+            madoguchi_api::ResetCredential::AuthPin,
+            &[7; 8],
+            &me.cert,
+            &auth
+        ));
+        let path = format!("/v1/pin-reset/sessions/{sid}/outcome");
+        let r = kb
+            .call("POST", &path, "/v1/pin-reset/sessions/{session_id}/outcome", Some(json!({"outcome": "reset"})))
+            .await;
+        assert_eq!(r.json()["reservation_state"], json!("used"), "{:?}", r.json());
+        let r = open(&mut kb, "auth-pin", &me.cert).await;
+        assert_eq!(r.code().as_deref(), Some("reset_not_reserved"));
+        cli_ok(
+            &d.config,
+            &["pin-reset", "reserve", "--resident", "R0011", "--credential", "sign-password", "--hours-ago", "25"],
+        );
+        let r = open(&mut ka, "sign-password", &card("R0011").cert).await;
+        assert_eq!(r.code().as_deref(), Some("reset_reservation_expired"));
+        let list = cli_ok(&d.config, &["pin-reset", "list"]);
+        assert!(list.contains("state used") && list.contains("state expired"), "{list}");
         pool.close().await;
     });
     assert!(cli(&d.config, &["audit", "verify"]).status.success());
@@ -125,4 +182,9 @@ fn two_instances_over_one_postgres_alternate_requests() {
         };
         assert!(ok, "service did not resume after the database came back");
     });
+}
+
+async fn open(k: &mut Kiosk, credential: &str, cert: &[u8]) -> madoguchi_api::client::Reply {
+    let body = json!({"credential": credential, "auth_certificate": B64.encode(cert)});
+    k.call("POST", "/v1/pin-reset/sessions", "/v1/pin-reset/sessions", Some(body)).await
 }

@@ -78,6 +78,7 @@ fn fixture() -> &'static Fixture {
                 sign_ca_cert: pki.ca(CaKind::Sign, Generation::Current).der().to_vec(),
                 sign_key_pkcs8: None,
                 sign_password: None,
+                card_management_key: None,
                 empty_verify_after_success: EmptyVerifyAfterSuccess::Counter,
             },
             text_ap: None,

@@ -597,6 +597,14 @@ impl Turn<'_> {
         let code = match &error {
             BackendError::Refused(Refusal::CertificateExpired) => FailureCode::ResetCardExpired,
             BackendError::Refused(Refusal::SignatureInvalid) => FailureCode::AuthenticationFailed,
+            // Typed too slowly for the backend's challenge, or the service has no key now:
+            // nothing changed on the card, the reservation holds.
+            BackendError::Refused(Refusal::ChallengeExpired | Refusal::ChallengeUsed | Refusal::SessionExpired) => {
+                FailureCode::ResetInterrupted
+            }
+            BackendError::Refused(Refusal::Other(code)) if code.as_str() == "reset_unavailable" => {
+                FailureCode::ResetInterrupted
+            }
             BackendError::Refused(r) => crate::backend::refusal_code(r),
             _ => FailureCode::BackendUnavailable,
         };

@@ -2,14 +2,16 @@
 //!
 //! Sans-IO on purpose (no socket, no file, no clock): the vpcd link, the tests and any future
 //! transport drive the same engine, and every behaviour can be unit-tested byte for byte.
-//! Behaviour follows `reference/jpki.md` §2–§5, §7, §9–§10 and its "Our decisions" list. Where
-//! that page leaves a gap, the choice is written next to the code as "Gap:".
+//! Behaviour follows `reference/jpki.md` §2–§5, §7, §9–§10, its "Our decisions" list and "PIN
+//! reset at the kiosk: our protocol (v1)" (GET CHALLENGE + RESET RETRY COUNTER). Where that page
+//! leaves a gap, the choice is written next to the code as "Gap:".
 //!
 //! The engine owns the [`CardProfile`]; retry counters and PINs are changed in it directly and
 //! [`VirtualCard::take_dirty`] tells the I/O layer to store it *before* it sends the response, so
 //! no try is ever lost to a killed process.
 
 use crate::profile::{CardProfile, EmptyVerifyAfterSuccess, PinRecord, TokenKind};
+use madoguchi_api::pin_reset::{self, ResetCredential, AUTHORISATION_LEN, CHALLENGE_LEN};
 use madoguchi_drivers::iso7816::{ParsedCommand, StatusWord};
 use rand_chacha::ChaCha20Rng;
 use rand_core::{RngCore, SeedableRng};
@@ -17,6 +19,7 @@ use rsa::pkcs8::DecodePrivateKey;
 use rsa::{Pkcs1v15Sign, Pss, RsaPrivateKey};
 use sha2::{Digest, Sha256};
 use std::borrow::Cow;
+use zeroize::Zeroize;
 
 /// 公的個人認証AP.
 pub const JPKI_AID: [u8; 10] = [0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
@@ -35,6 +38,8 @@ const MAX_RESPONSE_DATA: usize = 0xFFFF - 2;
 
 /// Answered by the I/O layer when the profile could not be stored ("memory failure").
 pub const SW_MEMORY_FAILURE: StatusWord = StatusWord(0x6581);
+/// "Incorrect parameters in the data field": RESET RETRY COUNTER's new value breaks the rule.
+const SW_WRONG_DATA: StatusWord = StatusWord(0x6A80);
 
 /// The applications this card answers to; every other AID is "not found".
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -98,6 +103,9 @@ pub struct VirtualCard {
     df: Option<Df>,
     ef: Option<Ef>,
     verified: [bool; 3],
+    /// The one outstanding GET CHALLENGE answer a RESET RETRY COUNTER may use: `None` when the
+    /// last GET CHALLENGE was not 8 bytes, or once it was used or dropped.
+    challenge: Option<[u8; CHALLENGE_LEN]>,
     dirty: bool,
     rng: ChaCha20Rng,
 }
@@ -111,6 +119,7 @@ impl std::fmt::Debug for VirtualCard {
             .field("df", &self.df)
             .field("ef", &self.ef)
             .field("verified", &self.verified)
+            .field("challenge", &self.challenge.is_some())
             .field("dirty", &self.dirty)
             .finish_non_exhaustive()
     }
@@ -160,7 +169,18 @@ impl VirtualCard {
         h.update(profile.holder.as_bytes());
         h.update(&profile.jpki.auth_cert);
         let rng = ChaCha20Rng::from_seed(h.finalize().into());
-        Self { profile, token, auth_key, sign_key, df: None, ef: None, verified: [false; 3], dirty: false, rng }
+        Self {
+            profile,
+            token,
+            auth_key,
+            sign_key,
+            df: None,
+            ef: None,
+            verified: [false; 3],
+            challenge: None,
+            dirty: false,
+            rng,
+        }
     }
 
     /// Replaces the GET CHALLENGE / PSS-salt RNG seed.
@@ -186,7 +206,7 @@ impl VirtualCard {
         self.dirty = true;
     }
 
-    /// Cold start: nothing selected, no PIN verified (jpki.md §10).
+    /// Cold start: nothing selected, no PIN verified, no challenge (jpki.md §10).
     pub fn power_on(&mut self) {
         self.clear_volatile();
     }
@@ -205,6 +225,7 @@ impl VirtualCard {
         self.df = None;
         self.ef = None;
         self.verified = [false; 3];
+        self.challenge = None;
     }
 
     /// Processes one command APDU and returns the full response APDU (data ‖ SW1 SW2).
@@ -238,7 +259,7 @@ impl VirtualCard {
             });
         }
         let proprietary = cla & 0x80 != 0;
-        let iso_ins = matches!(ins, 0xA4 | 0xB0 | 0x20 | 0x24 | 0x84 | 0xCA);
+        let iso_ins = matches!(ins, 0xA4 | 0xB0 | 0x20 | 0x24 | 0x2C | 0x84 | 0xCA);
         let prop_ins = matches!(ins, 0x2A | 0xFC);
         if !iso_ins && !prop_ins {
             return Err(StatusWord::INS_NOT_SUPPORTED);
@@ -253,6 +274,7 @@ impl VirtualCard {
             0xB0 => self.read_binary(&c),
             0x20 => self.verify(&c),
             0x24 => self.change_reference_data(&c),
+            0x2C => self.reset_retry_counter(&c),
             0x84 => self.get_challenge(&c),
             0xCA => self.get_data(&c),
             0x2A => self.compute_signature(&c),
@@ -310,9 +332,13 @@ impl VirtualCard {
                     // Every other AID, including those OpenSC's other drivers probe.
                     return Err(StatusWord::FILE_NOT_FOUND);
                 };
+                // Selecting a DF (even the same one again) ends its session: PIN state and the
+                // outstanding challenge are gone (jpki.md "PIN reset", step 3). Gap: a SELECT
+                // that fails (6A82) changes nothing, like the verified state.
                 self.df = Some(df);
                 self.ef = None;
                 self.verified = [false; 3];
+                self.challenge = None;
                 Ok(Vec::new())
             }
             0x02 => {
@@ -321,7 +347,9 @@ impl VirtualCard {
                 }
                 let [hi, lo] = c.data else { return Err(StatusWord::WRONG_LENGTH) };
                 let ef = self.lookup(u16::from_be_bytes([*hi, *lo])).ok_or(StatusWord::FILE_NOT_FOUND)?;
-                // Verified state is per DF: selecting an EF keeps it (jpki.md §10).
+                // Verified state is per DF: selecting an EF keeps it (jpki.md §10), and so is the
+                // outstanding challenge (the kiosk selects the target PIN EF after GET CHALLENGE
+                // or before it, either works).
                 self.ef = Some(ef);
                 Ok(Vec::new())
             }
@@ -506,8 +534,64 @@ impl VirtualCard {
         }
         let value = String::from_utf8(c.data.to_vec()).map_err(|_| StatusWord::WRONG_LENGTH)?;
         let rec = self.pin_record_mut(pin).ok_or(StatusWord::FILE_NOT_FOUND)?;
+        rec.value.zeroize();
         rec.value = value;
         rec.tries_left = rec.max_tries;
+        self.dirty = true;
+        Ok(Vec::new())
+    }
+
+    /// RESET RETRY COUNTER `00 2C 00 80 Lc <authorisation 64> <new value>`, our PIN-reset
+    /// protocol v1 (jpki.md "PIN reset at the kiosk"): the card-management key's signature over
+    /// this target, the outstanding challenge and this card's EF 000A authorises a new value
+    /// with a full counter, even on a blocked PIN.
+    fn reset_retry_counter(&mut self, c: &ParsedCommand<'_>) -> Reply {
+        // Only P1=00 (authorisation and new value in the data) and P2=80 (the selected EF).
+        if c.p1 != 0x00 || c.p2 != 0x80 {
+            return Err(StatusWord::INCORRECT_P1P2);
+        }
+        if c.ne.is_some() {
+            return Err(StatusWord::WRONG_LENGTH);
+        }
+        let (pin, credential) = match self.ef {
+            Some(Ef::Pin(Pin::Auth)) => (Pin::Auth, ResetCredential::AuthPin),
+            Some(Ef::Pin(Pin::Sign)) => (Pin::Sign, ResetCredential::SignPassword),
+            // Gap: the text AP's PIN (EF 0011) has no reset in this protocol; like any EF that
+            // is not a resettable PIN, 6986 "command not allowed".
+            _ => return Err(StatusWord::COMMAND_NOT_ALLOWED_NO_EF),
+        };
+        // Our decision: phone tokens are reset in the Mynaportal app, not at a kiosk (jpki.md
+        // §8), so an Android or iPhone token refuses the command (6985) whatever it carries and
+        // touches nothing, not even the challenge.
+        if self.token != TokenKind::Card {
+            return Err(StatusWord::CONDITIONS_NOT_SATISFIED);
+        }
+        if c.data.len() <= AUTHORISATION_LEN {
+            return Err(StatusWord::WRONG_LENGTH);
+        }
+        let (authorisation, value) = c.data.split_at(AUTHORISATION_LEN);
+        let challenge = self.challenge.ok_or(StatusWord::CONDITIONS_NOT_SATISFIED)?;
+        let authorised = self.profile.jpki.card_management_key.as_ref().is_some_and(|key| {
+            pin_reset::authorisation_valid(key, credential, &challenge, &self.profile.jpki.auth_cert, authorisation)
+        });
+        if !authorised {
+            // A refused authorisation spends the challenge: one guess per GET CHALLENGE.
+            self.challenge = None;
+            return Err(StatusWord::SECURITY_STATUS_NOT_SATISFIED);
+        }
+        // The rule is checked after the authorisation, and a bad value keeps the challenge, so
+        // the kiosk can retry with the same authorisation (the backend need not sign again).
+        if !pin_reset::new_value_allowed(credential, value) {
+            return Err(SW_WRONG_DATA);
+        }
+        let value = String::from_utf8(value.to_vec()).map_err(|_| SW_WRONG_DATA)?;
+        let rec = self.pin_record_mut(pin).ok_or(StatusWord::FILE_NOT_FOUND)?;
+        rec.value.zeroize();
+        rec.value = value;
+        rec.tries_left = rec.max_tries;
+        self.challenge = None;
+        // The new value is set, not presented: the PIN is not verified by the reset.
+        self.verified[pin as usize] = false;
         self.dirty = true;
         Ok(Vec::new())
     }
@@ -571,7 +655,11 @@ impl VirtualCard {
 
     // ---- misc ----
 
+    /// GET CHALLENGE. The answer becomes the one outstanding challenge when it is 8 bytes long
+    /// (the only length RESET RETRY COUNTER takes). Gap: every GET CHALLENGE that reaches here
+    /// drops the earlier challenge, a refused one too.
     fn get_challenge(&mut self, c: &ParsedCommand<'_>) -> Reply {
+        self.challenge = None;
         if c.p1 != 0 || c.p2 != 0 {
             return Err(StatusWord::INCORRECT_P1P2);
         }
@@ -584,6 +672,7 @@ impl VirtualCard {
         let ne = c.ne.ok_or(StatusWord::WRONG_LENGTH)? as usize;
         let mut out = vec![0u8; ne];
         self.rng.fill_bytes(&mut out);
+        self.challenge = <[u8; CHALLENGE_LEN]>::try_from(out.as_slice()).ok();
         Ok(out)
     }
 

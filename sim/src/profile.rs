@@ -99,6 +99,11 @@ pub struct JpkiApplet {
     pub sign_password: Option<PinRecord>,
     #[serde(default)]
     pub empty_verify_after_success: EmptyVerifyAfterSuccess,
+    /// Public half of the card-management key (Ed25519, 32 bytes, base64) that authorises RESET
+    /// RETRY COUNTER (jpki.md "PIN reset at the kiosk"). A profile written before PIN reset
+    /// existed has none; such a card refuses every reset with `6982`.
+    #[serde(with = "b64key", default, skip_serializing_if = "Option::is_none")]
+    pub card_management_key: Option<[u8; 32]>,
 }
 
 /// 券面事項入力補助AP (AID D3 92 10 00 31 00 01 01 04 08), jpki.md §7.
@@ -191,5 +196,24 @@ mod b64opt {
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<Vec<u8>>, D::Error> {
         let s = Option::<String>::deserialize(d)?;
         s.map(|s| base64::engine::general_purpose::STANDARD.decode(s).map_err(serde::de::Error::custom)).transpose()
+    }
+}
+
+/// An optional Ed25519 public key as base64 of its 32 bytes.
+mod b64key {
+    use base64::Engine;
+    use serde::{Deserialize, Deserializer, Serializer};
+    pub fn serialize<S: Serializer>(v: &Option<[u8; 32]>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(v) => s.serialize_str(&base64::engine::general_purpose::STANDARD.encode(v)),
+            None => s.serialize_none(),
+        }
+    }
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<[u8; 32]>, D::Error> {
+        let Some(s) = Option::<String>::deserialize(d)? else { return Ok(None) };
+        let bytes = base64::engine::general_purpose::STANDARD.decode(s).map_err(serde::de::Error::custom)?;
+        let key = <[u8; 32]>::try_from(bytes.as_slice())
+            .map_err(|_| serde::de::Error::invalid_length(bytes.len(), &"a 32-byte Ed25519 public key"))?;
+        Ok(Some(key))
     }
 }

@@ -199,7 +199,9 @@ pub fn shared_world() -> PathBuf {
     let today = today();
     let exe = std::env::current_exe().expect("test executable path");
     let root = exe.parent().and_then(Path::parent).expect("target dir").join("test-worlds");
-    let dir = root.join(format!("seed-7-{today}"));
+    // The suffix names the generator's generation: a world cached by an older build (a reused
+    // target directory) is not taken for today's (v2: the card-management key).
+    let dir = root.join(format!("seed-7-{today}-v2"));
     if dir.join("manifest.json").exists() {
         return dir;
     }

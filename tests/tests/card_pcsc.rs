@@ -298,3 +298,77 @@ fn operator_diagnostics_spend_no_tries() {
     assert!(out.status.success());
     assert!(String::from_utf8_lossy(&out.stdout).contains("card removed: Virtual PCD 00 00"), "{out:?}");
 }
+
+/// The PIN reset (our protocol v1) against the virtual card through pcscd, as an independent
+/// client drives it: the authorisation made here with the world's card-management key, every
+/// refusal, and the new values verified afterwards.
+#[test]
+fn pin_reset_through_pcscd_with_the_card_management_key() {
+    use ed25519_dalek::pkcs8::DecodePrivateKey;
+    use ed25519_dalek::Signer;
+    use madoguchi_api::pin_reset::authorisation_message;
+    use madoguchi_api::ResetCredential;
+    use madoguchi_drivers::jpki::JpkiError;
+
+    let Some(lab) = PcscLab::isolated("pin_reset_through_pcscd_with_the_card_management_key") else { return };
+    let world = shared_world();
+    let pem = std::fs::read_to_string(world.join("pki/card-management-key.pem")).expect("card-management key");
+    let key = ed25519_dalek::SigningKey::from_pkcs8_pem(&pem).expect("PKCS#8 Ed25519");
+    let r = resident_with(&world, &["adult", "household-head"]);
+    let profile = private_profile(&world, r["card_profile"].as_str().unwrap(), lab.dir.path());
+    let _sim = lab.insert(&profile, Reader::Contactless, &[]);
+    let mut card = open(Reader::Contactless);
+    let auth_der = card.read_certificate(CertificateEf::UserAuth).unwrap();
+    let authorise = |c: ResetCredential, challenge: &[u8; 8]| -> [u8; 64] {
+        key.sign(&authorisation_message(c, challenge, &auth_der)).to_bytes()
+    };
+
+    // Block the auth PIN, then reset it: 3 APDUs for the challenge and the reset itself.
+    let wrong = Pin::new(PinKind::UserAuth, "0000").unwrap();
+    for _ in 0..3 {
+        let _ = card.verify(&wrong);
+    }
+    assert_eq!(card.pin_status(PinKind::UserAuth).unwrap(), PinStatus::Blocked);
+    let new = Pin::new(PinKind::UserAuth, "5963").unwrap();
+    let (before, t) = (card.apdu_count(), Instant::now());
+    let challenge = card.reset_challenge(PinKind::UserAuth).unwrap();
+    let auth = authorise(ResetCredential::AuthPin, &challenge);
+    assert_eq!(card.reset_retry_counter(&auth, &new).unwrap(), PinTries { left: 3, max: 3 });
+    println!(
+        "MEASURE auth-PIN reset on the card (challenge, reset, confirm): {} APDUs, {:?}",
+        card.apdu_count() - before,
+        t.elapsed()
+    );
+    // Replayed: the challenge is spent.
+    assert!(matches!(card.reset_retry_counter(&auth, &new), Err(JpkiError::ResetNoChallenge)));
+    // Replayed against a new challenge, altered, or for the other target: refused, nothing changes.
+    let challenge = card.reset_challenge(PinKind::UserAuth).unwrap();
+    assert!(matches!(card.reset_retry_counter(&auth, &wrong), Err(JpkiError::ResetAuthorisationRefused)));
+    let challenge2 = card.reset_challenge(PinKind::UserAuth).unwrap();
+    assert_ne!(challenge, challenge2);
+    let mut altered = authorise(ResetCredential::AuthPin, &challenge2);
+    altered[0] ^= 0x80;
+    assert!(matches!(card.reset_retry_counter(&altered, &wrong), Err(JpkiError::ResetAuthorisationRefused)));
+    let challenge3 = card.reset_challenge(PinKind::Signature).unwrap();
+    let for_auth = authorise(ResetCredential::AuthPin, &challenge3);
+    let pw = Pin::new(PinKind::Signature, "NEWPASS7").unwrap();
+    assert!(matches!(card.reset_retry_counter(&for_auth, &pw), Err(JpkiError::ResetAuthorisationRefused)));
+    card.verify(&new).expect("the reset PIN verifies");
+
+    // The signature password, the other direction.
+    let (before, t) = (card.apdu_count(), Instant::now());
+    let challenge = card.reset_challenge(PinKind::Signature).unwrap();
+    let auth = authorise(ResetCredential::SignPassword, &challenge);
+    assert_eq!(card.reset_retry_counter(&auth, &pw).unwrap(), PinTries { left: 5, max: 5 });
+    println!(
+        "MEASURE signature-password reset on the card: {} APDUs, {:?}",
+        card.apdu_count() - before,
+        t.elapsed()
+    );
+    card.verify(&pw).expect("the new password verifies");
+    drop(card);
+    // Stored by the simulator: a new connection sees the new values.
+    let mut card = open(Reader::Contactless);
+    card.verify(&new).unwrap();
+    card.verify(&pw).unwrap();
+}

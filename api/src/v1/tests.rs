@@ -1,4 +1,6 @@
 use super::*;
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use serde_json::json;
 
 const SID: &str = "0123456789abcdef0123456789abcdef";
@@ -45,4 +47,53 @@ fn issuances() {
     let mut v = ok;
     v["document"]["key_id"] = json!("abc");
     assert_eq!(reply::<IssuanceReply>(v).validate(2), Err(InvalidReply { field: "document.key_id" }));
+}
+
+#[test]
+fn reset_sessions_open() {
+    let ok = json!({"session_id": SID, "challenge": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+                    "challenge_expires_at": "2026-12-02T13:00:00Z", "signature_scheme": SIGNATURE_SCHEME,
+                    "reservation_expires_at": "2026-12-03T09:30:00.5Z"});
+    assert_eq!(reply::<ResetOpenReply>(ok.clone()).validate(), Ok(vec![7u8; 32]));
+    for (field, value) in [
+        ("session_id", json!("../../etc")),
+        ("session_id", json!(SID.to_uppercase() + "0")),
+        ("challenge", json!("BwcH")),
+        ("challenge", json!("***")),
+        ("signature_scheme", json!("RSASSA-PSS")),
+        ("challenge_expires_at", json!("tomorrow")),
+        ("reservation_expires_at", json!("2026-12-03")),
+    ] {
+        let mut v = ok.clone();
+        v[field] = value;
+        assert_eq!(reply::<ResetOpenReply>(v).validate(), Err(InvalidReply { field }));
+    }
+}
+
+#[test]
+fn reset_sessions_authenticate_authorise_outcome() {
+    let auth = json!({"session_id": SID, "session_expires_at": "2026-12-02T13:10:00Z"});
+    assert_eq!(reply::<ResetAuthenticateReply>(auth.clone()).validate(SID), Ok(()));
+    let other = "f".repeat(32);
+    assert_eq!(
+        reply::<ResetAuthenticateReply>(auth.clone()).validate(&other),
+        Err(InvalidReply { field: "session_id" })
+    );
+    let mut v = auth;
+    v["session_expires_at"] = json!("soon");
+    assert_eq!(reply::<ResetAuthenticateReply>(v).validate(SID), Err(InvalidReply { field: "session_expires_at" }));
+
+    let sig = [5u8; 64];
+    let a = json!({"authorisation": B64.encode(sig)});
+    assert_eq!(reply::<ResetAuthorisationReply>(a).validate(), Ok(sig));
+    for bad in [B64.encode([5u8; 63]), B64.encode([5u8; 65]), "not base64!".to_string(), String::new()] {
+        assert_eq!(
+            reply::<ResetAuthorisationReply>(json!({"authorisation": bad})).validate(),
+            Err(InvalidReply { field: "authorisation" })
+        );
+    }
+
+    let o = json!({"session_id": SID, "reservation_state": "used"});
+    assert_eq!(reply::<ResetOutcomeReply>(o.clone()).validate(SID), Ok(()));
+    assert_eq!(reply::<ResetOutcomeReply>(o).validate(&other), Err(InvalidReply { field: "session_id" }));
 }

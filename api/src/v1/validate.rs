@@ -3,8 +3,9 @@
 
 use super::{
     AuthenticateReply, ChallengeReply, IssuanceReply, OffersReply, ResetAuthenticateReply, ResetAuthorisationReply,
-    ResetOpenReply,
+    ResetOpenReply, ResetOutcomeReply,
 };
+use crate::pin_reset::AUTHORISATION_LEN;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
@@ -122,28 +123,45 @@ impl IssuanceReply {
     }
 }
 
+/// An RFC 3339 time as the backend writes it.
+fn is_time(s: &str) -> bool {
+    s.len() <= 40 && time::OffsetDateTime::parse(s, &time::format_description::well_known::Rfc3339).is_ok()
+}
+
 impl ResetOpenReply {
-    /// Checks the reply and returns the challenge the proving key signs.
+    /// Checks the reply to `POST /v1/pin-reset/sessions` and returns the challenge's bytes (what
+    /// the card signs with the proving credential's key).
     pub fn validate(&self) -> Result<Vec<u8>, InvalidReply> {
         ensure(is_session_id(&self.session_id), "session_id")?;
         ensure(self.signature_scheme == SIGNATURE_SCHEME, "signature_scheme")?;
         let challenge = B64.decode(&self.challenge).map_err(|_| InvalidReply { field: "challenge" })?;
         ensure(challenge.len() == CHALLENGE_BYTES, "challenge")?;
-        ensure(is_text(&self.reservation_expires_at, 40), "reservation_expires_at")?;
+        ensure(is_time(&self.challenge_expires_at), "challenge_expires_at")?;
+        ensure(is_time(&self.reservation_expires_at), "reservation_expires_at")?;
         Ok(challenge)
     }
 }
 
 impl ResetAuthenticateReply {
-    pub fn validate(&self, asked: &str) -> Result<(), InvalidReply> {
-        ensure(self.session_id == asked, "session_id")
+    /// Checks the reply to the authentication of reset session `asked_session`.
+    pub fn validate(&self, asked_session: &str) -> Result<(), InvalidReply> {
+        ensure(self.session_id == asked_session, "session_id")?;
+        ensure(is_time(&self.session_expires_at), "session_expires_at")
     }
 }
 
 impl ResetAuthorisationReply {
-    /// The 64-byte authorisation, passed to the card as it is (the card judges it).
-    pub fn validate(&self) -> Result<[u8; crate::pin_reset::AUTHORISATION_LEN], InvalidReply> {
+    /// Checks the reply and returns the authorisation the card checks in RESET RETRY COUNTER
+    /// (the card, not the kiosk, verifies it).
+    pub fn validate(&self) -> Result<[u8; AUTHORISATION_LEN], InvalidReply> {
         let bytes = B64.decode(&self.authorisation).map_err(|_| InvalidReply { field: "authorisation" })?;
-        bytes.try_into().map_err(|_| InvalidReply { field: "authorisation" })
+        <[u8; AUTHORISATION_LEN]>::try_from(bytes.as_slice()).map_err(|_| InvalidReply { field: "authorisation" })
+    }
+}
+
+impl ResetOutcomeReply {
+    /// Checks the reply to the outcome of reset session `asked_session`.
+    pub fn validate(&self, asked_session: &str) -> Result<(), InvalidReply> {
+        ensure(self.session_id == asked_session, "session_id")
     }
 }

@@ -14,6 +14,7 @@ mod context;
 mod issuance;
 mod ledger;
 mod offers;
+pub mod pin_reset;
 mod session;
 
 pub use catalog::{catalog, get_config, put_config, set_config};

@@ -37,7 +37,7 @@ pub async fn open_session(ctx: &Context, who: &Principal, now: OffsetDateTime) -
     })
 }
 
-fn cert_error(e: madoguchi_certs::CertError) -> ApiError {
+pub(super) fn cert_error(e: madoguchi_certs::CertError) -> ApiError {
     let code = match e.kind() {
         CertErrorKind::Malformed => ErrorCode::CertificateMalformed,
         CertErrorKind::NotJpki | CertErrorKind::Basic4 => ErrorCode::CertificateWrongProfile,
@@ -50,11 +50,88 @@ fn cert_error(e: madoguchi_certs::CertError) -> ApiError {
     ApiError::new(code, e.to_string())
 }
 
-fn decode_b64(field: &str, s: &str, max: usize) -> Result<Vec<u8>, ApiError> {
+pub(super) fn decode_b64(field: &str, s: &str, max: usize) -> Result<Vec<u8>, ApiError> {
     if s.len() > max * 4 / 3 + 4 {
         return Err(ApiError::field(ErrorCode::InvalidField, field, "too long"));
     }
     B64.decode(s.trim()).map_err(|_| ApiError::field(ErrorCode::InvalidField, field, "is not base64"))
+}
+
+/// Checks the chain to a pinned anchor and the validity period; returns the issuing anchor's
+/// name as the CRLs are stored under it.
+pub(super) fn trusted_issuer(ctx: &Context, cert: &JpkiCertificate, now: OffsetDateTime) -> Result<String, ApiError> {
+    let anchor = ctx.anchors.verify_chain(cert, now).map_err(|e| match e.kind() {
+        // A certificate whose CA signature fails is not trusted (the challenge signature is a
+        // different matter, `signature_invalid`).
+        CertErrorKind::BadSignature => ApiError::new(
+            ErrorCode::CertificateUntrusted,
+            "the certificate does not verify against a pinned JPKI anchor",
+        ),
+        _ => cert_error(e),
+    })?;
+    Ok(registry::issuer_id_of_anchor(anchor.cert()))
+}
+
+/// What the imported CRLs say about one certificate.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Revocation {
+    /// CRLs of the issuer imported (0 or 1).
+    pub crls: i64,
+    pub next_update: Option<i64>,
+    /// Revoked or on hold since (ms).
+    pub since: Option<i64>,
+    /// Non-zero: on hold (一時保留), not revoked.
+    pub hold: Option<i64>,
+}
+
+impl Revocation {
+    /// Looks the certificate up (issuer as [`trusted_issuer`] names it, serial as
+    /// `ops::serial_key`).
+    pub async fn of(pool: &crate::db::Pool, issuer: &str, serial: &str) -> Result<Revocation, ApiError> {
+        let row = sqlx::query(
+            "SELECT (SELECT COUNT(*) FROM jpki_crls WHERE issuer = $1),
+                    (SELECT next_update FROM jpki_crls WHERE issuer = $1),
+                    (SELECT since FROM jpki_revocations WHERE issuer = $1 AND serial = $2),
+                    (SELECT hold FROM jpki_revocations WHERE issuer = $1 AND serial = $2)",
+        )
+        .bind(issuer.to_string())
+        .bind(serial.to_string())
+        .fetch_one(pool)
+        .await?;
+        Ok(Revocation { crls: row.get(0), next_update: row.get(1), since: row.get(2), hold: row.get(3) })
+    }
+
+    /// `revocation_unavailable` without a current CRL (when required), then revoked or on hold.
+    pub fn check(&self, require_crl: bool, now_ms: i64) -> Result<(), ApiError> {
+        if require_crl {
+            if self.crls == 0 {
+                return Err(ApiError::new(
+                    ErrorCode::RevocationUnavailable,
+                    "no CRL of this certificate's issuer has been imported",
+                ));
+            }
+            if self.next_update.is_some_and(|n| n < now_ms) {
+                return Err(ApiError::new(
+                    ErrorCode::RevocationUnavailable,
+                    "the imported CRL of this certificate's issuer is out of date",
+                ));
+            }
+        }
+        if let Some(since) = self.since.filter(|s| *s <= now_ms) {
+            return Err(if self.hold.unwrap_or(0) != 0 {
+                ApiError::new(
+                    ErrorCode::CertificateSuspended,
+                    format!("the certificate is on hold since {}", rfc3339(since)),
+                )
+            } else {
+                ApiError::new(
+                    ErrorCode::CertificateRevoked,
+                    format!("the certificate was revoked on {}", rfc3339(since)),
+                )
+            });
+        }
+        Ok(())
+    }
 }
 
 /// Verifies the card's answer and links the certificate to its resident.
@@ -78,18 +155,9 @@ pub async fn authenticate(
             "not a user-authentication certificate (利用者証明用電子証明書)",
         ));
     }
-    let anchor = ctx.anchors.verify_chain(&cert, now).map_err(|e| match e.kind() {
-        // A certificate whose CA signature fails is not trusted (the challenge signature is a
-        // different matter, `signature_invalid`).
-        CertErrorKind::BadSignature => ApiError::new(
-            ErrorCode::CertificateUntrusted,
-            "the certificate does not verify against a pinned JPKI anchor",
-        ),
-        _ => cert_error(e),
-    })?;
+    let issuer = trusted_issuer(ctx, &cert, now)?;
     // Revocation and suspension (imported CRLs) and the link to the resident (by issuer and
     // serial, never by name).
-    let issuer = registry::issuer_id_of_anchor(anchor.cert());
     let link_issuer = registry::issuer_id_of_cert(&cert);
     let serial = crate::ops::serial_key(&hex::encode(cert.serial_bytes()));
     let row = sqlx::query(
@@ -129,30 +197,7 @@ pub async fn authenticate(
     let (since, hold): (Option<i64>, Option<i64>) = (row.get(11), row.get(12));
     let (resident_id, name, status): (Option<String>, Option<String>, Option<String>) =
         (row.get(13), row.get(14), row.get(15));
-    if ctx.config.require_crl {
-        if crls == 0 {
-            return Err(ApiError::new(
-                ErrorCode::RevocationUnavailable,
-                "no CRL of this certificate's issuer has been imported",
-            ));
-        }
-        if next_update.is_some_and(|n| n < now_ms) {
-            return Err(ApiError::new(
-                ErrorCode::RevocationUnavailable,
-                "the imported CRL of this certificate's issuer is out of date",
-            ));
-        }
-    }
-    if let Some(since) = since.filter(|s| *s <= now_ms) {
-        return Err(if hold.unwrap_or(0) != 0 {
-            ApiError::new(
-                ErrorCode::CertificateSuspended,
-                format!("the certificate is on hold since {}", rfc3339(since)),
-            )
-        } else {
-            ApiError::new(ErrorCode::CertificateRevoked, format!("the certificate was revoked on {}", rfc3339(since)))
-        });
-    }
+    Revocation { crls, next_update, since, hold }.check(ctx.config.require_crl, now_ms)?;
     let (Some(resident_id), Some(holder_name), Some(status)) = (resident_id, name, status) else {
         return Err(ApiError::new(ErrorCode::CertificateUnlinked, "this certificate is not linked to a resident"));
     };
@@ -193,7 +238,7 @@ pub async fn authenticate(
 
 /// RSA PKCS#1 v1.5 SHA-256 over the challenge: ring first (about 8 times faster than the `rsa`
 /// crate), the certs crate for anything ring refuses to consider (keys under 2048 bits).
-fn challenge_signature_ok(key: &madoguchi_certs::RsaPublicKey, challenge: &[u8], sig: &[u8]) -> bool {
+pub(super) fn challenge_signature_ok(key: &madoguchi_certs::RsaPublicKey, challenge: &[u8], sig: &[u8]) -> bool {
     use rsa::traits::PublicKeyParts;
     let ring_key = ring::signature::RsaPublicKeyComponents { n: key.n().to_bytes_be(), e: key.e().to_bytes_be() };
     if ring_key.verify(&ring::signature::RSA_PKCS1_2048_8192_SHA256, challenge, sig).is_ok() {

@@ -90,6 +90,24 @@ pub fn card(name: &str) -> Card {
     }
 }
 
+/// A card's signature certificate and key (EF 0001, EF 001A), as a `Card`; `None` under 15.
+pub fn sign_card(name: &str) -> Option<Card> {
+    let p = profile(name);
+    Some(Card {
+        id: p.holder.clone(),
+        cert: p.jpki.sign_cert.clone()?,
+        key: ring::signature::RsaKeyPair::from_pkcs8(p.jpki.sign_key_pkcs8.as_ref()?).unwrap(),
+    })
+}
+
+/// The card's PIN and password values (to check they appear nowhere they must not).
+pub fn secrets_of(name: &str) -> Vec<String> {
+    let p = profile(name);
+    let mut v = vec![p.jpki.auth_pin.value.clone()];
+    v.extend(p.jpki.sign_password.as_ref().map(|s| s.value.clone()));
+    v
+}
+
 pub fn sign_cert(name: &str) -> Vec<u8> {
     profile(name).jpki.sign_cert.unwrap()
 }

@@ -390,6 +390,23 @@ fn backend_down_after_the_challenge() {
 }
 
 #[test]
+fn a_challenge_that_expired_while_typing_tells_nothing_changed() {
+    let mut k = K::new();
+    reach_open(&mut k, ResetCredential::SignPassword);
+    opened(&mut k);
+    k.type_pin("1234");
+    k.touch("ok");
+    k.reply_card("verify", Ok(CardOk::Verified));
+    k.reply_card(
+        "sign",
+        Ok(CardOk::Signature { signature: vec![6; 256], certificate_fingerprint: fingerprint(GOOD.der) }),
+    );
+    k.reply_backend(Err(BackendError::Refused(Refusal::from(ErrorCode::ChallengeExpired))));
+    assert_eq!(k.failure(), FailureCode::ResetInterrupted);
+    assert_eq!(durable_outcomes(&k), [(false, Some("reset-interrupted".into()))]);
+}
+
+#[test]
 fn secrets_are_wiped_at_every_exit() {
     let mut k = K::new();
     reach_new_auth_pin(&mut k);

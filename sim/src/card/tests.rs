@@ -53,6 +53,8 @@ pub(crate) fn test_profile() -> CardProfile {
             sign_key_pkcs8: Some(sign),
             sign_password: Some(pin("ABCDEF123456", 5)),
             empty_verify_after_success: EmptyVerifyAfterSuccess::Counter,
+            // Like a profile from before PIN reset; `reset` gives its cards a key.
+            card_management_key: None,
         },
         text_ap: Some(TextApplet {
             my_number: "123456789018".into(),
@@ -769,6 +771,7 @@ fn random_and_truncated_input_never_panics() {
         "00 20 00 80",
         "00 20 00 98",
         "00 24 01 80",
+        "00 2C 00 80",
         "80 2A 00 80",
         "80 2A 00 97",
         "80 2A 03 9A",
@@ -790,7 +793,7 @@ fn random_and_truncated_input_never_panics() {
         }
     }
     // And every P1/P2 of every command on a selected EF.
-    for ins in [0xA4u8, 0xB0, 0x20, 0x24, 0x84, 0xCA, 0x2A, 0xFC] {
+    for ins in [0xA4u8, 0xB0, 0x20, 0x24, 0x2C, 0x84, 0xCA, 0x2A, 0xFC] {
         let cla = if matches!(ins, 0x2A | 0xFC) { 0x80 } else { 0x00 };
         for p1 in 0..=255u8 {
             for p2 in [0x00u8, 0x0C, 0x80, 0x81, 0x97, 0x9B, 0xFF] {
@@ -840,3 +843,5 @@ fn profile_check() {
     tx(&mut c, &with_data("00 20 00 98", b"1234"));
     assert_eq!(tx(&mut c, &sign_apdu(0, 0x97, &sha256_digest_info(b"x"))).1, 0x6F00);
 }
+
+mod reset;

@@ -127,6 +127,8 @@ impl<'a> Builder<'a> {
                 // An iPhone is unlocked by Face ID; the kiosk never sends it a password.
                 sign_password: (token == TokenKind::Android).then(|| pin(password.clone(), 5)),
                 empty_verify_after_success: EmptyVerifyAfterSuccess::Counter,
+                // Phones carry it too, but refuse every reset (they are reset in the app).
+                card_management_key: Some(self.card_management_key),
             },
             text_ap: None,
         };

@@ -2,14 +2,17 @@
 
 use super::dice::Dice;
 use super::WorldError;
+use ed25519_dalek::SigningKey;
 use madoguchi_api::registry::{CertKind, CertRecord, CertStatus, Municipality};
 use madoguchi_certs::testpki::{CaKind, Generation, SignSubject, TestPki, TestRevocation};
 use madoguchi_certs::validity::{self, end_of_day_jst, start_of_day_jst};
 use madoguchi_certs::{Basic4Info, JpkiCertificate, RevocationReason};
+use rand_core::RngCore;
 use rsa::pkcs8::EncodePrivateKey;
 use rsa::RsaPrivateKey;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use time::{Date, Duration, OffsetDateTime};
+use zeroize::Zeroizing;
 
 pub(super) fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02X}")).collect()
@@ -17,6 +20,25 @@ pub(super) fn hex(bytes: &[u8]) -> String {
 
 pub(super) fn pkcs8(key: &RsaPrivateKey) -> Result<Vec<u8>, WorldError> {
     Ok(key.to_pkcs8_der().map_err(|e| WorldError::Key(e.to_string()))?.as_bytes().to_vec())
+}
+
+/// The card-management key of PIN reset (jpki.md "PIN reset at the kiosk"), Ed25519, from the
+/// seed like every other key: the same world always has the same key, and every card carries
+/// its public half.
+pub(super) fn card_management_key(seed: u64) -> SigningKey {
+    let mut secret = Zeroizing::new([0u8; 32]);
+    Dice::new(seed, "pki/card-management").0.fill_bytes(&mut secret[..]);
+    SigningKey::from_bytes(&secret)
+}
+
+/// The private key as PKCS#8 PEM (`-----BEGIN PRIVATE KEY-----`), the backend's input. Written
+/// as version 1 without the public key (RFC 8410 §7, what `openssl genpkey` writes): OpenSSL 3.0
+/// refuses the version-2 form `SigningKey::to_pkcs8_pem` writes, and every reader derives the
+/// public key anyway.
+pub(super) fn card_management_pem(key: &SigningKey) -> Result<Zeroizing<String>, WorldError> {
+    use ed25519_dalek::pkcs8::{spki::der::pem::LineEnding, EncodePrivateKey as _, KeypairBytes};
+    let pkcs8 = KeypairBytes { secret_key: key.to_bytes(), public_key: None };
+    pkcs8.to_pkcs8_pem(LineEnding::LF).map_err(|e| WorldError::Key(e.to_string()))
 }
 
 /// Issued certificates per (hierarchy, generation) that must appear on that generation's CRL.

@@ -107,6 +107,10 @@ pub struct Manifest {
     pub registry: String,
     pub anchors: Vec<AnchorFile>,
     pub crls: Vec<CrlFile>,
+    /// The card-management private key (Ed25519, PKCS#8 PEM, mode 0600), relative to the world
+    /// directory: [`super::CARD_MANAGEMENT_KEY_FILE`]. Absent in worlds made before PIN reset.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_management_key: Option<String>,
     pub residents: Vec<ManifestResident>,
     pub municipalities: Vec<Municipality>,
     pub households: Vec<ManifestHousehold>,

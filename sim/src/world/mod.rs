@@ -9,6 +9,7 @@
 //! anchors/{auth,sign}-ca-{1,2}.der   both CA generations (test anchors)
 //! crl/{auth,sign}.crl       CRLs of the current generation; crl/{auth,sign}-1.crl the previous
 //! cards/R0001.json          card profiles; cards/R0001-android.json, -iphone.json phone tokens
+//! pki/card-management-key.pem   the PIN-reset card-management key, Ed25519 PKCS#8 (mode 0600)
 //! ```
 //!
 //! Output is a pure function of (seed, today): keys depend on the seed only (one ChaCha20
@@ -19,6 +20,10 @@
 //! backend imports it and the kiosk's demo-world reader reads it with the same types);
 //! `manifest.json` and the card profiles are the simulator's own ([`Manifest`],
 //! [`crate::profile::CardProfile`]): only tests and the lab read them.
+//!
+//! The card-management key plays J-LIS's part in PIN reset (jpki.md "PIN reset at the kiosk"):
+//! the backend signs reset authorisations with the private key (it loads
+//! [`CARD_MANAGEMENT_KEY_FILE`]), every card profile carries the public key to check them.
 
 mod cards;
 mod cast;
@@ -44,7 +49,7 @@ pub use manifest::{
 };
 
 use cast::{cast, municipalities, Phone, Spec};
-use issuer::{ca_slot, hex, CrlPlan, Issuer};
+use issuer::{ca_slot, card_management_key, card_management_pem, hex, CrlPlan, Issuer};
 use madoguchi_certs::testpki::{generate_keys, Generation, TestPki};
 use madoguchi_certs::validity::start_of_day_jst;
 use madoguchi_certs::CertError;
@@ -53,6 +58,10 @@ use rsa::RsaPrivateKey;
 use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::Path;
 use time::{Date, Duration};
+
+/// Where the world keeps the card-management private key (PKCS#8 PEM), relative to its
+/// directory; also recorded in the manifest.
+pub const CARD_MANAGEMENT_KEY_FILE: &str = "pki/card-management-key.pem";
 
 /// Why the world could not be generated or written.
 #[derive(Debug, thiserror::Error)]
@@ -116,17 +125,34 @@ struct World {
     manifest: Manifest,
     /// Relative path → bytes, written in path order.
     files: BTreeMap<String, Vec<u8>>,
+    /// Files only their owner may read (mode 0600): private keys other parties must not have.
+    private: BTreeSet<String>,
 }
 
 impl World {
     fn write(&self, out: &Path) -> Result<(), WorldError> {
+        use std::io::Write;
+        use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
         for (rel, bytes) in &self.files {
             let path = out.join(rel);
             let io = |source| WorldError::Io { path: path.display().to_string(), source };
             if let Some(parent) = path.parent() {
                 std::fs::create_dir_all(parent).map_err(io)?;
             }
-            std::fs::write(&path, bytes).map_err(io)?;
+            if self.private.contains(rel) {
+                let mut f = std::fs::OpenOptions::new()
+                    .write(true)
+                    .create(true)
+                    .truncate(true)
+                    .mode(0o600)
+                    .open(&path)
+                    .map_err(io)?;
+                // A file left by an earlier run keeps its mode on open: narrow it before writing.
+                f.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io)?;
+                f.write_all(bytes).map_err(io)?;
+            } else {
+                std::fs::write(&path, bytes).map_err(io)?;
+            }
         }
         Ok(())
     }
@@ -141,11 +167,13 @@ fn build(seed: u64, today: Date, keys: &HashMap<String, RsaPrivateKey>) -> Resul
         .map(|l| keys.get(*l).cloned().ok_or_else(|| WorldError::Invariant(format!("no key {l}"))))
         .collect::<Result<Vec<_>, _>>()?;
     let pki = TestPki::with_keys(seed, today, ca_keys)?;
+    let management = card_management_key(seed);
     let mut b = Builder {
         seed,
         today,
         munis: &munis,
         issuer: Issuer { pki: &pki, keys, today, serials: BTreeSet::new(), crl: CrlPlan::new() },
+        card_management_key: management.verifying_key().to_bytes(),
         files: BTreeMap::new(),
         seals: Vec::new(),
         taxes: Vec::new(),
@@ -179,6 +207,8 @@ fn build(seed: u64, today: Date, keys: &HashMap<String, RsaPrivateKey>) -> Resul
         crls.push(CrlFile { path, ca: kind.into(), generation });
     }
 
+    b.files.insert(CARD_MANAGEMENT_KEY_FILE.into(), card_management_pem(&management)?.as_bytes().to_vec());
+
     let households = households::register(&cast)?;
 
     let manifest = Manifest {
@@ -191,6 +221,7 @@ fn build(seed: u64, today: Date, keys: &HashMap<String, RsaPrivateKey>) -> Resul
         registry: REGISTRY_FILE.into(),
         anchors,
         crls,
+        card_management_key: Some(CARD_MANAGEMENT_KEY_FILE.into()),
         residents,
         municipalities: munis.clone(),
         households: households
@@ -219,5 +250,5 @@ fn build(seed: u64, today: Date, keys: &HashMap<String, RsaPrivateKey>) -> Resul
     };
     b.put_json(REGISTRY_FILE, &registry)?;
     b.put_json(MANIFEST_FILE, &manifest)?;
-    Ok(World { manifest, files: b.files })
+    Ok(World { manifest, files: b.files, private: BTreeSet::from([CARD_MANAGEMENT_KEY_FILE.to_string()]) })
 }

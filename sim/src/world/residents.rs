@@ -128,6 +128,8 @@ pub(super) struct Builder<'a> {
     pub(super) today: Date,
     pub(super) munis: &'a [Municipality],
     pub(super) issuer: Issuer<'a>,
+    /// Public half of the card-management key, carried by every card and phone profile.
+    pub(super) card_management_key: [u8; 32],
     pub(super) files: BTreeMap<String, Vec<u8>>,
     pub(super) seals: Vec<SealRegistration>,
     pub(super) taxes: Vec<TaxRecord>,
@@ -182,6 +184,7 @@ impl<'a> Builder<'a> {
                 } else {
                     EmptyVerifyAfterSuccess::Counter
                 },
+                card_management_key: Some(self.card_management_key),
             },
             text_ap: Some(TextApplet {
                 my_number: my_no.clone(),

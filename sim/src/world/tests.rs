@@ -2,9 +2,14 @@
 
 use super::cast::VARIANT_KANJI;
 use super::dice::{is_valid_my_number, my_number_check_digit};
+use super::issuer::card_management_key;
 use super::issuer::hex;
-use super::{build, world_keys, Manifest, ManifestResident, Registry, SealStatus, Tag};
+use super::{build, world_keys, Manifest, ManifestResident, Registry, SealStatus, Tag, CARD_MANAGEMENT_KEY_FILE};
+use crate::card::VirtualCard;
 use crate::profile::{CardProfile, TokenKind};
+use ed25519_dalek::pkcs8::DecodePrivateKey;
+use ed25519_dalek::{Signer, SigningKey};
+use madoguchi_api::pin_reset::{authorisation_message, ResetCredential};
 use madoguchi_certs::testpki::generate_keys;
 use madoguchi_certs::validity::{self, nth_birthday_after, start_of_day_jst};
 use madoguchi_certs::{CertErrorKind, CertProfile, Crl, JpkiCertificate, TrustAnchors};
@@ -324,4 +329,73 @@ fn the_manifest_reader_keeps_secrets_out_of_debug_and_refuses_other_formats() {
     assert!(shown.contains(&r.id));
     let e = Manifest::from_json(br#"{"format": 2, "residents": []}"#, "manifest.json").unwrap_err();
     assert!(matches!(e, super::ManifestError::Version { found: 2, .. }), "{e}");
+}
+
+#[test]
+fn the_card_management_key_is_written_private_and_every_profile_carries_its_public_half() {
+    use std::os::unix::fs::PermissionsExt;
+    let m = &world().manifest;
+    assert_eq!(m.card_management_key.as_deref(), Some(CARD_MANAGEMENT_KEY_FILE));
+    let path = world().dir.path().join(CARD_MANAGEMENT_KEY_FILE);
+    assert_eq!(std::fs::metadata(&path).unwrap().permissions().mode() & 0o777, 0o600);
+    let pem = std::fs::read_to_string(&path).unwrap();
+    assert!(pem.starts_with("-----BEGIN PRIVATE KEY-----\n") && pem.ends_with("-----END PRIVATE KEY-----\n"));
+    let key = SigningKey::from_pkcs8_pem(&pem).unwrap();
+    // RFC 8410 version 1, no public key: the form OpenSSL 3.0 reads (`openssl pkey -in …`).
+    use base64::Engine;
+    let body: String = pem.lines().filter(|l| !l.starts_with("-----")).collect();
+    let der = base64::engine::general_purpose::STANDARD.decode(body).unwrap();
+    let v1_prefix = [0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06, 0x03, 0x2B, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20];
+    assert_eq!((der.len(), &der[..16]), (48, &v1_prefix[..]));
+    assert_eq!(&der[16..], key.to_bytes());
+    let public = key.verifying_key().to_bytes();
+    let mut profiles = 0;
+    for r in &m.residents {
+        let phones = [&r.phone_profiles.android, &r.phone_profiles.iphone];
+        for rel in std::iter::once(&r.card_profile).chain(phones.into_iter().flatten()) {
+            let p = CardProfile::load(&world().dir.path().join(rel)).unwrap();
+            assert_eq!(p.jpki.card_management_key, Some(public), "{rel}");
+            profiles += 1;
+        }
+    }
+    assert!(profiles > m.residents.len(), "phones too");
+    // From the seed, like every other key.
+    assert_eq!(card_management_key(7).to_bytes(), key.to_bytes());
+    assert_ne!(card_management_key(8).verifying_key(), key.verifying_key());
+
+    // A world written over an older one narrows the key file's mode.
+    let dir = tempfile::tempdir().unwrap();
+    let old = dir.path().join(CARD_MANAGEMENT_KEY_FILE);
+    std::fs::create_dir_all(old.parent().unwrap()).unwrap();
+    std::fs::write(&old, b"old").unwrap();
+    std::fs::set_permissions(&old, std::fs::Permissions::from_mode(0o644)).unwrap();
+    build(7, TODAY, &world().keys).unwrap().write(dir.path()).unwrap();
+    assert_eq!(std::fs::metadata(&old).unwrap().permissions().mode() & 0o777, 0o600);
+    assert_eq!(std::fs::read_to_string(&old).unwrap(), pem);
+}
+
+#[test]
+fn a_world_card_accepts_a_reset_the_world_key_authorises() {
+    let key = SigningKey::from_pkcs8_pem(&String::from_utf8(read(CARD_MANAGEMENT_KEY_FILE)).unwrap()).unwrap();
+    let r = with_tag(Tag::PinBlocked);
+    let profile = card(r);
+    let cert = profile.jpki.auth_cert.clone();
+    let mut c = VirtualCard::new(profile, TokenKind::Card);
+    c.power_on();
+    let apdu = |s: &str| -> Vec<u8> {
+        let s: String = s.split_whitespace().collect();
+        (0..s.len()).step_by(2).map(|i| u8::from_str_radix(&s[i..i + 2], 16).unwrap()).collect()
+    };
+    assert_eq!(c.process(&apdu("00 A4 04 0C 0A D3 92 F0 00 26 01 00 00 00 01")), [0x90, 0x00]);
+    assert_eq!(c.process(&apdu("00 A4 02 0C 02 00 18")), [0x90, 0x00]);
+    assert_eq!(c.process(&apdu("00 20 00 80")), [0x63, 0xC0], "blocked");
+    let response = c.process(&apdu("00 84 00 00 08"));
+    let challenge: [u8; 8] = response[..8].try_into().unwrap();
+    let authorisation = key.sign(&authorisation_message(ResetCredential::AuthPin, &challenge, &cert));
+    let mut command = apdu("00 2C 00 80 44");
+    command.extend_from_slice(&authorisation.to_bytes());
+    command.extend_from_slice(b"2580");
+    assert_eq!(c.process(&command), [0x90, 0x00]);
+    assert_eq!(c.process(&apdu("00 20 00 80")), [0x63, 0xC3]);
+    assert_eq!(c.process(&apdu("00 20 00 80 04 32 35 38 30")), [0x90, 0x00]);
 }
