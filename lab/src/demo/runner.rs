@@ -25,7 +25,7 @@ pub(super) struct Runner<'a> {
     pub(super) offered_yen: u32,
     pub(super) apdus_to_auth: Option<u32>,
     pub(super) last_visit: Option<u64>,
-    /// Screens whose visible text held a PIN (there must be none).
+    /// Screens whose visible text held a secret of [`Runner::secrets`] (there must be none).
     pub(super) pin_on_screen: Vec<String>,
     /// Every secret of the run, with a label that names it without showing it: the people's
     /// PINs and passwords, the values the scenario typed (new PINs among them) and the
