@@ -39,8 +39,8 @@ pub mod panel {
 
 pub use fonts::{embedded_fonts, EmbeddedFonts};
 pub use madoguchi_session::view_model::{
-    CertificateProblem, Choice, Countdown, Date, Failure, FailureCode, Hours, Language, MoneyState, Order, Payment,
-    PinPad, PinPurpose, Progress, Reason, Screen, Stage, ViewModel,
+    CertificateProblem, Choice, Countdown, Date, Failure, FailureCode, Hours, Language, MoneyState, NewValueRetry,
+    Order, Payment, PinPad, PinPurpose, Progress, Reason, ResetTarget, Screen, Stage, ViewModel,
 };
 #[cfg(feature = "testing")]
 pub use probe::{Control, NotTouchable, TextBox};
@@ -219,6 +219,10 @@ impl Ui {
         api.set_tries_left(vm.pin.tries_left.map_or(-1, i32::from));
         api.set_alphanumeric(vm.pin.alphanumeric);
         api.set_previous_wrong(vm.pin.previous_wrong);
+        api.set_pin_retry(vm.pin.retry.map_or("", NewValueRetry::id).into());
+
+        api.set_resets(choices(&vm.resets));
+        api.set_reset_target(vm.reset_target.map_or("", ResetTarget::id).into());
 
         let (problem, date, days_left) = flat.problem();
         api.set_problem(problem.into());

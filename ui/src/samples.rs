@@ -15,6 +15,7 @@ pub fn sample(screen: Screen, language: Language) -> ViewModel {
             | Screen::TakeDocuments
             | Screen::Failure
             | Screen::Printing
+            | Screen::PinResetDone
     );
     vm.can_go_back = matches!(
         screen,
@@ -24,6 +25,7 @@ pub fn sample(screen: Screen, language: Language) -> ViewModel {
             | Screen::DocumentOptions
             | Screen::Copies
             | Screen::Confirm
+            | Screen::PinResetChoose
     );
     vm.services = vec![Choice::new("certificates"), Choice::new("pin-reset")];
     vm.order = Order {
@@ -115,8 +117,100 @@ pub fn sample(screen: Screen, language: Language) -> ViewModel {
             vm.resumes = Some(Screen::Payment);
             vm.payment = Payment { inserted_yen: 100, change_yen: 0 };
         }
+        Screen::PinResetChoose => {
+            vm.countdown = Some(Countdown::extendable(110));
+            vm.resets = vec![Choice::new("auth-pin"), Choice::new("sign-password")];
+        }
+        Screen::PasswordEntry => {
+            vm.reset_target = Some(ResetTarget::AuthPin);
+            vm.pin = PinPad::signature(0, Some(5));
+            vm.countdown = Some(Countdown::extendable(57));
+        }
+        Screen::NewPinEntry => {
+            vm.reset_target = Some(ResetTarget::AuthPin);
+            vm.pin = new_value_pad(PinPurpose::NewAuth, 2);
+            vm.countdown = Some(Countdown::extendable(57));
+        }
+        Screen::NewPinConfirm => {
+            vm.reset_target = Some(ResetTarget::AuthPin);
+            vm.pin = new_value_pad(PinPurpose::NewAuth, 0);
+            vm.countdown = Some(Countdown::extendable(57));
+        }
+        Screen::PinResetDone => {
+            vm.reset_target = Some(ResetTarget::AuthPin);
+            vm.countdown = Some(Countdown::fixed(58));
+        }
     }
     vm
+}
+
+/// The pad for a new PIN (`NewAuth`: 4 digits) or a new signature password (`NewSign`: 6 to 16
+/// of A-Z and 0-9), as the session builds it: no tries (nothing is checked against the card).
+pub fn new_value_pad(purpose: PinPurpose, typed: u8) -> PinPad {
+    match purpose {
+        PinPurpose::NewSign | PinPurpose::Sign => PinPad { purpose, ..PinPad::signature(typed, None) },
+        PinPurpose::NewAuth | PinPurpose::Auth => PinPad { purpose, ..PinPad::auth(typed, None) },
+    }
+}
+
+/// The PIN-reset states worth looking at beside [`sample`]: (name, view model).
+fn reset_variants(language: Language, out: &mut Vec<(&'static str, ViewModel)>) {
+    let mut vm = sample(Screen::PlaceCard, language);
+    vm.reset_target = Some(ResetTarget::AuthPin);
+    out.push(("place-card-reset", vm));
+    let mut vm = sample(Screen::PinResetChoose, language);
+    vm.resets[1] = Choice::new("sign-password").enabled(false).note("not-offered");
+    out.push(("pin-reset-choose-one-offered", vm));
+    let mut vm = sample(Screen::PinResetChoose, language);
+    vm.resets = vec![
+        Choice::new("auth-pin").enabled(false).note("hours"),
+        Choice::new("sign-password").enabled(false).note("hours"),
+    ];
+    out.push(("pin-reset-choose-hours", vm));
+    let mut vm = sample(Screen::PasswordEntry, language);
+    vm.pin = PinPad { previous_wrong: true, ..PinPad::signature(0, Some(1)) };
+    out.push(("password-entry-last-try", vm));
+    let mut vm = sample(Screen::PasswordEntry, language);
+    vm.pin = PinPad::signature(11, Some(4));
+    out.push(("password-entry-typing", vm));
+    // a signature-password reset proves the resident with the auth PIN on the ordinary pad
+    let mut vm = sample(Screen::PinEntry, language);
+    vm.reset_target = Some(ResetTarget::SignPassword);
+    vm.pin = PinPad::auth(0, Some(3));
+    out.push(("pin-entry-reset-sign", vm));
+    let mut vm = sample(Screen::NewPinEntry, language);
+    vm.pin = PinPad { retry: Some(NewValueRetry::Mismatch), ..new_value_pad(PinPurpose::NewAuth, 0) };
+    out.push(("new-pin-entry-mismatch", vm));
+    let mut vm = sample(Screen::NewPinEntry, language);
+    vm.reset_target = Some(ResetTarget::SignPassword);
+    vm.pin = new_value_pad(PinPurpose::NewSign, 0);
+    out.push(("new-pin-entry-sign", vm));
+    let mut vm = sample(Screen::NewPinEntry, language);
+    vm.reset_target = Some(ResetTarget::SignPassword);
+    vm.pin = PinPad { retry: Some(NewValueRetry::Rule), ..new_value_pad(PinPurpose::NewSign, 0) };
+    out.push(("new-pin-entry-sign-rule", vm));
+    let mut vm = sample(Screen::NewPinConfirm, language);
+    vm.reset_target = Some(ResetTarget::SignPassword);
+    vm.pin = new_value_pad(PinPurpose::NewSign, 8);
+    out.push(("new-pin-confirm-sign", vm));
+    let mut vm = sample(Screen::PinResetDone, language);
+    vm.reset_target = Some(ResetTarget::SignPassword);
+    out.push(("pin-reset-done-sign", vm));
+    for (name, code) in [
+        ("failure-reset-interrupted", FailureCode::ResetInterrupted),
+        ("failure-reset-not-reserved", FailureCode::ResetNotReserved),
+        ("failure-reset-phone", FailureCode::ResetPhone),
+        ("failure-reset-card-refused", FailureCode::ResetCardRefused),
+    ] {
+        let mut vm = sample(Screen::Failure, language);
+        vm.failure = Some(Failure {
+            code,
+            money: MoneyState::NotCharged,
+            reference: "K0042-20250601-0010".into(),
+            pages_printed: 0,
+        });
+        out.push((name, vm));
+    }
 }
 
 /// Extra states worth looking at beside [`sample`]: (name, view model).
@@ -196,5 +290,6 @@ pub fn variants(language: Language) -> Vec<(&'static str, ViewModel)> {
     let mut vm = sample(Screen::RemoveCard, language);
     vm.phone = true;
     out.push(("remove-card-phone", vm));
+    reset_variants(language, &mut out);
     out
 }

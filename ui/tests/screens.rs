@@ -418,8 +418,16 @@ fn pngs_are_written_at_every_size() {
 fn the_pin_pad_holds_a_count_and_nothing_else() {
     // Type-level: destructuring names every field. Adding one (say, the digits) breaks this
     // test on purpose: the PIN stays in the session, the UI only learns how many were typed.
-    let PinPad { purpose: _, typed, min_len: _, max_len: _, tries_left: _, alphanumeric: _, previous_wrong: _, retry: _ } =
-        PinPad::auth(3, Some(2));
+    let PinPad {
+        purpose: _,
+        typed,
+        min_len: _,
+        max_len: _,
+        tries_left: _,
+        alphanumeric: _,
+        previous_wrong: _,
+        retry: _,
+    } = PinPad::auth(3, Some(2));
     let _: u8 = typed;
     let vm = ViewModel { pin: PinPad::auth(3, Some(2)), ..ViewModel::new(Screen::PinEntry, Language::Ja) };
     assert_eq!(vm.pin.typed, 3);

@@ -653,8 +653,18 @@ fn the_tour_meets_every_screen_the_session_shows() {
     let met: std::collections::BTreeSet<&str> = tour.iter().map(|(_, v)| v.screen.id()).collect();
     for screen in ScreenId::ALL {
         // the full-screen language picker is the UI's own (the session switches languages by
-        // the top bar's chips)
-        if screen != ScreenId::Language {
+        // the top bar's chips). The PIN-reset screens are not built by the session on this
+        // branch yet (its reset flow lands separately); tests/reset_screens.rs covers them with
+        // the samples until it does, then they join the tour.
+        let reset = matches!(
+            screen,
+            ScreenId::PinResetChoose
+                | ScreenId::PasswordEntry
+                | ScreenId::NewPinEntry
+                | ScreenId::NewPinConfirm
+                | ScreenId::PinResetDone
+        );
+        if screen != ScreenId::Language && !reset {
             assert!(met.contains(screen.id()), "no session view shows {screen}");
         }
     }
