@@ -230,6 +230,49 @@ impl Drop for CardProcess {
     }
 }
 
+/// The JPKI AP (`公的個人認証AP`, jpki.md §2).
+const JPKI_AID: [u8; 10] = [0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01];
+
+/// VERIFYs a PIN of the JPKI AP on the card in `reader` through pcscd, as any PC/SC client
+/// would: SELECT the AP, then `00 20 00 80|sfi Lc <secret>` (`sfi` 0x18: the user-authentication
+/// PIN, 0x1B: the signature password). Returns VERIFY's status word (`0x9000` if the card took
+/// it; a wrong one spends a try). Inside a PC/SC transaction, so no other client's SELECT comes
+/// between; the command is built in a buffer that is wiped afterwards.
+pub fn jpki_verify(reader: &str, sfi: u8, secret: &[u8]) -> Result<u16, LabError> {
+    if secret.is_empty() || secret.len() > 16 || !matches!(sfi, 0x18 | 0x1B) {
+        return Err(err("VERIFY", "a PIN of 1–16 bytes of EF 0018 or 001B"));
+    }
+    let ctx = pcsc::Context::establish(pcsc::Scope::User).map_err(|e| err("PC/SC", e))?;
+    let name = CString::new(reader).map_err(|e| err("reader name", e))?;
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut card = loop {
+        match ctx.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY) {
+            Ok(c) => break c,
+            Err(e) if Instant::now() >= deadline => return Err(err(format!("connecting to {reader}"), e)),
+            // Another client may hold the card exclusively for a moment: a bounded retry.
+            Err(_) => std::thread::sleep(Duration::from_millis(50)),
+        }
+    };
+    let tx = card.transaction().map_err(|e| err(format!("a transaction on {reader}"), e))?;
+    let mut reply = [0u8; 258];
+    let mut select = vec![0x00, 0xA4, 0x04, 0x0C, JPKI_AID.len() as u8];
+    select.extend_from_slice(&JPKI_AID);
+    let sw = |r: &[u8]| match r {
+        [.., a, b] => u16::from_be_bytes([*a, *b]),
+        _ => 0,
+    };
+    let got = tx.transmit(&select, &mut reply).map_err(|e| err("SELECT of the JPKI AP", e))?;
+    if sw(got) != 0x9000 {
+        return Err(err("SELECT of the JPKI AP", format!("status {:04X}", sw(got))));
+    }
+    let mut verify = zeroize::Zeroizing::new(Vec::with_capacity(5 + secret.len()));
+    verify.extend_from_slice(&[0x00, 0x20, 0x00, 0x80 | sfi, secret.len() as u8]);
+    verify.extend_from_slice(secret);
+    let status = tx.transmit(&verify, &mut reply).map(sw).map_err(|e| err("VERIFY", e));
+    let _ = tx.end(pcsc::Disposition::ResetCard);
+    status
+}
+
 /// A running `madoguchi-sim printer` on a pty.
 pub struct PrinterProcess {
     child: Child,
@@ -435,6 +478,32 @@ impl BackendProcess {
             return Err(err(format!("madoguchi-backend {}", args.join(" ")), String::from_utf8_lossy(&o.stderr)));
         }
         Ok(String::from_utf8_lossy(&o.stdout).into_owned())
+    }
+
+    /// Reserves a PIN reset of `credential` (`auth-pin` or `sign-password`) for the resident's
+    /// card, as the JPKI暗証番号リセット app would (`pin-reset reserve`), dated back `hours_ago`
+    /// hours. Returns the reservation as the backend prints it (JSON). The backend refuses what
+    /// the app would (no signature certificate, a revoked one, a phone): that is the error.
+    pub fn reserve_pin_reset(
+        &self,
+        resident: &str,
+        credential: &str,
+        hours_ago: u32,
+    ) -> Result<serde_json::Value, LabError> {
+        let hours = hours_ago.to_string();
+        let args = [
+            "pin-reset",
+            "reserve",
+            "--resident",
+            resident,
+            "--credential",
+            credential,
+            "--hours-ago",
+            &hours,
+            "--json",
+        ];
+        let out = self.cli(&args, Path::new(""))?;
+        serde_json::from_str(out.trim()).map_err(|e| err("madoguchi-backend pin-reset reserve: its answer", e))
     }
 
     /// Stops the service (to play "backend down").

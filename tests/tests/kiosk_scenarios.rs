@@ -155,3 +155,93 @@ fn backend_down_refund() {
     assert_eq!(r["net_yen"], 0, "no document, no fee");
     assert!(r["refunded_yen"].as_u64().unwrap_or(0) > 0);
 }
+
+// ---- the PIN reset and the phones -------------------------------------------------------
+
+/// The runner VERIFYed this `[expect]` value on the card at the end (`expect.pin`, …).
+fn card_took(r: &Value, what: &str) {
+    let found = r["expectations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .find(|e| e["what"].as_str().is_some_and(|w| w.starts_with(what)));
+    assert_eq!(found.map(|e| e["ok"].clone()), Some(Value::Bool(true)), "{what}: {found:?}");
+}
+
+/// A refused reset: nothing printed, nothing charged, both credentials as they were.
+fn refused(name: &str) {
+    let (r, out) = run(name);
+    assert!(printed(&out).is_empty());
+    assert_eq!(r["net_yen"], 0);
+    card_took(&r, "expect.pin");
+}
+
+#[test]
+fn pin_reset_auth() {
+    let (r, out) = run("pin-reset-auth");
+    assert!(printed(&out).is_empty());
+    assert_eq!(r["charged_yen"], 0, "a reset is free");
+    card_took(&r, "expect.pin");
+    card_took(&r, "expect.password");
+}
+
+#[test]
+fn pin_reset_sign() {
+    let (r, _) = run("pin-reset-sign");
+    card_took(&r, "expect.pin");
+    card_took(&r, "expect.password");
+}
+
+#[test]
+fn pin_reset_mismatch() {
+    let (r, _) = run("pin-reset-mismatch");
+    card_took(&r, "expect.pin");
+}
+
+#[test]
+fn pin_reset_blocked_pin() {
+    let (r, out) = run("pin-reset-blocked-pin");
+    assert_eq!(printed(&out).len(), 1, "the 住民票 with the new PIN");
+    card_took(&r, "expect.pin");
+}
+
+#[test]
+fn pin_reset_no_reservation() {
+    refused("pin-reset-no-reservation");
+}
+
+#[test]
+fn pin_reset_expired_reservation() {
+    refused("pin-reset-expired-reservation");
+}
+
+#[test]
+fn pin_reset_moved() {
+    refused("pin-reset-moved");
+}
+
+#[test]
+fn pin_reset_under_15() {
+    refused("pin-reset-under-15");
+}
+
+#[test]
+fn android_phone() {
+    let (_, out) = run("android-phone");
+    assert_eq!(printed(&out).len(), 1);
+}
+
+#[test]
+fn iphone() {
+    let (r, out) = run("iphone");
+    assert_eq!(printed(&out).len(), 1);
+    let screens = r["screens"].to_string();
+    assert!(!screens.contains("pin-entry"), "no PIN is asked of an iPhone: {screens}");
+}
+
+#[test]
+fn suspended_phone() {
+    let (r, out) = run("suspended-phone");
+    assert!(printed(&out).is_empty());
+    assert_eq!(r["charged_yen"], 0);
+}

@@ -23,7 +23,7 @@ fn every_shipped_scenario_casts_against_the_demo_world() {
         .collect();
 
     let files = scenario::shipped(&shipped_dir()).expect("tests/scenarios");
-    assert!(files.len() >= 12, "the twelve the kiosk issue names, and more: {files:?}");
+    assert!(files.len() >= 24, "the kiosk issue's twelve, the PIN reset's and the phones': {files:?}");
     for file in &files {
         let s = scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
         let cast = scenario::cast(&s, &world).unwrap_or_else(|e| panic!("{e}"));
@@ -40,8 +40,10 @@ fn every_shipped_scenario_casts_against_the_demo_world() {
         assert!(cast.resident.card_profile.is_absolute() && cast.resident.card_profile.is_file(), "{name}");
 
         // Everything the steps use exists and expands.
+        let mut last_screen = String::new();
         for step in &s.steps {
             match &step.action {
+                StepAction::ExpectScreen(id) => last_screen = id.clone(),
                 StepAction::PlaceCard { who, token, .. } => {
                     let p = cast.person(*who).expect("person");
                     assert!(p.profile(*token).is_some_and(Path::is_file), "{name}:{}: {:?}", step.line, token);
@@ -50,11 +52,20 @@ fn every_shipped_scenario_casts_against_the_demo_world() {
                 StepAction::Type(t) => {
                     let typed = t.expand(&cast).unwrap_or_else(|e| panic!("{name}:{}: {e}", step.line));
                     assert!(!typed.is_empty() && typed.chars().all(|c| c.is_ascii_digit() || c.is_ascii_uppercase()));
+                    let new_value = last_screen == "new-pin-entry" || last_screen == "new-pin-confirm";
                     if t.raw() == "{pin}" {
                         assert_eq!(typed.len(), 4, "{name}: a 4-digit PIN");
+                    } else if new_value {
+                        // A new PIN or password the scenario chose: never one the world has.
+                        let p = &cast.resident;
+                        assert_ne!(typed.as_str(), p.auth_pin.as_str(), "{name}:{}", step.line);
+                        assert!(p.sign_password.as_deref().is_none_or(|w| w.as_str() != typed.as_str()), "{name}");
                     } else if t.raw().chars().all(|c| c.is_ascii_digit()) && typed.len() == 4 {
-                        // A "surely wrong" PIN: generated PINs never begin with 0 or 9.
-                        assert!(typed.starts_with('0') || typed.starts_with('9'), "{name}:{}", step.line);
+                        // A "surely wrong" PIN (generated PINs never begin with 0 or 9), or the
+                        // new PIN the scenario set and expects on the card.
+                        let new_pin = s.expect.pin.as_ref().is_some_and(|p| p.value.raw() == t.raw());
+                        let surely_wrong = typed.starts_with('0') || typed.starts_with('9');
+                        assert!(surely_wrong || new_pin, "{name}:{}", step.line);
                         assert_ne!(typed.as_str(), cast.resident.auth_pin.as_str(), "{name}:{}", step.line);
                     }
                 }
@@ -67,6 +78,24 @@ fn every_shipped_scenario_casts_against_the_demo_world() {
                     }
                 }
                 _ => {}
+            }
+        }
+        // A PIN reset is reserved only for someone the backend would reserve it for.
+        let reserves = s.steps.iter().any(|st| matches!(st.action, StepAction::ReservePinReset { .. }));
+        if reserves {
+            let p = &cast.resident;
+            assert!(p.sign_password.is_some(), "{name}: a reset needs both credentials on the card");
+            assert!(!p.tags.iter().any(|t| t == "sign-revoked" || t == "under-15"), "{name}");
+        }
+        // The card checked at the end: placeholders expand, a new value is not the old one.
+        for (secret, old) in [
+            (&s.expect.pin, Some(cast.resident.auth_pin.as_str())),
+            (&s.expect.password, cast.resident.sign_password.as_deref().map(|p| p.as_str())),
+        ] {
+            let Some(secret) = secret else { continue };
+            let value = secret.value.expand(&cast).unwrap_or_else(|e| panic!("{name}:{}: {e}", secret.line));
+            if !secret.value.raw().starts_with('{') {
+                assert_ne!(Some(value.as_str()), old, "{name}:{}: a new value, not the old one", secret.line);
             }
         }
         for p in s.expect.printed.iter().flatten() {

@@ -51,14 +51,24 @@ impl Runner<'_> {
                 .collect();
             checks.push(("backend_outcomes".into(), &got == want, format!("{got:?}, expected {want:?}")));
         }
-        if let Some(want) = e.tries_left {
-            let got = self
-                .profiles
-                .iter()
-                .find(|(r, _)| *r == Role::Resident)
-                .and_then(|(_, p)| madoguchi_sim::profile::CardProfile::load(p).ok())
-                .map(|p| p.jpki.auth_pin.tries_left);
-            checks.push(("tries_left".into(), got == Some(want), format!("{got:?} on the card, expected {want}")));
+        if e.tries_left.is_some() || e.sign_tries_left.is_some() {
+            // What the resident put on the reader first (a phone's own counters for a phone),
+            // else the card.
+            let placed = self.profiles.iter().find(|(r, _)| *r == Role::Resident).map(|(_, p)| p.clone());
+            let profile =
+                placed.or_else(|| self.card_copy()).and_then(|p| madoguchi_sim::profile::CardProfile::load(&p).ok());
+            if let Some(want) = e.tries_left {
+                let got = profile.as_ref().map(|p| p.jpki.auth_pin.tries_left);
+                checks.push(("tries_left".into(), got == Some(want), format!("{got:?} on the card, expected {want}")));
+            }
+            if let Some(want) = e.sign_tries_left {
+                let got = profile.as_ref().and_then(|p| p.jpki.sign_password.as_ref()).map(|r| r.tries_left);
+                checks.push((
+                    "sign_tries_left".into(),
+                    got == Some(want),
+                    format!("{got:?} on the card, expected {want}"),
+                ));
+            }
         }
         if let Some(want) = &e.ends_at {
             let s = self.screen();
@@ -124,31 +134,79 @@ impl Runner<'_> {
         checks
     }
 
-    /// Looks for the PIN where it must never be: the kiosk's files, the screens' texts are
-    /// checked as they go; here the logs, audit and result, and the process memory as a VERIFY
-    /// command (the form the PIN had on its way to the card).
+    /// The resident's card as this run left it: the private copy the simulator wrote its
+    /// counters and new values back to (the world's own file when the card was never placed).
+    pub(super) fn card_copy(&self) -> Option<PathBuf> {
+        let card = &self.cast.resident.card_profile;
+        let copy = self.lab.out.join("cards").join(card.file_name()?);
+        Some(if copy.exists() { copy } else { card.clone() })
+    }
+
+    /// Looks for every secret of the run where it must never be: the screens' texts are
+    /// checked as they go; here the logs, audit and result, and the process memory in the forms
+    /// a secret has on its way to the card (VERIFY, RESET RETRY COUNTER). The findings name
+    /// the secret by its label, never by its value.
     pub(super) fn secret_scan(&self) -> Vec<String> {
         let mut found = self.pin_on_screen.clone();
-        let people: Vec<&Person> = std::iter::once(&self.cast.resident).chain(self.cast.other.as_ref()).collect();
-        for p in &people {
-            let pin = p.auth_pin.as_bytes();
-            for dir in ["state", "lab"] {
-                for f in std::fs::read_dir(self.lab.out.join(dir)).into_iter().flatten().flatten() {
-                    let path = f.path();
-                    if path.extension().is_some_and(|x| x == "log" || x == "jsonl" || x == "json") {
-                        if let Ok(bytes) = std::fs::read(&path) {
-                            if contains_token(&bytes, pin) {
-                                found.push(format!("PIN in {}", path.display()));
+        for dir in ["state", "lab"] {
+            for f in std::fs::read_dir(self.lab.out.join(dir)).into_iter().flatten().flatten() {
+                let path = f.path();
+                if path.extension().is_some_and(|x| x == "log" || x == "jsonl" || x == "json") {
+                    if let Ok(bytes) = std::fs::read(&path) {
+                        for (label, value) in &self.secrets {
+                            if contains_token(&bytes, value.as_bytes()) {
+                                found.push(format!("{label} in {}", path.display()));
                             }
                         }
                     }
                 }
             }
-            if memory_holds_verify(pin) {
-                found.push("a VERIFY command with the PIN in the kiosk's memory".into());
+        }
+        let values: Vec<&[u8]> = self.secrets.iter().map(|(_, v)| v.as_bytes()).collect();
+        for (i, held) in memory_holds_card_commands(&values).into_iter().enumerate() {
+            if held {
+                found.push(format!("a card command with {} in the kiosk's memory", self.secrets[i].0));
             }
         }
         found
+    }
+
+    /// `[expect] pin` and `password`: the resident's card, back on the contact reader, VERIFYs
+    /// each through pcscd (`9000`), as any PC/SC client would. Runs after every other check:
+    /// a VERIFY resets the counters, and this process now holds the commands.
+    pub(super) fn verify_expected(&self) -> Vec<(String, bool, String)> {
+        let e = &self.sc.expect;
+        let wanted: Vec<(&str, u8, &scenario::Secret)> =
+            [("expect.pin", 0x18, &e.pin), ("expect.password", 0x1B, &e.password)]
+                .into_iter()
+                .filter_map(|(what, sfi, s)| s.as_ref().map(|s| (what, sfi, s)))
+                .collect();
+        if wanted.is_empty() {
+            return Vec::new();
+        }
+        let fail = |detail: String| wanted.iter().map(|(what, ..)| (what.to_string(), false, detail.clone())).collect();
+        let Some(card) = self.card_copy() else { return fail("the resident has no card profile".into()) };
+        let (process, _) = match self.lab.place(&card, false, &[], None) {
+            Ok(p) => p,
+            Err(e) => return fail(format!("placing the card for the check: {e}")),
+        };
+        let mut checks = Vec::new();
+        for (what, sfi, secret) in wanted {
+            // Not the value: a literal one is a new PIN.
+            let label = format!("{what} (line {})", secret.line);
+            let outcome = secret.value.expand(&self.cast).map_err(|e| e.to_string()).and_then(|v| {
+                madoguchi_sim::lab::jpki_verify(process.reader, sfi, v.as_bytes()).map_err(|e| e.to_string())
+            });
+            checks.push(match outcome {
+                Ok(0x9000) => (label, true, "VERIFY 9000".into()),
+                Ok(sw) => (label, false, format!("VERIFY answered {sw:04X}, not 9000")),
+                Err(e) => (label, false, e),
+            });
+        }
+        if let Err(e) = process.remove() {
+            log::warn!("taking the card off after the check: {e}");
+        }
+        checks
     }
 }
 
@@ -188,14 +246,33 @@ pub(super) fn contains_token(hay: &[u8], needle: &[u8]) -> bool {
     })
 }
 
-/// Whether this process's writable memory holds a VERIFY command (user-authentication PIN,
-/// EF 0018 by SFI) carrying `pin`, read through /proc/self/mem. The header and the PIN are
-/// compared apart, so the search itself never builds the pattern it looks for.
-pub(super) fn memory_holds_verify(pin: &[u8]) -> bool {
-    const HEADER: [u8; 4] = [0x00, 0x20, 0x00, 0x98];
+/// For each of `secrets`, whether this process's writable memory (read through /proc/self/mem)
+/// holds a card command carrying it: VERIFY `00 20 00 80|98|9B Lc <secret>` or RESET RETRY
+/// COUNTER `00 2C 00 80 Lc <authorisation 64> <secret>`. The header, the length and the secret
+/// are compared apart, so the search itself never builds the pattern it looks for.
+pub(super) fn memory_holds_card_commands(secrets: &[&[u8]]) -> Vec<bool> {
     use std::io::{Read, Seek, SeekFrom};
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return false };
-    let Ok(mut mem) = std::fs::File::open("/proc/self/mem") else { return false };
+    const AUTHORISATION: usize = 64;
+    let mut held = vec![false; secrets.len()];
+    let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
+    if longest == 0 {
+        return held;
+    }
+    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return held };
+    let Ok(mut mem) = std::fs::File::open("/proc/self/mem") else { return held };
+    // What one command at `w` carries, if it is one of the two forms.
+    let carried = |w: &[u8]| -> Option<(usize, usize)> {
+        if w.len() < 5 || w[0] != 0x00 || w[2] != 0x00 {
+            return None;
+        }
+        let lc = usize::from(w[4]);
+        match (w[1], w[3]) {
+            (0x20, 0x80 | 0x98 | 0x9B) => Some((5, lc)),
+            (0x2C, 0x80) if lc > AUTHORISATION => Some((5 + AUTHORISATION, lc - AUTHORISATION)),
+            _ => None,
+        }
+    };
+    let span = 5 + AUTHORISATION + longest;
     let mut buf = Vec::new();
     for line in maps.lines() {
         let mut f = line.split_whitespace();
@@ -205,23 +282,26 @@ pub(super) fn memory_holds_verify(pin: &[u8]) -> bool {
         }
         let Some((a, b)) = range.split_once('-') else { continue };
         let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else { continue };
-        // In pieces, overlapping by the pattern's length, so the scan adds little memory.
+        // In pieces, overlapping by the longest command, so the scan adds little memory.
         const PIECE: u64 = 1 << 20;
-        let n = HEADER.len() + 1 + pin.len();
         let mut at = a;
         while at < b {
-            let len = (b - at).min(PIECE + n as u64) as usize;
+            let len = (b - at).min(PIECE + span as u64) as usize;
             buf.resize(len, 0);
             if mem.seek(SeekFrom::Start(at)).is_err() || mem.read_exact(&mut buf).is_err() {
                 break;
             }
-            if buf.windows(n).any(|w| {
-                w[..HEADER.len()] == HEADER && w[HEADER.len()] as usize == pin.len() && w[HEADER.len() + 1..] == *pin
-            }) {
-                return true;
+            for i in 0..buf.len().min(PIECE as usize) {
+                let Some((skip, n)) = carried(&buf[i..]) else { continue };
+                let Some(data) = buf.get(i + skip..i + skip + n) else { continue };
+                for (k, s) in secrets.iter().enumerate() {
+                    if !held[k] && s.len() == n && data == *s {
+                        held[k] = true;
+                    }
+                }
             }
             at += PIECE;
         }
     }
-    false
+    held
 }

@@ -35,6 +35,7 @@ use serde_json::json;
 use std::path::{Path, PathBuf};
 use std::process::{Command, ExitCode};
 use std::time::{Duration, Instant};
+use zeroize::Zeroizing;
 
 /// Marks the run inside the demo's private namespaces.
 const INSIDE: &str = "MADOGUCHI_DEMO_ISOLATED";

@@ -25,8 +25,12 @@ pub(super) struct Runner<'a> {
     pub(super) offered_yen: u32,
     pub(super) apdus_to_auth: Option<u32>,
     pub(super) last_visit: Option<u64>,
-    /// Screens whose visible text held a PIN (there must be none).
+    /// Screens whose visible text held a secret of [`Runner::secrets`] (there must be none).
     pub(super) pin_on_screen: Vec<String>,
+    /// Every secret of the run, with a label that names it without showing it: the people's
+    /// PINs and passwords, the values the scenario typed (new PINs among them) and the
+    /// `[expect]` pin and password. The screens, files and memory are scanned for each.
+    pub(super) secrets: Vec<(String, Zeroizing<String>)>,
 }
 
 impl<'a> Runner<'a> {
@@ -57,7 +61,39 @@ impl<'a> Runner<'a> {
             apdus_to_auth: None,
             last_visit: None,
             pin_on_screen: Vec::new(),
-        })
+            secrets: Vec::new(),
+        }
+        .with_known_secrets())
+    }
+
+    /// The secrets known before the first step: the people's and the `[expect]` values.
+    fn with_known_secrets(mut self) -> Self {
+        let mut found = Vec::new();
+        for (who, p) in std::iter::once(("the resident's", &self.cast.resident))
+            .chain(self.cast.other.iter().map(|o| ("the other's", o)))
+        {
+            found.push((format!("{who} PIN"), p.auth_pin.clone()));
+            found.extend(p.sign_password.clone().map(|s| (format!("{who} signature password"), s)));
+            found.extend(p.phone_pin.clone().map(|s| (format!("{who} phone PIN"), s)));
+            found.extend(p.phone_password.clone().map(|s| (format!("{who} phone password"), s)));
+        }
+        let e = &self.sc.expect;
+        for (what, secret) in [("[expect] pin", &e.pin), ("[expect] password", &e.password)] {
+            if let Some(v) = secret.as_ref().and_then(|s| s.value.expand(&self.cast).ok()) {
+                found.push((what.to_string(), v));
+            }
+        }
+        for (label, value) in found {
+            self.add_secret(label, value);
+        }
+        self
+    }
+
+    /// Notes a secret to scan for (once; too short a value would only find noise).
+    pub(super) fn add_secret(&mut self, label: String, value: Zeroizing<String>) {
+        if value.len() >= 4 && !self.secrets.iter().any(|(_, v)| *v == value) {
+            self.secrets.push((label, value));
+        }
     }
 
     pub(super) fn run(&mut self) -> Result<bool, DemoError> {
@@ -98,9 +134,11 @@ impl<'a> Runner<'a> {
             let _ = role;
             let _ = card.remove();
         }
-        let (checks, money) = self.check_expectations();
-        passed &= checks.iter().all(|c| c.1);
+        let (mut checks, money) = self.check_expectations();
         let secrets = self.secret_scan();
+        // After the scan: the runner's own VERIFY commands are not the kiosk's to answer for.
+        checks.extend(self.verify_expected());
+        passed &= checks.iter().all(|c| c.1);
         passed &= secrets.is_empty();
         let t = self.kiosk.tally();
         let result = json!({
@@ -184,12 +222,13 @@ impl<'a> Runner<'a> {
         }
         self.shot += 1;
         let texts = self.kiosk.ui().visible_texts();
-        let people = std::iter::once(&self.cast.resident).chain(self.cast.other.as_ref());
-        for p in people {
-            if texts.iter().any(|t| contains_token(t.as_bytes(), p.auth_pin.as_bytes())) {
-                self.pin_on_screen.push(format!("PIN on screen {:03}-{id}", self.shot));
-            }
-        }
+        let shown: Vec<String> = self
+            .secrets
+            .iter()
+            .filter(|(_, v)| texts.iter().any(|t| contains_token(t.as_bytes(), v.as_bytes())))
+            .map(|(label, _)| format!("{label} on screen {:03}-{id}", self.shot))
+            .collect();
+        self.pin_on_screen.extend(shown);
         let path = self.lab.out.join("screens").join(format!("{:03}-{id}.png", self.shot));
         // Drawing the screen is the kiosk's own work; encoding and writing the PNG is not.
         match self.kiosk.ui().render_rgb(SCREEN.0, SCREEN.1) {
@@ -260,6 +299,8 @@ impl<'a> Runner<'a> {
             StepAction::Type(text) => {
                 self.settle(limit);
                 let text = text.expand(&self.cast).map_err(|e| e.to_string())?;
+                // What is typed on the keypad is a PIN or password (a new one, or a wrong one).
+                self.add_secret(format!("the value typed at line {}", step.line), text.clone());
                 for c in text.chars() {
                     let action = if c.is_ascii_digit() { format!("digit:{c}") } else { format!("key:{c}") };
                     // Not the key in the error: it may be a PIN digit.
@@ -367,6 +408,24 @@ impl<'a> Runner<'a> {
                 } else {
                     Err(format!("the {which} lamp is off"))
                 }
+            }
+            StepAction::ExpectFailure(code) => {
+                self.settle(limit);
+                let want = code.clone();
+                let code_of = |k: &Kiosk| k.view().and_then(|v| v.failure.as_ref().map(|f| f.code.id()));
+                self.pump_until(limit, |k| code_of(k) == Some(want.as_str()));
+                match code_of(&self.kiosk) {
+                    Some(c) if c == code => Ok(()),
+                    Some(c) => Err(format!("the failure shown is {c}, not {code} (screen {})", self.screen())),
+                    None => Err(format!("no failure is shown (screen {}), expected {code}", self.screen())),
+                }
+            }
+            StepAction::ReservePinReset { credential, hours_ago } => {
+                let resident = self.cast.resident.id.clone();
+                let r = self.lab.backend.borrow().reserve_pin_reset(&resident, credential.id(), *hours_ago);
+                r.map_err(|e| format!("the backend refused the reservation: {e}"))?;
+                self.settle(limit);
+                Ok(())
             }
             StepAction::ExpectChime(on) => {
                 self.settle(limit);

@@ -247,6 +247,12 @@ fn check_cast(s: &Scenario, cast: &Cast) -> Result<(), ScenarioError> {
             _ => {}
         }
     }
+    if let Some(pin) = &s.expect.pin {
+        check(&pin.value, pin.line, "expect.pin")?;
+    }
+    if let Some(password) = &s.expect.password {
+        check(&password.value, password.line, "expect.password")?;
+    }
     for p in s.expect.printed.iter().flatten() {
         for t in &p.contains {
             check(t, p.line, "expect.printed.contains")?;

@@ -32,7 +32,7 @@ pub use files::{find, load, shipped};
 pub use parse::parse;
 pub use template::Template;
 
-use madoguchi_api::DocumentKind;
+use madoguchi_api::{DocumentKind, ResetCredential};
 use madoguchi_session::view_model::Screen;
 use serde::de::{self, Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use std::fmt;
@@ -83,7 +83,7 @@ pub const LAMPS: [&str; 2] = ["card-slot", "status"];
 /// Backend outcomes per issuance.
 pub const OUTCOMES: [&str; 3] = ["printed", "failed", "voided"];
 
-const ACTIONS: [&str; 13] = [
+const ACTIONS: [&str; 15] = [
     "place_card",
     "remove_card",
     "touch",
@@ -97,11 +97,29 @@ const ACTIONS: [&str; 13] = [
     "expect_tries_left",
     "expect_lamp",
     "expect_chime",
+    "expect_failure",
+    "reserve_pin_reset",
 ];
 
+/// Keys that qualify a step's action rather than being one.
+const STEP_MODIFIERS: [&str; 2] = ["timeout", "reserved_hours_ago"];
+
+/// `reserved_hours_ago` at most: the backend takes reservations dated back up to 30 days.
+pub const MAX_RESERVED_HOURS_AGO: u32 = 30 * 24;
+
 const TOP_KEYS: [&str; 8] = ["format", "name", "description", "resident", "other", "start_at", "step", "expect"];
-const EXPECT_KEYS: [&str; 7] =
-    ["printed", "charged_yen", "refunded_yen", "net_yen", "backend_outcomes", "tries_left", "ends_at"];
+const EXPECT_KEYS: [&str; 10] = [
+    "printed",
+    "charged_yen",
+    "refunded_yen",
+    "net_yen",
+    "backend_outcomes",
+    "tries_left",
+    "sign_tries_left",
+    "pin",
+    "password",
+    "ends_at",
+];
 const PRINTED_KEYS: [&str; 4] = ["document", "pages", "contains", "not_contains"];
 const PLACE_CARD_KEYS: [&str; 3] = ["who", "reader", "token"];
 
@@ -193,6 +211,16 @@ pub enum StepAction {
     ExpectLamp(String),
     /// The chime sounds (`true`) or is silent (`false`).
     ExpectChime(bool),
+    /// The failure shown (on `failure` or `certificate-problem`) has this code (a
+    /// [`FailureCode`](madoguchi_session::FailureCode) id, e.g. `reset-not-reserved`):
+    /// language-independent, unlike `expect_text`.
+    ExpectFailure(String),
+    /// The resident reserves a PIN reset of this credential, as the phone app would, through the
+    /// backend's CLI; `hours_ago` dates the reservation back (25: older than its 24 hours).
+    ReservePinReset {
+        credential: ResetCredential,
+        hours_ago: u32,
+    },
 }
 
 /// Whose card a step places.
@@ -332,8 +360,25 @@ pub struct Expect {
     pub backend_outcomes: Option<Vec<String>>,
     /// The user-authentication PIN counter on the card afterwards.
     pub tries_left: Option<u8>,
+    /// The signature password's counter on the card afterwards (0–5).
+    pub sign_tries_left: Option<u8>,
+    /// The resident's card VERIFYs this user-authentication PIN afterwards (`9000`): `{pin}`
+    /// (the value of the world) or a new PIN the scenario set.
+    pub pin: Option<Secret>,
+    /// The same for the signature password: `{password}` or a new one.
+    pub password: Option<Secret>,
     /// The screen at the end, reached only after every card was removed.
     pub ends_at: Option<String>,
+}
+
+/// A PIN or password an `[expect]` checks on the card: the resident's value of the world
+/// (`{pin}`, `{password}`), or a literal the scenario chose as the new value. A literal is test
+/// material, but the runner treats it as a secret all the same (never logged, scanned for).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Secret {
+    /// Where it is written (results name it).
+    pub line: usize,
+    pub value: Template,
 }
 
 /// A sum of money in `[expect]`.

@@ -4,6 +4,8 @@
 use super::template::{pieces, Piece};
 use super::tree::*;
 use super::*;
+use madoguchi_session::FailureCode;
+
 /// Checks a scenario's text; `source` names the file in errors and in [`Scenario::source`].
 pub fn parse(text: &str, source: &Path) -> Result<Scenario, ScenarioError> {
     let src = Src { text, step_headers: step_headers(text) };
@@ -138,18 +140,26 @@ fn steps(entry: &Entry, src: &Src<'_>, has_other: bool) -> Result<Vec<Step>, Sce
 
 fn step(fields: &[Entry], header: usize, src: &Src<'_>, has_other: bool) -> Result<Step, ScenarioError> {
     let mut timeout = None;
+    let mut hours_ago: Option<(usize, u32)> = None;
     let mut action: Option<(usize, &str, StepAction)> = None;
     for f in fields {
         let line = src.line(f.offset);
         let name = f.key.as_str();
         let key = format!("step.{name}");
-        if name == "timeout" {
-            timeout = Some(duration(&f.value, line, &key)?);
-            continue;
+        match name {
+            "timeout" => {
+                timeout = Some(duration(&f.value, line, &key)?);
+                continue;
+            }
+            "reserved_hours_ago" => {
+                hours_ago = Some((line, ranged(&f.value, line, &key, 0, i64::from(MAX_RESERVED_HOURS_AGO))?));
+                continue;
+            }
+            _ => {}
         }
         if !ACTIONS.contains(&name) {
             let mut known = ACTIONS.to_vec();
-            known.push("timeout");
+            known.extend(STEP_MODIFIERS);
             return Err(unknown_key(line, &key, &known));
         }
         if let Some((first_line, first, _)) = &action {
@@ -161,9 +171,15 @@ fn step(fields: &[Entry], header: usize, src: &Src<'_>, has_other: bool) -> Resu
         }
         action = Some((line, name, step_action(name, &f.value, line, &key, src, has_other)?));
     }
-    let Some((line, _, action)) = action else {
+    let Some((line, _, mut action)) = action else {
         return Err(invalid(header, "step", format!("a [[step]] needs one action: {}", ACTIONS.join(", "))));
     };
+    if let Some((at, hours)) = hours_ago {
+        match &mut action {
+            StepAction::ReservePinReset { hours_ago, .. } => *hours_ago = hours,
+            _ => return Err(invalid(at, "step.reserved_hours_ago", "goes only with `reserve_pin_reset`")),
+        }
+    }
     Ok(Step { line, timeout: timeout.unwrap_or(DEFAULT_STEP_TIMEOUT), action })
 }
 
@@ -231,6 +247,21 @@ fn step_action(
             StepAction::ExpectLamp(s.to_string())
         }
         "expect_chime" => StepAction::ExpectChime(boolean(v, line, key)?),
+        "expect_failure" => {
+            let s = string(v, line, key)?;
+            if !FailureCode::ALL.iter().any(|c| c.id() == s) {
+                let codes: Vec<&str> = FailureCode::ALL.iter().map(|c| c.id()).collect();
+                return Err(invalid(line, key, format!("no failure `{s}` (failures: {})", codes.join(", "))));
+            }
+            StepAction::ExpectFailure(s.to_string())
+        }
+        "reserve_pin_reset" => {
+            let s = string(v, line, key)?;
+            let Some(credential) = ResetCredential::parse(s) else {
+                return Err(invalid(line, key, format!("{s:?}: `auth-pin` or `sign-password`")));
+            };
+            StepAction::ReservePinReset { credential, hours_ago: 0 }
+        }
         _ => return Err(invalid(line, key, "unknown action")),
     })
 }
@@ -386,6 +417,9 @@ fn expect(entry: &Entry, src: &Src<'_>, has_other: bool) -> Result<Expect, Scena
                 out.backend_outcomes = Some(list);
             }
             "tries_left" => out.tries_left = Some(ranged(&f.value, line, key, 0, 3)?),
+            "sign_tries_left" => out.sign_tries_left = Some(ranged(&f.value, line, key, 0, 5)?),
+            "pin" => out.pin = Some(secret(&f.value, line, key, ResetCredential::AuthPin)?),
+            "password" => out.password = Some(secret(&f.value, line, key, ResetCredential::SignPassword)?),
             "ends_at" => out.ends_at = Some(screen_id(&f.value, line, key)?),
             _ => return Err(unknown_key(line, key, &EXPECT_KEYS)),
         }
@@ -406,6 +440,27 @@ fn expect(entry: &Entry, src: &Src<'_>, has_other: bool) -> Result<Expect, Scena
         }
     }
     Ok(out)
+}
+
+/// `[expect] pin` / `password`: the resident's own placeholder, or a literal new value that
+/// keeps the card's rule for it (jpki.md §4), since the card would refuse any other.
+fn secret(v: &Node, line: usize, key: &str, credential: ResetCredential) -> Result<Secret, ScenarioError> {
+    let (placeholder, rule) = match credential {
+        ResetCredential::AuthPin => ("{pin}", "4 digits"),
+        ResetCredential::SignPassword => ("{password}", "6–16 of A–Z and 0–9 with at least one of each"),
+    };
+    let s = string(v, line, key)?;
+    let value = Template::new(s).map_err(|e| e.at(line, key))?;
+    let fields = value.fields();
+    if fields.is_empty() {
+        if !madoguchi_api::pin_reset::new_value_allowed(credential, s.as_bytes()) {
+            // Not the value in the message: it may be meant as a secret.
+            return Err(invalid(line, key, format!("write `{placeholder}` or a value the card takes ({rule})")));
+        }
+    } else if s != placeholder {
+        return Err(invalid(line, key, format!("write `{placeholder}` alone, or a literal new value ({rule})")));
+    }
+    Ok(Secret { line, value })
 }
 
 fn amount(v: &Node, line: usize, key: &str) -> Result<Amount, ScenarioError> {

@@ -274,6 +274,85 @@ fn bad_values_are_refused_where_they_are() {
     assert!(e.message.contains("quoted string"), "{e}");
 }
 
+// ---- the PIN reset: reservations, failures, and the card's PINs at the end -------------
+
+#[test]
+fn pin_reset_steps_and_expectations_parse() {
+    let text = with_steps(
+        "[[step]]\nreserve_pin_reset = \"auth-pin\"\n\
+         [[step]]\nreserve_pin_reset = \"sign-password\"\nreserved_hours_ago = 25\ntimeout = \"20s\"\n\
+         [[step]]\nreserved_hours_ago = 0\nreserve_pin_reset = \"auth-pin\"\n\
+         [[step]]\nexpect_failure = \"reset-not-reserved\"\n\
+         [[step]]\nexpect_screen = \"new-pin-confirm\"\n\
+         [expect]\npin = \"5963\"\npassword = \"{password}\"\nsign_tries_left = 5\ntries_left = 3\n",
+    );
+    let s = parse(&text, src()).unwrap();
+    let a: Vec<&StepAction> = s.steps.iter().map(|s| &s.action).collect();
+    assert_eq!(*a[0], StepAction::ReservePinReset { credential: ResetCredential::AuthPin, hours_ago: 0 });
+    assert_eq!(*a[1], StepAction::ReservePinReset { credential: ResetCredential::SignPassword, hours_ago: 25 });
+    assert_eq!((s.steps[1].line, s.steps[1].timeout), (6, Duration::from_secs(20)));
+    // The qualifier may come before its action.
+    assert_eq!(*a[2], StepAction::ReservePinReset { credential: ResetCredential::AuthPin, hours_ago: 0 });
+    assert_eq!(*a[3], StepAction::ExpectFailure("reset-not-reserved".into()));
+    assert_eq!(*a[4], StepAction::ExpectScreen("new-pin-confirm".into()));
+    let e = &s.expect;
+    assert_eq!(e.pin.as_ref().map(|p| (p.value.raw(), p.line)), Some(("5963", 17)));
+    assert_eq!(e.password.as_ref().map(|p| (p.value.raw(), p.line)), Some(("{password}", 18)));
+    assert_eq!((e.sign_tries_left, e.tries_left), (Some(5), Some(3)));
+    // Every screen of the reset flow is a known screen.
+    for id in ["pin-reset-choose", "password-entry", "new-pin-entry", "new-pin-confirm", "pin-reset-done"] {
+        parse(&with_steps(&format!("[[step]]\nexpect_screen = \"{id}\"\n")), src()).unwrap();
+    }
+    // A new password the card takes; the placeholders of the other person's values are not the
+    // resident's card.
+    let s =
+        parse(&with_steps("[[step]]\ntouch = \"ok\"\n[expect]\npassword = \"KIOSK2026\"\npin = \"{pin}\"\n"), src())
+            .unwrap();
+    assert_eq!(s.expect.password.unwrap().value.raw(), "KIOSK2026");
+}
+
+#[test]
+fn pin_reset_keys_are_refused_with_their_line() {
+    let cases: [(&str, usize, &str); 19] = [
+        ("[[step]]\nreserve_pin_reset = \"auth\"\n", 4, "step.reserve_pin_reset"),
+        ("[[step]]\nreserve_pin_reset = \"text-pin\"\n", 4, "step.reserve_pin_reset"),
+        ("[[step]]\nreserve_pin_reset = true\n", 4, "step.reserve_pin_reset"),
+        ("[[step]]\nreserve_pin_reset = \"auth-pin\"\nreserved_hours_ago = -1\n", 5, "step.reserved_hours_ago"),
+        ("[[step]]\nreserve_pin_reset = \"auth-pin\"\nreserved_hours_ago = 721\n", 5, "step.reserved_hours_ago"),
+        ("[[step]]\nreserve_pin_reset = \"auth-pin\"\nreserved_hours_ago = \"25h\"\n", 5, "step.reserved_hours_ago"),
+        ("[[step]]\nreserve_pin_reset = \"auth-pin\"\nreserved_hours_ago = 2.5\n", 5, "step.reserved_hours_ago"),
+        // The qualifier without its action.
+        ("[[step]]\ntouch = \"ok\"\nreserved_hours_ago = 25\n", 5, "step.reserved_hours_ago"),
+        ("[[step]]\nreserve_pin_reset = \"auth-pin\"\nreserved_hour_ago = 25\n", 5, "step.reserved_hour_ago"),
+        ("[[step]]\nexpect_failure = \"reset_not_reserved\"\n", 4, "step.expect_failure"),
+        ("[[step]]\nexpect_failure = \"not-reserved\"\n", 4, "step.expect_failure"),
+        ("[[step]]\ntouch = \"ok\"\n[expect]\npin = \"123\"\n", 6, "expect.pin"),
+        ("[[step]]\ntouch = \"ok\"\n[expect]\npin = 5963\n", 6, "expect.pin"),
+        ("[[step]]\ntouch = \"ok\"\n[expect]\npin = \"{password}\"\n", 6, "expect.pin"),
+        ("[[step]]\ntouch = \"ok\"\n[expect]\npin = \"{pin}0\"\n", 6, "expect.pin"),
+        ("[[step]]\ntouch = \"ok\"\n[expect]\npassword = \"kiosk2026\"\n", 6, "expect.password"),
+        ("[[step]]\ntouch = \"ok\"\n[expect]\npassword = \"KIOSKKIOSK\"\n", 6, "expect.password"),
+        ("[[step]]\ntouch = \"ok\"\n[expect]\nsign_tries_left = 6\n", 6, "expect.sign_tries_left"),
+        ("[[step]]\ntouch = \"ok\"\n[expect]\npassword = \"{pasword}\"\n", 6, "expect.password"),
+    ];
+    for (steps, line, key) in cases {
+        assert_eq!(at(&with_steps(steps)), (Some(line), Some(key.into()), ErrorKind::Invalid), "{steps}");
+    }
+    // An unknown key of [expect] lists the new ones; a step's lists the qualifier.
+    let e = err(&with_steps("[[step]]\ntouch = \"ok\"\n[expect]\npins = \"{pin}\"\n"));
+    assert_eq!((e.line, e.key.as_deref()), (Some(6), Some("expect.pins")));
+    assert!(e.message.contains("sign_tries_left") && e.message.contains("password"), "{e}");
+    let e = err(&with_steps("[[step]]\nreserve_reset = \"auth-pin\"\n"));
+    assert!(e.message.contains("reserve_pin_reset") && e.message.contains("reserved_hours_ago"), "{e}");
+    // A value that breaks the card's rule is not repeated in the message: it may be a secret.
+    let e = err(&with_steps("[[step]]\ntouch = \"ok\"\n[expect]\npin = \"59631\"\n"));
+    assert!(!e.to_string().contains("59631"), "{e}");
+    // {other.…} in an expectation still needs an `other`, and is refused anyway: the card
+    // checked is the resident's.
+    let e = err(&with_steps("[[step]]\ntouch = \"ok\"\n[expect]\npin = \"{other.pin}\"\n"));
+    assert_eq!((e.line, e.key.as_deref()), (Some(6), Some("expect.pin")));
+}
+
 #[test]
 fn format_and_resident_are_required() {
     assert_eq!(
@@ -404,6 +483,13 @@ fn cast_checks_what_the_steps_use() {
     let s = scenario("resident = \"tag:under-15\"", "[[step]]\ntype = \"{password}\"");
     let e = cast(&s, w.path()).unwrap_err();
     assert_eq!((e.line, e.key.as_deref()), (Some(4), Some("step.type")));
+    // Nor a signature password to check on the card at the end.
+    let s = scenario(
+        "resident = \"tag:under-15\"",
+        "[[step]]\ntouch = \"ok\"\n[expect]\npin = \"{pin}\"\npassword = \"{password}\"",
+    );
+    let e = cast(&s, w.path()).unwrap_err();
+    assert_eq!((e.kind(), e.line, e.key.as_deref()), (ErrorKind::World, Some(7), Some("expect.password")), "{e}");
     let s = scenario("resident = \"R0002\"", "[[step]]\ntype = \"{phone.pin}\"");
     assert_eq!(cast(&s, w.path()).unwrap_err().key.as_deref(), Some("step.type"));
     // No world there.
@@ -475,17 +561,28 @@ fn shipped_scenarios_parse_and_say_everything() {
     let files = shipped(&dir).unwrap();
     let names: Vec<String> = files.iter().map(|f| f.file_stem().unwrap().to_string_lossy().into_owned()).collect();
     let want = [
+        "android-phone",
         "backend-down-refund",
         "card-pulled-mid-session",
         "english-resident",
         "expired-certificate",
+        "iphone",
         "koseki-other-municipality",
         "out-of-hours",
         "pin-locked",
+        "pin-reset-auth",
+        "pin-reset-blocked-pin",
+        "pin-reset-expired-reservation",
+        "pin-reset-mismatch",
+        "pin-reset-moved",
+        "pin-reset-no-reservation",
+        "pin-reset-sign",
+        "pin-reset-under-15",
         "printer-jam-refund",
         "renewal-notice",
         "residence-certificate",
         "session-timeout",
+        "suspended-phone",
         "tax-certificate",
         "wrong-pin-then-success",
     ];
