@@ -243,37 +243,13 @@ fn run(
             c.certificate = Some(der.clone());
             Ok(CardOk::Certificate(der))
         }
-        CardCommand::Sign { sha256 } => {
-            let signature = c.card.sign_sha256(SigningKey::UserAuth, &sha256).map_err(fail)?;
-            let der = match &c.certificate {
-                Some(d) => d.clone(),
-                None => {
-                    let d = c.card.read_certificate(CertificateEf::UserAuth).map_err(fail)?;
-                    c.certificate = Some(d.clone());
-                    d
-                }
-            };
-            Ok(CardOk::Signature { signature, certificate_fingerprint: Sha256::digest(&der).into() })
-        }
+        CardCommand::Sign { sha256 } => signed_by(c, SigningKey::UserAuth, &sha256),
         CardCommand::Release => Ok(CardOk::Verified),
         CardCommand::PinStatusOf(kind) => c.card.pin_status(kind).map(CardOk::PinStatus).map_err(fail),
         CardCommand::ReadSignatureCertificate => {
             c.card.read_certificate(CertificateEf::Signature).map(CardOk::Certificate).map_err(fail)
         }
-        CardCommand::SignWithSignatureKey { sha256 } => {
-            let signature = c.card.sign_sha256(SigningKey::Signature, &sha256).map_err(fail)?;
-            // The fingerprint is the auth certificate's, read on this connection: the session
-            // compares it with the card it started with.
-            let der = match &c.certificate {
-                Some(d) => d.clone(),
-                None => {
-                    let d = c.card.read_certificate(CertificateEf::UserAuth).map_err(fail)?;
-                    c.certificate = Some(d.clone());
-                    d
-                }
-            };
-            Ok(CardOk::Signature { signature, certificate_fingerprint: Sha256::digest(&der).into() })
-        }
+        CardCommand::SignWithSignatureKey { sha256 } => signed_by(c, SigningKey::Signature, &sha256),
         CardCommand::ResetChallenge(kind) => c.card.reset_challenge(kind).map(CardOk::ResetChallenge).map_err(fail),
         CardCommand::ResetRetryCounter { authorisation, new } => c
             .card
@@ -281,6 +257,23 @@ fn run(
             .map(|t| CardOk::ResetDone { tries_left: t.left })
             .map_err(fail),
     }
+}
+
+/// A signature with `key` and the fingerprint of the user-authentication certificate read on
+/// this connection (read now if it was not): the session compares it with the card it started
+/// with, so a swapped card cannot sign for another.
+fn signed_by(c: &mut Connection, key: SigningKey, sha256: &[u8; 32]) -> Result<CardOk, CardFailure> {
+    let fail = |e: JpkiError| CardFailure::from(&e);
+    let signature = c.card.sign_sha256(key, sha256).map_err(fail)?;
+    let der = match &c.certificate {
+        Some(d) => d.clone(),
+        None => {
+            let d = c.card.read_certificate(CertificateEf::UserAuth).map_err(fail)?;
+            c.certificate = Some(d.clone());
+            d
+        }
+    };
+    Ok(CardOk::Signature { signature, certificate_fingerprint: Sha256::digest(&der).into() })
 }
 
 fn connect(
