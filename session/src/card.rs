@@ -239,17 +239,28 @@ impl Turn<'_> {
         }
     }
 
-    fn check_certificate(&mut self, der: Vec<u8>, then: AfterCert) {
+    /// The kiosk's check of the card's certificate (trusted, with a plausible clock): its DER,
+    /// facts and the wall clock it was judged at; `None` once the transaction has ended for it.
+    pub(crate) fn trusted_certificate(
+        &mut self,
+        der: Vec<u8>,
+    ) -> Option<(Zeroizing<Vec<u8>>, crate::CertificateFacts, time::OffsetDateTime)> {
         let der = Zeroizing::new(der);
         let Some(wall) = self.k.wall().filter(|_| self.k.clock_plausible()) else {
-            return self.exit(Some(FailureCode::ClockFault));
+            self.exit(Some(FailureCode::ClockFault));
+            return None;
         };
-        let facts = match self.k.certs.check(&der, wall) {
-            Ok(f) => f,
+        match self.k.certs.check(&der, wall) {
+            Ok(facts) => Some((der, facts, wall)),
             Err(CertificateRejection::Malformed | CertificateRejection::Untrusted) => {
-                return self.exit(Some(FailureCode::CertificateUntrusted))
+                self.exit(Some(FailureCode::CertificateUntrusted));
+                None
             }
-        };
+        }
+    }
+
+    fn check_certificate(&mut self, der: Vec<u8>, then: AfterCert) {
+        let Some((der, facts, wall)) = self.trusted_certificate(der) else { return };
         let last_day = jst_date(facts.not_after);
         if wall < facts.not_before {
             return self.exit_noting(Some(FailureCode::CertificateNotYetValid), Some(CertificateNotice::NotYetValid));

@@ -23,8 +23,8 @@ use crate::pin::{Action, SecretPad};
 use crate::transaction::{CardSlot, Holder, Pending, Phase};
 use crate::view_model::{Choice, NewValueRetry, PinPad, PinPurpose, ResetTarget};
 use crate::{
-    BackendError, BackendOk, CardCommand, CardFailure, CardOk, CertificateRejection, FailureCode, RecordKind, Refusal,
-    Request, ScreenId, Stage, Turn, ViewModel,
+    BackendError, BackendOk, CardCommand, CardFailure, CardOk, FailureCode, RecordKind, Refusal, Request, ScreenId,
+    Stage, Turn, ViewModel,
 };
 use madoguchi_api::ResetCredential;
 use madoguchi_drivers::card::ReaderInterface;
@@ -498,16 +498,7 @@ impl Turn<'_> {
 
     /// The kiosk's own check of the auth certificate: trusted, in its validity.
     fn reset_check_certificate(&mut self, der: Vec<u8>) {
-        let der = Zeroizing::new(der);
-        let Some(wall) = self.k.wall().filter(|_| self.k.clock_plausible()) else {
-            return self.exit(Some(FailureCode::ClockFault));
-        };
-        let facts = match self.k.certs.check(&der, wall) {
-            Ok(f) => f,
-            Err(CertificateRejection::Malformed | CertificateRejection::Untrusted) => {
-                return self.exit(Some(FailureCode::CertificateUntrusted))
-            }
-        };
+        let Some((der, facts, wall)) = self.trusted_certificate(der) else { return };
         if wall > facts.not_after {
             return self.exit(Some(FailureCode::ResetCardExpired));
         }

@@ -9,7 +9,9 @@
 //! reserves without a running service or an administrator credential.
 
 use super::context::{check_session_id, kiosk_of, random_bytes, Context, Principal};
-use super::session::{cert_error, challenge_signature_ok, decode_b64, trusted_issuer, Revocation};
+use super::session::{
+    cert_error, challenge_signature_ok, decode_b64, trusted_issuer, user_auth_certificate, Revocation,
+};
 use crate::audit::{self, Entry};
 use crate::db::{ms, rfc3339, Db};
 use crate::error::ApiError;
@@ -630,13 +632,7 @@ pub async fn open(
     let (kiosk, store) = kiosk_of(who)?;
     key_or_unavailable(key)?;
     let der = decode_b64("auth_certificate", &req.auth_certificate, 8192)?;
-    let cert = JpkiCertificate::from_der(&der).map_err(cert_error)?;
-    if cert.profile() != CertProfile::UserAuthentication {
-        return Err(ApiError::new(
-            ErrorCode::CertificateWrongProfile,
-            "not a user-authentication certificate (利用者証明用電子証明書)",
-        ));
-    }
+    let cert = user_auth_certificate(&der)?;
     let issuer = trusted_issuer(ctx, &cert, now)?;
     let now_ms = ms(now);
     let serial = crate::ops::serial_key(&hex::encode(cert.serial_bytes()));

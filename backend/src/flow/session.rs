@@ -50,6 +50,18 @@ pub(super) fn cert_error(e: madoguchi_certs::CertError) -> ApiError {
     ApiError::new(code, e.to_string())
 }
 
+/// The DER as a JPKI user-authentication certificate (利用者証明用), or the error the kiosk gets.
+pub(super) fn user_auth_certificate(der: &[u8]) -> Result<JpkiCertificate, ApiError> {
+    let cert = JpkiCertificate::from_der(der).map_err(cert_error)?;
+    if cert.profile() != CertProfile::UserAuthentication {
+        return Err(ApiError::new(
+            ErrorCode::CertificateWrongProfile,
+            "not a user-authentication certificate (利用者証明用電子証明書)",
+        ));
+    }
+    Ok(cert)
+}
+
 pub(super) fn decode_b64(field: &str, s: &str, max: usize) -> Result<Vec<u8>, ApiError> {
     if s.len() > max * 4 / 3 + 4 {
         return Err(ApiError::field(ErrorCode::InvalidField, field, "too long"));
@@ -148,13 +160,7 @@ pub async fn authenticate(
     check_session_id(session_id)?;
     // The certificate first (no database needed), so that the session, the revocation status
     // and the link to the resident come in one round trip.
-    let cert = JpkiCertificate::from_der(&der).map_err(cert_error)?;
-    if cert.profile() != CertProfile::UserAuthentication {
-        return Err(ApiError::new(
-            ErrorCode::CertificateWrongProfile,
-            "not a user-authentication certificate (利用者証明用電子証明書)",
-        ));
-    }
+    let cert = user_auth_certificate(&der)?;
     let issuer = trusted_issuer(ctx, &cert, now)?;
     // Revocation and suspension (imported CRLs) and the link to the resident (by issuer and
     // serial, never by name).
