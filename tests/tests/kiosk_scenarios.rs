@@ -245,3 +245,16 @@ fn suspended_phone() {
     assert!(printed(&out).is_empty());
     assert_eq!(r["charged_yen"], 0);
 }
+
+#[test]
+fn household_juminhyo() {
+    let (r, out) = run("household-juminhyo");
+    let files = printed(&out);
+    assert_eq!(files.len(), 1);
+    // Two people on the one 住民票: the resident and the chosen member, each with their own
+    // row of dates; the runner has checked the names (and that another household's is absent).
+    let o = Command::new("pdftotext").arg(&files[0]).arg("-").output().expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&o.stdout);
+    assert_eq!(text.matches("住民となった年月日").count(), 2, "two persons: {text}");
+    assert_eq!(r["net_yen"], 200, "one copy, whatever the number of people on it");
+}

@@ -71,6 +71,7 @@ impl<'a> Runner<'a> {
         let mut found = Vec::new();
         for (who, p) in std::iter::once(("the resident's", &self.cast.resident))
             .chain(self.cast.other.iter().map(|o| ("the other's", o)))
+            .chain(self.cast.member.iter().map(|m| ("the household member's", m)))
         {
             found.push((format!("{who} PIN"), p.auth_pin.clone()));
             found.extend(p.sign_password.clone().map(|s| (format!("{who} signature password"), s)));
@@ -247,6 +248,7 @@ impl<'a> Runner<'a> {
         match role {
             Role::Resident => Ok(&self.cast.resident),
             Role::Other => self.cast.other.as_ref().ok_or_else(|| "the scenario names no `other`".to_string()),
+            Role::Member => self.cast.member.as_ref().ok_or_else(|| "the scenario names no `member`".to_string()),
         }
     }
 
@@ -292,7 +294,8 @@ impl<'a> Runner<'a> {
             }
             StepAction::Touch(action) => {
                 self.settle(limit);
-                self.kiosk.ui().touch(action).map_err(|e| format!("{e} (screen {})", self.screen()))?;
+                let action = action.expand(&self.cast).map_err(|e| e.message)?;
+                self.kiosk.ui().touch(&action).map_err(|e| format!("{e} (screen {})", self.screen()))?;
                 self.settle(limit);
                 Ok(())
             }

@@ -10,6 +10,7 @@ use madoguchi_sim::world::{Manifest, ManifestError, ManifestResident, MANIFEST_F
 pub struct Cast {
     pub resident: Person,
     pub other: Option<Person>,
+    pub member: Option<Person>,
     /// The world's day (`manifest.json` `today`): certificates' validity is relative to it.
     pub today: Date,
     /// The world directory (absolute).
@@ -21,16 +22,14 @@ impl Cast {
         match role {
             Role::Resident => Some(&self.resident),
             Role::Other => self.other.as_ref(),
+            Role::Member => self.member.as_ref(),
         }
     }
 
     pub(super) fn value(&self, role: Role, field: Field) -> Result<&str, ScenarioError> {
-        let who = match role {
-            Role::Resident => "",
-            Role::Other => "other.",
-        };
         let p = self.person(role).ok_or_else(|| {
-            ScenarioError::new(ErrorKind::World, format!("`{{{who}…}}`: the scenario names no other person"))
+            let r = role.key();
+            ScenarioError::new(ErrorKind::World, format!("`{{{r}.…}}`: the scenario names no `{r}`"))
         })?;
         let missing = |what: &str| ScenarioError::new(ErrorKind::World, format!("{} has no {what} in the world", p.id));
         Ok(match field {
@@ -112,7 +111,8 @@ fn world_error(s: &Scenario, line: usize, key: &str, message: impl Into<String>)
 
 /// Finds the scenario's people in the world at `world_dir` and checks that they have what the
 /// steps use (the phone placed, a password typed). `other` is never the resident and never of the
-/// resident's household: by tags, the first such match; by id, an error otherwise.
+/// resident's household; `member` is of the resident's household and not the resident: by tags,
+/// the first such match; by id, an error otherwise.
 pub fn cast(s: &Scenario, world_dir: &Path) -> Result<Cast, ScenarioError> {
     let world = std::path::absolute(world_dir).unwrap_or_else(|_| world_dir.to_path_buf());
     let manifest_path = world.join(MANIFEST_FILE);
@@ -148,40 +148,48 @@ pub fn cast(s: &Scenario, world_dir: &Path) -> Result<Cast, ScenarioError> {
     })?;
     let (res_id, res_household) = (residents[ri].id.clone(), residents[ri].household.clone());
     let same_home = |r: &ManifestResident| r.household.is_some() && r.household == res_household;
-    let oi = match &s.other {
-        None => None,
-        Some(who) => {
-            let skip = |r: &ManifestResident| r.id == res_id || same_home(r);
-            let found = pick(who, &residents, &skip);
-            if found.is_none() {
+    // Another role's index: found among those `fits` allows, or an error saying why not.
+    let find = |who: &Option<Who>, role: Role, line: usize, fits: &dyn Fn(&ManifestResident) -> bool| {
+        let Some(who) = who else { return Ok(None) };
+        let skip = |r: &ManifestResident| r.id == res_id || !fits(r);
+        match pick(who, &residents, &skip) {
+            Some(i) => Ok(Some(i)),
+            None => {
                 let why = match pick(who, &residents, &|_| false) {
                     Some(i) if residents[i].id == res_id => "is the resident",
-                    Some(_) => "lives in the resident's household",
+                    Some(_) if role == Role::Other => "lives in the resident's household",
+                    Some(_) => "does not live in the resident's household",
                     None => "is not in the world",
                 };
-                return Err(world_error(s, s.lines.other, "other", format!("`{who}` {why}")));
+                Err(world_error(s, line, role.key(), format!("`{who}` {why}")))
             }
-            found
         }
     };
-    // Take the two out (the other index first when it is later, so the first stays valid).
-    let (resident, other) = match oi {
-        Some(oi) if oi > ri => {
-            let o = residents.swap_remove(oi);
-            (residents.swap_remove(ri), Some(o))
+    let oi = find(&s.other, Role::Other, s.lines.other, &|r| !same_home(r))?;
+    let mi = find(&s.member, Role::Member, s.lines.member, &|r| same_home(r))?;
+    // Take the people out, the latest index first so the others stay valid (the roles are
+    // distinct people: other and member live in different households).
+    let mut taken: Vec<(Role, usize)> = [(Role::Resident, Some(ri)), (Role::Other, oi), (Role::Member, mi)]
+        .into_iter()
+        .filter_map(|(r, i)| i.map(|i| (r, i)))
+        .collect();
+    taken.sort_by_key(|&(_, i)| std::cmp::Reverse(i));
+    let (mut resident, mut other, mut member) = (None, None, None);
+    for (role, i) in taken {
+        let line = match role {
+            Role::Resident => s.lines.resident,
+            Role::Other => s.lines.other,
+            Role::Member => s.lines.member,
+        };
+        let p = person(residents.swap_remove(i), &world).map_err(|m| world_error(s, line, role.key(), m))?;
+        match role {
+            Role::Resident => resident = Some(p),
+            Role::Other => other = Some(p),
+            Role::Member => member = Some(p),
         }
-        Some(oi) => {
-            let r = residents.swap_remove(ri);
-            (r, Some(residents.swap_remove(oi)))
-        }
-        None => (residents.swap_remove(ri), None),
-    };
-    let resident = person(resident, &world).map_err(|m| world_error(s, s.lines.resident, "resident", m))?;
-    let other = match other {
-        Some(o) => Some(person(o, &world).map_err(|m| world_error(s, s.lines.other, "other", m))?),
-        None => None,
-    };
-    let cast = Cast { resident, other, today, world };
+    }
+    let resident = resident.expect("the resident was found above");
+    let cast = Cast { resident, other, member, today, world };
     check_cast(s, &cast)?;
     Ok(cast)
 }
@@ -243,6 +251,7 @@ fn check_cast(s: &Scenario, cast: &Cast) -> Result<(), ScenarioError> {
                 }
             }
             StepAction::Type(t) => check(t, step.line, "step.type")?,
+            StepAction::Touch(t) => check(t, step.line, "step.touch")?,
             StepAction::ExpectText(t) => check(t, step.line, "step.expect_text")?,
             _ => {}
         }

@@ -107,7 +107,8 @@ const STEP_MODIFIERS: [&str; 2] = ["timeout", "reserved_hours_ago"];
 /// `reserved_hours_ago` at most: the backend takes reservations dated back up to 30 days.
 pub const MAX_RESERVED_HOURS_AGO: u32 = 30 * 24;
 
-const TOP_KEYS: [&str; 8] = ["format", "name", "description", "resident", "other", "start_at", "step", "expect"];
+const TOP_KEYS: [&str; 9] =
+    ["format", "name", "description", "resident", "other", "member", "start_at", "step", "expect"];
 const EXPECT_KEYS: [&str; 10] = [
     "printed",
     "charged_yen",
@@ -137,6 +138,9 @@ pub struct Scenario {
     /// A second person, never the resident nor of the resident's household (e.g. to check that
     /// their name is on no paper).
     pub other: Option<Who>,
+    /// Someone of the resident's household, never the resident (e.g. the second name on a
+    /// household 住民票).
+    pub member: Option<Who>,
     /// The kiosk's wall clock at the start (`start_at`, RFC 3339; an addition to the shared
     /// format, so that out-of-hours visits can be written). `None`: the runner's default, a time
     /// when the kiosk is open.
@@ -148,11 +152,29 @@ pub struct Scenario {
     lines: RoleLines,
 }
 
-/// Where `resident` and `other` are written, for errors found when casting.
+/// Where `resident`, `other` and `member` are written, for errors found when casting.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 struct RoleLines {
     resident: usize,
     other: usize,
+    member: usize,
+}
+
+/// Which of the optional roles a file names: placeholders and `who` may use only those.
+#[derive(Debug, Clone, Copy, Default)]
+pub(super) struct Named {
+    pub other: bool,
+    pub member: bool,
+}
+
+impl Named {
+    pub(super) fn has(self, role: Role) -> bool {
+        match role {
+            Role::Resident => true,
+            Role::Other => self.other,
+            Role::Member => self.member,
+        }
+    }
 }
 
 /// A person of the demo world, by id or by tags (first match in manifest order).
@@ -194,8 +216,8 @@ pub enum StepAction {
     /// The card or phone leaves the reader.
     RemoveCard,
     /// Touch the visible, enabled control with this action id (passed through unchecked: the UI
-    /// knows its controls, and later flows add ids).
-    Touch(String),
+    /// knows its controls, and later flows add ids). Ids may name people (`person:{member.id}`).
+    Touch(Template),
     /// Touch the keypad keys for each character (digits, A–Z) of the expanded text.
     Type(Template),
     InsertYen(Insert),
@@ -223,11 +245,25 @@ pub enum StepAction {
     },
 }
 
-/// Whose card a step places.
+/// A person a scenario plays with: whose card a step places, whom a placeholder names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Role {
     Resident,
+    /// Of another household.
     Other,
+    /// Of the resident's household.
+    Member,
+}
+
+impl Role {
+    /// The key naming the role at the top of a file, and its placeholders' prefix.
+    pub const fn key(self) -> &'static str {
+        match self {
+            Role::Resident => "resident",
+            Role::Other => "other",
+            Role::Member => "member",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -40,6 +40,7 @@ fn build(entries: &[Entry], src: &Src<'_>, source: &Path) -> Result<Scenario, Sc
     let mut description = String::new();
     let mut resident = None;
     let mut other = None;
+    let mut member = None;
     let mut start_at = None;
     let mut step_entry = None;
     let mut expect_entry = None;
@@ -65,6 +66,10 @@ fn build(entries: &[Entry], src: &Src<'_>, source: &Path) -> Result<Scenario, Sc
                 other = Some(who(string(&e.value, line, key)?, line, key)?);
                 lines.other = line;
             }
+            "member" => {
+                member = Some(who(string(&e.value, line, key)?, line, key)?);
+                lines.member = line;
+            }
             "start_at" => start_at = Some(start(string(&e.value, line, key)?, line, key)?),
             "step" => step_entry = Some(e),
             "expect" => expect_entry = Some(e),
@@ -78,19 +83,30 @@ fn build(entries: &[Entry], src: &Src<'_>, source: &Path) -> Result<Scenario, Sc
             "missing: name the resident, e.g. `resident = \"tag:adult+household-head\"` or `resident = \"R0001\"`",
         ));
     };
-    let has_other = other.is_some();
+    let named = Named { other: other.is_some(), member: member.is_some() };
     let Some(step_entry) = step_entry else {
         return Err(invalid(1, "step", "no [[step]]: a scenario does something"));
     };
-    let steps = steps(step_entry, src, has_other)?;
+    let steps = steps(step_entry, src, named)?;
     let expect = match expect_entry {
-        Some(e) => expect(e, src, has_other)?,
+        Some(e) => expect(e, src, named)?,
         None => Expect::default(),
     };
     let name = name
         .or_else(|| source.file_stem().map(|s| s.to_string_lossy().into_owned()))
         .unwrap_or_else(|| "scenario".into());
-    Ok(Scenario { name, description, resident, other, start_at, steps, expect, source: source.to_path_buf(), lines })
+    Ok(Scenario {
+        name,
+        description,
+        resident,
+        other,
+        member,
+        start_at,
+        steps,
+        expect,
+        source: source.to_path_buf(),
+        lines,
+    })
 }
 
 fn who(s: &str, line: usize, key: &str) -> Result<Who, ScenarioError> {
@@ -119,7 +135,7 @@ fn start(s: &str, line: usize, key: &str) -> Result<OffsetDateTime, ScenarioErro
     })
 }
 
-fn steps(entry: &Entry, src: &Src<'_>, has_other: bool) -> Result<Vec<Step>, ScenarioError> {
+fn steps(entry: &Entry, src: &Src<'_>, named: Named) -> Result<Vec<Step>, ScenarioError> {
     let key_line = src.line(entry.offset);
     let Node::Array(items) = &entry.value else {
         return Err(expected(key_line, "step", "[[step]] tables", &entry.value));
@@ -133,12 +149,12 @@ fn steps(entry: &Entry, src: &Src<'_>, has_other: bool) -> Result<Vec<Step>, Sce
             return Err(expected(key_line, "step", "a table", item));
         };
         let header = src.step_headers.get(i).copied().unwrap_or(key_line);
-        out.push(step(fields, header, src, has_other)?);
+        out.push(step(fields, header, src, named)?);
     }
     Ok(out)
 }
 
-fn step(fields: &[Entry], header: usize, src: &Src<'_>, has_other: bool) -> Result<Step, ScenarioError> {
+fn step(fields: &[Entry], header: usize, src: &Src<'_>, named: Named) -> Result<Step, ScenarioError> {
     let mut timeout = None;
     let mut hours_ago: Option<(usize, u32)> = None;
     let mut action: Option<(usize, &str, StepAction)> = None;
@@ -169,7 +185,7 @@ fn step(fields: &[Entry], header: usize, src: &Src<'_>, has_other: bool) -> Resu
                 format!("one action per [[step]]: this one already has `{first}` (line {first_line})"),
             ));
         }
-        action = Some((line, name, step_action(name, &f.value, line, &key, src, has_other)?));
+        action = Some((line, name, step_action(name, &f.value, line, &key, src, named)?));
     }
     let Some((line, _, mut action)) = action else {
         return Err(invalid(header, "step", format!("a [[step]] needs one action: {}", ACTIONS.join(", "))));
@@ -189,10 +205,10 @@ fn step_action(
     line: usize,
     key: &str,
     src: &Src<'_>,
-    has_other: bool,
+    named: Named,
 ) -> Result<StepAction, ScenarioError> {
     Ok(match name {
-        "place_card" => place_card(v, line, key, src, has_other)?,
+        "place_card" => place_card(v, line, key, src, named)?,
         "remove_card" => {
             if !boolean(v, line, key)? {
                 return Err(invalid(line, key, "write `remove_card = true` (or leave the step out)"));
@@ -204,10 +220,14 @@ fn step_action(
             if s.is_empty() || s.chars().any(|c| c.is_whitespace() || c.is_control()) {
                 return Err(invalid(line, key, format!("{s:?} is not an action id (e.g. \"document:juminhyo\")")));
             }
-            StepAction::Touch(s.to_string())
+            let t = template(v, line, key, named)?;
+            if t.fields().iter().any(|(_, f)| f.secret()) {
+                return Err(invalid(line, key, "a PIN or password is typed (`type = …`), never touched as one id"));
+            }
+            StepAction::Touch(t)
         }
         "type" => {
-            let t = template(v, line, key, has_other)?;
+            let t = template(v, line, key, named)?;
             for p in pieces(t.raw()).unwrap_or_default() {
                 match p {
                     Piece::Text(text) => {
@@ -232,7 +252,7 @@ fn step_action(
         "advance" => StepAction::Advance(duration(v, line, key)?),
         "expect_screen" => StepAction::ExpectScreen(screen_id(v, line, key)?),
         "expect_text" => {
-            let t = template(v, line, key, has_other)?;
+            let t = template(v, line, key, named)?;
             if t.raw().trim().is_empty() {
                 return Err(invalid(line, key, "empty text matches anything"));
             }
@@ -266,7 +286,7 @@ fn step_action(
     })
 }
 
-fn place_card(v: &Node, line: usize, key: &str, src: &Src<'_>, has_other: bool) -> Result<StepAction, ScenarioError> {
+fn place_card(v: &Node, line: usize, key: &str, src: &Src<'_>, named: Named) -> Result<StepAction, ScenarioError> {
     let Node::Table(fields) = v else {
         return Err(expected(line, key, "a table, e.g. { reader = \"contactless\" }", v));
     };
@@ -280,9 +300,12 @@ fn place_card(v: &Node, line: usize, key: &str, src: &Src<'_>, has_other: bool) 
             "who" => {
                 who = match s()? {
                     "resident" => Role::Resident,
-                    "other" if has_other => Role::Other,
-                    "other" => return Err(invalid(l, &k, "`other` needs an `other = \"…\"` at the top of the file")),
-                    x => return Err(invalid(l, &k, format!("{x:?}: `resident` or `other`"))),
+                    "other" if named.other => Role::Other,
+                    "member" if named.member => Role::Member,
+                    x @ ("other" | "member") => {
+                        return Err(invalid(l, &k, format!("`{x}` needs a `{x} = \"…\"` at the top of the file")))
+                    }
+                    x => return Err(invalid(l, &k, format!("{x:?}: `resident`, `other` or `member`"))),
                 }
             }
             "reader" => {
@@ -385,7 +408,7 @@ fn backend(s: &str, line: usize, key: &str) -> Result<BackendFault, ScenarioErro
     Err(invalid(line, key, format!("no backend fault `{s}` (down, up, slow:DURATION, reject:CODE)")))
 }
 
-fn expect(entry: &Entry, src: &Src<'_>, has_other: bool) -> Result<Expect, ScenarioError> {
+fn expect(entry: &Entry, src: &Src<'_>, named: Named) -> Result<Expect, ScenarioError> {
     let table_line = src.line(entry.offset);
     let Node::Table(fields) = &entry.value else {
         return Err(expected(table_line, "expect", "a table ([expect])", &entry.value));
@@ -397,7 +420,7 @@ fn expect(entry: &Entry, src: &Src<'_>, has_other: bool) -> Result<Expect, Scena
         let key = format!("expect.{}", f.key);
         let key = key.as_str();
         match f.key.as_str() {
-            "printed" => out.printed = Some(printed(&f.value, line, key, src, has_other)?),
+            "printed" => out.printed = Some(printed(&f.value, line, key, src, named)?),
             "charged_yen" => out.charged_yen = Some(amount(&f.value, line, key)?),
             "refunded_yen" => out.refunded_yen = Some(amount(&f.value, line, key)?),
             "net_yen" => {
@@ -471,13 +494,7 @@ fn amount(v: &Node, line: usize, key: &str) -> Result<Amount, ScenarioError> {
     }
 }
 
-fn printed(
-    v: &Node,
-    line: usize,
-    key: &str,
-    src: &Src<'_>,
-    has_other: bool,
-) -> Result<Vec<PrintedExpect>, ScenarioError> {
+fn printed(v: &Node, line: usize, key: &str, src: &Src<'_>, named: Named) -> Result<Vec<PrintedExpect>, ScenarioError> {
     let Node::Array(items) = v else { return Err(expected(line, key, "an array ([] for nothing)", v)) };
     let mut out = Vec::with_capacity(items.len());
     for item in items {
@@ -508,7 +525,7 @@ fn printed(
                     };
                     let mut list = Vec::with_capacity(texts.len());
                     for t in texts {
-                        let t = template(t, l, &k, has_other)?;
+                        let t = template(t, l, &k, named)?;
                         if t.fields().iter().any(|(_, f)| f.secret()) {
                             return Err(invalid(l, &k, "a PIN or password is never on paper"));
                         }

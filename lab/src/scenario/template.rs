@@ -1,4 +1,4 @@
-//! Templates: scenario texts with placeholders (`{pin}`, `{name}`, `{other.name}` …), checked
+//! Templates: scenario texts with placeholders (`{pin}`, `{name}`, `{other.name}`, `{member.id}` …), checked
 //! when the file is parsed and expanded only at run time, so secrets exist only in the zeroizing
 //! strings [`Template::expand`] returns.
 
@@ -66,14 +66,15 @@ pub(super) fn pieces(raw: &str) -> Result<Vec<Piece<'_>>, String> {
             return Err("a `{` without its `}` (write `{{` for a brace)".into());
         };
         let name = &tail[1..end];
-        let (role, field_name) = match name.strip_prefix("other.") {
-            Some(f) => (Role::Other, f),
-            None => (Role::Resident, name),
+        let (role, field_name) = match (name.strip_prefix("other."), name.strip_prefix("member.")) {
+            (Some(f), _) => (Role::Other, f),
+            (_, Some(f)) => (Role::Member, f),
+            _ => (Role::Resident, name),
         };
         let Some(&(_, field)) = Field::ALL.iter().find(|(n, _)| *n == field_name) else {
             let known: Vec<String> = Field::ALL.iter().map(|(n, _)| format!("{{{n}}}")).collect();
             return Err(format!(
-                "no placeholder `{{{name}}}` (there are {} and `{{other.…}}` of each)",
+                "no placeholder `{{{name}}}` (there are {} and `{{other.…}}` and `{{member.…}}` of each)",
                 known.join(" ")
             ));
         };
@@ -95,9 +96,9 @@ impl Template {
         &self.0
     }
 
-    /// Whether a placeholder names the other person.
-    pub fn uses_other(&self) -> bool {
-        self.fields().iter().any(|(r, _)| *r == Role::Other)
+    /// Whether a placeholder names this person.
+    pub fn uses(&self, role: Role) -> bool {
+        self.fields().iter().any(|(r, _)| *r == role)
     }
 
     pub(super) fn fields(&self) -> Vec<(Role, Field)> {

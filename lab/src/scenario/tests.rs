@@ -60,7 +60,11 @@ ends_at = "idle"
     assert_eq!(s.steps.len(), 8);
     assert_eq!(
         s.steps[0],
-        Step { line: 6, timeout: DEFAULT_STEP_TIMEOUT, action: StepAction::Touch("service:certificates".into()) }
+        Step {
+            line: 6,
+            timeout: DEFAULT_STEP_TIMEOUT,
+            action: StepAction::Touch(Template::new("service:certificates").unwrap())
+        }
     );
     assert_eq!(
         s.steps[1].action,
@@ -472,6 +476,34 @@ fn cast_finds_people_by_id_and_tags_and_keeps_other_out_of_the_household() {
 }
 
 #[test]
+fn member_is_of_the_residents_household_and_touches_may_name_people() {
+    let w = world();
+    let s = scenario(
+        "resident = \"tag:adult+household-head\"\nmember = \"tag:household-member\"\nother = \"tag:adult\"",
+        "[[step]]\ntouch = \"person:{member.id}\"",
+    );
+    let c = cast(&s, w.path()).unwrap();
+    assert_eq!((c.resident.id.as_str(), c.member.as_ref().unwrap().id.as_str()), ("R0001", "R0002"));
+    assert_eq!(c.other.as_ref().unwrap().id, "R0004");
+    let StepAction::Touch(t) = &s.steps[0].action else { panic!("{:?}", s.steps[0]) };
+    assert_eq!(t.expand(&c).unwrap().as_str(), "person:R0002");
+
+    // By id: the resident, or someone of another household, is refused at the `member` line.
+    for member in ["R0001", "R0004"] {
+        let s = scenario(&format!("resident = \"R0001\"\nmember = \"{member}\""), "[[step]]\ntouch = \"ok\"");
+        let e = cast(&s, w.path()).unwrap_err();
+        assert_eq!((e.kind(), e.line, e.key.as_deref()), (ErrorKind::World, Some(3), Some("member")), "{e}");
+    }
+    // {member.…} and who = "member" need a `member`; a touch never carries a secret.
+    let t = with_steps("[[step]]\ntouch = \"person:{member.id}\"\n");
+    assert_eq!(at(&t), (Some(4), Some("step.touch".into()), ErrorKind::Invalid));
+    let t = with_steps("[[step]]\nplace_card = { who = \"member\" }\n");
+    assert_eq!(at(&t), (Some(4), Some("step.place_card.who".into()), ErrorKind::Invalid));
+    let t = with_steps("[[step]]\ntouch = \"digit:{pin}\"\n");
+    assert_eq!(at(&t), (Some(4), Some("step.touch".into()), ErrorKind::Invalid));
+}
+
+#[test]
 fn cast_checks_what_the_steps_use() {
     let w = world();
     // R0004 has no phone.
@@ -566,6 +598,7 @@ fn shipped_scenarios_parse_and_say_everything() {
         "card-pulled-mid-session",
         "english-resident",
         "expired-certificate",
+        "household-juminhyo",
         "iphone",
         "koseki-other-municipality",
         "out-of-hours",

@@ -171,11 +171,14 @@ pub(super) fn duration(v: &Node, line: usize, key: &str) -> Result<Duration, Sce
     }
 }
 
-pub(super) fn template(v: &Node, line: usize, key: &str, has_other: bool) -> Result<Template, ScenarioError> {
+pub(super) fn template(v: &Node, line: usize, key: &str, named: Named) -> Result<Template, ScenarioError> {
     let s = string(v, line, key)?;
     let t = Template::new(s).map_err(|e| e.at(line, key))?;
-    if t.uses_other() && !has_other {
-        return Err(invalid(line, key, "`{other.…}` needs an `other = \"…\"` at the top of the file"));
+    for role in [Role::Other, Role::Member] {
+        if t.uses(role) && !named.has(role) {
+            let r = role.key();
+            return Err(invalid(line, key, format!("`{{{r}.…}}` needs a `{r} = \"…\"` at the top of the file")));
+        }
     }
     Ok(t)
 }
