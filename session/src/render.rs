@@ -73,7 +73,15 @@ impl Session {
                 Some(_) => ScreenId::OutOfService,
                 None => ScreenId::Idle,
             };
-            v.services = services(unavailable.is_none(), self.reset_available());
+            v.services = match unavailable {
+                // No certificates without printer or cash unit, but a PIN reset needs neither:
+                // the out-of-service screen still offers it when it is open.
+                Some(Unavailable::Printer | Unavailable::Cash) => match self.reset_available() {
+                    Some(true) => vec![Choice::new("pin-reset")],
+                    _ => Vec::new(),
+                },
+                _ => services(unavailable.is_none(), self.reset_available()),
+            };
             v.hours = view::hours(&self.k.cfg.hours, unavailable);
             return v;
         };

@@ -176,11 +176,19 @@ fn refused(name: &str) {
     card_took(&r, "expect.pin");
 }
 
+/// Once the new value is confirmed, the card sees exactly GET CHALLENGE, RESET RETRY COUNTER and
+/// the confirming VERIFY: no other command, and no try of the credential risked.
+fn reset_is_three_apdus(r: &Value) {
+    assert_eq!(r["pin_reset"]["apdus"], 3, "{}", r["pin_reset"]);
+    assert!(r["pin_reset"]["wall_ms"].as_u64().is_some(), "{}", r["pin_reset"]);
+}
+
 #[test]
 fn pin_reset_auth() {
     let (r, out) = run("pin-reset-auth");
     assert!(printed(&out).is_empty());
     assert_eq!(r["charged_yen"], 0, "a reset is free");
+    reset_is_three_apdus(&r);
     card_took(&r, "expect.pin");
     card_took(&r, "expect.password");
 }
@@ -188,6 +196,7 @@ fn pin_reset_auth() {
 #[test]
 fn pin_reset_sign() {
     let (r, _) = run("pin-reset-sign");
+    reset_is_three_apdus(&r);
     card_took(&r, "expect.pin");
     card_took(&r, "expect.password");
 }
@@ -195,6 +204,8 @@ fn pin_reset_sign() {
 #[test]
 fn pin_reset_mismatch() {
     let (r, _) = run("pin-reset-mismatch");
+    // The mismatch was caught before the card: the confirmed value's reset alone reached it.
+    reset_is_three_apdus(&r);
     card_took(&r, "expect.pin");
 }
 

@@ -111,7 +111,11 @@ pub fn sample(screen: Screen, language: Language) -> ViewModel {
             });
         }
         Screen::Closed => vm.hours = Hours { reason: Reason::Hours, ..Hours::default() },
-        Screen::OutOfService => vm.hours = Hours { reason: Reason::Paper, ..Hours::default() },
+        Screen::OutOfService => {
+            vm.hours = Hours { reason: Reason::Paper, ..Hours::default() };
+            // as the session offers it: no certificates without paper, the PIN reset still
+            vm.services = vec![Choice::new("pin-reset")];
+        }
         Screen::TimeoutWarning => {
             vm.countdown = Some(Countdown::extendable(14));
             vm.resumes = Some(Screen::Payment);
@@ -280,6 +284,10 @@ pub fn variants(language: Language) -> Vec<(&'static str, ViewModel)> {
     let mut vm = sample(Screen::Idle, language);
     vm.services.clear();
     out.push(("idle-start", vm));
+    let mut vm = sample(Screen::OutOfService, language);
+    vm.hours.reason = Reason::Cash;
+    vm.services.clear();
+    out.push(("out-of-service-no-reset", vm));
     let mut vm = sample(Screen::Confirm, language);
     vm.order.document = "kazei".into();
     vm.order.options.clear();

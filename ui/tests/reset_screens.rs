@@ -75,11 +75,13 @@ fn each_reset_screen_shows_its_ids_and_they_are_touchable() {
         touch_ok(&ui, &touched, &format!("digit:{d}"));
     }
     // nothing typed yet: nothing to delete, nothing to confirm
-    for a in ["backspace", "clear", "ok"] {
+    for a in ["delete", "clear", "ok"] {
         assert_eq!(ui.touch(a), Err(NotTouchable::Disabled(a.into())), "password-entry {a}");
     }
+    // the keyboard's delete key is `delete`; the PIN pad's is `backspace`
+    assert!(ui.find_action("backspace").is_none());
     ui.set_view(&variant(Language::Ja, "password-entry-typing"));
-    for a in ["backspace", "clear", "ok", "cancel"] {
+    for a in ["delete", "clear", "ok", "cancel"] {
         touch_ok(&ui, &touched, a);
     }
     // 16 characters: the keys wait, "ok" does not
@@ -110,7 +112,7 @@ fn each_reset_screen_shows_its_ids_and_they_are_touchable() {
     // the new signature password on the same keyboard as the old one
     let vm = variant(Language::Ja, "new-pin-confirm-sign");
     ui.set_view(&vm);
-    for a in ["key:Z", "digit:9", "backspace", "clear", "ok"] {
+    for a in ["key:Z", "digit:9", "delete", "clear", "ok"] {
         touch_ok(&ui, &touched, a);
     }
 

@@ -24,6 +24,11 @@ pub(super) struct Runner<'a> {
     pub(super) png_time: Duration,
     pub(super) offered_yen: u32,
     pub(super) apdus_to_auth: Option<u32>,
+    /// APDUs spent and the moment the resident confirmed a new PIN or password: the reset's card
+    /// work (GET CHALLENGE, the backend's authorisation, RESET RETRY COUNTER, VERIFY) starts there.
+    reset_started: Option<(u32, Instant)>,
+    /// The reset's APDUs and wall time, confirmation to `pin-reset-done`.
+    reset_measured: Option<(u32, Duration)>,
     pub(super) last_visit: Option<u64>,
     /// Screens whose visible text held a secret of [`Runner::secrets`] (there must be none).
     pub(super) pin_on_screen: Vec<String>,
@@ -59,6 +64,8 @@ impl<'a> Runner<'a> {
             png_time: Duration::ZERO,
             offered_yen: 0,
             apdus_to_auth: None,
+            reset_started: None,
+            reset_measured: None,
             last_visit: None,
             pin_on_screen: Vec::new(),
             secrets: Vec::new(),
@@ -157,6 +164,7 @@ impl<'a> Runner<'a> {
             "net_yen": money.net,
             "kept_by_cash_unit_yen": money.kept,
             "apdu_count": self.apdus_to_auth,
+            "pin_reset": self.reset_measured.map(|(apdus, wall)| json!({"apdus": apdus, "wall_ms": wall.as_millis()})),
             "machine_time_ms": machine.as_millis(),
             "cpu_time_ms": cpu.as_millis(),
             "screen_pictures_ms": self.png_time.as_millis(),
@@ -220,6 +228,16 @@ impl<'a> Runner<'a> {
         let id = v.screen.id();
         if self.apdus_to_auth.is_none() && id == "remove-card" {
             self.apdus_to_auth = Some(self.kiosk.card_apdus());
+        }
+        match id {
+            // A mismatch asks again: the card was not touched, the next confirmation counts.
+            "new-pin-entry" => self.reset_started = None,
+            "pin-reset-done" => {
+                if let Some((apdus, at)) = self.reset_started.take() {
+                    self.reset_measured = Some((self.kiosk.card_apdus().saturating_sub(apdus), at.elapsed()));
+                }
+            }
+            _ => {}
         }
         self.shot += 1;
         let texts = self.kiosk.ui().visible_texts();
@@ -295,6 +313,9 @@ impl<'a> Runner<'a> {
             StepAction::Touch(action) => {
                 self.settle(limit);
                 let action = action.expand(&self.cast).map_err(|e| e.message)?;
+                if action.as_str() == "ok" && self.screen() == "new-pin-confirm" {
+                    self.reset_started = Some((self.kiosk.card_apdus(), Instant::now()));
+                }
                 self.kiosk.ui().touch(&action).map_err(|e| format!("{e} (screen {})", self.screen()))?;
                 self.settle(limit);
                 Ok(())

@@ -27,9 +27,17 @@ pub(super) fn windowed(args: &DemoArgs) -> Result<bool, DemoError> {
         let (id, name) = (r.id.as_str(), r.name.as_str());
         let tags = r.tags.iter().map(|t| t.as_str()).collect::<Vec<_>>().join(", ");
         let pin = r.auth_pin.as_str();
-        let label = format!("{id} {name}: card, PIN {pin} ({tags})");
+        let label = match r.sign_password.as_deref() {
+            Some(password) => format!("{id} {name}: card, PIN {pin}, password {password} ({tags})"),
+            None => format!("{id} {name}: card, PIN {pin} ({tags})"),
+        };
         tokens.push((
-            Token { id: id.into(), label: label.into(), contactless_only: false },
+            Token {
+                id: id.into(),
+                label: label.into(),
+                contactless_only: false,
+                reservable: r.sign_password.is_some(),
+            },
             lab.world.join(&r.card_profile),
             vec![],
         ));
@@ -42,7 +50,7 @@ pub(super) fn windowed(args: &DemoArgs) -> Result<bool, DemoError> {
                 let pin = phone_pin.unwrap_or(pin);
                 let label = format!("{id} {name}: {kind} phone, PIN {pin}");
                 tokens.push((
-                    Token { id: id.into(), label: label.into(), contactless_only: true },
+                    Token { id: id.into(), label: label.into(), contactless_only: true, reservable: false },
                     lab.world.join(p),
                     vec!["--token", flag],
                 ));
@@ -83,6 +91,20 @@ pub(super) fn windowed(args: &DemoArgs) -> Result<bool, DemoError> {
             let msg = match card.borrow_mut().take() {
                 Some(c) => c.remove().map(|()| "taken off".to_string()).unwrap_or_else(|e| e.to_string()),
                 None => "no card is on a reader".into(),
+            };
+            if let Some(p) = weak.upgrade() {
+                p.set_status(msg.into());
+            }
+        });
+    }
+    {
+        // As the resident's phone app would: the backend takes the reservation for that resident.
+        let (lab, tokens, weak) = (lab.clone(), tokens.clone(), panel.as_weak());
+        panel.on_reserve(move |i, credential| {
+            let Some((t, _, _)) = tokens.get(i as usize) else { return };
+            let msg = match lab.backend.borrow().reserve_pin_reset(&t.id, &credential, 0) {
+                Ok(_) => format!("{}: a {credential} reset is reserved for 24 hours", t.id),
+                Err(e) => format!("{}: the backend refused the reservation: {e}", t.id),
             };
             if let Some(p) = weak.upgrade() {
                 p.set_status(msg.into());

@@ -446,3 +446,22 @@ fn the_locked_pin_screen_offers_the_reset_with_the_card_on_the_reader() {
     k.reply_card("verify", Err(CardFailure::wrong_pin(0)));
     assert!(k.view().services.is_empty());
 }
+
+#[test]
+fn a_kiosk_out_of_paper_or_cash_still_resets_pins() {
+    let mut k = K::new();
+    k.ev(Event::PrinterStatus(PrinterEvent::Ready(false)));
+    assert_eq!(k.screen(), ScreenId::OutOfService);
+    let offered: Vec<_> = k.view().services.iter().map(|c| (c.id.clone(), c.enabled)).collect();
+    assert_eq!(offered, [("pin-reset".to_string(), true)], "certificates are not offered, the reset is");
+    reach_open(&mut k, ResetCredential::AuthPin);
+
+    // Outside the reset hours (or with a wrong clock) the out-of-service screen offers nothing.
+    let mut cfg = SessionConfig { kiosk_id: "K1".into(), ..SessionConfig::default() };
+    cfg.pin_reset.opens = time::Time::from_hms(6, 30, 0).unwrap();
+    cfg.pin_reset.closes = time::Time::from_hms(9, 0, 0).unwrap();
+    let mut k = K::with(cfg);
+    k.ev(Event::PrinterStatus(PrinterEvent::Ready(false)));
+    assert_eq!(k.screen(), ScreenId::OutOfService);
+    assert!(k.view().services.is_empty());
+}
