@@ -2,6 +2,7 @@
 //! the printer and cash unit, and the demo world generator.
 #![forbid(unsafe_code)]
 
+pub mod backend_proxy;
 pub mod card;
 pub mod cash;
 pub mod lab;

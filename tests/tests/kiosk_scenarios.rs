@@ -269,3 +269,13 @@ fn household_juminhyo() {
     assert_eq!(text.matches("住民となった年月日").count(), 2, "two persons: {text}");
     assert_eq!(r["net_yen"], 200, "one copy, whatever the number of people on it");
 }
+
+#[test]
+fn backend_refuses_then_slow() {
+    let (r, out) = run("backend-refuses-then-slow");
+    // The refused visit left nothing behind; the slow one printed.
+    assert_eq!(printed(&out).len(), 1);
+    assert_eq!(r["issuances"].as_array().map(Vec::len), Some(1), "{}", r["issuances"]);
+    let screens = r["screens"].to_string();
+    assert!(screens.contains("\"failure\"") && screens.contains("take-documents"), "{screens}");
+}

@@ -23,7 +23,10 @@ fn every_shipped_scenario_casts_against_the_demo_world() {
         .collect();
 
     let files = scenario::shipped(&shipped_dir()).expect("tests/scenarios");
-    assert!(files.len() >= 25, "the kiosk issue's twelve, the PIN reset's, the phones' and the household's: {files:?}");
+    assert!(
+        files.len() >= 26,
+        "the kiosk issue's twelve, the PIN reset's, the phones', the household's and the fault proxy's: {files:?}"
+    );
     for file in &files {
         let s = scenario::load(file).unwrap_or_else(|e| panic!("{e}"));
         let cast = scenario::cast(&s, &world).unwrap_or_else(|e| panic!("{e}"));

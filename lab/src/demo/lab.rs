@@ -11,6 +11,8 @@ pub(super) struct Lab {
     pub(super) pcscd: Pcscd,
     pub(super) printer: PrinterProcess,
     pub(super) backend: std::cell::RefCell<BackendProcess>,
+    /// Between the kiosk and the backend when the scenario slows it or has it refuse a request.
+    pub(super) proxy: Option<BackendProxy>,
     pub(super) cash: SharedSimCash,
 }
 
@@ -45,7 +47,17 @@ impl Lab {
         let printer = PrinterProcess::start(&sim, &out.join("lab"), 115_200, &[])?;
         let backend = BackendProcess::start(&sibling("madoguchi-backend")?, &world, &out.join("backend"), KIOSK_ID)?;
         let backend = std::cell::RefCell::new(backend);
-        Ok(Lab { out, world, sim, pcscd, printer, backend, cash: SharedSimCash::default() })
+        Ok(Lab { out, world, sim, pcscd, printer, backend, proxy: None, cash: SharedSimCash::default() })
+    }
+
+    /// Puts the fault proxy between the kiosk and the backend (before the kiosk's configuration
+    /// is written, which then names the proxy's address).
+    pub(super) fn start_fault_proxy(&mut self) -> Result<(), DemoError> {
+        let backend = self.backend.borrow();
+        let proxy = BackendProxy::start(&backend.url, &backend.dir.join("keys"), &backend.kiosk_dir)?;
+        drop(backend);
+        self.proxy = Some(proxy);
+        Ok(())
     }
 
     /// Puts a card or phone on a reader. The simulator writes tries left back into its
@@ -85,7 +97,7 @@ impl Lab {
              [printer]\nport = \"{port}\"\nbaud = 115200\nflow_control = \"none\"\n\n\
              [gpio]\nchip = \"simulated\"\ncard_slot_lamp = 17\nstatus_lamp = 27\nchime = 22\ndoor_switch = 23\n\
              operator_key = 24\n\n[cash]\ndevice = \"simulated\"\n",
-            url = backend.url,
+            url = self.proxy.as_ref().map_or(backend.url.as_str(), BackendProxy::url),
             ca = q(&k.join("server-ca.cert.pem")),
             cert = q(&k.join("client.cert.pem")),
             key_file = q(&k.join("client.key.pem")),

@@ -28,6 +28,7 @@ use crate::scenario::{self, Amount, Cast, Insert, Person, Role, Scenario, Step, 
 use madoguchi_drivers::gpio::Output;
 use madoguchi_firmware::config::KioskConfig;
 use madoguchi_firmware::kiosk::{Kiosk, KioskClock};
+use madoguchi_sim::backend_proxy::BackendProxy;
 use madoguchi_sim::cash::SharedSimCash;
 use madoguchi_sim::lab::{BackendProcess, CardProcess, LabError, Pcscd, PrinterProcess};
 use madoguchi_ui::{Screen, Ui, ViewModel};
@@ -140,7 +141,15 @@ fn inside(args: &DemoArgs) -> Result<bool, DemoError> {
     let shipped = args.scenarios_dir.clone().unwrap_or_else(default_scenarios_dir);
     let file = scenario::find(name, &shipped)?;
     let sc = scenario::load(&file)?;
-    let lab = Lab::start(args)?;
+    let mut lab = Lab::start(args)?;
+    // Only a scenario that slows the backend or has it refuse a request puts the fault proxy on
+    // the kiosk's way to it; every other run talks to the backend directly.
+    let faults = sc.steps.iter().any(|s| {
+        matches!(s.action, StepAction::Backend(scenario::BackendFault::Slow(_) | scenario::BackendFault::Reject(_)))
+    });
+    if faults {
+        lab.start_fault_proxy()?;
+    }
     let cast = scenario::cast(&sc, &lab.world)?;
     let cfg = lab.kiosk_config()?;
     let mut runner = Runner::new(&lab, &cfg, &sc, cast)?;

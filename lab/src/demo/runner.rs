@@ -262,6 +262,10 @@ impl<'a> Runner<'a> {
         }
     }
 
+    fn fault_proxy(&self) -> Result<&BackendProxy, String> {
+        self.lab.proxy.as_ref().ok_or_else(|| "the lab started no fault proxy for this run".to_string())
+    }
+
     pub(super) fn person(&self, role: Role) -> Result<&Person, String> {
         match role {
             Role::Resident => Ok(&self.cast.resident),
@@ -373,12 +377,23 @@ impl<'a> Runner<'a> {
             }
             StepAction::Backend(scenario::BackendFault::Up) => {
                 self.lab.backend.borrow_mut().restart().map_err(|e| e.to_string())?;
+                if let Some(proxy) = &self.lab.proxy {
+                    proxy.slow(Duration::ZERO);
+                }
                 self.settle(limit);
                 Ok(())
             }
-            StepAction::Backend(fault) => Err(format!(
-                "backend fault `{fault}` needs a fault-injecting proxy this runner does not have yet (down and up work)"
-            )),
+            StepAction::Backend(scenario::BackendFault::Slow(by)) => {
+                self.fault_proxy()?.slow(*by);
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::Backend(scenario::BackendFault::Reject(code)) => {
+                let code = madoguchi_api::ErrorCode::parse(code).ok_or_else(|| format!("no error code `{code}`"))?;
+                self.fault_proxy()?.reject_next(code);
+                self.settle(limit);
+                Ok(())
+            }
             StepAction::Advance(by) => {
                 self.kiosk.clock_mut().advance(*by);
                 self.kiosk.tick();

@@ -399,9 +399,12 @@ fn backend(s: &str, line: usize, key: &str) -> Result<BackendFault, ScenarioErro
         return duration(&Node::Str(d.to_string()), line, key).map(BackendFault::Slow);
     }
     if let Some(code) = s.strip_prefix("reject:") {
-        let ok = !code.is_empty() && code.chars().all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_');
-        if !ok {
-            return Err(invalid(line, key, format!("{code:?} is not an error code (e.g. reject:session_expired)")));
+        if madoguchi_api::ErrorCode::parse(code).is_none() {
+            return Err(invalid(
+                line,
+                key,
+                format!("{code:?} is not an error code of backend/README.md (e.g. reject:session_expired)"),
+            ));
         }
         return Ok(BackendFault::Reject(code.to_string()));
     }

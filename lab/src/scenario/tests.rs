@@ -231,13 +231,14 @@ fn placeholders_must_exist_and_have_their_person() {
 
 #[test]
 fn bad_values_are_refused_where_they_are() {
-    let cases: [(&str, usize, &str); 22] = [
+    let cases: [(&str, usize, &str); 23] = [
         ("[[step]]\nprinter = \"smoke\"\n", 4, "step.printer"),
         ("[[step]]\nprinter = \"jam@page=0\"\n", 4, "step.printer"),
         ("[[step]]\nprinter = \"jam@sheet=2\"\n", 4, "step.printer"),
         ("[[step]]\nprinter = \"clear@job\"\n", 4, "step.printer"),
         ("[[step]]\nbackend = \"sideways\"\n", 4, "step.backend"),
         ("[[step]]\nbackend = \"reject:Bad Code\"\n", 4, "step.backend"),
+        ("[[step]]\nbackend = \"reject:no_such_code\"\n", 4, "step.backend"),
         ("[[step]]\nexpect_screen = \"pin_entry\"\n", 4, "step.expect_screen"),
         ("[[step]]\nexpect_tries_left = 9\n", 4, "step.expect_tries_left"),
         ("[[step]]\nexpect_tries_left = \"3\"\n", 4, "step.expect_tries_left"),
@@ -595,6 +596,7 @@ fn shipped_scenarios_parse_and_say_everything() {
     let want = [
         "android-phone",
         "backend-down-refund",
+        "backend-refuses-then-slow",
         "card-pulled-mid-session",
         "english-resident",
         "expired-certificate",
