@@ -195,6 +195,53 @@ pub async fn import_crl(db: &Db, anchors: &TrustAnchors, der: &[u8], source: &st
     Ok((crl.issuer(), crl.entries().len()))
 }
 
+/// Erases the payloads of documents whose outcome is older than `retention_days` (they hold the
+/// resident's data, possibly the 個人番号; what printed paper needs later is the number, the
+/// verification code and `payload_sha256`, which stay). Issuances still waiting for an outcome
+/// are never touched. Audited with the count. Returns the number erased.
+pub async fn erase_payloads(db: &Db, retention_days: i64, now_ms: i64) -> Result<u64, sqlx::Error> {
+    if retention_days <= 0 {
+        return Ok(0);
+    }
+    let cutoff = now_ms - retention_days * 86_400_000;
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE issuances SET payload = '', payload_erased_at = $1
+         WHERE status <> 'issued' AND outcome_at IS NOT NULL AND outcome_at < $2 AND payload_erased_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n > 0 {
+        audit::append(
+            &mut tx,
+            &Entry::new(
+                "system",
+                "payload.erased",
+                "issuances",
+                json!({ "count": n, "outcome_before": crate::db::rfc3339(cutoff), "retention_days": retention_days }),
+            ),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Erases expired payloads hourly until the process ends.
+pub async fn payload_eraser(ctx: crate::flow::Ctx) {
+    loop {
+        match erase_payloads(&ctx.db, ctx.config.payload_retention_days, now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("erased {n} document payload(s) past payload_retention_days"),
+            Err(e) => log::warn!("payload erasure failed: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // load-world: imports the demo world's registry.json with the one registry schema (registry.rs).
 
