@@ -284,3 +284,34 @@ where
         .await?;
     Ok(())
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn level(tx: &mut WriteTx) -> i64 {
+        sqlx::query("PRAGMA synchronous").fetch_one(&mut **tx).await.unwrap().get::<i64, _>(0)
+    }
+
+    /// SQLite can change `synchronous` only outside a transaction: a durable transaction sets
+    /// FULL (2) on its connection before it begins, an ordinary one the configured level again.
+    #[tokio::test]
+    async fn paper_transactions_commit_with_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            database: format!("sqlite://{}", dir.path().join("t.db").display()),
+            sqlite_synchronous: "normal".into(),
+            db_max_connections: 1,
+            ..Default::default()
+        };
+        let db = Db::connect(&config).await.unwrap();
+        db.migrate().await.unwrap();
+        let mut tx = db.begin_durable().await.unwrap();
+        assert_eq!(level(&mut tx).await, 2, "FULL");
+        tx.commit().await.unwrap();
+        // The same (only) connection: back to the configured level.
+        let mut tx = db.begin_write().await.unwrap();
+        assert_eq!(level(&mut tx).await, 1, "NORMAL");
+        tx.rollback().await.unwrap();
+    }
+}

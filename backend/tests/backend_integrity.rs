@@ -138,3 +138,36 @@ fn a_checkpoint_handed_out_catches_rows_removed_from_the_end_of_the_chain() {
     assert_eq!(out.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not signed by this backend"), "{out:?}");
 }
+
+#[test]
+fn a_link_names_one_certificate_and_another_under_the_same_serial_is_refused() {
+    let d = Deployment::new(None, "");
+    let server = d.start();
+    d.open_all_hours(&server);
+    let kdir = d.enroll_kiosk("K304", "store A");
+    rt().block_on(async {
+        let pool = d.db().await;
+        let mut k = Kiosk::new(&server, &kdir);
+        let me = card("R0001");
+        // The link is what load-world recorded: the card authenticates.
+        k.login(&me).await;
+        // The stored link now names another certificate with the same issuer key and serial
+        // (a mis-issued or substituted one): the presented certificate is not the linked one.
+        let n = sqlx::query("UPDATE cert_links SET fingerprint = $1 WHERE fingerprint = $2")
+            .bind("00".repeat(32))
+            .bind(me.fingerprint())
+            .execute(&pool)
+            .await
+            .unwrap()
+            .rows_affected();
+        assert_eq!(n, 1);
+        let (sid, ch) = k.challenge().await;
+        let r = k.authenticate_raw(&sid, &me.cert, &me.sign(&ch)).await;
+        assert_eq!(r.code().as_deref(), Some("certificate_unlinked"), "{:?}", r.json());
+        pool.close().await;
+    });
+    // load-world refuses to move a link to another certificate, and changes nothing.
+    let out = cli(&d.config, &["load-world", world().to_str().unwrap()]);
+    assert!(!out.status.success());
+    assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to link"), "{out:?}");
+}
