@@ -119,7 +119,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("listen", "\"127.0.0.1:8443\"", "kiosk and administrator API: HTTPS, client certificate required"),
     ("public_listen", "\"127.0.0.1:8444\"", "public HTTPS without client certificates, only `/v1/verify/…` and `/v1/openapi.json`; `\"\"` turns it off"),
     ("verify_base_url", "\"https://127.0.0.1:8444/v1/verify\"", "base of the verification URL printed as a QR code on each document"),
-    ("keys_dir", "\"keys\"", "kiosk CA, server CA and certificate, Ed25519 signing key (`init` creates them)"),
+    ("keys_dir", "\"keys\"", "kiosk CA, server CA and certificate, Ed25519 signing key, verify-code key (`init` creates them)"),
     ("server_names", "[\"localhost\", \"127.0.0.1\"]", "names and addresses in the server certificate (used by `init`)"),
     ("jpki_anchors_dir", "\"anchors\"", "pinned JPKI CA certificates (DER/PEM files)"),
     ("allow_test_anchors", "false", "accept JPKI test-environment anchors and certificates (demo world)"),
