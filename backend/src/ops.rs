@@ -269,3 +269,67 @@ pub async fn install_card_management_key(db: &Db, world: &Path, dest: &Path) -> 
     .map_err(e("audit"))?;
     Ok(Some(public))
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn issuance(db: &Db, number: &str, status: &str, outcome_at: Option<i64>) {
+        sqlx::query(
+            "INSERT INTO issuances (number, session_id, kiosk_id, store, resident_id, cert_fingerprint, municipality_code, document, copies,
+             fee_yen, total_yen, payment_reference, idempotency_key, request_hash, payload, payload_sha256, holder_name, issued_at,
+             local_date, status, outcome_at, refund_yen, refund_state)
+             VALUES ($1, 's', 'K1', 'store', 'R0001', 'fp', '132217', 'juminhyo', 1, 200, 200, 'cash', $1, 'h',
+             '{\"my_number\":\"123456789012\"}', 'sha', 'name', 0, '2026-01-01', $2, $3, 0, 'none')",
+        )
+        .bind(number.to_string())
+        .bind(status.to_string())
+        .bind(outcome_at)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+
+    /// Payloads past the retention after their outcome are erased (once, audited); recent ones
+    /// and issuances still waiting for an outcome keep theirs; the SHA-256 stays.
+    #[tokio::test]
+    async fn payloads_are_erased_after_the_retention_and_only_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config {
+            database: format!("sqlite://{}", dir.path().join("t.db").display()),
+            ..Default::default()
+        };
+        let db = Db::connect(&config).await.unwrap();
+        db.migrate().await.unwrap();
+        let day = 86_400_000i64;
+        let now = 400 * day;
+        issuance(&db, "old-printed", "printed", Some(now - 91 * day)).await;
+        issuance(&db, "old-voided", "voided", Some(now - 200 * day)).await;
+        issuance(&db, "recent", "printed", Some(now - 89 * day)).await;
+        issuance(&db, "waiting", "issued", None).await;
+        assert_eq!(erase_payloads(&db, 0, now).await.unwrap(), 0, "0 keeps everything");
+        assert_eq!(erase_payloads(&db, 90, now).await.unwrap(), 2);
+        let rows: Vec<(String, String, String, Option<i64>)> =
+            sqlx::query("SELECT number, payload, payload_sha256, payload_erased_at FROM issuances ORDER BY number")
+                .fetch_all(&db.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect();
+        for (number, payload, sha, erased) in rows {
+            let old = number.starts_with("old");
+            assert_eq!(payload.is_empty(), old, "{number}");
+            assert_eq!(erased.is_some(), old, "{number}");
+            assert_eq!(sha, "sha", "{number}: the hash stays");
+        }
+        assert_eq!(erase_payloads(&db, 90, now).await.unwrap(), 0, "once");
+        let audited: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'payload.erased'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(audited, 1);
+        assert!(crate::audit::verify(&db.pool).await.unwrap().ok);
+    }
+}

@@ -236,6 +236,13 @@ fn replay(ctx: &Context, r: &AnyRow, hash: &str) -> Result<(IssuanceReply, bool)
             "already used by this kiosk for a different request (or another session)",
         ));
     }
+    // Erased after `payload_retention_days` (only ever after an outcome): nothing to sign.
+    if r.get::<String, _>(8).is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::OutcomeAlreadyRecorded,
+            "this issuance's outcome was recorded and its document erased after the retention period",
+        ));
+    }
     Ok((reply_from(ctx, r), true))
 }
 
