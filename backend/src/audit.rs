@@ -255,6 +255,29 @@ pub async fn check_checkpoints(pool: &Pool, checkpoints: &[Checkpoint]) -> Resul
     Ok(problems)
 }
 
+/// The checkpoints stored in the database, read with the backend's public key: the good ones,
+/// and a problem for each whose signature or form is wrong (a forged or changed row).
+pub async fn stored_checkpoints(
+    pool: &Pool,
+    public: &PublicKey,
+) -> Result<(Vec<Checkpoint>, Vec<String>), sqlx::Error> {
+    let rows = sqlx::query("SELECT seq, signed FROM audit_checkpoints ORDER BY seq, at").fetch_all(pool).await?;
+    let mut good = Vec::new();
+    let mut problems = Vec::new();
+    for r in rows {
+        let (seq, signed): (i64, String) = (r.get(0), r.get(1));
+        let read = serde_json::from_str::<SignedBlob>(&signed)
+            .map_err(|e| CheckpointError::Format(e.to_string()))
+            .and_then(|b| read_checkpoint(public, &b));
+        match read {
+            Ok(cp) if cp.seq == seq => good.push(cp),
+            Ok(cp) => problems.push(format!("stored checkpoint of row {seq} signs row {} (changed)", cp.seq)),
+            Err(e) => problems.push(format!("stored checkpoint of row {seq}: {e}")),
+        }
+    }
+    Ok((good, problems))
+}
+
 /// [`verify`], plus the checkpoints handed out.
 pub async fn verify_with(pool: &Pool, checkpoints: &[Checkpoint]) -> Result<Verification, sqlx::Error> {
     let mut v = verify(pool).await?;

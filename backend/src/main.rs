@@ -447,20 +447,38 @@ async fn run(cli: Cli, config: Option<Config>) -> Result<ExitCode, String> {
         Command::Audit(AuditCmd::Verify { checkpoint, public_key }) => {
             let config = config.expect("config");
             let mut checkpoints = Vec::new();
-            if !checkpoint.is_empty() {
-                let pk_path =
-                    public_key.unwrap_or_else(|| Keys::new(&config.keys_dir).path(madoguchi_backend::pki::SIGNING_PUB));
-                let public = madoguchi_api::PublicKey::load(&pk_path).map_err(|e| e.to_string())?;
+            let pk_path =
+                public_key.unwrap_or_else(|| Keys::new(&config.keys_dir).path(madoguchi_backend::pki::SIGNING_PUB));
+            // Without the public key only the chain itself can be walked (files need it).
+            let public = match madoguchi_api::PublicKey::load(&pk_path) {
+                Ok(p) => Some(p),
+                Err(e) if checkpoint.is_empty() => {
+                    eprintln!("warning: stored checkpoints not checked: {e}");
+                    None
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            if let Some(public) = &public {
                 for f in &checkpoint {
                     let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
                     let blob: madoguchi_api::SignedBlob = serde_json::from_str(&text)
                         .map_err(|e| format!("{}: not a checkpoint file: {e}", f.display()))?;
                     checkpoints
-                        .push(audit::read_checkpoint(&public, &blob).map_err(|e| format!("{}: {e}", f.display()))?);
+                        .push(audit::read_checkpoint(public, &blob).map_err(|e| format!("{}: {e}", f.display()))?);
                 }
             }
             let db = app::open_db(&config).await?;
-            let v = audit::verify_with(&db.pool, &checkpoints).await.map_err(|e| e.to_string())?;
+            // The checkpoints stored in the database count too (unless they were removed as well).
+            let mut stored_problems = Vec::new();
+            if let Some(public) = &public {
+                let (stored, problems) =
+                    audit::stored_checkpoints(&db.pool, public).await.map_err(|e| e.to_string())?;
+                checkpoints.extend(stored);
+                stored_problems = problems;
+            }
+            let mut v = audit::verify_with(&db.pool, &checkpoints).await.map_err(|e| e.to_string())?;
+            v.problems.extend(stored_problems);
+            v.ok = v.problems.is_empty();
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
             if !v.ok {
                 return Ok(ExitCode::from(3));

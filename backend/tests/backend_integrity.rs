@@ -83,6 +83,9 @@ fn the_public_listener_limits_each_source_and_counts_rejections_without_chaining
             0
         );
         assert!(madoguchi_backend::audit::verify(&pool).await.unwrap().ok);
+        // Shutdown also signed a checkpoint of the head, the summary included.
+        let head = count(&pool, "SELECT seq FROM audit_head WHERE id = 1").await;
+        assert_eq!(count(&pool, "SELECT MAX(seq) FROM audit_checkpoints").await, head);
         pool.close().await;
     });
 }
@@ -116,7 +119,15 @@ fn a_checkpoint_handed_out_catches_rows_removed_from_the_end_of_the_chain() {
             .execute(&pool)
             .await
             .unwrap();
-        // So are the stored checkpoints (they are in the same database).
+        pool.close().await;
+    });
+    // The checkpoints stored in the database give it away...
+    let out = cli(&d.config, &["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(3), "{}", String::from_utf8_lossy(&out.stdout));
+    assert!(String::from_utf8_lossy(&out.stdout).contains("truncated"));
+    rt().block_on(async {
+        let pool = d.db().await;
+        // ... unless they are removed too (they are in the same database).
         sqlx::query("DELETE FROM audit_checkpoints").execute(&pool).await.unwrap();
         pool.close().await;
     });
