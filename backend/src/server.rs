@@ -374,7 +374,7 @@ pub(crate) async fn catalog(State(app): State<AppState>) -> Result<Json<SignedBl
 
 /// The requesting kiosk's store's settlement for one day (JST).
 #[utoipa::path(get, path = "/v1/settlement", tag = "ledger",
-    params(("date" = String, Query, description = "YYYY-MM-DD")),
+    params(("date" = Option<String>, Query, description = "YYYY-MM-DD (JST); default: today")),
     responses((status = 200, body = SettlementReply), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub(crate) async fn settlement(
     State(app): State<AppState>,
