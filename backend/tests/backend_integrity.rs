@@ -78,6 +78,10 @@ fn the_public_listener_limits_each_source_and_counts_rejections_without_chaining
                 .sum::<i64>()
         };
         assert_eq!((n("verification_failed"), n("rate_limited")), (5, 8), "{detail}");
+        // Counted under the route templates, not as unknown paths.
+        let routes: Vec<&str> =
+            detail["counts"].as_array().unwrap().iter().map(|c| c["route"].as_str().unwrap()).collect();
+        assert!(routes.iter().all(|r| r.starts_with("/v1/")), "{detail}");
         assert_eq!(
             count(&pool, "SELECT COUNT(*) FROM audit_log WHERE actor = 'public' AND action = 'request.rejected'").await,
             0
