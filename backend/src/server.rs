@@ -593,3 +593,17 @@ pub async fn sweeper(ctx: Ctx) {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn what_a_caller_sent_is_stored_bounded_on_a_character_boundary() {
+        assert_eq!(bounded("/v1/x", 256), "/v1/x");
+        let long = "住".repeat(300);
+        let b = bounded(&long, 256);
+        assert_eq!(b.chars().count(), 257, "256 characters and the ellipsis");
+        assert!(b.ends_with('…'));
+    }
+}
