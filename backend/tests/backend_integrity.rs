@@ -186,3 +186,37 @@ fn a_link_names_one_certificate_and_another_under_the_same_serial_is_refused() {
     assert!(!out.status.success());
     assert!(String::from_utf8_lossy(&out.stderr).contains("refusing to link"), "{out:?}");
 }
+
+/// Without a shutdown, the counts and the checkpoints are written on their intervals.
+#[test]
+fn counts_and_checkpoints_are_written_on_their_intervals() {
+    let d = Deployment::new(None, "public_rejection_flush_s = 1\naudit_checkpoint_interval_s = 1\n");
+    let server = d.start();
+    let kdir = d.enroll_kiosk("K305", "store A");
+    rt().block_on(async {
+        let pool = d.db().await;
+        let mut anon = madoguchi_api::client::Client::new(
+            server.public_url.as_ref().unwrap(),
+            madoguchi_api::client::client_config(&kdir, false).unwrap(),
+        )
+        .unwrap();
+        let r = anon.get("/v1/verify/20990101-0000000000?code=222222222222").await.unwrap();
+        assert_eq!(r.code().as_deref(), Some("verification_failed"));
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(60);
+        loop {
+            let summaries =
+                count(&pool, "SELECT COUNT(*) FROM audit_log WHERE action = 'request.rejected.summary'").await;
+            let head = count(&pool, "SELECT seq FROM audit_head WHERE id = 1").await;
+            let checkpointed = count(&pool, "SELECT COALESCE(MAX(seq), 0) FROM audit_checkpoints").await;
+            if summaries == 1 && checkpointed == head {
+                break;
+            }
+            assert!(
+                std::time::Instant::now() < deadline,
+                "summaries {summaries}, head {head}, checkpoint {checkpointed}"
+            );
+            tokio::time::sleep(std::time::Duration::from_millis(200)).await;
+        }
+        pool.close().await;
+    });
+}
