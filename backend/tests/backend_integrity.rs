@@ -3,6 +3,8 @@
 
 mod common;
 
+use base64::engine::general_purpose::STANDARD as B64;
+use base64::Engine;
 use common::*;
 use serde_json::Value;
 use sqlx::Row;
@@ -157,6 +159,13 @@ fn a_checkpoint_handed_out_catches_rows_removed_from_the_end_of_the_chain() {
 #[test]
 fn a_link_names_one_certificate_and_another_under_the_same_serial_is_refused() {
     let d = Deployment::new(None, "");
+    // PIN resets on: their session's open checks the link the same way.
+    let key = ed25519_dalek::SigningKey::from_bytes(&[0x5a; 32]);
+    {
+        use ed25519_dalek::pkcs8::EncodePrivateKey;
+        let pem = key.to_pkcs8_pem(ed25519_dalek::pkcs8::spki::der::pem::LineEnding::LF).unwrap();
+        std::fs::write(d.path("keys/card-management-key.pem"), pem.as_bytes()).unwrap();
+    }
     let server = d.start();
     d.open_all_hours(&server);
     let kdir = d.enroll_kiosk("K304", "store A");
@@ -164,8 +173,15 @@ fn a_link_names_one_certificate_and_another_under_the_same_serial_is_refused() {
         let pool = d.db().await;
         let mut k = Kiosk::new(&server, &kdir);
         let me = card("R0001");
-        // The link is what load-world recorded: the card authenticates.
+        // The link is what load-world recorded: the card authenticates, and a reset gets as far
+        // as the reservation.
         k.login(&me).await;
+        let open = |k: &mut Kiosk| {
+            let body = serde_json::json!({"credential": "auth-pin", "auth_certificate": B64.encode(&me.cert)});
+            let mut c = Kiosk::new(&server, &k.dir);
+            async move { c.call("POST", "/v1/pin-reset/sessions", "/v1/pin-reset/sessions", Some(body)).await }
+        };
+        assert_eq!(open(&mut k).await.code().as_deref(), Some("reset_not_reserved"));
         // The stored link now names another certificate with the same issuer key and serial
         // (a mis-issued or substituted one): the presented certificate is not the linked one.
         let n = sqlx::query("UPDATE cert_links SET fingerprint = $1 WHERE fingerprint = $2")
@@ -179,6 +195,7 @@ fn a_link_names_one_certificate_and_another_under_the_same_serial_is_refused() {
         let (sid, ch) = k.challenge().await;
         let r = k.authenticate_raw(&sid, &me.cert, &me.sign(&ch)).await;
         assert_eq!(r.code().as_deref(), Some("certificate_unlinked"), "{:?}", r.json());
+        assert_eq!(open(&mut k).await.code().as_deref(), Some("certificate_unlinked"));
         pool.close().await;
     });
     // load-world refuses to move a link to another certificate, and changes nothing.
