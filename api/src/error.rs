@@ -86,6 +86,7 @@ error_codes! {
     ResetUnavailable = ("reset_unavailable", 503, "PIN resets are off: the backend has no card-management key (`card_management_key`, or `load-world` of a world with `pki/card-management-key.pem`)."),
     // verification
     VerificationFailed = ("verification_failed", 404, "No genuine document with this number and code (the reply never says which was wrong)."),
+    RateLimited = ("rate_limited", 429, "Too many requests from this address on the public listener (`public_rate_per_s`, `public_burst`); retry after `Retry-After` seconds."),
     // storage
     DatabaseBusy = ("database_busy", 503, "The database is locked or overloaded; retry later. Nothing was changed."),
     DatabaseUnavailable = ("database_unavailable", 503, "The database cannot be reached. Nothing was changed."),

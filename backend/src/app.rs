@@ -78,6 +78,7 @@ pub struct Running {
     pub addr: SocketAddr,
     pub public_addr: Option<SocketAddr>,
     pub ctx: Ctx,
+    public: Arc<crate::public::PublicGuard>,
     tasks: Vec<JoinHandle<()>>,
 }
 
@@ -85,6 +86,19 @@ impl Running {
     pub fn stop(&self) {
         for t in &self.tasks {
             t.abort();
+        }
+    }
+
+    /// Stops serving, then writes what is only in memory: the public listener's rejection
+    /// counts, and a signed checkpoint of the audit chain's head.
+    pub async fn shutdown(&self) {
+        self.stop();
+        if let Err(e) = self.public.flush(&self.ctx.db).await {
+            log::warn!("audit of the public listener's rejections failed at shutdown: {e}");
+        }
+        match crate::audit::checkpoint(&self.ctx.db, &self.ctx.key).await {
+            Ok(_) => log::info!("audit checkpoint signed"),
+            Err(e) => log::warn!("audit checkpoint at shutdown failed: {e}"),
         }
     }
 }
@@ -100,8 +114,13 @@ pub async fn start(config: Config) -> Result<Running, String> {
     let ctx = context(config).await?;
     let keys = Keys::new(&ctx.config.keys_dir);
     let reset_key = load_reset_key(&ctx.config)?;
-    let state =
-        AppState { ctx: ctx.clone(), creds: Arc::new(Credentials::new(ctx.config.credential_cache_ms)), reset_key };
+    let public = Arc::new(crate::public::PublicGuard::new(&ctx.config));
+    let state = AppState {
+        ctx: ctx.clone(),
+        creds: Arc::new(Credentials::new(ctx.config.credential_cache_ms)),
+        reset_key,
+        public: public.clone(),
+    };
     let listener =
         TcpListener::bind(&ctx.config.listen).await.map_err(|e| format!("listen {}: {e}", ctx.config.listen))?;
     let addr = listener.local_addr().map_err(|e| e.to_string())?;
@@ -123,5 +142,16 @@ pub async fn start(config: Config) -> Result<Running, String> {
         tasks.push(tokio::spawn(crate::tls::serve(l, tls, server::public_router(state.clone()), state.clone(), false)));
     }
     tasks.push(tokio::spawn(server::sweeper(ctx.clone())));
-    Ok(Running { addr, public_addr, ctx, tasks })
+    tasks.push(tokio::spawn(crate::public::flusher(
+        ctx.db.clone(),
+        public.clone(),
+        ctx.config.public_rejection_flush_s,
+    )));
+    tasks.push(tokio::spawn(crate::audit::checkpointer(
+        ctx.db.clone(),
+        ctx.key.clone(),
+        ctx.config.audit_checkpoint_interval_s,
+    )));
+    tasks.push(tokio::spawn(crate::ops::payload_eraser(ctx.clone())));
+    Ok(Running { addr, public_addr, ctx, public, tasks })
 }

@@ -4,8 +4,15 @@
 //! (each field length-prefixed) with `prev_hash_n = hash_{n-1}`; `audit_head` holds the tip.
 //! Changing any field of any row, removing a row in the middle or at the end, or reordering rows
 //! breaks the chain, and `audit verify` names the first row where it breaks.
+//!
+//! The chain alone cannot show that rows were removed from its end: its tip sits in the same
+//! database, so whoever can delete the tail can rewrite `audit_head` too. So the head is also
+//! signed with the backend's key as a *checkpoint* (every `audit_checkpoint_interval_s`, on
+//! shutdown, and on `audit export`), and checkpoints handed out (to the municipality) prove
+//! later that the chain reached that row with that hash: `audit verify --checkpoint FILE`.
 
 use crate::db::{now_ms, Pool, WriteTx};
+use madoguchi_api::{PublicKey, SignedBlob};
 use sha2::{Digest, Sha256};
 use sqlx::Row;
 
@@ -141,6 +148,142 @@ pub async fn verify(pool: &Pool) -> Result<Verification, sqlx::Error> {
         problems.push(format!("the head hash does not match row {last}"));
     }
     Ok(Verification { rows, ok: problems.is_empty(), problems })
+}
+
+/// What a checkpoint's signed payload says: the chain had `seq` rows and row `seq` had `hash`.
+#[derive(Debug, Clone, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Checkpoint {
+    /// Always [`CHECKPOINT_FORMAT`].
+    pub format: String,
+    pub seq: i64,
+    pub hash: String,
+    /// When it was made (RFC 3339).
+    pub at: String,
+}
+
+pub const CHECKPOINT_FORMAT: &str = "madoguchi-audit-checkpoint/1";
+
+/// Why a checkpoint file is not usable (distinct from the chain being broken).
+#[derive(Debug, thiserror::Error)]
+pub enum CheckpointError {
+    #[error("the checkpoint is not signed by this backend's key: {0}")]
+    Signature(#[from] madoguchi_api::SigningError),
+    #[error("the checkpoint is not a checkpoint: {0}")]
+    Format(String),
+}
+
+impl CheckpointError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            CheckpointError::Signature(_) => "signature",
+            CheckpointError::Format(_) => "format",
+        }
+    }
+}
+
+/// Signs the chain's current head and stores the checkpoint (unless the newest stored one is
+/// of the same head already). Returns the signed checkpoint.
+pub async fn checkpoint(db: &crate::db::Db, key: &crate::signing::BackendKey) -> Result<SignedBlob, sqlx::Error> {
+    let head = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1").fetch_one(&db.pool).await?;
+    let (seq, hash): (i64, String) = (head.get(0), head.get(1));
+    let at = now_ms();
+    let cp = Checkpoint { format: CHECKPOINT_FORMAT.into(), seq, hash: hash.clone(), at: crate::db::rfc3339(at) };
+    let blob = key.sign(&serde_json::to_string(&cp).expect("json"));
+    let newest = sqlx::query("SELECT seq FROM audit_checkpoints ORDER BY seq DESC, at DESC LIMIT 1")
+        .fetch_optional(&db.pool)
+        .await?
+        .map(|r| r.get::<i64, _>(0));
+    if newest != Some(seq) {
+        let _gate = db.write_gate().await;
+        sqlx::query("INSERT INTO audit_checkpoints (seq, hash, at, key_id, signed) VALUES ($1, $2, $3, $4, $5)")
+            .bind(seq)
+            .bind(hash)
+            .bind(at)
+            .bind(blob.key_id.clone())
+            .bind(serde_json::to_string(&blob).expect("json"))
+            .execute(&db.pool)
+            .await?;
+    }
+    Ok(blob)
+}
+
+/// Checks a checkpoint's signature with the backend's public key, then reads it.
+pub fn read_checkpoint(public: &PublicKey, blob: &SignedBlob) -> Result<Checkpoint, CheckpointError> {
+    let payload = public.verify(blob)?;
+    let cp: Checkpoint = serde_json::from_str(payload).map_err(|e| CheckpointError::Format(e.to_string()))?;
+    if cp.format != CHECKPOINT_FORMAT || cp.seq < 0 || cp.hash.len() != 64 {
+        return Err(CheckpointError::Format(format!("format {:?}, row {}", cp.format, cp.seq)));
+    }
+    Ok(cp)
+}
+
+/// Checkpoints every `audit_checkpoint_interval_s` until the process ends.
+pub async fn checkpointer(db: crate::db::Db, key: crate::signing::BackendKey, every_s: u64) {
+    loop {
+        tokio::time::sleep(std::time::Duration::from_secs(every_s)).await;
+        if let Err(e) = checkpoint(&db, &key).await {
+            log::warn!("audit checkpoint failed: {e}");
+        }
+    }
+}
+
+/// What the chain says against checkpoints (already signature-checked): each must name a row
+/// that is still there with the same hash. A missing row is truncation; another hash, a
+/// rewrite.
+pub async fn check_checkpoints(pool: &Pool, checkpoints: &[Checkpoint]) -> Result<Vec<String>, sqlx::Error> {
+    let head: i64 = sqlx::query("SELECT seq FROM audit_head WHERE id = 1").fetch_one(pool).await?.get(0);
+    let mut problems = Vec::new();
+    for cp in checkpoints.iter().filter(|c| c.seq > 0) {
+        let row = sqlx::query("SELECT hash FROM audit_log WHERE seq = $1").bind(cp.seq).fetch_optional(pool).await?;
+        match row.map(|r| r.get::<String, _>(0)) {
+            None => problems.push(format!(
+                "the checkpoint of {} says the chain had {} rows, but row {} is gone and the head says {head} (rows at the end removed: truncated)",
+                cp.at, cp.seq, cp.seq
+            )),
+            Some(h) if h != cp.hash => problems.push(format!(
+                "row {}: its hash differs from the checkpoint of {} (the chain was rewritten up to there)",
+                cp.seq, cp.at
+            )),
+            Some(_) if head < cp.seq => problems.push(format!(
+                "the head says {head} rows but the checkpoint of {} says {} (head rewritten: truncated)",
+                cp.at, cp.seq
+            )),
+            Some(_) => {}
+        }
+    }
+    Ok(problems)
+}
+
+/// The checkpoints stored in the database, read with the backend's public key: the good ones,
+/// and a problem for each whose signature or form is wrong (a forged or changed row).
+pub async fn stored_checkpoints(
+    pool: &Pool,
+    public: &PublicKey,
+) -> Result<(Vec<Checkpoint>, Vec<String>), sqlx::Error> {
+    let rows = sqlx::query("SELECT seq, signed FROM audit_checkpoints ORDER BY seq, at").fetch_all(pool).await?;
+    let mut good = Vec::new();
+    let mut problems = Vec::new();
+    for r in rows {
+        let (seq, signed): (i64, String) = (r.get(0), r.get(1));
+        let read = serde_json::from_str::<SignedBlob>(&signed)
+            .map_err(|e| CheckpointError::Format(e.to_string()))
+            .and_then(|b| read_checkpoint(public, &b));
+        match read {
+            Ok(cp) if cp.seq == seq => good.push(cp),
+            Ok(cp) => problems.push(format!("stored checkpoint of row {seq} signs row {} (changed)", cp.seq)),
+            Err(e) => problems.push(format!("stored checkpoint of row {seq}: {e}")),
+        }
+    }
+    Ok((good, problems))
+}
+
+/// [`verify`], plus the checkpoints handed out.
+pub async fn verify_with(pool: &Pool, checkpoints: &[Checkpoint]) -> Result<Verification, sqlx::Error> {
+    let mut v = verify(pool).await?;
+    v.problems.extend(check_checkpoints(pool, checkpoints).await?);
+    v.ok = v.problems.is_empty();
+    Ok(v)
 }
 
 #[cfg(test)]

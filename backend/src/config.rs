@@ -57,6 +57,23 @@ pub struct Config {
     pub card_management_key: PathBuf,
     /// How long a PIN-reset reservation may be used after it was made (seconds).
     pub reservation_ttl_s: i64,
+    /// Public listener: requests per second each source (IPv4 address, IPv6 /64) may make on
+    /// average; beyond it `rate_limited` (429) and no database work.
+    pub public_rate_per_s: f64,
+    /// Public listener: requests a source may make at once before the rate applies.
+    pub public_burst: u32,
+    /// Public listener: sources tracked at most; beyond it new sources share one bucket, so a
+    /// flood from many addresses costs bounded memory.
+    pub public_max_sources: usize,
+    /// How often the public listener's rejections are written, counted, as one audit record
+    /// (seconds; also on shutdown).
+    pub public_rejection_flush_s: u64,
+    /// How often a signed checkpoint of the audit chain's head is stored (seconds; also on
+    /// shutdown); `audit export` hands the newest out.
+    pub audit_checkpoint_interval_s: u64,
+    /// Document payloads (they hold the resident's data, possibly the 個人番号) are erased
+    /// this many days after the outcome; the payload's SHA-256 stays (0: never erase).
+    pub payload_retention_days: i64,
 }
 
 impl Default for Config {
@@ -85,6 +102,12 @@ impl Default for Config {
             log: "info".into(),
             card_management_key: PathBuf::new(),
             reservation_ttl_s: 86_400,
+            public_rate_per_s: 5.0,
+            public_burst: 20,
+            public_max_sources: 100_000,
+            public_rejection_flush_s: 60,
+            audit_checkpoint_interval_s: 3600,
+            payload_retention_days: 90,
         }
     }
 }
@@ -96,7 +119,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("listen", "\"127.0.0.1:8443\"", "kiosk and administrator API: HTTPS, client certificate required"),
     ("public_listen", "\"127.0.0.1:8444\"", "public HTTPS without client certificates, only `/v1/verify/…` and `/v1/openapi.json`; `\"\"` turns it off"),
     ("verify_base_url", "\"https://127.0.0.1:8444/v1/verify\"", "base of the verification URL printed as a QR code on each document"),
-    ("keys_dir", "\"keys\"", "kiosk CA, server CA and certificate, Ed25519 signing key (`init` creates them)"),
+    ("keys_dir", "\"keys\"", "kiosk CA, server CA and certificate, Ed25519 signing key, verify-code key (`init` creates them)"),
     ("server_names", "[\"localhost\", \"127.0.0.1\"]", "names and addresses in the server certificate (used by `init`)"),
     ("jpki_anchors_dir", "\"anchors\"", "pinned JPKI CA certificates (DER/PEM files)"),
     ("allow_test_anchors", "false", "accept JPKI test-environment anchors and certificates (demo world)"),
@@ -115,6 +138,12 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("log", "\"info\"", "log filter (`RUST_LOG` wins)"),
     ("card_management_key", "\"\"", "Ed25519 card-management key (PKCS#8 PEM) that authorises PIN resets; `\"\"` = `card-management-key.pem` in `keys_dir`, where `load-world` copies the world's; without it resets answer `reset_unavailable`"),
     ("reservation_ttl_s", "86400", "how long a PIN-reset reservation lasts after it was made, seconds"),
+    ("public_rate_per_s", "5.0", "public listener: average requests per second per source (IPv4 address, IPv6 /64); beyond it `rate_limited` (429)"),
+    ("public_burst", "20", "public listener: requests a source may make at once before the rate applies"),
+    ("public_max_sources", "100000", "public listener: sources tracked; beyond it new sources share one bucket (bounded memory)"),
+    ("public_rejection_flush_s", "60", "the public listener's rejections are audited as one record of counts this often (and on shutdown)"),
+    ("audit_checkpoint_interval_s", "3600", "how often a signed checkpoint of the audit chain's head is stored (and on shutdown); `audit export` hands it out"),
+    ("payload_retention_days", "90", "document payloads (resident data, maybe the 個人番号) are erased this many days after the outcome; their SHA-256 stays; 0 = keep"),
 ];
 
 #[derive(Debug, thiserror::Error)]
@@ -197,6 +226,24 @@ impl Config {
         }
         if !matches!(self.sqlite_synchronous.as_str(), "off" | "normal" | "full") {
             return bad("sqlite_synchronous", "must be off, normal or full");
+        }
+        if !(self.public_rate_per_s.is_finite() && self.public_rate_per_s > 0.0) {
+            return bad("public_rate_per_s", "must be a positive number");
+        }
+        if self.public_burst == 0 {
+            return bad("public_burst", "must be at least 1");
+        }
+        if self.public_max_sources == 0 {
+            return bad("public_max_sources", "must be at least 1");
+        }
+        if self.public_rejection_flush_s == 0 {
+            return bad("public_rejection_flush_s", "must be positive");
+        }
+        if self.audit_checkpoint_interval_s == 0 {
+            return bad("audit_checkpoint_interval_s", "must be positive");
+        }
+        if self.payload_retention_days < 0 {
+            return bad("payload_retention_days", "must be 0 (keep) or more");
         }
         if self.listen.parse::<std::net::SocketAddr>().is_err() {
             return bad("listen", "must be IP:PORT");

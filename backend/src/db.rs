@@ -51,6 +51,7 @@ impl std::ops::DerefMut for WriteTx {
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial schema", include_str!("../migrations/0001_init.sql")),
     (2, "PIN reset: card certificates, reservations, reset sessions", include_str!("../migrations/0002_pin_reset.sql")),
+    (4, "integrity: audit checkpoints, payload erasure", include_str!("../migrations/0004_integrity.sql")),
 ];
 
 #[derive(Clone)]
@@ -58,6 +59,9 @@ pub struct Db {
     pub pool: Pool,
     pub postgres: bool,
     gate: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
+    /// The configured SQLite `synchronous` level, which every write transaction sets again
+    /// (a durable one may have raised it on the same pooled connection).
+    synchronous: String,
 }
 
 impl Db {
@@ -90,13 +94,35 @@ impl Db {
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
         let gate = (!postgres).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        Ok(Db { pool, postgres, gate })
+        let synchronous = config.sqlite_synchronous.clone();
+        Ok(Db { pool, postgres, gate, synchronous })
     }
 
     /// A write transaction (see the module comment and [`WriteTx`]).
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
+        self.begin(false).await
+    }
+
+    /// A write transaction for the rows that make paper valid (an issuance, its outcome): its
+    /// commit is on disk before it returns, whatever `sqlite_synchronous` says (SQLite
+    /// `synchronous = FULL`, which can only be set outside a transaction; PostgreSQL
+    /// `synchronous_commit = on` even where the server turned it off).
+    pub async fn begin_durable(&self) -> Result<WriteTx, sqlx::Error> {
+        self.begin(true).await
+    }
+
+    async fn begin(&self, durable: bool) -> Result<WriteTx, sqlx::Error> {
         let gate = self.write_gate().await;
-        let tx = if self.postgres { self.pool.begin().await? } else { self.pool.begin_with("BEGIN IMMEDIATE").await? };
+        let tx = if self.postgres {
+            let mut tx = self.pool.begin().await?;
+            if durable {
+                sqlx::query("SET LOCAL synchronous_commit TO on").execute(&mut *tx).await?;
+            }
+            tx
+        } else {
+            let level = if durable { "full" } else { self.synchronous.as_str() };
+            self.pool.begin_with(format!("PRAGMA synchronous = {level}; BEGIN IMMEDIATE")).await?
+        };
         Ok(WriteTx { tx, _gate: gate })
     }
 
@@ -257,4 +283,35 @@ where
         .execute(ex)
         .await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn level(tx: &mut WriteTx) -> i64 {
+        sqlx::query("PRAGMA synchronous").fetch_one(&mut **tx).await.unwrap().get::<i64, _>(0)
+    }
+
+    /// SQLite can change `synchronous` only outside a transaction: a durable transaction sets
+    /// FULL (2) on its connection before it begins, an ordinary one the configured level again.
+    #[tokio::test]
+    async fn paper_transactions_commit_with_synchronous_full() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            database: format!("sqlite://{}", dir.path().join("t.db").display()),
+            sqlite_synchronous: "normal".into(),
+            db_max_connections: 1,
+            ..Default::default()
+        };
+        let db = Db::connect(&config).await.unwrap();
+        db.migrate().await.unwrap();
+        let mut tx = db.begin_durable().await.unwrap();
+        assert_eq!(level(&mut tx).await, 2, "FULL");
+        tx.commit().await.unwrap();
+        // The same (only) connection: back to the configured level.
+        let mut tx = db.begin_write().await.unwrap();
+        assert_eq!(level(&mut tx).await, 1, "NORMAL");
+        tx.rollback().await.unwrap();
+    }
 }

@@ -16,6 +16,7 @@ pub mod flow;
 pub mod openapi;
 pub mod ops;
 pub mod pki;
+pub mod public;
 pub mod registry;
 pub mod server;
 pub mod signing;

@@ -150,8 +150,23 @@ fn reservation_line(r: &madoguchi_api::v1::Reservation) -> String {
 
 #[derive(Subcommand)]
 enum AuditCmd {
-    /// Walk the hash chain; exit 3 if a row was changed or removed.
-    Verify,
+    /// Walk the hash chain; exit 3 if a row was changed or removed. With `--checkpoint`, also
+    /// exit 3 if the chain no longer reaches a checkpoint handed out (rows at the end removed).
+    Verify {
+        /// A checkpoint file from `audit export` (repeatable).
+        #[arg(long)]
+        checkpoint: Vec<PathBuf>,
+        /// The backend's public signing key (default: `signing.pub` in `keys_dir`).
+        #[arg(long)]
+        public_key: Option<PathBuf>,
+    },
+    /// Sign a checkpoint of the chain's head now and write it (to hand to the municipality:
+    /// `audit verify --checkpoint` proves later that no row up to it was removed).
+    Export {
+        /// Where to write it (default: standard output).
+        #[arg(long)]
+        out: Option<PathBuf>,
+    },
 }
 
 #[derive(clap::Args)]
@@ -318,7 +333,7 @@ async fn run(cli: Cli, config: Option<Config>) -> Result<ExitCode, String> {
             );
             wait_for_signal().await;
             log::info!("stopping");
-            running.stop();
+            running.shutdown().await;
         }
         Command::Kiosk(k) => {
             let config = config.expect("config");
@@ -415,10 +430,55 @@ async fn run(cli: Cli, config: Option<Config>) -> Result<ExitCode, String> {
                 None => eprintln!("the world has no pki/card-management-key.pem: PIN resets stay as they were"),
             }
         }
-        Command::Audit(AuditCmd::Verify) => {
+        Command::Audit(AuditCmd::Export { out }) => {
             let config = config.expect("config");
+            let key = Keys::new(&config.keys_dir).backend_key().map_err(|e| e.to_string())?;
             let db = app::open_db(&config).await?;
-            let v = audit::verify(&db.pool).await.map_err(|e| e.to_string())?;
+            let blob = audit::checkpoint(&db, &key).await.map_err(|e| e.to_string())?;
+            let text = serde_json::to_string_pretty(&blob).expect("json") + "\n";
+            match out {
+                Some(path) => {
+                    std::fs::write(&path, text).map_err(|e| format!("{}: {e}", path.display()))?;
+                    eprintln!("checkpoint written to {}", path.display());
+                }
+                None => print!("{text}"),
+            }
+        }
+        Command::Audit(AuditCmd::Verify { checkpoint, public_key }) => {
+            let config = config.expect("config");
+            let mut checkpoints = Vec::new();
+            let pk_path =
+                public_key.unwrap_or_else(|| Keys::new(&config.keys_dir).path(madoguchi_backend::pki::SIGNING_PUB));
+            // Without the public key only the chain itself can be walked (files need it).
+            let public = match madoguchi_api::PublicKey::load(&pk_path) {
+                Ok(p) => Some(p),
+                Err(e) if checkpoint.is_empty() => {
+                    eprintln!("warning: stored checkpoints not checked: {e}");
+                    None
+                }
+                Err(e) => return Err(e.to_string()),
+            };
+            if let Some(public) = &public {
+                for f in &checkpoint {
+                    let text = std::fs::read_to_string(f).map_err(|e| format!("{}: {e}", f.display()))?;
+                    let blob: madoguchi_api::SignedBlob = serde_json::from_str(&text)
+                        .map_err(|e| format!("{}: not a checkpoint file: {e}", f.display()))?;
+                    checkpoints
+                        .push(audit::read_checkpoint(public, &blob).map_err(|e| format!("{}: {e}", f.display()))?);
+                }
+            }
+            let db = app::open_db(&config).await?;
+            // The checkpoints stored in the database count too (unless they were removed as well).
+            let mut stored_problems = Vec::new();
+            if let Some(public) = &public {
+                let (stored, problems) =
+                    audit::stored_checkpoints(&db.pool, public).await.map_err(|e| e.to_string())?;
+                checkpoints.extend(stored);
+                stored_problems = problems;
+            }
+            let mut v = audit::verify_with(&db.pool, &checkpoints).await.map_err(|e| e.to_string())?;
+            v.problems.extend(stored_problems);
+            v.ok = v.problems.is_empty();
             println!("{}", serde_json::to_string_pretty(&v).expect("json"));
             if !v.ok {
                 return Ok(ExitCode::from(3));

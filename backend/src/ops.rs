@@ -195,6 +195,53 @@ pub async fn import_crl(db: &Db, anchors: &TrustAnchors, der: &[u8], source: &st
     Ok((crl.issuer(), crl.entries().len()))
 }
 
+/// Erases the payloads of documents whose outcome is older than `retention_days` (they hold the
+/// resident's data, possibly the 個人番号; what printed paper needs later is the number, the
+/// verification code and `payload_sha256`, which stay). Issuances still waiting for an outcome
+/// are never touched. Audited with the count. Returns the number erased.
+pub async fn erase_payloads(db: &Db, retention_days: i64, now_ms: i64) -> Result<u64, sqlx::Error> {
+    if retention_days <= 0 {
+        return Ok(0);
+    }
+    let cutoff = now_ms - retention_days * 86_400_000;
+    let mut tx = db.begin_write().await?;
+    let n = sqlx::query(
+        "UPDATE issuances SET payload = '', payload_erased_at = $1
+         WHERE status <> 'issued' AND outcome_at IS NOT NULL AND outcome_at < $2 AND payload_erased_at IS NULL",
+    )
+    .bind(now_ms)
+    .bind(cutoff)
+    .execute(&mut *tx)
+    .await?
+    .rows_affected();
+    if n > 0 {
+        audit::append(
+            &mut tx,
+            &Entry::new(
+                "system",
+                "payload.erased",
+                "issuances",
+                json!({ "count": n, "outcome_before": crate::db::rfc3339(cutoff), "retention_days": retention_days }),
+            ),
+        )
+        .await?;
+    }
+    tx.commit().await?;
+    Ok(n)
+}
+
+/// Erases expired payloads hourly until the process ends.
+pub async fn payload_eraser(ctx: crate::flow::Ctx) {
+    loop {
+        match erase_payloads(&ctx.db, ctx.config.payload_retention_days, now_ms()).await {
+            Ok(0) => {}
+            Ok(n) => log::info!("erased {n} document payload(s) past payload_retention_days"),
+            Err(e) => log::warn!("payload erasure failed: {e}"),
+        }
+        tokio::time::sleep(std::time::Duration::from_secs(3600)).await;
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // load-world: imports the demo world's registry.json with the one registry schema (registry.rs).
 
@@ -221,4 +268,68 @@ pub async fn install_card_management_key(db: &Db, world: &Path, dest: &Path) -> 
     .await
     .map_err(e("audit"))?;
     Ok(Some(public))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    async fn issuance(db: &Db, number: &str, status: &str, outcome_at: Option<i64>) {
+        sqlx::query(
+            "INSERT INTO issuances (number, session_id, kiosk_id, store, resident_id, cert_fingerprint, municipality_code, document, copies,
+             fee_yen, total_yen, payment_reference, idempotency_key, request_hash, payload, payload_sha256, holder_name, issued_at,
+             local_date, status, outcome_at, refund_yen, refund_state)
+             VALUES ($1, 's', 'K1', 'store', 'R0001', 'fp', '132217', 'juminhyo', 1, 200, 200, 'cash', $1, 'h',
+             '{\"my_number\":\"123456789012\"}', 'sha', 'name', 0, '2026-01-01', $2, $3, 0, 'none')",
+        )
+        .bind(number.to_string())
+        .bind(status.to_string())
+        .bind(outcome_at)
+        .execute(&db.pool)
+        .await
+        .unwrap();
+    }
+
+    /// Payloads past the retention after their outcome are erased (once, audited); recent ones
+    /// and issuances still waiting for an outcome keep theirs; the SHA-256 stays.
+    #[tokio::test]
+    async fn payloads_are_erased_after_the_retention_and_only_then() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = crate::config::Config {
+            database: format!("sqlite://{}", dir.path().join("t.db").display()),
+            ..Default::default()
+        };
+        let db = Db::connect(&config).await.unwrap();
+        db.migrate().await.unwrap();
+        let day = 86_400_000i64;
+        let now = 400 * day;
+        issuance(&db, "old-printed", "printed", Some(now - 91 * day)).await;
+        issuance(&db, "old-voided", "voided", Some(now - 200 * day)).await;
+        issuance(&db, "recent", "printed", Some(now - 89 * day)).await;
+        issuance(&db, "waiting", "issued", None).await;
+        assert_eq!(erase_payloads(&db, 0, now).await.unwrap(), 0, "0 keeps everything");
+        assert_eq!(erase_payloads(&db, 90, now).await.unwrap(), 2);
+        let rows: Vec<(String, String, String, Option<i64>)> =
+            sqlx::query("SELECT number, payload, payload_sha256, payload_erased_at FROM issuances ORDER BY number")
+                .fetch_all(&db.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect();
+        for (number, payload, sha, erased) in rows {
+            let old = number.starts_with("old");
+            assert_eq!(payload.is_empty(), old, "{number}");
+            assert_eq!(erased.is_some(), old, "{number}");
+            assert_eq!(sha, "sha", "{number}: the hash stays");
+        }
+        assert_eq!(erase_payloads(&db, 90, now).await.unwrap(), 0, "once");
+        let audited: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'payload.erased'")
+            .fetch_one(&db.pool)
+            .await
+            .unwrap()
+            .get(0);
+        assert_eq!(audited, 1);
+        assert!(crate::audit::verify(&db.pool).await.unwrap().ok);
+    }
 }

@@ -34,6 +34,11 @@ pub const SERVER_CERT: &str = "server.cert.pem";
 pub const SERVER_KEY: &str = "server.key.pem";
 pub const SIGNING_KEY: &str = "signing.key";
 pub const SIGNING_PUB: &str = "signing.pub";
+/// The secret verification codes are derived from (64 hex digits, mode 0600).
+pub const VERIFY_CODE_KEY: &str = "verify-code.key";
+/// Written when `verify-code.key` is added to an older key directory: the last JST day
+/// (`YYYYMMDD`) whose documents carry codes derived from the signing seed.
+pub const VERIFY_CODE_LEGACY_UNTIL: &str = "verify-code.legacy-until";
 /// The card-management key (PIN resets), PKCS#8 PEM; `load-world` copies the world's here.
 pub const CARD_MANAGEMENT_KEY: &str = "card-management-key.pem";
 
@@ -67,13 +72,26 @@ fn random_serial() -> SerialNumber {
     SerialNumber::from(b.to_vec())
 }
 
+/// Writes a secret: the file is created with mode 0600 (an existing one is set to 0600 before
+/// anything is written), so the secret is never readable by others, not even for a moment.
 pub(crate) fn write_private(path: &Path, contents: &str) -> Result<(), PkiError> {
-    std::fs::write(path, contents).map_err(io(path))?;
+    use std::io::Write;
+    let mut opts = std::fs::OpenOptions::new();
+    opts.write(true).create(true).truncate(false);
+    #[cfg(unix)]
+    {
+        use std::os::unix::fs::OpenOptionsExt;
+        opts.mode(0o600);
+    }
+    let mut f = opts.open(path).map_err(io(path))?;
     #[cfg(unix)]
     {
         use std::os::unix::fs::PermissionsExt;
-        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(io(path))?;
+        f.set_permissions(std::fs::Permissions::from_mode(0o600)).map_err(io(path))?;
     }
+    f.set_len(0).map_err(io(path))?;
+    f.write_all(contents.as_bytes()).map_err(io(path))?;
+    f.sync_all().map_err(io(path))?;
     Ok(())
 }
 
@@ -91,8 +109,9 @@ impl Keys {
         self.dir.join(name)
     }
 
+    /// Every file `serve` needs (an older directory lacks `verify-code.key`: `init` adds it).
     pub fn exists(&self) -> bool {
-        [CLIENT_CA_CERT, CLIENT_CA_KEY, SERVER_CA_CERT, SERVER_CERT, SERVER_KEY, SIGNING_KEY]
+        [CLIENT_CA_CERT, CLIENT_CA_KEY, SERVER_CA_CERT, SERVER_CERT, SERVER_KEY, SIGNING_KEY, VERIFY_CODE_KEY]
             .iter()
             .all(|f| self.path(f).exists())
     }
@@ -134,6 +153,21 @@ impl Keys {
             std::fs::write(self.path(SERVER_CERT), c.pem()).map_err(io(&self.path(SERVER_CERT)))?;
             created.extend([SERVER_CERT.to_string(), SERVER_KEY.to_string()]);
         }
+        if !self.path(VERIFY_CODE_KEY).exists() {
+            let upgrading = self.path(SIGNING_KEY).exists();
+            let mut secret = [0u8; 32];
+            rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut secret);
+            write_private(&self.path(VERIFY_CODE_KEY), &zeroize::Zeroizing::new(hex::encode(secret)))?;
+            created.push(VERIFY_CODE_KEY.to_string());
+            if upgrading {
+                // Documents printed so far carry codes derived from the signing seed.
+                let d = madoguchi_api::municipality::jst(OffsetDateTime::now_utc()).date();
+                let day = format!("{:04}{:02}{:02}\n", d.year(), d.month() as u8, d.day());
+                let p = self.path(VERIFY_CODE_LEGACY_UNTIL);
+                std::fs::write(&p, day).map_err(io(&p))?;
+                created.push(VERIFY_CODE_LEGACY_UNTIL.to_string());
+            }
+        }
         if !self.path(SIGNING_KEY).exists() {
             let k = BackendKey::generate();
             write_private(&self.path(SIGNING_KEY), &k.seed_hex())?;
@@ -153,7 +187,14 @@ impl Keys {
     }
 
     pub fn backend_key(&self) -> Result<BackendKey, PkiError> {
-        BackendKey::load(&self.path(SIGNING_KEY)).map_err(|e| PkiError::Other(e.to_string()))
+        if !self.path(VERIFY_CODE_KEY).exists() {
+            return Err(PkiError::Other(format!(
+                "{} is missing: run `madoguchi-backend init` to create it (codes on documents printed so far keep verifying)",
+                self.path(VERIFY_CODE_KEY).display()
+            )));
+        }
+        BackendKey::load(&self.path(SIGNING_KEY), &self.path(VERIFY_CODE_KEY), &self.path(VERIFY_CODE_LEGACY_UNTIL))
+            .map_err(|e| PkiError::Other(e.to_string()))
     }
 
     pub fn server_identity(&self) -> Result<(Vec<CertificateDer<'static>>, PrivateKeyDer<'static>), PkiError> {
@@ -229,4 +270,55 @@ pub fn read_certs(path: &Path) -> Result<Vec<CertificateDer<'static>>, PkiError>
 
 pub fn read_key(path: &Path) -> Result<PrivateKeyDer<'static>, PkiError> {
     PrivateKeyDer::from_pem_file(path).map_err(|e| PkiError::Other(format!("{}: {e}", path.display())))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[cfg(unix)]
+    #[test]
+    fn secrets_are_written_with_mode_0600_even_over_a_readable_file() {
+        use std::os::unix::fs::PermissionsExt;
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("k");
+        write_private(&p, "secret-1").unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        std::fs::set_permissions(&p, std::fs::Permissions::from_mode(0o644)).unwrap();
+        write_private(&p, "s2").unwrap();
+        assert_eq!(std::fs::metadata(&p).unwrap().permissions().mode() & 0o777, 0o600);
+        assert_eq!(std::fs::read_to_string(&p).unwrap(), "s2", "truncated, not appended");
+    }
+
+    /// `init` makes a verify-code key of its own; on a directory from before it, also the
+    /// legacy day, so printed documents keep verifying.
+    #[test]
+    fn init_adds_a_verify_code_key_and_marks_the_legacy_day_on_upgrade() {
+        let dir = tempfile::tempdir().unwrap();
+        let keys = Keys::new(dir.path());
+        let created = keys.init(&["localhost".into()]).unwrap();
+        assert!(created.contains(&VERIFY_CODE_KEY.to_string()));
+        assert!(!keys.path(VERIFY_CODE_LEGACY_UNTIL).exists(), "a new directory has no legacy codes");
+        let k = keys.backend_key().unwrap();
+        let seed: [u8; 32] = hex::decode(k.seed_hex()).unwrap().try_into().unwrap();
+        let n = "20250601-ABCDEFGHJK";
+        assert!(!k.check_verification_code(n, &crate::signing::tests::legacy_code(&seed, n)));
+        // An older directory: no verify-code key.
+        std::fs::remove_file(keys.path(VERIFY_CODE_KEY)).unwrap();
+        assert!(!keys.exists());
+        assert!(keys.backend_key().unwrap_err().to_string().contains("init"));
+        let created = keys.init(&["localhost".into()]).unwrap();
+        assert_eq!(created, vec![VERIFY_CODE_KEY.to_string(), VERIFY_CODE_LEGACY_UNTIL.to_string()]);
+        let k = keys.backend_key().unwrap();
+        assert!(
+            k.check_verification_code(n, &crate::signing::tests::legacy_code(&seed, n)),
+            "printed before: still genuine"
+        );
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = std::fs::metadata(keys.path(VERIFY_CODE_KEY)).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode, 0o600);
+        }
+    }
 }

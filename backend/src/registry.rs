@@ -354,7 +354,38 @@ pub async fn upsert_seal(tx: &mut WriteTx, s: &SealRegistration) -> Result<(), s
     Ok(())
 }
 
-/// Links a user-authentication certificate (by issuer and serial) to a resident.
+/// Why a certificate link was refused.
+#[derive(Debug, thiserror::Error)]
+pub enum LinkError {
+    /// Another certificate, or another resident, is linked under this issuer key and serial: a
+    /// CA never issues one serial twice, so the registry data is wrong and nothing is replaced.
+    #[error(
+        "certificate serial {serial} of issuer {issuer} is linked to resident {linked_resident} (certificate {linked_fingerprint}); refusing to link it to resident {resident} (certificate {fingerprint})"
+    )]
+    Conflict {
+        issuer: String,
+        serial: String,
+        linked_resident: String,
+        linked_fingerprint: String,
+        resident: String,
+        fingerprint: String,
+    },
+    #[error("database: {0}")]
+    Database(#[from] sqlx::Error),
+}
+
+impl LinkError {
+    pub fn kind(&self) -> &'static str {
+        match self {
+            LinkError::Conflict { .. } => "conflict",
+            LinkError::Database(_) => "database",
+        }
+    }
+}
+
+/// Links a user-authentication certificate (by its issuer's key identity and serial, see
+/// [`issuer_id_of_anchor`]) to a resident. Linking the same certificate to the same resident
+/// again is a no-op (the token may change); anything else under the same key is refused.
 pub async fn link_certificate(
     tx: &mut WriteTx,
     issuer: &str,
@@ -362,10 +393,10 @@ pub async fn link_certificate(
     resident_id: &str,
     token: &str,
     fingerprint: &str,
-) -> Result<(), sqlx::Error> {
+) -> Result<(), LinkError> {
     sqlx::query(
         "INSERT INTO cert_links (issuer, serial, resident_id, token, fingerprint) VALUES ($1, $2, $3, $4, $5)
-         ON CONFLICT (issuer, serial) DO UPDATE SET resident_id = excluded.resident_id, token = excluded.token, fingerprint = excluded.fingerprint",
+         ON CONFLICT (issuer, serial) DO NOTHING",
     )
     .bind(issuer.to_string())
     .bind(serial.to_string())
@@ -374,6 +405,28 @@ pub async fn link_certificate(
     .bind(fingerprint.to_string())
     .execute(&mut **tx)
     .await?;
+    let row = sqlx::query("SELECT resident_id, fingerprint FROM cert_links WHERE issuer = $1 AND serial = $2")
+        .bind(issuer.to_string())
+        .bind(serial.to_string())
+        .fetch_one(&mut **tx)
+        .await?;
+    let (linked_resident, linked_fingerprint): (String, String) = (row.get(0), row.get(1));
+    if linked_resident != resident_id || !linked_fingerprint.eq_ignore_ascii_case(fingerprint) {
+        return Err(LinkError::Conflict {
+            issuer: issuer.into(),
+            serial: serial.into(),
+            linked_resident,
+            linked_fingerprint,
+            resident: resident_id.into(),
+            fingerprint: fingerprint.into(),
+        });
+    }
+    sqlx::query("UPDATE cert_links SET token = $1 WHERE issuer = $2 AND serial = $3 AND token <> $1")
+        .bind(token.to_string())
+        .bind(issuer.to_string())
+        .bind(serial.to_string())
+        .execute(&mut **tx)
+        .await?;
     Ok(())
 }
 
@@ -431,20 +484,22 @@ async fn record_card_certificates(
     Ok(())
 }
 
-/// How a certificate names its issuing CA for links and revocation: the authority key
-/// identifier (several CA generations share one DN), else the DN.
-pub fn issuer_id_of_cert(cert: &madoguchi_certs::JpkiCertificate) -> String {
-    match cert.authority_key_id() {
-        Some(aki) => hex::encode(aki),
-        None => format!("dn:{}", cert.issuer()),
-    }
+/// How links and revocations name an issuing CA: by its key, never by its name (generations of
+/// a JPKI CA share one DN). The subject key identifier when the anchor has one (what its
+/// certificates' and CRLs' authority key identifiers carry), else `spki:` and the SHA-256 of its
+/// SubjectPublicKeyInfo. Always the anchor that verified the signature, so the name is proven,
+/// not what a certificate claims.
+pub fn issuer_id_of_anchor(anchor: &madoguchi_certs::JpkiCertificate) -> String {
+    use der::Encode;
+    let spki = anchor.x509().tbs_certificate.subject_public_key_info.to_der().unwrap_or_default();
+    issuer_key_id(anchor.subject_key_id(), &spki)
 }
 
-/// The same name for an anchor (its subject key identifier, else its DN).
-pub fn issuer_id_of_anchor(anchor: &madoguchi_certs::JpkiCertificate) -> String {
-    match anchor.subject_key_id() {
-        Some(ski) => hex::encode(ski),
-        None => format!("dn:{}", anchor.subject()),
+/// See [`issuer_id_of_anchor`].
+pub fn issuer_key_id(ski: Option<&[u8]>, spki_der: &[u8]) -> String {
+    match ski {
+        Some(ski) if !ski.is_empty() => hex::encode(ski),
+        _ => format!("spki:{}", hex::encode(sha2::Sha256::digest(spki_der))),
     }
 }
 
@@ -646,7 +701,7 @@ pub async fn load_world(db: &Db, anchors: &TrustAnchors, dir: &Path) -> OpResult
             let serial = crate::ops::serial_key(&c.serial);
             link_certificate(&mut tx, issuer, &serial, &r.id, token, &c.sha256.to_ascii_lowercase())
                 .await
-                .map_err(database)?;
+                .map_err(|x| x.to_string())?;
             report.certificate_links += 1;
         }
     }
@@ -710,4 +765,65 @@ pub async fn load_world(db: &Db, anchors: &TrustAnchors, dir: &Path) -> OpResult
         }
     }
     Ok(report)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A fresh SQLite database with the schema.
+    pub(crate) async fn scratch_db(dir: &Path) -> Db {
+        let config = crate::config::Config {
+            database: format!("sqlite://{}", dir.join("t.db").display()),
+            ..Default::default()
+        };
+        let db = Db::connect(&config).await.unwrap();
+        db.migrate().await.unwrap();
+        db
+    }
+
+    #[test]
+    fn issuers_are_named_by_key_not_by_name() {
+        // Two generations of one CA: same DN, no SKI, different keys.
+        let (a, b) = (b"spki of generation 1".as_slice(), b"spki of generation 2".as_slice());
+        assert_ne!(issuer_key_id(None, a), issuer_key_id(None, b));
+        assert!(issuer_key_id(None, a).starts_with("spki:"));
+        assert_eq!(issuer_key_id(Some(&[0xab, 0xcd]), a), "abcd", "the SKI when there is one");
+        assert_eq!(issuer_key_id(Some(&[]), a), issuer_key_id(None, a), "an empty SKI names nothing");
+    }
+
+    #[tokio::test]
+    async fn a_link_is_never_overwritten_by_another_certificate_or_resident() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = scratch_db(dir.path()).await;
+        let fp = "aa".repeat(32);
+        let other = "bb".repeat(32);
+        let mut tx = db.begin_write().await.unwrap();
+        link_certificate(&mut tx, "ca1", "1f", "R0001", "card", &fp).await.unwrap();
+        // The same link again (a second load-world) is fine; the token may change.
+        link_certificate(&mut tx, "ca1", "1f", "R0001", "android", &fp).await.unwrap();
+        let e = link_certificate(&mut tx, "ca1", "1f", "R0002", "card", &fp).await.unwrap_err();
+        assert_eq!(e.kind(), "conflict", "{e}");
+        let e = link_certificate(&mut tx, "ca1", "1f", "R0001", "card", &other).await.unwrap_err();
+        assert_eq!(e.kind(), "conflict", "{e}");
+        assert!(e.to_string().contains("R0001") && e.to_string().contains(&other), "{e}");
+        // Another CA key with the same serial is another certificate.
+        link_certificate(&mut tx, "ca2", "1f", "R0002", "card", &other).await.unwrap();
+        let rows: Vec<(String, String, String, String)> =
+            sqlx::query("SELECT issuer, resident_id, token, fingerprint FROM cert_links ORDER BY issuer")
+                .fetch_all(&mut *tx)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2), r.get(3)))
+                .collect();
+        assert_eq!(
+            rows,
+            vec![
+                ("ca1".into(), "R0001".into(), "android".into(), fp.clone()),
+                ("ca2".into(), "R0002".into(), "card".into(), other.clone())
+            ]
+        );
+        tx.rollback().await.unwrap();
+    }
 }

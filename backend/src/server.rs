@@ -4,7 +4,8 @@
 use crate::audit::{self, Entry};
 use crate::error::ApiError;
 use crate::flow::{self, Ctx, Principal};
-use axum::extract::{FromRequest, Path, Query, Request, State};
+use crate::public::Source;
+use axum::extract::{FromRequest, MatchedPath, Path, Query, Request, State};
 use axum::http::{header, HeaderValue, StatusCode};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
@@ -25,6 +26,10 @@ use time::OffsetDateTime;
 /// the TLS accept loop).
 #[derive(Debug, Clone)]
 pub struct ClientCert(pub String);
+
+/// The address a request's connection comes from (inserted by the accept loop).
+#[derive(Debug, Clone, Copy)]
+pub struct Peer(pub std::net::SocketAddr);
 
 #[derive(Debug, Clone)]
 enum CredState {
@@ -102,6 +107,8 @@ pub struct AppState {
     pub creds: Arc<Credentials>,
     /// The card-management key that authorises PIN resets; `None`: resets are off.
     pub reset_key: Option<Arc<crate::signing::CardManagementKey>>,
+    /// The public listener's rate limit and rejection tally.
+    pub public: Arc<crate::public::PublicGuard>,
 }
 
 impl IntoResponse for ApiError {
@@ -202,33 +209,58 @@ async fn gate(State(app): State<AppState>, mut req: Request, next: Next) -> Resp
     audit_rejection(&app, resp, &actor, &method, &path).await
 }
 
-/// The public listener: no credential; rejections are audited as `public`.
+/// The public listener: no credential. Each source is rate-limited before any work, and
+/// rejections are only counted (`public::PublicGuard`, written as one record per interval):
+/// anyone can send them, so they must cost no write and store nothing the caller chose.
 async fn public_gate(State(app): State<AppState>, req: Request, next: Next) -> Response {
-    let method = req.method().to_string();
-    let path = req.uri().path().to_string();
-    let resp = next.run(req).await;
-    audit_rejection(&app, resp, "public", &method, &path).await
+    let route = req.extensions().get::<MatchedPath>().map(|m| m.as_str().to_string());
+    let source = req.extensions().get::<Peer>().map(|p| Source::of(p.0.ip())).unwrap_or(Source::Overflow);
+    if !app.public.allow(source) {
+        app.public.record(route.as_deref(), ErrorCode::RateLimited);
+        let mut resp = ApiError::new(ErrorCode::RateLimited, "too many requests from this address; try again later")
+            .into_response();
+        resp.headers_mut().insert(header::RETRY_AFTER, HeaderValue::from(app.public.retry_after_s()));
+        return resp;
+    }
+    let resp = lost_database(&app, next.run(req).await);
+    if let Some(err) = resp.extensions().get::<ApiError>() {
+        app.public.record(route.as_deref(), err.code);
+    }
+    resp
 }
 
-async fn audit_rejection(app: &AppState, mut resp: Response, actor: &str, method: &str, path: &str) -> Response {
-    // A pool that timed out with no connection at all has lost its database (sqlx retries a
-    // refused connection until the acquire deadline): that is `database_unavailable`, not busy.
+/// A pool that timed out with no connection at all has lost its database (sqlx retries a
+/// refused connection until the acquire deadline): that is `database_unavailable`, not busy.
+fn lost_database(app: &AppState, resp: Response) -> Response {
     if resp.extensions().get::<ApiError>().is_some_and(|e| e.code == ErrorCode::DatabaseBusy)
         && app.ctx.db.pool.size() == 0
     {
-        resp = ApiError::new(ErrorCode::DatabaseUnavailable, "the database is unavailable; nothing was changed")
+        return ApiError::new(ErrorCode::DatabaseUnavailable, "the database is unavailable; nothing was changed")
             .into_response();
     }
+    resp
+}
+
+/// At most `max` characters of `s` (what a caller sent is stored bounded).
+fn bounded(s: &str, max: usize) -> String {
+    match s.char_indices().nth(max) {
+        Some((i, _)) => format!("{}…", &s[..i]),
+        None => s.to_string(),
+    }
+}
+
+async fn audit_rejection(app: &AppState, resp: Response, actor: &str, method: &str, path: &str) -> Response {
+    let resp = lost_database(app, resp);
     if let Some(err) = resp.extensions().get::<ApiError>() {
         let entry = Entry::new(
             actor,
             "request.rejected",
-            format!("{method} {path}"),
-            serde_json::json!({ "code": err.code.as_str(), "message": err.message, "field": err.field }),
+            format!("{} {}", bounded(method, 16), bounded(path, 256)),
+            serde_json::json!({ "code": err.code.as_str(), "message": bounded(&err.message, 512), "field": err.field.as_deref().map(|f| bounded(f, 128)) }),
         );
         if let Err(e) = audit::append_alone(&app.ctx.db, &entry).await {
             // Storage itself may be what failed: the log keeps the record then.
-            log::warn!("audit of rejected {method} {path} ({}) failed: {e}", err.code.as_str());
+            log::warn!("audit of rejected {method} {} ({}) failed: {e}", bounded(path, 256), err.code.as_str());
         }
     }
     resp
@@ -342,7 +374,7 @@ pub(crate) async fn catalog(State(app): State<AppState>) -> Result<Json<SignedBl
 
 /// The requesting kiosk's store's settlement for one day (JST).
 #[utoipa::path(get, path = "/v1/settlement", tag = "ledger",
-    params(("date" = String, Query, description = "YYYY-MM-DD")),
+    params(("date" = Option<String>, Query, description = "YYYY-MM-DD (JST); default: today")),
     responses((status = 200, body = SettlementReply), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
 pub(crate) async fn settlement(
     State(app): State<AppState>,
@@ -559,5 +591,19 @@ pub async fn sweeper(ctx: Ctx) {
             Ok(_) => {}
             Err(e) => log::warn!("sweep failed: {e}"),
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::bounded;
+
+    #[test]
+    fn what_a_caller_sent_is_stored_bounded_on_a_character_boundary() {
+        assert_eq!(bounded("/v1/x", 256), "/v1/x");
+        let long = "住".repeat(300);
+        let b = bounded(&long, 256);
+        assert_eq!(b.chars().count(), 257, "256 characters and the ellipsis");
+        assert!(b.ends_with('…'));
     }
 }

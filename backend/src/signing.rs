@@ -14,35 +14,75 @@ use madoguchi_api::signed::{PublicKey, SignedBlob, SigningError, ALGORITHM};
 use sha2::{Digest, Sha256};
 use std::path::Path;
 
-/// The backend's signing key and the secret it derives verification codes from.
+/// The backend's signing key and the secret verification codes are derived from. The two are
+/// separate keys (`signing.key`, `verify-code.key`): a code secret derived from the signing seed
+/// would make whoever can sign able to mint codes and the reverse, and would rotate with it.
 #[derive(Clone)]
 pub struct BackendKey {
     signing: SigningKey,
     code_secret: [u8; 32],
+    /// Keys made before `verify-code.key` existed derived codes from the signing seed; documents
+    /// numbered up to this JST day (`YYYYMMDD`) keep verifying with that derivation.
+    legacy: Option<([u8; 32], String)>,
+}
+
+/// Shows the public key only: the seed and the code secret never reach a log or a panic.
+impl std::fmt::Debug for BackendKey {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "BackendKey {{ public: {}, legacy_codes_until: {:?} }}",
+            self.public().to_hex(),
+            self.legacy.as_ref().map(|l| &l.1)
+        )
+    }
+}
+
+/// The derivation of codes from the signing seed that keys before `verify-code.key` used.
+fn legacy_code_secret(seed: &[u8; 32]) -> [u8; 32] {
+    Sha256::new().chain_update(b"madoguchi verification code v1").chain_update(seed).finalize().into()
+}
+
+fn read_hex32(path: &Path) -> Result<[u8; 32], SigningError> {
+    let text = zeroize::Zeroizing::new(
+        std::fs::read_to_string(path)
+            .map_err(|source| SigningError::Io { path: path.display().to_string(), source })?,
+    );
+    let bytes = hex::decode(text.trim()).map_err(|_| SigningError::Format(format!("{}: not hex", path.display())))?;
+    bytes.try_into().map_err(|_| SigningError::Format(format!("{}: not 32 bytes", path.display())))
 }
 
 impl BackendKey {
     pub fn generate() -> BackendKey {
         let mut seed = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
-        BackendKey::from_seed(seed)
+        let mut code = [0u8; 32];
+        rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut code);
+        BackendKey::from_parts(seed, code)
     }
 
-    pub fn from_seed(seed: [u8; 32]) -> BackendKey {
-        let signing = SigningKey::from_bytes(&seed);
-        let code_secret =
-            Sha256::new().chain_update(b"madoguchi verification code v1").chain_update(seed).finalize().into();
-        BackendKey { signing, code_secret }
+    pub fn from_parts(seed: [u8; 32], code_secret: [u8; 32]) -> BackendKey {
+        BackendKey { signing: SigningKey::from_bytes(&seed), code_secret, legacy: None }
     }
 
-    /// Reads a seed written by [`BackendKey::save`] (64 hex digits).
-    pub fn load(path: &Path) -> Result<BackendKey, SigningError> {
-        let text = std::fs::read_to_string(path)
-            .map_err(|source| SigningError::Io { path: path.display().to_string(), source })?;
-        let bytes = hex::decode(text.trim()).map_err(|e| SigningError::Format(format!("{}: {e}", path.display())))?;
-        let seed: [u8; 32] =
-            bytes.try_into().map_err(|_| SigningError::Format(format!("{}: not 32 bytes", path.display())))?;
-        Ok(BackendKey::from_seed(seed))
+    /// Reads the seed (`signing.key`) and the code secret (`verify-code.key`), each 64 hex
+    /// digits; `legacy_until`, if the file exists, holds the last JST day (`YYYYMMDD`) whose
+    /// documents carry codes of the old derivation.
+    pub fn load(seed_path: &Path, code_path: &Path, legacy_until: &Path) -> Result<BackendKey, SigningError> {
+        let seed = read_hex32(seed_path)?;
+        let mut key = BackendKey::from_parts(seed, read_hex32(code_path)?);
+        if let Ok(day) = std::fs::read_to_string(legacy_until) {
+            let day = day.trim().to_string();
+            if day.len() != 8 || !day.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(SigningError::Format(format!("{}: not a YYYYMMDD day", legacy_until.display())));
+            }
+            key.legacy = Some((legacy_code_secret(&seed), day));
+        }
+        Ok(key)
+    }
+
+    pub fn code_secret_hex(&self) -> String {
+        hex::encode(self.code_secret)
     }
 
     pub fn seed_hex(&self) -> String {
@@ -67,24 +107,33 @@ impl BackendKey {
     /// look-alikes, derived with a keyed hash so nothing needs storing and any instance sharing
     /// the key can check it.
     pub fn verification_code(&self, issuance_number: &str) -> String {
-        let mac = Sha256::new()
-            .chain_update(self.code_secret)
-            .chain_update(issuance_number.as_bytes())
-            .chain_update(self.code_secret)
-            .finalize();
-        const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
-        mac.iter().take(12).map(|b| ALPHABET[(*b & 31) as usize] as char).collect()
+        code_with(&self.code_secret, issuance_number)
     }
 
-    /// Constant-time comparison of a presented code.
+    /// Constant-time comparison of a presented code (and, for documents numbered on or before
+    /// the legacy day, of the old derivation's).
     pub fn check_verification_code(&self, issuance_number: &str, presented: &str) -> bool {
-        let expected = self.verification_code(issuance_number);
         let p = presented.trim().to_ascii_uppercase();
-        if p.len() != expected.len() {
-            return false;
-        }
-        p.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        let same = |expected: String| {
+            p.len() == expected.len() && p.bytes().zip(expected.bytes()).fold(0u8, |acc, (a, b)| acc | (a ^ b)) == 0
+        };
+        let current = same(self.verification_code(issuance_number));
+        let legacy = match &self.legacy {
+            Some((secret, until)) => {
+                let day = issuance_number.get(..8).unwrap_or("");
+                day.len() == 8 && day <= until.as_str() && same(code_with(secret, issuance_number))
+            }
+            None => false,
+        };
+        current | legacy
     }
+}
+
+fn code_with(secret: &[u8; 32], issuance_number: &str) -> String {
+    let mac =
+        Sha256::new().chain_update(secret).chain_update(issuance_number.as_bytes()).chain_update(secret).finalize();
+    const ALPHABET: &[u8] = b"23456789ABCDEFGHJKLMNPQRSTUVWXYZ";
+    mac.iter().take(12).map(|b| ALPHABET[(*b & 31) as usize] as char).collect()
 }
 
 /// The card-management key (reference/jpki.md, "PIN reset at the kiosk"): J-LIS's key, whose
@@ -138,8 +187,13 @@ impl CardManagementKey {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
+
+    /// A code as keys before `verify-code.key` derived it from the signing seed.
+    pub(crate) fn legacy_code(seed: &[u8; 32], number: &str) -> String {
+        code_with(&legacy_code_secret(seed), number)
+    }
 
     #[test]
     fn sign_verify_and_tamper() {
@@ -156,6 +210,37 @@ mod tests {
         raw[0] ^= 1;
         s.signature = B64.encode(raw);
         assert!(k.public().verify(&s).is_err());
+    }
+
+    /// Knowing the signing seed is not knowing the codes (the old derivation); a key upgraded
+    /// from it still accepts the old codes of documents numbered up to its legacy day only.
+    #[test]
+    fn codes_come_from_their_own_key_not_the_signing_seed() {
+        let dir = tempfile::tempdir().unwrap();
+        let (seed, code) = ([7u8; 32], [9u8; 32]);
+        let k = BackendKey::from_parts(seed, code);
+        let n = "20250601-ABCDEFGHJK";
+        let from_seed = code_with(&legacy_code_secret(&seed), n);
+        assert_ne!(k.verification_code(n), from_seed);
+        assert!(!k.check_verification_code(n, &from_seed));
+        assert_ne!(BackendKey::from_parts(seed, [10; 32]).verification_code(n), k.verification_code(n));
+        // An upgraded key directory: legacy day 2025-06-01.
+        let (sp, cp, lp) = (dir.path().join("s"), dir.path().join("c"), dir.path().join("l"));
+        std::fs::write(&sp, hex::encode(seed)).unwrap();
+        std::fs::write(&cp, hex::encode(code)).unwrap();
+        std::fs::write(&lp, "20250601\n").unwrap();
+        let up = BackendKey::load(&sp, &cp, &lp).unwrap();
+        assert!(up.check_verification_code(n, &from_seed), "an old document keeps verifying");
+        assert!(up.check_verification_code(n, &up.verification_code(n)));
+        let later = "20250602-ABCDEFGHJK";
+        assert!(
+            !up.check_verification_code(later, &code_with(&legacy_code_secret(&seed), later)),
+            "new documents: new codes only"
+        );
+        let shown = format!("{up:?}");
+        assert!(!shown.contains(&hex::encode(seed)) && !shown.contains(&hex::encode(code)), "{shown}");
+        std::fs::write(&lp, "June").unwrap();
+        assert!(BackendKey::load(&sp, &cp, &lp).is_err());
     }
 
     #[test]

@@ -4,7 +4,7 @@
 //! every request of its connection.
 
 use crate::pki::{fingerprint, Keys, PkiError};
-use crate::server::{AppState, ClientCert};
+use crate::server::{AppState, ClientCert, Peer};
 use hyper_util::rt::TokioIo;
 use rustls::server::WebPkiClientVerifier;
 use rustls::{RootCertStore, ServerConfig};
@@ -81,6 +81,7 @@ pub async fn serve(listener: TcpListener, tls: Arc<ServerConfig>, router: axum::
                 if let Some(fp) = &fp {
                     req.extensions_mut().insert(ClientCert(fp.clone()));
                 }
+                req.extensions_mut().insert(Peer(peer));
                 router.clone().oneshot(req.map(axum::body::Body::new))
             });
             let conn = hyper::server::conn::http1::Builder::new()

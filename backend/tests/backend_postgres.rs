@@ -188,3 +188,79 @@ async fn open(k: &mut Kiosk, credential: &str, cert: &[u8]) -> madoguchi_api::cl
     let body = json!({"credential": credential, "auth_certificate": B64.encode(cert)});
     k.call("POST", "/v1/pin-reset/sessions", "/v1/pin-reset/sessions", Some(body)).await
 }
+
+/// Many issuances of one session at once, over two instances: the per-session limit holds
+/// exactly (the session row is locked in the issuance's transaction), and an issuance racing the
+/// session's close is either voided by it or refused, never left open after it.
+#[test]
+fn one_session_issuances_keep_the_limit_and_never_outlive_the_close() {
+    let pg = Postgres::start();
+    let d = Deployment::new(Some(pg.url()), "db_busy_timeout_ms = 5000\nmax_issuances_per_session = 3\n");
+    let a = d.start();
+    let b = d.start();
+    d.open_all_hours(&a);
+    let kdir = d.enroll_kiosk("PG11", "store");
+    rt().block_on(async {
+        let me = card("R0013");
+        let mk = |url: &str| Kiosk {
+            client: madoguchi_api::client::Client::new(url, madoguchi_api::client::client_config(&kdir, true).unwrap())
+                .unwrap(),
+            dir: kdir.clone(),
+            public: madoguchi_api::PublicKey::load(&kdir.join("backend-signing.pub")).unwrap(),
+        };
+        for round in 0..3 {
+            let mut k = mk(&a.url);
+            let sid = k.login(&me).await;
+            let fee = k.offers(&sid).await.json()["offers"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|o| o["document"] == "juminhyo")
+                .unwrap()["fee_yen"]
+                .as_i64()
+                .unwrap();
+            let mut tasks = Vec::new();
+            for n in 0..12 {
+                let mut kk = mk(if n % 2 == 0 { &a.url } else { &b.url });
+                let sid = sid.clone();
+                tasks.push(tokio::spawn(async move {
+                    let r = kk.issue(&sid, juminhyo(TOKOROZAWA, fee, &format!("race-{round}-{n}"))).await;
+                    (r.status, r.code())
+                }));
+            }
+            // In the last round the session is closed while the issuances run.
+            if round == 2 {
+                let r = k.call("DELETE", &format!("/v1/sessions/{sid}"), "/v1/sessions/{session_id}", None).await;
+                assert_eq!(r.status, 200);
+            }
+            let mut created = 0;
+            for t in tasks {
+                let (status, code) = t.await.unwrap();
+                match status {
+                    201 => created += 1,
+                    _ => assert!(
+                        matches!(code.as_deref(), Some("session_limit") | Some("session_expired")),
+                        "{status} {code:?}"
+                    ),
+                }
+            }
+            let pool = d.db().await;
+            let rows: Vec<String> = sqlx::query("SELECT status FROM issuances WHERE session_id = $1")
+                .bind(sid.clone())
+                .fetch_all(&pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+            pool.close().await;
+            assert!(rows.len() <= 3, "round {round}: {} issuances in a session limited to 3", rows.len());
+            assert_eq!(rows.len(), created);
+            if round < 2 {
+                assert_eq!(created, 3, "round {round}");
+            } else {
+                assert!(rows.iter().all(|s| s == "voided"), "an issuance outlived the close: {rows:?}");
+            }
+        }
+    });
+}

@@ -51,6 +51,11 @@ pub struct BenchArgs {
     /// database given here should be empty.
     #[arg(long)]
     pub database: Option<String>,
+    /// While the kiosks issue, flood the public `/v1/verify` with wrong codes at this many
+    /// requests per second (self-started instance only; from one address, as a single
+    /// attacker would, so the per-source rate limit is what it meets).
+    #[arg(long)]
+    pub flood_verify: Option<f64>,
 }
 
 /// The final JSON line.
@@ -62,8 +67,15 @@ pub struct Report {
     pub request_p99_ms: f64,
     pub flow_p50_ms: f64,
     pub flow_p99_ms: f64,
+    /// The issuance request alone (`POST .../issuances`: the signed document's commit).
+    pub issuance_p50_ms: f64,
+    pub issuance_p99_ms: f64,
     pub errors: u64,
     pub mismatched: u64,
+    /// Verification requests the flood sent (0 without `--flood-verify`), and how many of them
+    /// the rate limit answered (`rate_limited`).
+    pub flood_sent: u64,
+    pub flood_limited: u64,
 }
 
 /// A resident the load generator can play: the card's certificate and key.
@@ -85,6 +97,7 @@ struct Shared {
     errors: AtomicU64,
     mismatched: AtomicU64,
     requests: Mutex<Vec<u32>>,
+    issuance_requests: Mutex<Vec<u32>>,
     flows: Mutex<Vec<u32>>,
     first_error: Mutex<Option<String>>,
 }
@@ -144,7 +157,11 @@ async fn timed(
 ) -> Result<Value, FlowError> {
     let t = Instant::now();
     let r = client.request(method, path, body.map(|b| serde_json::to_vec(&b).expect("json"))).await?;
-    sh.requests.lock().expect("lock").push(t.elapsed().as_micros() as u32);
+    let took = t.elapsed().as_micros() as u32;
+    sh.requests.lock().expect("lock").push(took);
+    if template == "/v1/sessions/{session_id}/issuances" {
+        sh.issuance_requests.lock().expect("lock").push(took);
+    }
     let v: Value = serde_json::from_slice(&r.body).unwrap_or(Value::Null);
     if let Some(spec) = &sh.spec {
         madoguchi_backend::openapi::check_reply(spec, method, template, r.status, &v)
@@ -280,6 +297,7 @@ pub async fn fixture(
     seed: u64,
     database: Option<String>,
     workdir: Option<PathBuf>,
+    public_listener: bool,
 ) -> Result<Fixture, String> {
     let (tmp, dir) = match workdir {
         Some(d) => {
@@ -302,7 +320,7 @@ pub async fn fixture(
     let mut config = Config {
         database: database.unwrap_or_else(|| format!("sqlite://{}", dir.join("bench.db").display())),
         listen: "127.0.0.1:0".into(),
-        public_listen: String::new(),
+        public_listen: if public_listener { "127.0.0.1:0".into() } else { String::new() },
         keys_dir: dir.join("keys"),
         jpki_anchors_dir: world.join("anchors"),
         allow_test_anchors: true,
@@ -358,6 +376,12 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
     if args.kiosks == 0 || args.sessions == 0 {
         return Err("--kiosks and --sessions must be at least 1".into());
     }
+    if args.flood_verify.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err("--flood-verify must be a positive rate".into());
+    }
+    if args.flood_verify.is_some() && args.server.is_some() {
+        return Err("--flood-verify needs the self-started instance (no --server)".into());
+    }
     let (server, world, kiosk_dirs, _fixture) = match args.server.take() {
         Some(url) => {
             let world = args.world.clone().ok_or("--server needs --world")?;
@@ -376,7 +400,14 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
         }
         None => {
             eprintln!("bench: generating a world and starting a server ...");
-            let f = fixture(args.kiosks, args.seed, args.database.clone(), args.workdir.clone()).await?;
+            let f = fixture(
+                args.kiosks,
+                args.seed,
+                args.database.clone(),
+                args.workdir.clone(),
+                args.flood_verify.is_some(),
+            )
+            .await?;
             (format!("https://127.0.0.1:{}", f.running.addr.port()), f.world.clone(), f.kiosk_dirs.clone(), Some(f))
         }
     };
@@ -400,6 +431,7 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
         errors: AtomicU64::new(0),
         mismatched: AtomicU64::new(0),
         requests: Mutex::new(Vec::with_capacity(args.sessions * 5)),
+        issuance_requests: Mutex::new(Vec::with_capacity(args.sessions)),
         flows: Mutex::new(Vec::with_capacity(args.sessions)),
         first_error: Mutex::new(None),
     });
@@ -425,6 +457,12 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
             None => "closed loop".into(),
         }
     );
+    let flood = match (args.flood_verify, _fixture.as_ref().and_then(|f| f.running.public_addr)) {
+        (Some(rate), Some(addr)) => {
+            Some(Flood::start(&format!("https://{addr}"), &kiosk_dirs[0], rate).map_err(|e| format!("flood: {e}"))?)
+        }
+        _ => None,
+    };
     let start = Instant::now();
     let mut tasks = Vec::new();
     match args.rate {
@@ -469,6 +507,12 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
         let _ = t.await;
     }
     let elapsed = start.elapsed().as_secs_f64();
+    let (flood_sent, flood_limited) = match flood {
+        Some(f) => f.stop().await,
+        None => (0, 0),
+    };
+    let mut issuance_req = std::mem::take(&mut *sh.issuance_requests.lock().expect("lock"));
+    issuance_req.sort_unstable();
     let mut req = std::mem::take(&mut *sh.requests.lock().expect("lock"));
     let mut flows = std::mem::take(&mut *sh.flows.lock().expect("lock"));
     req.sort_unstable();
@@ -484,7 +528,63 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
         request_p99_ms: percentile(&req, 0.99),
         flow_p50_ms: percentile(&flows, 0.50),
         flow_p99_ms: percentile(&flows, 0.99),
+        issuance_p50_ms: percentile(&issuance_req, 0.50),
+        issuance_p99_ms: percentile(&issuance_req, 0.99),
         errors: sh.errors.load(Ordering::Relaxed),
         mismatched: sh.mismatched.load(Ordering::Relaxed),
+        flood_sent,
+        flood_limited,
     })
+}
+
+/// Wrong-code verification requests at a fixed rate on the public listener, from several
+/// kept-alive connections (one address), until stopped.
+struct Flood {
+    stop: Arc<std::sync::atomic::AtomicBool>,
+    sent: Arc<AtomicU64>,
+    limited: Arc<AtomicU64>,
+    tasks: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Flood {
+    const CONNECTIONS: usize = 16;
+
+    fn start(public_url: &str, credential_dir: &Path, rate: f64) -> Result<Flood, String> {
+        let stop = Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let sent = Arc::new(AtomicU64::new(0));
+        let limited = Arc::new(AtomicU64::new(0));
+        let period = Duration::from_secs_f64(Self::CONNECTIONS as f64 / rate);
+        let mut tasks = Vec::new();
+        for c in 0..Self::CONNECTIONS {
+            let mut client = Client::new(public_url, client_config(credential_dir, false).map_err(|e| e.to_string())?)
+                .map_err(|e| e.to_string())?;
+            let (stop, sent, limited) = (stop.clone(), sent.clone(), limited.clone());
+            tasks.push(tokio::spawn(async move {
+                // Spread the connections' ticks over one period.
+                let first = tokio::time::Instant::now() + period.mul_f64(c as f64 / Self::CONNECTIONS as f64);
+                let mut tick = tokio::time::interval_at(first, period);
+                let mut n = 0u64;
+                while !stop.load(Ordering::Relaxed) {
+                    tick.tick().await;
+                    n += 1;
+                    let path = format!("/v1/verify/20990101-{}{:09}?code=222222222222", c % 10, n % 1_000_000_000);
+                    sent.fetch_add(1, Ordering::Relaxed);
+                    if let Ok(r) = client.get(&path).await {
+                        if r.status == 429 {
+                            limited.fetch_add(1, Ordering::Relaxed);
+                        }
+                    }
+                }
+            }));
+        }
+        Ok(Flood { stop, sent, limited, tasks })
+    }
+
+    async fn stop(self) -> (u64, u64) {
+        self.stop.store(true, Ordering::Relaxed);
+        for t in self.tasks {
+            let _ = t.await;
+        }
+        (self.sent.load(Ordering::Relaxed), self.limited.load(Ordering::Relaxed))
+    }
 }

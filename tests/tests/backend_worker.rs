@@ -480,7 +480,7 @@ fn offers_are_refused_when_the_catalog_is_signed_by_another_key() {
     backend.start();
     let kdir = backend.enroll_kiosk();
     // A valid Ed25519 key, but not the backend's.
-    let foreign = madoguchi_backend::signing::BackendKey::from_seed([42u8; 32]).public().to_hex();
+    let foreign = madoguchi_backend::signing::BackendKey::from_parts([42u8; 32], [0u8; 32]).public().to_hex();
     let config = backend_config(&backend, &kdir, Some(foreign));
     let state = tempfile::tempdir().expect("state dir");
     let mut kiosk = Kiosk::new(&config, &state.path().join("backend-outbox.jsonl"));

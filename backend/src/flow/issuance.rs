@@ -127,7 +127,26 @@ pub async fn issue(
     let local = jst(now).date();
     let local_date = format!("{:04}-{:02}-{:02}", local.year(), local.month() as u8, local.day());
 
-    let mut tx = ctx.db.begin_write().await?;
+    // A signed document leaves with this commit: durable.
+    let mut tx = ctx.db.begin_durable().await?;
+    // The session must still be open when the issuance is written (a close or expiry may have
+    // come in since it was read). The no-op update re-checks it in this transaction and, on
+    // PostgreSQL, locks the session row, so issuances of one session queue here and the count
+    // below sees every earlier one (SQLite's write transaction is exclusive already).
+    let open = sqlx::query(
+        "UPDATE sessions SET expires_at = expires_at WHERE id = $1 AND kiosk_id = $2 AND state = 'authenticated' AND expires_at >= $3",
+    )
+    .bind(s.id.clone())
+    .bind(kiosk.to_string())
+    .bind(ms(now))
+    .execute(&mut *tx)
+    .await?;
+    if open.rows_affected() != 1 {
+        drop(tx);
+        let now_row = load_session(ctx, &s.id).await?;
+        super::context::check_authenticated(&now_row, kiosk, ms(now))?;
+        return Err(ApiError::new(ErrorCode::SessionExpired, "the session closed while the issuance was prepared"));
+    }
     // The session limit is part of the insert: no read-then-write window.
     let inserted = sqlx::query(
         "INSERT INTO issuances (number, session_id, kiosk_id, store, resident_id, cert_fingerprint, municipality_code, document, copies, fee_yen, total_yen,
@@ -217,6 +236,13 @@ fn replay(ctx: &Context, r: &AnyRow, hash: &str) -> Result<(IssuanceReply, bool)
             "already used by this kiosk for a different request (or another session)",
         ));
     }
+    // Erased after `payload_retention_days` (only ever after an outcome): nothing to sign.
+    if r.get::<String, _>(8).is_empty() {
+        return Err(ApiError::new(
+            ErrorCode::OutcomeAlreadyRecorded,
+            "this issuance's outcome was recorded and its document erased after the retention period",
+        ));
+    }
     Ok((reply_from(ctx, r), true))
 }
 
@@ -244,7 +270,7 @@ pub async fn outcome(
         OutcomeKind::Printed => ("printed", "none", "issuance.printed"),
         OutcomeKind::Failed => ("voided", "due", "issuance.voided"),
     };
-    let mut tx = ctx.db.begin_write().await?;
+    let mut tx = ctx.db.begin_durable().await?;
     let done = sqlx::query(
         "UPDATE issuances SET status = $1, outcome_reason = $2, outcome_at = $3,
          refund_yen = CASE WHEN $1 = 'voided' THEN total_yen ELSE 0 END, refund_state = $4

@@ -637,13 +637,14 @@ pub async fn open(
     let now_ms = ms(now);
     let serial = crate::ops::serial_key(&hex::encode(cert.serial_bytes()));
     Revocation::of(&ctx.db.pool, &issuer, &serial).await?.check(ctx.config.require_crl, now_ms)?;
-    let link = sqlx::query("SELECT resident_id, token FROM cert_links WHERE issuer = $1 AND serial = $2")
-        .bind(registry::issuer_id_of_cert(&cert))
+    let link = sqlx::query("SELECT resident_id, token, fingerprint FROM cert_links WHERE issuer = $1 AND serial = $2")
+        .bind(issuer.clone())
         .bind(serial)
         .fetch_optional(&ctx.db.pool)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::CertificateUnlinked, "this certificate is not linked to a resident"))?;
     let token: String = link.get(1);
+    super::session::check_linked_fingerprint(Some(&link.get::<String, _>(2)), &hex::encode(cert.fingerprint_sha256()))?;
     if token != "card" {
         return Err(ApiError::new(
             ErrorCode::ResetPhoneToken,

@@ -162,9 +162,8 @@ pub async fn authenticate(
     // and the link to the resident come in one round trip.
     let cert = user_auth_certificate(&der)?;
     let issuer = trusted_issuer(ctx, &cert, now)?;
-    // Revocation and suspension (imported CRLs) and the link to the resident (by issuer and
-    // serial, never by name).
-    let link_issuer = registry::issuer_id_of_cert(&cert);
+    // Revocation and suspension (imported CRLs) and the link to the resident: by the key of
+    // the anchor that verified the certificate and its serial, never by name.
     let serial = crate::ops::serial_key(&hex::encode(cert.serial_bytes()));
     let row = sqlx::query(
         "SELECT s.id, s.kiosk_id, s.store, s.challenge, s.challenge_expires_at, s.state, s.resident_id, s.cert_fingerprint, s.expires_at,
@@ -172,16 +171,15 @@ pub async fn authenticate(
                 (SELECT next_update FROM jpki_crls WHERE issuer = $2),
                 (SELECT since FROM jpki_revocations WHERE issuer = $2 AND serial = $3),
                 (SELECT hold FROM jpki_revocations WHERE issuer = $2 AND serial = $3),
-                l.resident_id, r.name, r.status
+                l.resident_id, r.name, r.status, l.fingerprint
          FROM sessions s
-         LEFT JOIN cert_links l ON l.issuer = $4 AND l.serial = $3
+         LEFT JOIN cert_links l ON l.issuer = $2 AND l.serial = $3
          LEFT JOIN residents r ON r.id = l.resident_id
          WHERE s.id = $1",
     )
     .bind(session_id.to_string())
     .bind(issuer)
     .bind(serial.clone())
-    .bind(link_issuer)
     .fetch_optional(&ctx.db.pool)
     .await?
     .ok_or_else(|| ApiError::new(ErrorCode::SessionNotFound, "no such session"))?;
@@ -207,10 +205,11 @@ pub async fn authenticate(
     let (Some(resident_id), Some(holder_name), Some(status)) = (resident_id, name, status) else {
         return Err(ApiError::new(ErrorCode::CertificateUnlinked, "this certificate is not linked to a resident"));
     };
+    let fingerprint = hex::encode(cert.fingerprint_sha256());
+    check_linked_fingerprint(row.get::<Option<String>, _>(16).as_deref(), &fingerprint)?;
     if domain::ResidentStatus::parse(&status) == domain::ResidentStatus::Deceased {
         return Err(ApiError::new(ErrorCode::ResidentNotEligible, "this resident's record is closed"));
     }
-    let fingerprint = hex::encode(cert.fingerprint_sha256());
     let expires = now_ms + ctx.config.session_ttl_s * 1000;
     // Single-use: only a session still waiting for its answer moves on.
     let _gate = ctx.db.write_gate().await;
@@ -240,6 +239,18 @@ pub async fn authenticate(
             .unwrap_or_default(),
         holder_name,
     })
+}
+
+/// The link names one certificate (its SHA-256): another one under the same issuer key and
+/// serial is not the linked certificate, whatever its chain says.
+pub(super) fn check_linked_fingerprint(linked: Option<&str>, presented: &str) -> Result<(), ApiError> {
+    match linked {
+        Some(l) if l.eq_ignore_ascii_case(presented) => Ok(()),
+        _ => Err(ApiError::new(
+            ErrorCode::CertificateUnlinked,
+            "this certificate is not the one linked to a resident under its issuer and serial",
+        )),
+    }
 }
 
 /// RSA PKCS#1 v1.5 SHA-256 over the challenge: ring first (about 8 times faster than the `rsa`
