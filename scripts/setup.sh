@@ -9,6 +9,7 @@ PACKAGES=(
   qpdf poppler-utils fonts-ipaexfont fonts-ipamj-mincho         # documents (printing issue)
   libfontconfig1-dev fonts-dejavu-core fonts-wqy-microhei       # UI: Latin/Vietnamese, Chinese and Korean glyphs
   postgresql                                                    # backend tests run a private cluster
+  python3-venv                                                  # schemathesis (API contract test) in a virtualenv
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -32,3 +33,13 @@ fi
 # One target directory outside the checkout survives between CI runs on the same machine
 # (slint, printpdf and RSA crates are slow to build on 2 cores); override to taste.
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$HOME/.cache/madoguchi/target}"
+
+# schemathesis checks the backend's API contract (backend/tests/backend_contract.rs): a pinned
+# version in its own virtualenv beside the target directory, made once per machine.
+ST_VENV="$HOME/.cache/madoguchi/schemathesis-4.32.5"
+if [ ! -x "$ST_VENV/bin/st" ]; then
+  echo "setup: installing schemathesis 4.32.5 (pip, in $ST_VENV)" >&2
+  python3 -m venv "$ST_VENV" >&2
+  "$ST_VENV/bin/pip" install -q "schemathesis==4.32.5" >&2
+fi
+export SCHEMATHESIS="$ST_VENV/bin/st"
