@@ -634,6 +634,12 @@ pub enum RecordKind {
         yen: u32,
     },
     CardSwapped,
+    /// **Alarm**: the backend's challenge was not a madoguchi challenge for this kiosk and
+    /// purpose; the card was not asked to sign it (a misconfigured backend, or someone trying
+    /// to have a resident's key sign another service's nonce).
+    ChallengeRefused {
+        why: &'static str,
+    },
     ClockJump {
         wall_minus_mono_s: i64,
     },
