@@ -21,6 +21,17 @@ impl Runner<'_> {
             t.idle_with_card == 0,
             format!("{} times", t.idle_with_card),
         ));
+        // Every line the kiosk audited is still there as written (the hash chain holds).
+        let audit = self.lab.out.join("state").join("audit.log");
+        let chain = madoguchi_firmware::kiosk::audit_log::verify_file(&audit);
+        checks.push((
+            "the kiosk's audit.log chain verifies".into(),
+            chain.as_ref().is_ok_and(|h| h.lines > 0),
+            match &chain {
+                Ok(h) => format!("{} lines", h.lines),
+                Err(e) => e.to_string(),
+            },
+        ));
         let e = &self.sc.expect;
         let amount = |a: &Amount| match a {
             Amount::Offered => self.offered_yen,
