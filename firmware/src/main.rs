@@ -70,7 +70,10 @@ enum CardCommand {
 }
 
 fn main() -> ExitCode {
+    // First, before a thread or a PIN exists: no core dumps, no memory readers, no swap.
+    let hardening = madoguchi_firmware::hardening::harden();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    hardening.log();
     let cli = Cli::parse();
     match (cli.command, cli.config) {
         (Some(Command::Card { what }), None) => card(what),
