@@ -258,3 +258,21 @@ fn household_juminhyo() {
     assert_eq!(text.matches("住民となった年月日").count(), 2, "two persons: {text}");
     assert_eq!(r["net_yen"], 200, "one copy, whatever the number of people on it");
 }
+
+/// Two residents of different households in a row, each typing their own PIN: two documents,
+/// each with its own resident's name, and afterwards neither PIN anywhere in the kiosk's
+/// memory, as ASCII or as the digit:N touches that typed it (`run` fails on any finding).
+#[test]
+fn two_residents() {
+    let (r, out) = run("two-residents");
+    assert_eq!(printed(&out).len(), 2);
+    assert_eq!(r["net_yen"], 400);
+    let scans: Vec<&str> = r["expectations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["what"].as_str())
+        .filter(|w| w.contains("audit.log"))
+        .collect();
+    assert_eq!(scans, ["the kiosk's audit.log chain verifies"]);
+}

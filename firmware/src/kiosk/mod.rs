@@ -217,8 +217,9 @@ impl Kiosk {
         let visit = Rc::new(Cell::new(0u64));
         {
             let (sink, visit) = (sink.clone(), visit.clone());
-            ui.on_touch(move |action| {
-                // made on the screen `visit`: a touch on a screen that has gone is dropped
+            ui.on_touch(move |action: &str| {
+                // made on the screen `visit`: a touch on a screen that has gone is dropped; a PIN
+                // key is read into its digit here, no copy of its id is made
                 let _ = sink.send(Event::Touch(Touch::new(action).on(visit.get())));
             });
         }
