@@ -26,7 +26,8 @@ impl Runner<'_> {
         let chain = madoguchi_firmware::kiosk::audit_log::verify_file(&audit);
         checks.push((
             "the kiosk's audit.log chain verifies".into(),
-            chain.as_ref().is_ok_and(|h| h.lines > 0),
+            // (A visit that started no transaction, out of hours, audits nothing.)
+            chain.is_ok(),
             match &chain {
                 Ok(h) => format!("{} lines", h.lines),
                 Err(e) => e.to_string(),
