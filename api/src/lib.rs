@@ -4,6 +4,8 @@
 //! - [`v1`]: the request and reply bodies of the `/v1` API, and the checks a kiosk makes on
 //!   every reply;
 //! - [`error`]: the stable error codes ([`ErrorCode`]) with their HTTP status and meaning;
+//! - [`challenge`]: what the card signs (a challenge with madoguchi's domain tag, its purpose
+//!   and the kiosk's id);
 //! - [`document`]: the documents ([`DocumentKind`]) with their ids and titles;
 //! - [`payload`]: the signed document data ([`DocumentPayload`]) and its checks;
 //! - [`binding`]: whether a document is bound to this session, certificate and issuance;
@@ -20,6 +22,7 @@
 #![forbid(unsafe_code)]
 
 pub mod binding;
+pub mod challenge;
 #[cfg(feature = "client")]
 pub mod client;
 pub mod document;

@@ -22,9 +22,11 @@ use serde::{Deserialize, Serialize};
 pub struct ChallengeReply {
     /// Chosen by the server; every later request of this resident names it.
     pub session_id: String,
-    /// 32 random bytes, base64. The card signs SHA-256 of these bytes (PKCS#1 v1.5 DigestInfo).
+    /// A madoguchi challenge ([`crate::challenge`]: domain tag, `authenticate`, this kiosk's
+    /// id, 32 random bytes), base64. The card signs SHA-256 of these bytes (PKCS#1 v1.5
+    /// DigestInfo) once the kiosk has checked the tag, purpose and kiosk id.
     pub challenge: String,
-    /// RFC 3339; after it the challenge is refused (`challenge_expired`).
+    /// RFC 3339, at most 30 s on; after it the challenge is refused (`challenge_expired`).
     pub challenge_expires_at: String,
     /// Always `RSASSA-PKCS1-v1_5-SHA256`.
     pub signature_scheme: String,
@@ -373,7 +375,8 @@ pub struct ResetOpenRequest {
 #[serde(deny_unknown_fields)]
 pub struct ResetOpenReply {
     pub session_id: String,
-    /// 32 random bytes, base64; the card signs SHA-256 of them (PKCS#1 v1.5 DigestInfo).
+    /// A madoguchi challenge ([`crate::challenge`]: domain tag, `pin-reset`, this kiosk's id,
+    /// 32 random bytes), base64; the card signs SHA-256 of them (PKCS#1 v1.5 DigestInfo).
     pub challenge: String,
     pub challenge_expires_at: String,
     /// Always `RSASSA-PKCS1-v1_5-SHA256`.

@@ -215,6 +215,20 @@ fn phones_authenticate_and_link_to_their_resident() {
     let kdir = d.enroll_kiosk("K010", "ローソン所沢店");
     rt().block_on(async {
         let mut k = Kiosk::new(&server, &kdir);
+        // What the card signs says what it is and for which kiosk, and lives only as long as a
+        // signature and a round trip need (at most 30 s, though `challenge_ttl_s` is 120 here).
+        let asked = time::OffsetDateTime::now_utc();
+        let r = k.call("POST", "/v1/sessions", "/v1/sessions", None).await;
+        let reply: madoguchi_api::v1::ChallengeReply = serde_json::from_value(r.json()).unwrap();
+        let ch = reply.validate().expect("the kiosk's checks");
+        assert_eq!(madoguchi_api::challenge::check(&ch, madoguchi_api::challenge::Purpose::Authenticate, "K010"), Ok(()));
+        assert!(ch.starts_with(b"madoguchi-challenge-v1\0authenticate\0K010\0"));
+        let expires = time::OffsetDateTime::parse(
+            &reply.challenge_expires_at,
+            &time::format_description::well_known::Rfc3339,
+        )
+        .unwrap();
+        assert!(expires - asked <= time::Duration::seconds(31), "the challenge lives {}", expires - asked);
         for (profile, holder) in [("R0001-android", "佐藤　健一"), ("R0002-iphone", "佐藤　美和")] {
             let c = card(profile);
             let (sid, ch) = k.challenge().await;

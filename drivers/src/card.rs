@@ -60,7 +60,8 @@ pub trait Readers: Send {
     /// A handle another thread uses to end a blocking [`Readers::wait`].
     fn canceller(&self) -> Canceller;
 
-    /// Connects to the card on `reader` (shared: diagnostics may look on).
+    /// Connects to the card on `reader`, exclusively: no other client of the reader service
+    /// can talk to the card until [`CardConnection::release`] resets it.
     fn connect(&self, reader: &str) -> Result<Box<dyn CardConnection>, TransportError>;
 }
 

@@ -152,16 +152,21 @@ pub enum PinStatus {
 
 /// A PIN or password on its way to the card: checked against the format rules, held in a
 /// fixed buffer that is wiped on drop, never printed.
+///
+/// The buffer is on the heap and the `Pin` only points to it: a `Pin` is moved through
+/// effects, channels and queues on its way to the card, and each move of an inline buffer
+/// would leave a bitwise copy of the digits behind in the place it left (a drained `Vec`, a
+/// channel's block), which no `Drop` can wipe. Moving a pointer leaves only the pointer.
 pub struct Pin {
     kind: PinKind,
-    bytes: heapless::Vec<u8, 16>,
+    bytes: Box<[u8; 16]>,
+    len: u8,
 }
 
 impl Pin {
     /// Validates `text` for `kind`. The signature password is upper-cased (the card compares
     /// bytes, and residents type lower case on phones). The error never contains the input.
     pub fn new(kind: PinKind, text: &str) -> Result<Self, JpkiError> {
-        let mut bytes = heapless::Vec::<u8, 16>::new();
         let ok = match kind {
             PinKind::UserAuth => text.len() == 4 && text.bytes().all(|b| b.is_ascii_digit()),
             PinKind::Signature => {
@@ -174,11 +179,27 @@ impl Pin {
         if !ok {
             return Err(JpkiError::InvalidPinFormat { kind });
         }
-        for b in text.bytes() {
-            // Length is at most 16 after the check above.
-            let _ = bytes.push(b.to_ascii_uppercase());
+        // Zeroed on the heap first, then filled there: the digits are never on the stack.
+        let mut bytes = Box::new([0u8; 16]);
+        for (slot, b) in bytes.iter_mut().zip(text.bytes()) {
+            *slot = b.to_ascii_uppercase();
         }
-        Ok(Self { kind, bytes })
+        // At most 16 after the check above.
+        Ok(Self { kind, bytes, len: text.len() as u8 })
+    }
+
+    /// The user-authentication PIN from its four digits as numbers (0–9, as a PIN pad holds
+    /// them), written as ASCII straight into the wiped heap buffer: no ASCII copy is made on
+    /// the way. `None` unless exactly four digits of 0–9.
+    pub fn user_auth_from_digits(digits: &[u8]) -> Option<Self> {
+        if digits.len() != 4 || digits.iter().any(|&d| d > 9) {
+            return None;
+        }
+        let mut bytes = Box::new([0u8; 16]);
+        for (slot, d) in bytes.iter_mut().zip(digits) {
+            *slot = b'0' + d;
+        }
+        Some(Self { kind: PinKind::UserAuth, bytes, len: 4 })
     }
 
     pub fn kind(&self) -> PinKind {
@@ -186,13 +207,14 @@ impl Pin {
     }
 
     fn as_bytes(&self) -> &[u8] {
-        &self.bytes
+        &self.bytes[..usize::from(self.len)]
     }
 }
 
 impl Drop for Pin {
     fn drop(&mut self) {
-        self.bytes.as_mut_slice().zeroize();
+        self.bytes.zeroize();
+        self.len = 0;
     }
 }
 
@@ -740,6 +762,21 @@ mod tests {
         assert!(!format!("{p:?}").contains("ABC"));
         let e = Pin::new(PinKind::UserAuth, "12x4").unwrap_err();
         assert!(!format!("{e:?} {e}").contains("12x4"));
+    }
+
+    /// A pad's digits (numbers) become the ASCII the card wants only inside the PIN's own
+    /// buffer, and moving the PIN moves a pointer: the digits stay where they were written.
+    #[test]
+    fn a_pin_from_a_pads_digits_is_ascii_on_the_heap_only() {
+        let p = Pin::user_auth_from_digits(&[8, 5, 7, 0]).unwrap();
+        assert_eq!((p.kind(), p.as_bytes()), (PinKind::UserAuth, &b"8570"[..]));
+        let at = p.as_bytes().as_ptr();
+        let moved = Box::new(p);
+        assert_eq!(moved.as_bytes().as_ptr(), at, "a move does not copy the digits");
+        assert_eq!(core::mem::size_of::<Pin>(), core::mem::size_of::<usize>() * 2, "a pointer, kind and length");
+        for bad in [&[8, 5, 7][..], &[8, 5, 7, 3, 1], &[8, 5, 10, 3]] {
+            assert!(Pin::user_auth_from_digits(bad).is_none(), "{bad:?}");
+        }
     }
 
     #[test]

@@ -4,6 +4,7 @@
 pub mod config;
 pub mod devices;
 pub mod diagnostics;
+pub mod hardening;
 pub mod kiosk;
 pub mod print_sample;
 pub mod workers;

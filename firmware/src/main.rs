@@ -25,9 +25,24 @@ enum Command {
         #[command(subcommand)]
         what: CardCommand,
     },
+    /// Checks the kiosk's audit.log chain (exit 0 when every line verifies, 3 at a break).
+    Audit {
+        #[command(subcommand)]
+        what: AuditCommand,
+    },
     /// Renders a certificate from demo data to a PDF file and, with --printer, prints it
     /// through the serial PJL driver (exit 0 only when the printer confirmed the job's end).
     PrintSample(madoguchi_firmware::print_sample::PrintSampleArgs),
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Recomputes the hash chain of an audit.log and prints its head (lines, last chain value),
+    /// or the first line where it breaks.
+    Verify {
+        /// The kiosk's audit.log (in its state directory).
+        file: std::path::PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -55,10 +70,14 @@ enum CardCommand {
 }
 
 fn main() -> ExitCode {
+    // First, before a thread or a PIN exists: no core dumps, no memory readers, no swap.
+    let hardening = madoguchi_firmware::hardening::harden();
     env_logger::Builder::from_env(env_logger::Env::default().default_filter_or("warn")).init();
+    hardening.log();
     let cli = Cli::parse();
     match (cli.command, cli.config) {
         (Some(Command::Card { what }), None) => card(what),
+        (Some(Command::Audit { what: AuditCommand::Verify { file } }), None) => audit_verify(&file),
         (Some(Command::PrintSample(args)), None) => ExitCode::from(madoguchi_firmware::print_sample::run(&args)),
         (None, Some(config)) => madoguchi_firmware::kiosk::run::run(&config, cli.check),
         (Some(_), Some(_)) => {
@@ -126,6 +145,24 @@ fn auth_check(opts: &diagnostics::CardOptions) -> ExitCode {
         Err(e) => {
             eprintln!("madoguchi card auth-check: {e}");
             ExitCode::from(1)
+        }
+    }
+}
+
+fn audit_verify(file: &std::path::Path) -> ExitCode {
+    use madoguchi_firmware::kiosk::audit_log;
+    match audit_log::verify_file(file) {
+        Ok(head) => {
+            println!("{}: {} lines verify, chain {}", file.display(), head.lines, hex::encode(head.chain));
+            ExitCode::SUCCESS
+        }
+        Err(e @ audit_log::ChainError::Io(_)) => {
+            eprintln!("madoguchi audit verify: {}: {e}", file.display());
+            ExitCode::from(1)
+        }
+        Err(e) => {
+            eprintln!("madoguchi audit verify: {}: {e}", file.display());
+            ExitCode::from(3)
         }
     }
 }

@@ -147,6 +147,12 @@ impl Turn<'_> {
                 if !self.t.card_on_reader() {
                     return self.exit(Some(FailureCode::CardRemoved));
                 }
+                let purpose = crate::checks::Purpose::Authenticate;
+                if let Err(e) = crate::checks::challenge_for_this_kiosk(&challenge, purpose, &self.k.cfg.kiosk_id) {
+                    // Not retried: the same backend would hand out the same kind again.
+                    self.audit(RecordKind::ChallengeRefused { why: crate::checks::challenge_refusal(e) });
+                    return self.exit(Some(FailureCode::BackendUnavailable));
+                }
                 let sha256: [u8; 32] = Sha256::digest(&challenge).into();
                 self.card(CardCommand::Sign { sha256 });
                 if let Phase::Authenticating { step, .. } = &mut self.t.phase {

@@ -1,10 +1,12 @@
-//! The checks the session makes on bytes it is handed: the resident's certificate (chain to the
+//! The checks the session makes on bytes it is handed: the backend's challenge (ours, for this
+//! kiosk) before the card signs it, the resident's certificate (chain to the
 //! pinned JPKI anchors) and the backend's signed document (Ed25519 over the exact payload, its
 //! binding, and whether it can be printed at all, with the contract's own checks). Both are pure computations, behind traits so the session's own tests can
 //! use fixed answers while these implementations are tested on their own.
 
 pub use super::catalog::{CatalogCheck, CatalogRejection};
 use super::io::{DocumentBinding, Offers, OffersDelivery, SignedDocument};
+pub use madoguchi_api::challenge::{ChallengeError, Purpose};
 use madoguchi_api::{verify_binding, DocumentPayload, PublicKey, VerifyErrorKind};
 use madoguchi_certs::{CertErrorKind, CertProfile, JpkiCertificate, TrustAnchors};
 use time::OffsetDateTime;
@@ -150,10 +152,38 @@ impl DocumentCheck for Ed25519DocumentCheck {
     }
 }
 
+/// Whether the backend's `challenge` may go to the card: madoguchi's domain tag, made for
+/// `purpose`, for this kiosk ([`madoguchi_api::challenge`]). The card would sign anything; this
+/// is the one place where the kiosk decides what its residents' keys sign, so a challenge that
+/// could be another service's nonce (or was made for another kiosk) never reaches the card.
+pub fn challenge_for_this_kiosk(challenge: &[u8], purpose: Purpose, kiosk_id: &str) -> Result<(), ChallengeError> {
+    madoguchi_api::challenge::check(challenge, purpose, kiosk_id)
+}
+
+/// The audit's word for a refused challenge.
+pub fn challenge_refusal(e: ChallengeError) -> &'static str {
+    match e {
+        ChallengeError::NotOurs => "not a madoguchi challenge",
+        ChallengeError::Malformed => "not in madoguchi's form",
+        ChallengeError::OtherPurpose => "made for another purpose",
+        ChallengeError::OtherKiosk => "made for another kiosk",
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::testing::{payload, sign};
+
+    #[test]
+    fn only_our_challenges_for_this_kiosk_go_to_the_card() {
+        let ours = madoguchi_api::challenge::encode(Purpose::Authenticate, "K1", &[3; 32]).unwrap();
+        assert_eq!(challenge_for_this_kiosk(&ours, Purpose::Authenticate, "K1"), Ok(()));
+        assert_eq!(challenge_for_this_kiosk(&ours, Purpose::Authenticate, "K2"), Err(ChallengeError::OtherKiosk));
+        assert_eq!(challenge_for_this_kiosk(&ours, Purpose::PinReset, "K1"), Err(ChallengeError::OtherPurpose));
+        assert_eq!(challenge_for_this_kiosk(&[3; 32], Purpose::Authenticate, "K1"), Err(ChallengeError::NotOurs));
+        assert_eq!(challenge_refusal(ChallengeError::OtherKiosk), "made for another kiosk");
+    }
     use ed25519_dalek::SigningKey;
 
     #[test]

@@ -31,18 +31,38 @@ pub struct Now {
 }
 
 /// A touch on a control, by its language-independent action id (`reference/scenarios.md`).
+///
+/// A key of the PIN pad is kept as the digit or letter it is, one byte wiped when the touch is
+/// dropped, never as its action id: a string per key (`digit:7`) would be a copy of the PIN
+/// in the order typed, left in freed memory or in whatever kept the touches.
 #[derive(Clone, PartialEq, Eq)]
 pub struct Touch {
-    /// `ok`, `digit:7`, `document:juminhyo`...
-    pub action: String,
+    key: TouchKey,
     /// The [`ViewModel::visit`] of the screen the control was on, when the UI knows it: a touch made
     /// on a screen that has since been replaced is dropped instead of acting on the new one.
     pub visit: Option<u64>,
 }
 
+#[derive(Clone, PartialEq, Eq)]
+enum TouchKey {
+    /// `digit:0`..`digit:9`: the digit, 0 to 9.
+    Digit(u8),
+    /// `key:A`..`key:Z` (the signature password's pad): the letter, ASCII.
+    Letter(u8),
+    /// Any other control: `ok`, `document:juminhyo`...
+    Control(String),
+}
+
 impl Touch {
-    pub fn new(action: impl Into<String>) -> Touch {
-        Touch { action: action.into(), visit: None }
+    /// The touch of the control `action` (`ok`, `digit:7`, `document:juminhyo`...). Reads a key
+    /// of the PIN pad straight into its byte, without a copy of the id.
+    pub fn new(action: &str) -> Touch {
+        let key = match action.as_bytes() {
+            [b'd', b'i', b'g', b'i', b't', b':', d @ b'0'..=b'9'] => TouchKey::Digit(d - b'0'),
+            [b'k', b'e', b'y', b':', c @ b'A'..=b'Z'] => TouchKey::Letter(*c),
+            _ => TouchKey::Control(action.to_owned()),
+        };
+        Touch { key, visit: None }
     }
 
     /// The touch as made on the screen `visit`.
@@ -50,14 +70,37 @@ impl Touch {
         self.visit = Some(visit);
         self
     }
+
+    /// What the touch means as an action.
+    pub(crate) fn action(&self) -> crate::pin::Action {
+        use crate::pin::Action;
+        match &self.key {
+            TouchKey::Digit(d) => Action::Digit(*d),
+            TouchKey::Letter(c) => Action::Key(char::from(*c)),
+            TouchKey::Control(id) => Action::parse(id),
+        }
+    }
+
+    /// A key of the PIN pad (digit or letter).
+    pub fn is_pin_key(&self) -> bool {
+        matches!(self.key, TouchKey::Digit(_) | TouchKey::Letter(_))
+    }
+}
+
+impl Drop for Touch {
+    fn drop(&mut self) {
+        if let TouchKey::Digit(b) | TouchKey::Letter(b) = &mut self.key {
+            zeroize::Zeroize::zeroize(b);
+        }
+    }
 }
 
 /// Never shows which key of the PIN pad was touched: a log of touches must not spell a PIN.
 impl fmt::Debug for Touch {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        let shown = match self.action.split_once(':') {
-            Some(("digit" | "key", _)) => "pin-pad key",
-            _ => self.action.as_str(),
+        let shown = match &self.key {
+            TouchKey::Digit(_) | TouchKey::Letter(_) => "pin-pad key",
+            TouchKey::Control(id) => id.as_str(),
         };
         f.debug_struct("Touch").field("action", &shown).field("visit", &self.visit).finish()
     }
@@ -634,6 +677,12 @@ pub enum RecordKind {
         yen: u32,
     },
     CardSwapped,
+    /// **Alarm**: the backend's challenge was not a madoguchi challenge for this kiosk and
+    /// purpose; the card was not asked to sign it (a misconfigured backend, or someone trying
+    /// to have a resident's key sign another service's nonce).
+    ChallengeRefused {
+        why: &'static str,
+    },
     ClockJump {
         wall_minus_mono_s: i64,
     },

@@ -1,8 +1,9 @@
 //! The PIN as the resident types it, and the parsed action ids.
 //!
-//! The digits live in one fixed array that is zeroed on clear and on drop; they leave it only
-//! as a [`Pin`] inside `CardCommand::Verify`. Neither this buffer nor [`Action`] can print a
-//! digit through `Debug`.
+//! The digits live in one fixed array that is zeroed on clear and on drop, as numbers 0–9 (not
+//! ASCII: a stale copy of the pad is no PIN to a text search); they leave it only as a [`Pin`]
+//! (ASCII in a wiped heap buffer) inside `CardCommand::Verify`. Neither this buffer nor
+//! [`Action`] can print a digit through `Debug`.
 
 use core::fmt;
 use madoguchi_drivers::jpki::{Pin, PinKind};
@@ -11,7 +12,7 @@ use zeroize::Zeroize;
 /// The user-authentication PIN is exactly 4 digits.
 pub const PIN_LEN: usize = 4;
 
-/// Digits typed so far.
+/// Digits typed so far, as numbers 0–9.
 pub struct PinBuffer {
     digits: [u8; PIN_LEN],
     len: usize,
@@ -25,7 +26,7 @@ impl PinBuffer {
     /// Adds a digit; ignored when full (the pad disables its keys then anyway).
     pub fn push(&mut self, digit: u8) {
         if self.len < PIN_LEN && digit <= 9 {
-            self.digits[self.len] = b'0' + digit;
+            self.digits[self.len] = digit;
             self.len += 1;
         }
     }
@@ -59,7 +60,7 @@ impl PinBuffer {
         if !self.is_complete() {
             return None;
         }
-        let pin = core::str::from_utf8(&self.digits).ok().and_then(|s| Pin::new(PinKind::UserAuth, s).ok());
+        let pin = Pin::user_auth_from_digits(&self.digits);
         self.clear();
         pin
     }

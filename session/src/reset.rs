@@ -543,6 +543,12 @@ impl Turn<'_> {
                 if !self.t.card_on_reader() {
                     return self.exit(Some(FailureCode::CardRemoved));
                 }
+                // Checked before the resident types the proof, which the card would then sign.
+                let purpose = crate::checks::Purpose::PinReset;
+                if let Err(e) = crate::checks::challenge_for_this_kiosk(&challenge, purpose, &self.k.cfg.kiosk_id) {
+                    self.audit(RecordKind::ChallengeRefused { why: crate::checks::challenge_refusal(e) });
+                    return self.exit(Some(FailureCode::BackendUnavailable));
+                }
                 let next = ResetStep::Proof {
                     pad: SecretPad::new(pin_kind(proof)),
                     tries_left,

@@ -198,6 +198,8 @@ pub struct K {
     pub releases: usize,
     pub card_commands: Vec<String>,
     pub views: Vec<ViewModel>,
+    /// The kiosk id the session is configured with (its challenges must name it).
+    pub kiosk_id: String,
 }
 
 impl Default for K {
@@ -213,9 +215,11 @@ impl K {
 
     pub fn with(cfg: SessionConfig) -> K {
         let docs = Box::new(checks::Ed25519DocumentCheck::new(backend_key().verifying_key()));
+        let kiosk_id = cfg.kiosk_id.clone();
         let s = Session::new(cfg, Box::new(FakeCerts), docs, [42u8; 32]);
         let mut k = K {
             s,
+            kiosk_id,
             t: Duration::from_secs(1000),
             wall: START,
             log: Vec::new(),
@@ -388,10 +392,17 @@ impl K {
         self.reply_card("verify", Ok(CardOk::Verified));
     }
 
+    /// A challenge as the backend makes it for this kiosk.
+    pub fn challenge(&self, purpose: madoguchi_api::challenge::Purpose) -> Vec<u8> {
+        madoguchi_api::challenge::encode(purpose, &self.kiosk_id, &[0x5A; 32])
+            .expect("a kiosk id of the session's tests")
+    }
+
     /// Challenge, signature, authentication with `cert` (the card signs as `signer`).
     pub fn authenticate(&mut self, cert: &Cert) {
         assert!(matches!(self.backend_op().1, Request::Challenge));
-        self.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"nonce".to_vec() }));
+        let challenge = self.challenge(madoguchi_api::challenge::Purpose::Authenticate);
+        self.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge }));
         self.reply_card(
             "sign",
             Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(cert.der) }),

@@ -12,7 +12,7 @@ impl Session {
             log::debug!("dropped {touch:?}: made on a screen that has gone");
             return;
         }
-        let action = Action::parse(&touch.action);
+        let action = touch.action();
         match &action {
             Action::Language(code) => {
                 if self.k.cfg.languages.iter().any(|l| l == code) {

@@ -281,7 +281,9 @@ fn log_in(kiosk: &mut Kiosk, card: &Card) -> String {
     let Ok(BackendOk::Challenge { session_id, challenge }) = kiosk.ask(Request::Challenge) else {
         panic!("no challenge");
     };
-    assert_eq!(challenge.len(), 32);
+    // What the card will sign names madoguchi, the purpose and this kiosk.
+    let purpose = madoguchi_api::challenge::Purpose::Authenticate;
+    assert_eq!(madoguchi_api::challenge::check(&challenge, purpose, KIOSK), Ok(()));
     let r = kiosk.ask(Request::Authenticate {
         session_id: session_id.clone(),
         certificate: card.certificate.clone(),

@@ -239,6 +239,63 @@ fn signature_certificate_needs_the_password() {
     card.change_pin(&new, &old).unwrap();
 }
 
+/// What another PC/SC client on the kiosk gets while the kiosk's connection has VERIFYed the
+/// PIN and not yet signed (a backend round trip lies between): no connection at all, so it
+/// cannot have the verified key sign. It does not even need a SELECT for that on a shared
+/// connection (the JPKI AP is selected already, and a SELECT would end the verified state), so
+/// it sends the signature command straight away. Once the kiosk lets go, the card has been
+/// reset: the verified state is gone and the same command is refused.
+#[test]
+fn a_second_client_cannot_sign_between_verify_and_signature() {
+    let Some(lab) = PcscLab::isolated("a_second_client_cannot_sign_between_verify_and_signature") else { return };
+    let world = shared_world();
+    let r = resident_with(&world, &["adult"]);
+    let profile = private_profile(&world, r["card_profile"].as_str().unwrap(), lab.dir.path());
+    let _sim = lab.insert(&profile, Reader::Contact, &[]);
+    let pin = Pin::new(PinKind::UserAuth, r["auth_pin"].as_str().unwrap()).unwrap();
+    let mut kiosk = open(Reader::Contact);
+    kiosk.verify(&pin).unwrap();
+
+    // COMPUTE DIGITAL SIGNATURE with the user-authentication key over someone else's hash.
+    let foreign: [u8; 32] = Sha256::digest(b"another service's nonce").into();
+    let mut sign = vec![0x80, 0x2A, 0x00, 0x97, 51];
+    sign.extend_from_slice(&madoguchi_drivers::jpki::sha256_digest_info(&foreign));
+    sign.push(0x00);
+    let name = std::ffi::CString::new(Reader::Contact.name()).unwrap();
+    let other = pcsc::Context::establish(pcsc::Scope::User).expect("pcsc");
+    for mode in [pcsc::ShareMode::Shared, pcsc::ShareMode::Exclusive] {
+        match other.connect(&name, mode, pcsc::Protocols::ANY) {
+            Err(pcsc::Error::SharingViolation) => {}
+            Err(e) => panic!("a second {mode:?} connection failed otherwise than refused: {e}"),
+            Ok(card) => {
+                let mut reply = [0u8; 300];
+                let got = card.transmit(&sign, &mut reply).map(|r| (r.len(), r[r.len().saturating_sub(2)..].to_vec()));
+                panic!(
+                    "a second {mode:?} client reached the verified card; COMPUTE DIGITAL SIGNATURE gave (bytes, status) {got:02X?}"
+                );
+            }
+        }
+    }
+
+    // The kiosk's own signature is unaffected, and then it lets go (resetting the card).
+    let hash: [u8; 32] = Sha256::digest(b"the backend's challenge").into();
+    kiosk.sign_sha256(SigningKey::UserAuth, &hash).expect("the kiosk signs on its connection");
+    kiosk.into_transport().release();
+
+    let card = other.connect(&name, pcsc::ShareMode::Shared, pcsc::Protocols::ANY).expect("the card is free again");
+    let mut reply = [0u8; 300];
+    let got = card.transmit(&sign, &mut reply).expect("transmit").to_vec();
+    assert!(got.len() == 2 && got != [0x90, 0x00], "after the release the signature is refused: {got:02X?}");
+    let mut select = vec![0x00, 0xA4, 0x04, 0x0C, 10];
+    select.extend_from_slice(&[0xD3, 0x92, 0xF0, 0x00, 0x26, 0x01, 0x00, 0x00, 0x00, 0x01]);
+    assert_eq!(card.transmit(&select, &mut reply).expect("SELECT"), [0x90, 0x00]);
+    assert_eq!(
+        card.transmit(&sign, &mut reply).expect("transmit"),
+        [0x69, 0x82],
+        "no PIN is verified after the release"
+    );
+}
+
 /// `madoguchi card info` and `pin-status`, as an operator runs them, never spend a try.
 #[test]
 fn operator_diagnostics_spend_no_tries() {

@@ -279,3 +279,21 @@ fn backend_refuses_then_slow() {
     let screens = r["screens"].to_string();
     assert!(screens.contains("\"failure\"") && screens.contains("take-documents"), "{screens}");
 }
+
+/// Two residents of different households in a row, each typing their own PIN: two documents,
+/// each with its own resident's name, and afterwards neither PIN anywhere in the kiosk's
+/// memory, as ASCII or as the digit:N touches that typed it (`run` fails on any finding).
+#[test]
+fn two_residents() {
+    let (r, out) = run("two-residents");
+    assert_eq!(printed(&out).len(), 2);
+    assert_eq!(r["net_yen"], 400);
+    let scans: Vec<&str> = r["expectations"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(|e| e["what"].as_str())
+        .filter(|w| w.contains("audit.log"))
+        .collect();
+    assert_eq!(scans, ["the kiosk's audit.log chain verifies"]);
+}

@@ -4,7 +4,7 @@
 //! ```no_run
 //! use madoguchi_ui::{Language, Screen, Ui, ViewModel};
 //! let ui = Ui::headless(1280, 800).unwrap();
-//! ui.on_touch(|action| println!("touched {action}"));
+//! ui.on_touch(|action: &str| println!("touched {action}"));
 //! ui.set_view(&ViewModel::new(Screen::PlaceCard, Language::En));
 //! ui.render_png("place-card.png".as_ref(), 1280, 800).unwrap();
 //! ui.touch("cancel").unwrap(); // presses and releases the pointer on the cancel button
@@ -93,17 +93,26 @@ pub struct FailureText {
     pub todo: String,
 }
 
-type Handler = Rc<RefCell<Option<Box<dyn Fn(String)>>>>;
+type Handler = Rc<RefCell<Option<Box<dyn Fn(&str)>>>>;
+
+/// What a probe touch reported (feature `testing`): recorded only while [`Ui::touch`] or
+/// [`Ui::touch_at`] presses, each id in a buffer wiped when the probe has read it. Touches of a
+/// real finger are never recorded, so no touch history (and no PIN) piles up.
+#[cfg(feature = "testing")]
+#[derive(Default)]
+pub(crate) struct Probed {
+    pub(crate) pressing: Cell<bool>,
+    pub(crate) reported: RefCell<Vec<zeroize::Zeroizing<String>>>,
+}
 
 /// The kiosk UI: one `KioskWindow` with its view model.
 pub struct Ui {
     window: KioskWindow,
     headless: Option<Rc<MinimalSoftwareWindow>>,
     handler: Handler,
-    /// What the last probe touch reported (feature `testing` only: a product build keeps no
-    /// touch history, so no PIN digits pile up in memory).
+    /// What the probe touch being made reported (feature `testing` only).
     #[cfg(feature = "testing")]
-    reported: Rc<RefCell<Vec<String>>>,
+    probed: Rc<Probed>,
     screen: Cell<Screen>,
     language: Cell<Language>,
     size: Cell<(u32, u32)>,
@@ -150,17 +159,20 @@ impl Ui {
         fonts::register_embedded_fonts();
         let handler: Handler = Rc::new(RefCell::new(None));
         #[cfg(feature = "testing")]
-        let reported = Rc::new(RefCell::new(Vec::new()));
+        let probed = Rc::new(Probed::default());
         {
             let handler = handler.clone();
             #[cfg(feature = "testing")]
-            let reported = reported.clone();
+            let probed = probed.clone();
+            // The action id is handed on borrowed: no copy of it is made here (a PIN key's id
+            // spells a digit of the PIN).
             window.global::<Api>().on_touched(move |action| {
-                let action = action.to_string();
                 #[cfg(feature = "testing")]
-                reported.borrow_mut().push(action.clone());
+                if probed.pressing.get() {
+                    probed.reported.borrow_mut().push(zeroize::Zeroizing::new(action.as_str().to_owned()));
+                }
                 if let Some(h) = handler.borrow().as_ref() {
-                    h(action);
+                    h(action.as_str());
                 }
             });
         }
@@ -169,7 +181,7 @@ impl Ui {
             headless,
             handler,
             #[cfg(feature = "testing")]
-            reported,
+            probed,
             screen: Cell::new(Screen::Idle),
             language: Cell::new(Language::Ja),
             size: Cell::new((0, 0)),
@@ -179,8 +191,9 @@ impl Ui {
     }
 
     /// Calls `f` with the action id of every control the resident touches (and of every
-    /// [`Ui::touch`]). Replaces any earlier handler.
-    pub fn on_touch(&self, f: impl Fn(String) + 'static) {
+    /// [`Ui::touch`]), borrowed for the call: whoever keeps it decides how (a PIN key's id spells
+    /// a digit of the PIN). Replaces any earlier handler.
+    pub fn on_touch(&self, f: impl Fn(&str) + 'static) {
         *self.handler.borrow_mut() = Some(Box::new(f));
     }
 

@@ -94,11 +94,33 @@ impl Ui {
 
     /// The visible control with this action id on the screen shown.
     pub fn find_action(&self, action_id: &str) -> Option<Control> {
-        let id = action_id.to_string();
-        let found = ElementQuery::from_root(&self.window)
+        self.elements_with(action_id).iter().find_map(|e| self.describe(e))
+    }
+
+    /// The elements whose action id is `action_id` (the id held, while the query lives, in a
+    /// buffer wiped afterwards: it may name a PIN key).
+    fn elements_with(&self, action_id: &str) -> Vec<ElementHandle> {
+        let id = zeroize::Zeroizing::new(action_id.to_owned());
+        ElementQuery::from_root(&self.window)
             .match_predicate(move |e| e.accessible_id().is_some_and(|a| a == id.as_str()))
-            .find_all();
-        found.iter().find_map(|e| self.describe(e))
+            .find_all()
+    }
+
+    /// Where a finger touches the visible control `action_id`, whether it is enabled, and
+    /// whether it lies inside the window, without a copy of its id or label ([`Ui::touch`]).
+    fn target(&self, action_id: &str) -> Option<(LogicalPosition, bool, bool)> {
+        let (w, h) = self.logical_size();
+        self.elements_with(action_id).iter().find_map(|e| {
+            let (pos, size) = (e.absolute_position(), e.size());
+            if e.computed_opacity() <= 0.0 || size.width <= 0.0 || size.height <= 0.0 {
+                return None;
+            }
+            let eps = 0.5;
+            let inside =
+                pos.x >= -eps && pos.y >= -eps && pos.x + size.width <= w + eps && pos.y + size.height <= h + eps;
+            let centre = LogicalPosition::new(pos.x + size.width / 2.0, pos.y + size.height / 2.0);
+            Some((centre, e.accessible_enabled().unwrap_or(true), inside))
+        })
     }
 
     /// The visible control whose accessible label (in the current language) is `label`.
@@ -123,23 +145,16 @@ impl Ui {
     /// at its centre. Fails, reporting nothing, if it is not shown, disabled, outside the window,
     /// or covered.
     pub fn touch(&self, action_id: &str) -> Result<(), NotTouchable> {
-        let c = self.find_action(action_id).ok_or_else(|| NotTouchable::NotFound(action_id.into()))?;
-        if !c.enabled {
+        let (position, enabled, inside) =
+            self.target(action_id).ok_or_else(|| NotTouchable::NotFound(action_id.into()))?;
+        if !enabled {
             return Err(NotTouchable::Disabled(action_id.into()));
         }
-        if !self.inside_window(&c) {
+        if !inside {
             return Err(NotTouchable::OutsideWindow(action_id.into()));
         }
-        let position = LogicalPosition::new(c.x + c.width / 2.0, c.y + c.height / 2.0);
-        self.reported.borrow_mut().clear();
-        let w = self.window.window();
-        w.dispatch_event(WindowEvent::PointerMoved { position });
-        w.dispatch_event(WindowEvent::PointerPressed { position, button: PointerEventButton::Left });
-        w.dispatch_event(WindowEvent::PointerReleased { position, button: PointerEventButton::Left });
-        w.dispatch_event(WindowEvent::PointerExited);
-        self.settle();
-        let reported = std::mem::take(&mut *self.reported.borrow_mut());
-        if reported.iter().any(|a| a == action_id) {
+        let reported = self.press(position);
+        if reported.iter().any(|a| a.as_str() == action_id) {
             Ok(())
         } else {
             Err(NotTouchable::NotReported(action_id.into()))
@@ -149,15 +164,22 @@ impl Ui {
     /// Touches the point (`x`, `y`) in logical pixels, as a finger would; returns the actions it
     /// reported (none if it hit no enabled control).
     pub fn touch_at(&self, x: f32, y: f32) -> Vec<String> {
-        let position = LogicalPosition::new(x, y);
-        self.reported.borrow_mut().clear();
+        self.press(LogicalPosition::new(x, y)).iter().map(|a| a.to_string()).collect()
+    }
+
+    /// Presses and releases the pointer at `position`; what it reported, in buffers wiped when
+    /// dropped.
+    fn press(&self, position: LogicalPosition) -> Vec<zeroize::Zeroizing<String>> {
+        self.probed.reported.borrow_mut().clear();
+        self.probed.pressing.set(true);
         let w = self.window.window();
         w.dispatch_event(WindowEvent::PointerMoved { position });
         w.dispatch_event(WindowEvent::PointerPressed { position, button: PointerEventButton::Left });
         w.dispatch_event(WindowEvent::PointerReleased { position, button: PointerEventButton::Left });
         w.dispatch_event(WindowEvent::PointerExited);
         self.settle();
-        std::mem::take(&mut *self.reported.borrow_mut())
+        self.probed.pressing.set(false);
+        std::mem::take(&mut *self.probed.reported.borrow_mut())
     }
 
     /// Layout defects a resident would see: a control or text (partly) outside the window, or a

@@ -13,7 +13,7 @@ fn ui() -> (Ui, Rc<RefCell<Vec<String>>>) {
     let ui = Ui::headless(1280, 800).expect("headless ui");
     let touched = Rc::new(RefCell::new(Vec::new()));
     let t = touched.clone();
-    ui.on_touch(move |a| t.borrow_mut().push(a));
+    ui.on_touch(move |a: &str| t.borrow_mut().push(a.to_owned()));
     (ui, touched)
 }
 

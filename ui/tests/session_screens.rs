@@ -6,6 +6,7 @@
 //! `MADOGUCHI_UI_REVIEW=DIR cargo test -p madoguchi-ui --test session_screens` also writes the
 //! screens as PNGs (`DIR/<lang>/<W>x<H>/<nn>-<name>.png`) for people to look at.
 
+use madoguchi_api::challenge::Purpose;
 use madoguchi_drivers::card::ReaderInterface;
 use madoguchi_drivers::jpki::{PinStatus, PinTries, TokenKind};
 use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
@@ -37,6 +38,11 @@ fn shown_texts(view: &ViewModel) -> Vec<String> {
 
 // ---------------------------------------------------------------------------------------------
 // what the session's paths say
+
+/// A challenge as the backend makes it for kiosk K1 (the session signs nothing else).
+fn challenge(purpose: Purpose) -> Vec<u8> {
+    madoguchi_api::challenge::encode(purpose, "K1", &[3; 32]).expect("K1 can be carried")
+}
 
 #[test]
 fn expired_certificate_is_explained_with_its_date_and_nothing_else_happens() {
@@ -70,7 +76,10 @@ fn revoked_and_suspended_certificates_from_the_backend() {
         let mut k = K::new();
         k.reach_pin_entry(&testing::GOOD, 3);
         k.verify_ok("8573");
-        k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+        k.reply_backend(Ok(BackendOk::Challenge {
+            session_id: "S1".into(),
+            challenge: challenge(Purpose::Authenticate),
+        }));
         k.reply_card(
             "sign",
             Ok(CardOk::Signature {
@@ -88,7 +97,7 @@ fn revoked_and_suspended_certificates_from_the_backend() {
     let mut k = K::new();
     k.reach_pin_entry(&testing::GOOD, 3);
     k.verify_ok("8573");
-    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: challenge(Purpose::Authenticate) }));
     k.reply_card(
         "sign",
         Ok(CardOk::Signature {
@@ -403,7 +412,7 @@ impl Tour {
         self.type_pin("8573");
         self.touch("ok");
         self.card(Ok(CardOk::Verified));
-        self.backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"nonce".to_vec() }));
+        self.backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: challenge(Purpose::Authenticate) }));
         self.card(Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }));
     }
 
@@ -475,7 +484,7 @@ fn session_tour() -> Vec<(String, ViewModel)> {
     k.touch("ok");
     k.card(Ok(CardOk::Verified));
     k.keep("authenticating", ScreenId::Authenticating);
-    k.backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"nonce".to_vec() }));
+    k.backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: challenge(Purpose::Authenticate) }));
     k.keep("authenticating-sign", ScreenId::Authenticating);
     k.card(Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }));
     k.authenticated();
@@ -578,7 +587,7 @@ fn session_tour() -> Vec<(String, ViewModel)> {
     k.touch("ok");
     k.card(Ok(CardOk::Verified));
     k.card(Ok(CardOk::Certificate(GOOD.der.to_vec())));
-    k.backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"nonce".to_vec() }));
+    k.backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: challenge(Purpose::Authenticate) }));
     k.card(Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }));
     k.authenticated();
     k.keep("remove-card-phone", ScreenId::RemoveCard);
@@ -596,7 +605,7 @@ fn session_tour() -> Vec<(String, ViewModel)> {
     k.card(Ok(CardOk::PinStatus(PinStatus::Tries(PinTries { left: 5, max: 5 }))));
     k.backend(Ok(BackendOk::ResetOpened {
         session_id: "R1".into(),
-        challenge: vec![3; 32],
+        challenge: challenge(Purpose::PinReset),
         reservation_expires_at: "2025-06-03T09:00:00+09:00".into(),
     }));
     k.keep("password-entry", ScreenId::PasswordEntry);
@@ -641,7 +650,7 @@ fn session_tour() -> Vec<(String, ViewModel)> {
     k.card(Ok(CardOk::PinStatus(PinStatus::Tries(PinTries { left: 3, max: 3 }))));
     k.backend(Ok(BackendOk::ResetOpened {
         session_id: "R1".into(),
-        challenge: vec![3; 32],
+        challenge: challenge(Purpose::PinReset),
         reservation_expires_at: "2025-06-03T09:00:00+09:00".into(),
     }));
     k.keep("pin-entry-reset-sign", ScreenId::PinEntry);

@@ -9,15 +9,24 @@ fn reply<T: serde::de::DeserializeOwned>(v: serde_json::Value) -> T {
     serde_json::from_value(v).expect("the reply's form")
 }
 
+fn challenge(purpose: crate::challenge::Purpose) -> Vec<u8> {
+    crate::challenge::encode(purpose, "K1", &[7; 32]).unwrap()
+}
+
 #[test]
 fn challenges() {
-    let ok = json!({"session_id": SID, "challenge": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+    use crate::challenge::Purpose;
+    let ok = json!({"session_id": SID, "challenge": B64.encode(challenge(Purpose::Authenticate)),
                     "challenge_expires_at": "t", "signature_scheme": SIGNATURE_SCHEME});
-    assert_eq!(reply::<ChallengeReply>(ok.clone()).validate(), Ok(vec![7u8; 32]));
+    assert_eq!(reply::<ChallengeReply>(ok.clone()).validate(), Ok(challenge(Purpose::Authenticate)));
     for (field, value) in [
         ("session_id", json!("../../etc")),
         ("challenge", json!("BwcH")),
         ("challenge", json!("***")),
+        // 32 bare random bytes (the form before the domain tag): any service's nonce.
+        ("challenge", json!("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")),
+        ("challenge", json!(B64.encode(challenge(Purpose::PinReset)))),
+        ("challenge", json!("A".repeat(4096))),
         ("signature_scheme", json!("RSASSA-PSS")),
     ] {
         let mut v = ok.clone();
@@ -51,15 +60,18 @@ fn issuances() {
 
 #[test]
 fn reset_sessions_open() {
-    let ok = json!({"session_id": SID, "challenge": "BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=",
+    use crate::challenge::Purpose;
+    let ok = json!({"session_id": SID, "challenge": B64.encode(challenge(Purpose::PinReset)),
                     "challenge_expires_at": "2026-12-02T13:00:00Z", "signature_scheme": SIGNATURE_SCHEME,
                     "reservation_expires_at": "2026-12-03T09:30:00.5Z"});
-    assert_eq!(reply::<ResetOpenReply>(ok.clone()).validate(), Ok(vec![7u8; 32]));
+    assert_eq!(reply::<ResetOpenReply>(ok.clone()).validate(), Ok(challenge(Purpose::PinReset)));
     for (field, value) in [
         ("session_id", json!("../../etc")),
         ("session_id", json!(SID.to_uppercase() + "0")),
         ("challenge", json!("BwcH")),
         ("challenge", json!("***")),
+        ("challenge", json!("BwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwcHBwc=")),
+        ("challenge", json!(B64.encode(challenge(Purpose::Authenticate)))),
         ("signature_scheme", json!("RSASSA-PSS")),
         ("challenge_expires_at", json!("tomorrow")),
         ("reservation_expires_at", json!("2026-12-03")),

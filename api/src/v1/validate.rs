@@ -5,14 +5,24 @@ use super::{
     AuthenticateReply, ChallengeReply, IssuanceReply, OffersReply, ResetAuthenticateReply, ResetAuthorisationReply,
     ResetOpenReply, ResetOutcomeReply,
 };
+use crate::challenge::{self, Purpose};
 use crate::pin_reset::AUTHORISATION_LEN;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 
 /// The signature the card makes over the challenge (a SHA-256 DigestInfo).
 pub const SIGNATURE_SCHEME: &str = "RSASSA-PKCS1-v1_5-SHA256";
-/// Bytes of a challenge.
-const CHALLENGE_BYTES: usize = 32;
+
+/// The challenge's bytes if they are in madoguchi's form for `purpose` ([`crate::challenge`]);
+/// whether it names this kiosk is the session's check.
+fn challenge_of(b64: &str, purpose: Purpose) -> Result<Vec<u8>, InvalidReply> {
+    let field = InvalidReply { field: "challenge" };
+    ensure(b64.len() <= challenge::MAX_LEN.div_ceil(3) * 4, "challenge")?;
+    let bytes = B64.decode(b64).map_err(|_| field)?;
+    let parsed = challenge::parse(&bytes).map_err(|_| field)?;
+    ensure(parsed.purpose == purpose, "challenge")?;
+    Ok(bytes)
+}
 
 /// A reply field out of its range. Names the field, never its value.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
@@ -54,14 +64,13 @@ fn is_municipality_code(s: &str) -> bool {
 }
 
 impl ChallengeReply {
-    /// Checks the reply and returns the challenge's bytes (what the card signs).
+    /// Checks the reply and returns the challenge's bytes (what the card signs, once the
+    /// session has checked that it names this kiosk).
     pub fn validate(&self) -> Result<Vec<u8>, InvalidReply> {
         ensure(is_session_id(&self.session_id), "session_id")?;
         // The card signs a SHA-256 DigestInfo: any other scheme would be refused at authentication.
         ensure(self.signature_scheme == SIGNATURE_SCHEME, "signature_scheme")?;
-        let challenge = B64.decode(&self.challenge).map_err(|_| InvalidReply { field: "challenge" })?;
-        ensure(challenge.len() == CHALLENGE_BYTES, "challenge")?;
-        Ok(challenge)
+        challenge_of(&self.challenge, Purpose::Authenticate)
     }
 }
 
@@ -134,8 +143,7 @@ impl ResetOpenReply {
     pub fn validate(&self) -> Result<Vec<u8>, InvalidReply> {
         ensure(is_session_id(&self.session_id), "session_id")?;
         ensure(self.signature_scheme == SIGNATURE_SCHEME, "signature_scheme")?;
-        let challenge = B64.decode(&self.challenge).map_err(|_| InvalidReply { field: "challenge" })?;
-        ensure(challenge.len() == CHALLENGE_BYTES, "challenge")?;
+        let challenge = challenge_of(&self.challenge, Purpose::PinReset)?;
         ensure(is_time(&self.challenge_expires_at), "challenge_expires_at")?;
         ensure(is_time(&self.reservation_expires_at), "reservation_expires_at")?;
         Ok(challenge)

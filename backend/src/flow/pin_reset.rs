@@ -684,7 +684,7 @@ pub async fn open(
     }
 
     let id = hex::encode(random_bytes::<16>());
-    let challenge = B64.encode(random_bytes::<32>());
+    let challenge = super::session::new_challenge(madoguchi_api::challenge::Purpose::PinReset, kiosk)?;
     let challenge_expires = now_ms + ctx.config.challenge_ttl_s * 1000;
     let mut tx = ctx.db.begin_write().await?;
     sqlx::query(

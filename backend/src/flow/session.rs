@@ -9,16 +9,31 @@ use crate::registry;
 use base64::engine::general_purpose::STANDARD as B64;
 use base64::Engine;
 use madoguchi_api::v1::{AuthenticateReply, AuthenticateRequest, ChallengeReply};
-use madoguchi_api::ErrorCode;
+use madoguchi_api::{challenge, ErrorCode};
 use madoguchi_certs::{CertErrorKind, CertProfile, JpkiCertificate};
 use sqlx::Row;
 use time::OffsetDateTime;
 
+/// The longest an authentication challenge lives, whatever `challenge_ttl_s` says. The kiosk
+/// asks for it only after the card has taken the PIN, so it has to outlast one signature and
+/// one round trip, not the resident's typing; the shorter it lives, the shorter the window in
+/// which a relayed challenge is of any use. (A reset's challenge waits for the proving PIN to
+/// be typed and keeps `challenge_ttl_s`.)
+pub const AUTH_CHALLENGE_TTL_MAX_S: i64 = 30;
+
+/// A new challenge for `purpose` made for `kiosk` ([`madoguchi_api::challenge`]): base64 of
+/// madoguchi's domain tag, the purpose, the kiosk id and 32 random bytes.
+pub(super) fn new_challenge(purpose: challenge::Purpose, kiosk: &str) -> Result<String, ApiError> {
+    challenge::encode(purpose, kiosk, &random_bytes::<{ challenge::NONCE_LEN }>())
+        .map(|c| B64.encode(c))
+        .ok_or_else(|| ApiError::new(ErrorCode::Internal, "this kiosk's id cannot be carried in a challenge"))
+}
+
 pub async fn open_session(ctx: &Context, who: &Principal, now: OffsetDateTime) -> Result<ChallengeReply, ApiError> {
     let (kiosk, store) = kiosk_of(who)?;
     let id = hex::encode(random_bytes::<16>());
-    let challenge = B64.encode(random_bytes::<32>());
-    let expires = ms(now) + ctx.config.challenge_ttl_s * 1000;
+    let challenge = new_challenge(challenge::Purpose::Authenticate, kiosk)?;
+    let expires = ms(now) + ctx.config.challenge_ttl_s.min(AUTH_CHALLENGE_TTL_MAX_S) * 1000;
     let _gate = ctx.db.write_gate().await;
     sqlx::query("INSERT INTO sessions (id, kiosk_id, store, challenge, challenge_expires_at, state, created_at) VALUES ($1, $2, $3, $4, $5, 'challenged', $6)")
         .bind(id.clone())

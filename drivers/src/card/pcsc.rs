@@ -213,11 +213,15 @@ pub struct PcscTransport {
 }
 
 impl PcscTransport {
-    /// Connects to the card in `reader` (shared mode: diagnostics may look on).
+    /// Connects to the card in `reader` exclusively: from the first APDU to the release (which
+    /// resets the card) no other PC/SC client can send it anything. A verified PIN is card
+    /// state, not connection state, so with a shared connection another client could have the
+    /// key sign between our VERIFY and our signature (the backend round trip lies between).
+    /// While another client holds the card, this fails with `SharingViolation`.
     pub fn connect(ctx: &sys::Context, reader: &str) -> Result<Self, TransportError> {
         let cname = CString::new(reader).map_err(|_| TransportError::ReaderUnavailable { reader: reader.into() })?;
         let card = ctx
-            .connect(&cname, sys::ShareMode::Shared, sys::Protocols::ANY)
+            .connect(&cname, sys::ShareMode::Exclusive, sys::Protocols::ANY)
             .map_err(|e| TransportError::from_pcsc(e, reader))?;
         let atr = card.status2_owned().map(|s| s.atr().to_vec()).unwrap_or_default();
         Ok(Self { card: Some(card), reader: reader.to_owned(), atr })

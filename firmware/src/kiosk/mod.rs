@@ -5,6 +5,7 @@
 //! order, steps the session, and hands each [`Effect`] to the worker it is for. The loop itself
 //! never waits on a device: it only waits for the next event or tick.
 
+pub mod audit_log;
 pub mod cash;
 pub mod run;
 
@@ -25,7 +26,6 @@ use madoguchi_session::{
 use madoguchi_ui::Ui;
 use std::cell::Cell;
 use std::collections::BTreeSet;
-use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::rc::Rc;
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError};
@@ -137,7 +137,7 @@ pub struct Kiosk {
     visit: Rc<Cell<u64>>,
     clock: KioskClock,
     last_tick: Option<Instant>,
-    audit: Option<std::fs::File>,
+    audit: Option<audit_log::AuditLog>,
     shown: Option<ViewModel>,
     /// Commands sent that still wait for their answer (the loop is "settled" without any).
     waiting_ops: BTreeSet<OpId>,
@@ -201,16 +201,25 @@ impl Kiosk {
         let mut seed = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
         let session = Session::new(cfg.session.clone(), Box::new(AnchorCheck::new(anchors)), Box::new(docs), seed);
-        let audit = std::fs::OpenOptions::new()
-            .create(true)
-            .append(true)
-            .open(state_dir.join("audit.log"))
-            .map_err(|e| StartError::State { path: state_dir.join("audit.log"), reason: e.to_string() })?;
+        let audit_path = state_dir.join("audit.log");
+        let (audit, broken) = audit_log::AuditLog::open(&audit_path)
+            .map_err(|e| StartError::State { path: audit_path.clone(), reason: e.to_string() })?;
+        match broken {
+            // Not a reason to stay closed: the evidence is kept and the alarm raised.
+            Some(e) => log::error!("audit log {}: {e}; kept as it is, new lines chain on", audit_path.display()),
+            None => log::info!(
+                "audit log {}: {} lines, chain {}",
+                audit_path.display(),
+                audit.head().lines,
+                hex::encode(audit.head().chain)
+            ),
+        }
         let visit = Rc::new(Cell::new(0u64));
         {
             let (sink, visit) = (sink.clone(), visit.clone());
-            ui.on_touch(move |action| {
-                // made on the screen `visit`: a touch on a screen that has gone is dropped
+            ui.on_touch(move |action: &str| {
+                // made on the screen `visit`: a touch on a screen that has gone is dropped; a PIN
+                // key is read into its digit here, no copy of its id is made
                 let _ = sink.send(Event::Touch(Touch::new(action).on(visit.get())));
             });
         }
@@ -435,14 +444,14 @@ impl Kiosk {
         }
         let at = r.at.unwrap_or_else(OffsetDateTime::now_utc);
         let line = format!(
-            "{} {} {:?}\n",
+            "{} {} {:?}",
             at.format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
             r.transaction.as_deref().unwrap_or("-"),
             r.kind
         );
-        if let Some(f) = self.audit.as_mut() {
-            if f.write_all(line.as_bytes()).is_err() {
-                log::error!("the audit log cannot be written");
+        if let Some(log) = self.audit.as_mut() {
+            if let Err(e) = log.append(&line) {
+                log::error!("the audit log {} cannot be written: {e}", log.path().display());
             }
         }
     }

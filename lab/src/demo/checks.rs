@@ -21,6 +21,18 @@ impl Runner<'_> {
             t.idle_with_card == 0,
             format!("{} times", t.idle_with_card),
         ));
+        // Every line the kiosk audited is still there as written (the hash chain holds).
+        let audit = self.lab.out.join("state").join("audit.log");
+        let chain = madoguchi_firmware::kiosk::audit_log::verify_file(&audit);
+        checks.push((
+            "the kiosk's audit.log chain verifies".into(),
+            // (A visit that started no transaction, out of hours, audits nothing.)
+            chain.is_ok(),
+            match &chain {
+                Ok(h) => format!("{} lines", h.lines),
+                Err(e) => e.to_string(),
+            },
+        ));
         let e = &self.sc.expect;
         let amount = |a: &Amount| match a {
             Amount::Offered => self.offered_yen,
@@ -168,6 +180,32 @@ impl Runner<'_> {
                 found.push(format!("a card command with {} in the kiosk's memory", self.secrets[i].0));
             }
         }
+        // The people's PINs and passwords as text: the digits (or letters) themselves, and a
+        // PIN as the touches that typed it. The runner's own copies (which it types from and
+        // checks with) are where it keeps them, and skipped there.
+        let people: Vec<(&str, &[u8])> = self
+            .secrets
+            .iter()
+            .filter(|(label, _)| PEOPLE.iter().any(|p| label.starts_with(p)))
+            .map(|(label, v)| (label.as_str(), v.as_bytes()))
+            .collect();
+        let mut own: Vec<(usize, usize)> =
+            self.secrets.iter().map(|(_, v)| (v.as_ptr() as usize, v.capacity().max(1))).collect();
+        for p in std::iter::once(&self.cast.resident).chain(&self.cast.other).chain(&self.cast.member) {
+            let held = [Some(&p.auth_pin), p.sign_password.as_ref(), p.phone_pin.as_ref(), p.phone_password.as_ref()];
+            own.extend(held.into_iter().flatten().map(|v| (v.as_ptr() as usize, v.capacity().max(1))));
+        }
+        let values: Vec<&[u8]> = people.iter().map(|(_, v)| *v).collect();
+        // The certificate fonts the kiosk read into memory (FontSet::load): binary data.
+        let fonts = madoguchi_paper::FontPaths::default();
+        let files: Vec<Vec<u8>> = [&fonts.mincho, &fonts.gothic, &fonts.mj_mincho]
+            .into_iter()
+            .filter_map(|p| std::fs::read(p).ok())
+            .collect();
+        let files: Vec<&[u8]> = files.iter().map(Vec::as_slice).collect();
+        for h in memory_holds_secret_text(&values, &own, &files) {
+            found.push(format!("{} {} in the kiosk's memory ({})", people[h.secret].0, h.form, h.place));
+        }
         found
     }
 
@@ -234,6 +272,9 @@ pub(super) fn pdf_pages(path: &Path) -> Option<u32> {
         .find_map(|l| l.strip_prefix("Pages:").and_then(|v| v.trim().parse().ok()))
 }
 
+/// The labels of the people's secrets ([`Runner::secrets`]).
+pub(super) const PEOPLE: [&str; 3] = ["the resident's", "the other's", "the household member's"];
+
 /// `needle` as a whole token (not part of a longer run of digits or letters).
 pub(super) fn contains_token(hay: &[u8], needle: &[u8]) -> bool {
     if needle.is_empty() || hay.len() < needle.len() {
@@ -251,15 +292,12 @@ pub(super) fn contains_token(hay: &[u8], needle: &[u8]) -> bool {
 /// COUNTER `00 2C 00 80 Lc <authorisation 64> <secret>`. The header, the length and the secret
 /// are compared apart, so the search itself never builds the pattern it looks for.
 pub(super) fn memory_holds_card_commands(secrets: &[&[u8]]) -> Vec<bool> {
-    use std::io::{Read, Seek, SeekFrom};
     const AUTHORISATION: usize = 64;
     let mut held = vec![false; secrets.len()];
     let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
     if longest == 0 {
         return held;
     }
-    let Ok(maps) = std::fs::read_to_string("/proc/self/maps") else { return held };
-    let Ok(mut mem) = std::fs::File::open("/proc/self/mem") else { return held };
     // What one command at `w` carries, if it is one of the two forms.
     let carried = |w: &[u8]| -> Option<(usize, usize)> {
         if w.len() < 5 || w[0] != 0x00 || w[2] != 0x00 {
@@ -272,36 +310,238 @@ pub(super) fn memory_holds_card_commands(secrets: &[&[u8]]) -> Vec<bool> {
             _ => None,
         }
     };
-    let span = 5 + AUTHORISATION + longest;
-    let mut buf = Vec::new();
-    for line in maps.lines() {
-        let mut f = line.split_whitespace();
-        let (Some(range), Some(perms)) = (f.next(), f.next()) else { continue };
-        if !perms.starts_with("rw") {
-            continue;
-        }
-        let Some((a, b)) = range.split_once('-') else { continue };
-        let (Ok(a), Ok(b)) = (u64::from_str_radix(a, 16), u64::from_str_radix(b, 16)) else { continue };
-        // In pieces, overlapping by the longest command, so the scan adds little memory.
-        const PIECE: u64 = 1 << 20;
-        let mut at = a;
-        while at < b {
-            let len = (b - at).min(PIECE + span as u64) as usize;
-            buf.resize(len, 0);
-            if mem.seek(SeekFrom::Start(at)).is_err() || mem.read_exact(&mut buf).is_err() {
-                break;
+    let Some(mut walker) = MemoryWalker::new(5 + AUTHORISATION + longest) else { return held };
+    let (buf_at, buf_len) = walker.buffer();
+    walker.walk(|_, base, piece, first, end| {
+        for i in first..end {
+            let Some((skip, n)) = carried(&piece[i..]) else { continue };
+            // The walker's own buffer holds copies of what it read, not the kiosk's memory.
+            if (buf_at..buf_at + buf_len).contains(&(base + i)) {
+                continue;
             }
-            for i in 0..buf.len().min(PIECE as usize) {
-                let Some((skip, n)) = carried(&buf[i..]) else { continue };
-                let Some(data) = buf.get(i + skip..i + skip + n) else { continue };
-                for (k, s) in secrets.iter().enumerate() {
-                    if !held[k] && s.len() == n && data == *s {
-                        held[k] = true;
-                    }
+            let Some(data) = piece.get(i + skip..i + skip + n) else { continue };
+            for (k, s) in secrets.iter().enumerate() {
+                if !held[k] && s.len() == n && data == *s {
+                    held[k] = true;
                 }
             }
-            at += PIECE;
+        }
+    });
+    held
+}
+
+/// How far apart (bytes) two action ids of one PIN may lie and still count as a sequence: a
+/// list of touches (a `Vec<String>` of ids, a log line) keeps them close together.
+pub(super) const ACTION_ID_GAP: usize = 256;
+
+/// One place where this process's memory holds a secret in a form the kiosk could have left.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Held {
+    /// The index of the secret in the list scanned.
+    pub(super) secret: usize,
+    /// `"as ASCII"`, or `"as digit:N touches"`.
+    pub(super) form: &'static str,
+    /// The mapping it lies in (`[heap]`, `[stack]`, a file, or `anonymous`) and the address.
+    pub(super) place: String,
+}
+
+/// Where this process's writable memory holds each of `secrets` as text: the value itself as
+/// a whole ASCII token; and, for a PIN of digits, the touches that typed it: its keys' action
+/// ids in the order typed, either as text (`digit:8` ... `digit:3`, each starting within
+/// [`ACTION_ID_GAP`] bytes of the previous one's end, as in a log line) or as a list of
+/// strings (pointers to `digit:N` strings, evenly spaced as in a `Vec<String>` or `Vec<&str>`,
+/// wherever the strings themselves lie). Bytes inside `own` (address ranges of the runner's own
+/// live copies, which it needs to type and check) are not the kiosk's and are skipped, and so
+/// are four digits that are part of a copy of a file in `files` (the fonts the kiosk loads:
+/// binary data in which any four digits turn up somewhere; a match is that file's if the bytes
+/// around it are too). The scan's own buffer is skipped and wiped; the action ids are compared
+/// byte by byte, so the scan itself never spells one. At most one finding per secret and form.
+pub(super) fn memory_holds_secret_text(secrets: &[&[u8]], own: &[(usize, usize)], files: &[&[u8]]) -> Vec<Held> {
+    const ID: &[u8] = b"digit:";
+    let mut held: Vec<Held> = Vec::new();
+    let longest = secrets.iter().map(|s| s.len()).max().unwrap_or(0);
+    if longest == 0 {
+        return held;
+    }
+    let span = longest * (ID.len() + 1 + ACTION_ID_GAP) + 2;
+    let mut walker = match MemoryWalker::new(span) {
+        Some(w) => w,
+        None => return held,
+    };
+    let mut own = own.to_vec();
+    own.push(walker.buffer());
+    let in_own = |addr: usize| own.iter().any(|&(a, n)| addr >= a && addr < a + n);
+    let pins: Vec<usize> =
+        (0..secrets.len()).filter(|&k| !secrets[k].is_empty() && secrets[k].iter().all(u8::is_ascii_digit)).collect();
+    // Every `digit:N` string: address and digit, for the lists of them.
+    let mut ids: Vec<(usize, u8)> = Vec::new();
+    let id_finder = memchr::memmem::Finder::new(ID);
+    let finders: Vec<memchr::memmem::Finder> = secrets.iter().map(memchr::memmem::Finder::new).collect();
+    walker.walk(|name, base, piece, first, end| {
+        // Matches starting in first..end (the piece runs on past `end` for their tails).
+        let window = &piece[first..];
+        for at in id_finder.find_iter(window).map(|j| first + j).take_while(|&i| i < end) {
+            let addr = base + at;
+            let Some(&d) = piece.get(at + ID.len()).filter(|d| d.is_ascii_digit()) else { continue };
+            if in_own(addr) {
+                continue;
+            }
+            if ids.len() < 1 << 20 {
+                ids.push((addr, d));
+            }
+            for &k in &pins {
+                let s = secrets[k];
+                if s[0] == d
+                    && !held.iter().any(|h| h.secret == k && h.form == TOUCHES)
+                    && touches_from(&piece[at..], s)
+                {
+                    held.push(Held { secret: k, form: TOUCHES, place: format!("{name} at {addr:#x}") });
+                }
+            }
+        }
+        for (k, (s, finder)) in secrets.iter().zip(&finders).enumerate() {
+            if s.is_empty() {
+                continue;
+            }
+            for i in finder.find_iter(window).map(|j| first + j).take_while(|&i| i < end) {
+                let addr = base + i;
+                if (i == 0 || !piece[i - 1].is_ascii_alphanumeric())
+                    && piece.get(i + s.len()).is_none_or(|c| !c.is_ascii_alphanumeric())
+                    && !in_own(addr)
+                    && !held.iter().any(|h| h.secret == k && h.form == ASCII)
+                    && !part_of_a_file(
+                        &piece[i.saturating_sub(FILE_CONTEXT)..(i + s.len() + FILE_CONTEXT).min(piece.len())],
+                        files,
+                    )
+                {
+                    held.push(Held { secret: k, form: ASCII, place: format!("{name} at {addr:#x}") });
+                }
+            }
+        }
+    });
+    // Lists of touches: words pointing at `digit:N` strings, evenly spaced.
+    let wanted: Vec<usize> =
+        pins.iter().copied().filter(|&k| !held.iter().any(|h| h.secret == k && h.form == TOUCHES)).collect();
+    if !wanted.is_empty() && !ids.is_empty() {
+        ids.sort_unstable();
+        let (lo, hi) = (ids[0].0, ids[ids.len() - 1].0);
+        let mut refs: std::collections::HashMap<usize, u8> = std::collections::HashMap::new();
+        walker.walk(|_, base, piece, first, end| {
+            let mut i = first + (base + first).wrapping_neg() % 8;
+            while i + 8 <= end {
+                let w = usize::from_ne_bytes(piece[i..i + 8].try_into().unwrap_or([0; 8]));
+                if (lo..=hi).contains(&w) && !in_own(base + i) {
+                    if let Ok(j) = ids.binary_search_by_key(&w, |&(a, _)| a) {
+                        refs.insert(base + i, ids[j].1);
+                    }
+                }
+                i += 8;
+            }
+        });
+        for k in wanted {
+            let s = secrets[k];
+            let found = refs.iter().find_map(|(&at, &d)| {
+                (d == s[0])
+                    .then(|| {
+                        LIST_STRIDES.iter().find(|&&stride| {
+                            s.iter().enumerate().skip(1).all(|(n, &dn)| refs.get(&(at + n * stride)) == Some(&dn))
+                        })
+                    })?
+                    .map(|_| at)
+            });
+            if let Some(at) = found {
+                held.push(Held { secret: k, form: TOUCHES, place: format!("a list of strings at {at:#x}") });
+            }
         }
     }
     held
+}
+
+const ASCII: &str = "as ASCII";
+const TOUCHES: &str = "as digit:N touches";
+/// The spacing of strings in a list: `Vec<&str>` / `Box<str>` (16), `Vec<String>` (24), and
+/// structs around a string (32, 40, 48).
+const LIST_STRIDES: [usize; 5] = [16, 24, 32, 40, 48];
+
+/// Reads this process's writable mappings through /proc/self/mem, piece by piece, into one
+/// buffer that is wiped when the walker is dropped (it held copies of whatever it read).
+struct MemoryWalker {
+    maps: String,
+    mem: std::fs::File,
+    buf: Zeroizing<Vec<u8>>,
+    overlap: usize,
+}
+
+impl MemoryWalker {
+    const PIECE: usize = 1 << 20;
+
+    fn new(overlap: usize) -> Option<MemoryWalker> {
+        let maps = std::fs::read_to_string("/proc/self/maps").ok()?;
+        let mem = std::fs::File::open("/proc/self/mem").ok()?;
+        // Allocated once, at its full size: it never moves while it is read into.
+        let buf = Zeroizing::new(vec![0u8; Self::PIECE + 1 + overlap]);
+        Some(MemoryWalker { maps, mem, buf, overlap })
+    }
+
+    /// The buffer's address range (its contents are copies, not the kiosk's).
+    fn buffer(&self) -> (usize, usize) {
+        (self.buf.as_ptr() as usize, self.buf.len())
+    }
+
+    /// Calls `f(mapping name, address of piece[0], piece, first, end)` for each piece: look at
+    /// positions `first..end`; the piece holds one byte before `first` (when there is one) and
+    /// `overlap` bytes after `end`.
+    fn walk(&mut self, mut f: impl FnMut(&str, usize, &[u8], usize, usize)) {
+        use std::io::{Read, Seek, SeekFrom};
+        let maps = std::mem::take(&mut self.maps);
+        for line in maps.lines() {
+            let mut fields = line.split_whitespace();
+            let (Some(range), Some(perms)) = (fields.next(), fields.next()) else { continue };
+            if !perms.starts_with("rw") {
+                continue;
+            }
+            let name = fields.nth(3).unwrap_or("anonymous");
+            let Some((a, b)) = range.split_once('-') else { continue };
+            let (Ok(a), Ok(b)) = (usize::from_str_radix(a, 16), usize::from_str_radix(b, 16)) else { continue };
+            let mut at = a;
+            while at < b {
+                let start = at.saturating_sub(1).max(a);
+                let len = (b - start).min(Self::PIECE + 1 + self.overlap);
+                let piece = &mut self.buf[..len];
+                if self.mem.seek(SeekFrom::Start(start as u64)).is_err() || self.mem.read_exact(piece).is_err() {
+                    break;
+                }
+                let first = at - start;
+                let end = len.min(first + Self::PIECE);
+                f(name, start, piece, first, end);
+                at += Self::PIECE;
+            }
+        }
+        self.maps = maps;
+    }
+}
+
+/// Bytes on each side of a match compared with the files' contents.
+const FILE_CONTEXT: usize = 16;
+
+/// Whether `around` (a match and the bytes on either side) occurs in one of `files`.
+fn part_of_a_file(around: &[u8], files: &[&[u8]]) -> bool {
+    !around.is_empty() && files.iter().any(|f| memchr::memmem::find(f, around).is_some())
+}
+
+/// Whether `hay` starts with the action id of `pin`'s first digit, followed by those of the
+/// others in order, each within [`ACTION_ID_GAP`] bytes of the previous one.
+pub(super) fn touches_from(hay: &[u8], pin: &[u8]) -> bool {
+    const ID: &[u8] = b"digit:";
+    let id_at = |at: usize, d: u8| hay.get(at..at + ID.len()) == Some(ID) && hay.get(at + ID.len()) == Some(&d);
+    let Some((&d0, rest)) = pin.split_first() else { return false };
+    if !id_at(0, d0) {
+        return false;
+    }
+    let mut after = ID.len() + 1;
+    for &d in rest {
+        let Some(at) = (after..after + ACTION_ID_GAP).find(|&at| id_at(at, d)) else { return false };
+        after = at + ID.len() + 1;
+    }
+    true
 }

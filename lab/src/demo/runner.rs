@@ -142,8 +142,10 @@ impl<'a> Runner<'a> {
             let _ = role;
             let _ = card.remove();
         }
-        let (mut checks, money) = self.check_expectations();
+        // The scan first: the checks after it read card profiles (which hold the PINs) into
+        // this process, and those copies are the runner's, not the kiosk's.
         let secrets = self.secret_scan();
+        let (mut checks, money) = self.check_expectations();
         // After the scan: the runner's own VERIFY commands are not the kiosk's to answer for.
         checks.extend(self.verify_expected());
         passed &= checks.iter().all(|c| c.1);
@@ -330,7 +332,10 @@ impl<'a> Runner<'a> {
                 // What is typed on the keypad is a PIN or password (a new one, or a wrong one).
                 self.add_secret(format!("the value typed at line {}", step.line), text.clone());
                 for c in text.chars() {
-                    let action = if c.is_ascii_digit() { format!("digit:{c}") } else { format!("key:{c}") };
+                    // The key's id in a buffer wiped after the touch (it spells a PIN digit).
+                    let mut action = Zeroizing::new(String::with_capacity(8));
+                    action.push_str(if c.is_ascii_digit() { "digit:" } else { "key:" });
+                    action.push(c);
                     // Not the key in the error: it may be a PIN digit.
                     self.kiosk
                         .ui()

@@ -1,7 +1,12 @@
 use super::*;
 
+/// The memory scans read the whole process: one at a time, or one scan's buffer (holding
+/// copies of what it read) is in the other's way.
+static SCAN: std::sync::Mutex<()> = std::sync::Mutex::new(());
+
 #[test]
 fn the_memory_scan_finds_verify_and_reset_commands_and_nothing_else() {
+    let _one = SCAN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
     // Values no other test uses, assembled at run time so the binary never holds them whole.
     let pin: Vec<u8> = "8".repeat(2).bytes().chain("36".bytes()).collect();
     let new_pin: Vec<u8> = "7".repeat(3).bytes().chain("2".bytes()).collect();
@@ -23,6 +28,55 @@ fn the_memory_scan_finds_verify_and_reset_commands_and_nothing_else() {
     let reset = std::hint::black_box(reset);
     assert_eq!(memory_holds_card_commands(&all), [true, true, true]);
     drop((verify, verify_selected, reset));
+}
+
+#[test]
+fn the_memory_scan_finds_a_pin_as_text_and_as_touches_but_not_the_runners_own_copy() {
+    let _one = SCAN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    // Values no other test uses, assembled at run time so the binary never holds them whole.
+    let logged: Vec<u8> = "6".repeat(2).bytes().chain("41".bytes()).collect();
+    let listed: Vec<u8> = "5".repeat(2).bytes().chain("82".bytes()).collect();
+    let ascii: Vec<u8> = "4".repeat(2).bytes().chain("19".bytes()).collect();
+    let in_font: Vec<u8> = "3".repeat(2).bytes().chain("07".bytes()).collect();
+    let all = [logged.as_slice(), listed.as_slice(), ascii.as_slice(), in_font.as_slice()];
+    let own: Vec<(usize, usize)> = all.iter().map(|s| (s.as_ptr() as usize, s.len())).collect();
+    let forms = |found: &[Held]| -> Vec<(usize, &'static str)> {
+        let mut v: Vec<_> = found.iter().map(|h| (h.secret, h.form)).collect();
+        v.sort();
+        v
+    };
+    assert_eq!(forms(&memory_holds_secret_text(&all, &own, &[])), [], "the runner's own copies are skipped");
+    // The touches of one PIN in a line of text, of another as a list of strings (as the UI's
+    // touch history once was), a third PIN as ASCII, a fourth inside a font's bytes.
+    let id = |d: u8| ["digit:", std::str::from_utf8(&[d]).unwrap()].concat();
+    let line: String = logged.iter().map(|&d| id(d) + " ").collect();
+    let list: Vec<String> = listed.iter().map(|&d| id(d)).collect();
+    let text: Vec<u8> = b"pin=".iter().chain(ascii.iter()).chain(b";").copied().collect();
+    let mut font: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37) | 0x80).collect();
+    font.extend_from_slice(&in_font);
+    font.extend((0..64u8).map(|b| b.wrapping_mul(11) | 0x80));
+    let kept = std::hint::black_box((line, list, text, font));
+    let found = memory_holds_secret_text(&all, &own, &[]);
+    assert_eq!(
+        forms(&found),
+        [(0, "as digit:N touches"), (1, "as digit:N touches"), (2, "as ASCII"), (3, "as ASCII")],
+        "{found:?}"
+    );
+    assert!(found.iter().any(|h| h.place.starts_with("a list of strings at 0x")), "{found:?}");
+    let found = memory_holds_secret_text(&all, &own, &[kept.3.as_slice()]);
+    assert!(!found.iter().any(|h| h.secret == 3), "a font's bytes are the font's: {found:?}");
+    drop(kept);
+}
+
+#[test]
+fn touches_count_in_order_and_close_together_only() {
+    let pin = [b'5', b'2', b'8'];
+    let id = |d: u8| [&b"digit:"[..], &[d]].concat();
+    let seq = |ds: &[u8], gap: usize| -> Vec<u8> { ds.iter().flat_map(|&d| [id(d), vec![0; gap]].concat()).collect() };
+    assert!(touches_from(&seq(&pin, 25), &pin));
+    assert!(touches_from(&seq(b"5218", 10), &pin), "other keys between");
+    assert!(!touches_from(&seq(b"258", 10), &pin), "out of order");
+    assert!(!touches_from(&seq(&pin, ACTION_ID_GAP + 1), &pin), "too far apart");
 }
 
 #[test]

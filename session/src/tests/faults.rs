@@ -2,6 +2,7 @@
 //! money back, and the one wipe.
 
 use super::*;
+use madoguchi_api::challenge::Purpose;
 
 /// The card comes off at each step where the kiosk still needs it.
 #[test]
@@ -41,7 +42,10 @@ fn card_pulled_at_every_step() {
         ("signing", |k| {
             k.reach_pin_entry(&GOOD, 3);
             k.verify_ok("8573");
-            k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+            k.reply_backend(Ok(BackendOk::Challenge {
+                session_id: "S1".into(),
+                challenge: k.challenge(Purpose::Authenticate),
+            }));
         }),
     ];
     for (name, setup) in steps {
@@ -70,7 +74,10 @@ fn card_taken_off_after_signing_is_fine_unless_authentication_must_start_over() 
     let mut k = K::new();
     k.reach_pin_entry(&GOOD, 3);
     k.verify_ok("8573");
-    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+    k.reply_backend(Ok(BackendOk::Challenge {
+        session_id: "S1".into(),
+        challenge: k.challenge(Purpose::Authenticate),
+    }));
     k.reply_card(
         "sign",
         Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }),
@@ -88,7 +95,10 @@ fn card_taken_off_after_signing_is_fine_unless_authentication_must_start_over() 
     let mut k = K::new();
     k.reach_pin_entry(&GOOD, 3);
     k.verify_ok("8573");
-    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+    k.reply_backend(Ok(BackendOk::Challenge {
+        session_id: "S1".into(),
+        challenge: k.challenge(Purpose::Authenticate),
+    }));
     k.reply_card(
         "sign",
         Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }),
@@ -104,7 +114,10 @@ fn card_swapped_mid_session() {
     let mut k = K::new();
     k.reach_pin_entry(&GOOD, 3);
     k.verify_ok("8573");
-    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+    k.reply_backend(Ok(BackendOk::Challenge {
+        session_id: "S1".into(),
+        challenge: k.challenge(Purpose::Authenticate),
+    }));
     k.reply_card(
         "sign",
         Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(OTHER.der) }),
@@ -126,7 +139,10 @@ fn card_swapped_mid_session() {
     let mut k = K::new();
     k.reach_pin_entry(&GOOD, 3);
     k.verify_ok("8573");
-    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+    k.reply_backend(Ok(BackendOk::Challenge {
+        session_id: "S1".into(),
+        challenge: k.challenge(Purpose::Authenticate),
+    }));
     k.reply_card(
         "sign",
         Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }),
@@ -197,7 +213,10 @@ fn backend_slow_at_authentication_restarts_with_a_new_challenge() {
     let mut k = K::new();
     k.reach_pin_entry(&GOOD, 3);
     k.verify_ok("8573");
-    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"n".to_vec() }));
+    k.reply_backend(Ok(BackendOk::Challenge {
+        session_id: "S1".into(),
+        challenge: k.challenge(Purpose::Authenticate),
+    }));
     k.reply_card(
         "sign",
         Ok(CardOk::Signature { signature: vec![1; 256], certificate_fingerprint: fingerprint(GOOD.der) }),
@@ -212,7 +231,10 @@ fn backend_slow_at_authentication_restarts_with_a_new_challenge() {
         result: Ok(BackendOk::Authenticated { session_id: "S1".into(), certificate_fingerprint: String::new() }),
     });
     assert!(k.audited(|r| *r == RecordKind::StaleReply { what: "backend" }));
-    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S2".into(), challenge: b"m".to_vec() }));
+    k.reply_backend(Ok(BackendOk::Challenge {
+        session_id: "S2".into(),
+        challenge: k.challenge(Purpose::Authenticate),
+    }));
     k.reply_card(
         "sign",
         Ok(CardOk::Signature { signature: vec![2; 256], certificate_fingerprint: fingerprint(GOOD.der) }),
@@ -697,4 +719,28 @@ fn cancel_is_not_taken_while_the_pin_is_being_verified() {
     k.reply_card("verify", Err(CardFailure::wrong_pin(2)));
     assert_eq!(k.screen(), ScreenId::PinEntry, "the new count is shown");
     assert_eq!(k.view().pin.tries_left, Some(2));
+}
+
+/// A challenge that is not a madoguchi challenge for this kiosk never reaches the card: bare
+/// random bytes (any service's nonce: the form before the domain tag), one made for another
+/// kiosk, one made for a PIN reset. The resident is told the service cannot be used, nothing
+/// is charged, and the audit raises the alarm.
+#[test]
+fn a_challenge_not_made_for_this_kiosk_is_never_signed() {
+    use madoguchi_api::challenge::encode;
+    for (what, challenge, why) in [
+        ("bare nonce", vec![7u8; 32], "not a madoguchi challenge"),
+        ("another kiosk", encode(Purpose::Authenticate, "K2", &[7; 32]).unwrap(), "made for another kiosk"),
+        ("a reset's", encode(Purpose::PinReset, "K1", &[7; 32]).unwrap(), "made for another purpose"),
+    ] {
+        let mut k = K::new();
+        k.reach_pin_entry(&GOOD, 3);
+        k.verify_ok("8573");
+        assert!(matches!(k.backend_op().1, Request::Challenge));
+        k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge }));
+        assert!(!k.card_commands.iter().any(|c| c == "sign"), "{what}: the card was asked to sign");
+        assert_eq!(k.failure(), FailureCode::BackendUnavailable, "{what}");
+        assert!(k.audited(|r| matches!(r, RecordKind::ChallengeRefused { why: w } if *w == why)), "{what}");
+        assert!(!k.backend.iter().any(|r| matches!(r, Request::Authenticate { .. })), "{what}");
+    }
 }

@@ -30,9 +30,10 @@ fn happy_path_card_to_documents_to_idle() {
     assert_eq!(k.view().pin, PinPad::default(), "no PIN pad (not even a count) after VERIFY");
 
     // The card signs SHA-256 of the challenge.
-    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: b"nonce".to_vec() }));
+    let challenge = k.challenge(madoguchi_api::challenge::Purpose::Authenticate);
+    k.reply_backend(Ok(BackendOk::Challenge { session_id: "S1".into(), challenge: challenge.clone() }));
     assert!(k.log.last().is_some());
-    let signed: [u8; 32] = Sha256::digest(b"nonce").into();
+    let signed: [u8; 32] = Sha256::digest(&challenge).into();
     assert!(k.log.iter().any(|l| l.contains(&format!("{:?}", signed))));
     k.reply_card(
         "sign",

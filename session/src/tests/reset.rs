@@ -7,7 +7,9 @@ use madoguchi_api::{ErrorCode, ResetCredential};
 use madoguchi_drivers::jpki::PinKind;
 
 const SIGN_CERT: &[u8] = b"SIGN-CERT-OF-GOOD";
-const CHALLENGE: &[u8] = b"backend challenge, 32 bytes long";
+fn challenge() -> Vec<u8> {
+    madoguchi_api::challenge::encode(madoguchi_api::challenge::Purpose::PinReset, "K1", &[0x5A; 32]).unwrap()
+}
 
 fn tries(left: u8, max: u8) -> Result<CardOk, CardFailure> {
     Ok(CardOk::PinStatus(PinStatus::Tries(PinTries { left, max })))
@@ -59,7 +61,7 @@ fn reach_open(k: &mut K, credential: ResetCredential) {
 fn opened(k: &mut K) {
     k.reply_backend(Ok(BackendOk::ResetOpened {
         session_id: "R1".into(),
-        challenge: CHALLENGE.to_vec(),
+        challenge: challenge(),
         reservation_expires_at: "2025-06-03T09:00:00+09:00".into(),
     }));
 }
@@ -80,7 +82,7 @@ fn reach_new_auth_pin(k: &mut K) {
     assert_eq!(k.verifies, 1);
     k.reply_card("verify", Ok(CardOk::Verified));
     k.reply_card("read-signature-certificate", Ok(CardOk::Certificate(SIGN_CERT.to_vec())));
-    let signed: [u8; 32] = Sha256::digest(CHALLENGE).into();
+    let signed: [u8; 32] = Sha256::digest(challenge()).into();
     assert!(k.log.iter().any(|l| l.contains("SignWithSignatureKey") && l.contains(&format!("{signed:?}"))));
     k.reply_card(
         "sign-with-signature-key",
@@ -145,7 +147,7 @@ fn sign_password_reset_with_the_auth_pin() {
     k.type_pin("1234");
     k.touch("ok");
     k.reply_card("verify", Ok(CardOk::Verified));
-    let signed: [u8; 32] = Sha256::digest(CHALLENGE).into();
+    let signed: [u8; 32] = Sha256::digest(challenge()).into();
     assert!(k.log.iter().any(|l| l.contains("Sign {") && l.contains(&format!("{signed:?}"))));
     k.reply_card(
         "sign",
@@ -464,4 +466,25 @@ fn a_kiosk_out_of_paper_or_cash_still_resets_pins() {
     k.ev(Event::PrinterStatus(PrinterEvent::Ready(false)));
     assert_eq!(k.screen(), ScreenId::OutOfService);
     assert!(k.view().services.is_empty());
+}
+
+/// A reset's challenge made for another kiosk (or not madoguchi's at all) is refused when the
+/// session opens, before the resident types the proof that the card would sign it with.
+#[test]
+fn a_reset_challenge_not_made_for_this_kiosk_is_refused_before_the_proof() {
+    use madoguchi_api::challenge::{encode, Purpose};
+    for challenge in [encode(Purpose::PinReset, "K2", &[1; 32]).unwrap(), vec![1; 32]] {
+        let mut k = K::new();
+        reach_open(&mut k, ResetCredential::AuthPin);
+        k.reply_backend(Ok(BackendOk::ResetOpened {
+            session_id: "R1".into(),
+            challenge,
+            reservation_expires_at: "2025-06-03T09:00:00+09:00".into(),
+        }));
+        // The reset's own words for a service that could not be used (nothing changed).
+        assert_eq!(k.failure(), FailureCode::ResetInterrupted);
+        assert!(k.audited(|r| matches!(r, RecordKind::ChallengeRefused { .. })));
+        assert_eq!(k.verifies, 0);
+        assert!(!k.card_commands.iter().any(|c| c.starts_with("sign")));
+    }
 }

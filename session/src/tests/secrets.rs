@@ -167,3 +167,26 @@ fn touch_and_action_debug_never_show_a_digit() {
     assert!(!format!("{t:?}").contains('Q'));
     assert!(format!("{:?}", Touch::new("document:juminhyo")).contains("juminhyo"));
 }
+
+/// A key of the PIN pad travels as its digit or letter, not as its action id, so no string
+/// spelling a PIN key (`digit:7`) is made on the way from the UI to the pad.
+#[test]
+fn pin_pad_touches_carry_the_key_not_its_action_id() {
+    use crate::pin::Action;
+    for d in 0..=9u8 {
+        let t = Touch::new(&format!("digit:{d}"));
+        assert!(t.is_pin_key());
+        assert_eq!(t.action(), Action::Digit(d));
+    }
+    assert_eq!(Touch::new("key:Q").action(), Action::Key('Q'));
+    assert!(Touch::new("key:Q").is_pin_key());
+    for other in ["digit:77", "digit:", "digit:a", "key:q", "ok", "document:juminhyo"] {
+        assert!(!Touch::new(other).is_pin_key(), "{other}");
+    }
+    assert_eq!(Touch::new("digit:x").action(), Action::Unknown);
+    // The digits still reach the pad.
+    let mut k = K::new();
+    k.reach_pin_entry(&GOOD, 3);
+    k.type_pin("85");
+    assert_eq!(k.view().pin.typed, 2);
+}

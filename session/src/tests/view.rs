@@ -286,7 +286,7 @@ fn timeout_warning_knows_what_it_resumes_and_phones_are_phones() {
 #[test]
 fn touches_carry_the_screen_they_were_made_on() {
     let t = Touch::new("document:juminhyo").on(12);
-    assert_eq!((t.action.as_str(), t.visit), ("document:juminhyo", Some(12)));
+    assert_eq!((t.action(), t.visit), (crate::pin::Action::Document("juminhyo".into()), Some(12)));
     let t = Touch::new("digit:7").on(3);
     assert!(!format!("{t:?}").contains('7'), "a PIN key never shows in Debug: {t:?}");
     // the visit is the one the view model carries

@@ -59,11 +59,13 @@ fn error_codes_map_to_what_the_session_acts_on() {
 
 #[test]
 fn challenges_are_validated() {
-    let ok = json!({"session_id": SID, "challenge": B64.encode([7u8; 32]),
+    let ours =
+        madoguchi_api::challenge::encode(madoguchi_api::challenge::Purpose::Authenticate, "K1", &[7; 32]).unwrap();
+    let ok = json!({"session_id": SID, "challenge": B64.encode(&ours),
                     "challenge_expires_at": "t", "signature_scheme": SIGNATURE_SCHEME});
     assert_eq!(
         parse_challenge(ok.to_string().as_bytes()),
-        Ok(BackendOk::Challenge { session_id: SID.into(), challenge: vec![7u8; 32] })
+        Ok(BackendOk::Challenge { session_id: SID.into(), challenge: ours.clone() })
     );
     let mut cases = vec![b"not json".to_vec(), b"[]".to_vec(), b"{}".to_vec()];
     for (field, value) in [
@@ -71,6 +73,8 @@ fn challenges_are_validated() {
         ("session_id", json!(42)),
         ("challenge", json!("***")),
         ("challenge", json!(B64.encode([1u8; 31]))),
+        // a bare nonce, as any service might ask for
+        ("challenge", json!(B64.encode([7u8; 32]))),
         ("challenge", json!(null)),
         ("signature_scheme", json!("RSASSA-PSS")),
     ] {
