@@ -60,7 +60,7 @@ impl SerialPrinter {
     /// not allow printing is an error of its kind.
     pub fn status(&mut self) -> Result<DeviceStatus, PrinterError> {
         let mut m = JobMachine::status_query(self.cfg.baud, self.cfg.timeouts, Instant::now());
-        self.drive(&mut m, &mut |_| {}).map(|r| r.status_before)
+        self.drive(&mut m, &mut |_| {}, &|| false).map(|r| r.status_before)
     }
 
     /// Prints `pdf` (of `pages` pages) as job `name` and returns once the printer has
@@ -79,12 +79,76 @@ impl SerialPrinter {
         pages: u32,
         on_pages: &mut dyn FnMut(u32),
     ) -> Result<JobReport, PrinterError> {
-        let settings = JobSettings { name: name.to_string(), copies, tray: self.cfg.tray.clone() };
-        let mut m = JobMachine::print(&settings, pdf, pages, self.cfg.baud, self.cfg.timeouts, Instant::now())?;
-        self.drive(&mut m, on_pages)
+        self.print_cancellable(name, copies, pdf, pages, on_pages, &|| false)
     }
 
-    fn drive(&mut self, m: &mut JobMachine, on_pages: &mut dyn FnMut(u32)) -> Result<JobReport, PrinterError> {
+    /// As [`SerialPrinter::print_observed`], giving up as soon as `cancelled` says so (the
+    /// kiosk's own limit ran out). A job cut off, by the kiosk or by its own bound, is an error
+    /// with [`PrinterError::is_stopped`]: the line is cut (its output queue dropped, the port
+    /// closed) so no further byte of it reaches the printer, and [`SerialPrinter::settle`] must
+    /// account for it before the next job.
+    pub fn print_cancellable(
+        &mut self,
+        name: &str,
+        copies: u16,
+        pdf: &[u8],
+        pages: u32,
+        on_pages: &mut dyn FnMut(u32),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<JobReport, PrinterError> {
+        let settings = JobSettings { name: name.to_string(), copies, tray: self.cfg.tray.clone() };
+        let mut m = JobMachine::print(&settings, pdf, pages, self.cfg.baud, self.cfg.timeouts, Instant::now())?;
+        let r = self.drive(&mut m, on_pages, cancelled);
+        if matches!(&r, Err(e) if e.is_stopped()) {
+            self.cut();
+        }
+        r
+    }
+
+    /// Drops whatever the line still holds for the printer and closes the port.
+    fn cut(&mut self) {
+        if let Some(p) = self.port.take() {
+            if let Err(e) = p.clear(ClearBuffer::All) {
+                log::warn!("printer line: the output queue could not be dropped: {e}");
+            }
+            log::info!("printer line {} closed: job cut off", self.cfg.path.display());
+        }
+    }
+
+    /// One look at a printer that had a job cut off: `Ok(Some(pages))` once it is idle
+    /// ([`DeviceStatus::is_idle`]) and its page counter reads the same as at the last look
+    /// (`last`, updated here), with `pages` the sheets that came out since `pagecount_before`
+    /// (`None` if the printer keeps no counter: nothing can be accounted). `Ok(None)`: not
+    /// settled yet (busy, counter still moving, or this was the first look). An error: the
+    /// printer is not reachable or not ready.
+    pub fn settle(
+        &mut self,
+        pagecount_before: Option<u64>,
+        last: &mut Option<u64>,
+    ) -> Result<Option<Option<u64>>, PrinterError> {
+        let mut m = JobMachine::status_query(self.cfg.baud, self.cfg.timeouts, Instant::now());
+        let report = self.drive(&mut m, &mut |_| {}, &|| false)?;
+        if !report.status_before.is_idle() {
+            *last = None;
+            return Ok(None);
+        }
+        let now = report.pagecount_before;
+        let steady = now.is_some() && *last == now;
+        *last = now;
+        match (steady, now, pagecount_before) {
+            (true, Some(n), Some(b)) => Ok(Some(Some(n.saturating_sub(b)))),
+            (true, _, _) => Ok(Some(None)),
+            (false, None, _) => Ok(Some(None)),
+            (false, Some(_), _) => Ok(None),
+        }
+    }
+
+    fn drive(
+        &mut self,
+        m: &mut JobMachine,
+        on_pages: &mut dyn FnMut(u32),
+        cancelled: &dyn Fn() -> bool,
+    ) -> Result<JobReport, PrinterError> {
         // Whatever a previous job left unread (late status) is not this job's.
         if let Some(p) = self.port.as_mut() {
             if p.clear(ClearBuffer::Input).is_err() {
@@ -95,6 +159,9 @@ impl SerialPrinter {
         let mut pages_told = m.pages_seen();
         loop {
             let now = Instant::now();
+            if cancelled() {
+                m.abort(now, "cancelled");
+            }
             m.on_tick(now);
             if let Some(outcome) = m.take_outcome() {
                 return outcome;
