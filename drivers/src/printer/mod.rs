@@ -23,7 +23,7 @@ pub use job::{JobMachine, JobReport, Timeouts};
 pub use line::{FlowControl, PrinterConfig};
 pub use pjl::{DeviceStatus, JobSettings, StatusClass};
 #[cfg(feature = "serial")]
-pub use serial::SerialPrinter;
+pub use serial::{LineCutter, SerialPrinter};
 
 /// What went wrong, as the session and the operator screens need to tell it apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]

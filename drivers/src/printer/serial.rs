@@ -8,10 +8,21 @@ use super::pjl::{DeviceStatus, JobSettings};
 use super::PrinterError;
 use serialport::{ClearBuffer, SerialPort};
 use std::io::{ErrorKind as IoKind, Read, Write};
+use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
 /// Largest slice handed to one `write` call.
 const WRITE_CHUNK: usize = 4096;
+/// Smallest slice handed to one `write` call.
+const WRITE_CHUNK_MIN: usize = 64;
+
+/// What one `write` is given: about 50 ms of line time. The port is a blocking descriptor, so a
+/// `write` returns only once the printer has taken the whole slice; a small slice keeps a
+/// printer that takes data at a trickle from holding the job's thread (and its cancellation)
+/// for long.
+fn write_chunk(baud: u32) -> usize {
+    (baud as usize / 10 / 20).clamp(WRITE_CHUNK_MIN, WRITE_CHUNK)
+}
 /// How long one `write` may wait for the line (flow control) before the loop looks around.
 const WRITE_WAIT: Duration = Duration::from_millis(20);
 /// Longest single wait for input while nothing is to be written.
@@ -24,11 +35,42 @@ const REOPEN_PAUSE: Duration = Duration::from_millis(200);
 pub struct SerialPrinter {
     cfg: PrinterConfig,
     port: Option<Box<dyn SerialPort>>,
+    /// A second handle on the open line, for [`LineCutter`].
+    cutter: Arc<Mutex<Option<Box<dyn SerialPort>>>>,
+}
+
+/// Cuts the printer's line from another thread: drops what the line's output queue holds. A
+/// `write` blocked on a printer that takes data at a trickle (or holds flow control) then
+/// returns, so the job's thread sees its cancellation at once instead of after the printer
+/// has swallowed the whole chunk.
+#[derive(Clone)]
+pub struct LineCutter(Arc<Mutex<Option<Box<dyn SerialPort>>>>);
+
+impl LineCutter {
+    pub fn cut(&self) {
+        let slot = self.0.lock().unwrap_or_else(|e| e.into_inner());
+        if let Some(p) = slot.as_ref() {
+            if let Err(e) = p.clear(ClearBuffer::Output) {
+                log::warn!("printer line: the output queue could not be dropped: {e}");
+            }
+        }
+    }
 }
 
 impl SerialPrinter {
     pub fn new(cfg: PrinterConfig) -> Self {
-        SerialPrinter { cfg, port: None }
+        SerialPrinter { cfg, port: None, cutter: Arc::new(Mutex::new(None)) }
+    }
+
+    /// A handle that cuts the line from another thread ([`LineCutter::cut`]).
+    pub fn cutter(&self) -> LineCutter {
+        LineCutter(Arc::clone(&self.cutter))
+    }
+
+    fn set_port(&mut self, port: Option<Box<dyn SerialPort>>) {
+        let clone = port.as_ref().and_then(|p| p.try_clone().ok());
+        *self.cutter.lock().unwrap_or_else(|e| e.into_inner()) = clone;
+        self.port = port;
     }
 
     pub fn config(&self) -> &PrinterConfig {
@@ -113,6 +155,7 @@ impl SerialPrinter {
             }
             log::info!("printer line {} closed: job cut off", self.cfg.path.display());
         }
+        self.set_port(None);
     }
 
     /// One look at a printer that had a job cut off: `Ok(Some(pages))` once it is idle
@@ -152,7 +195,7 @@ impl SerialPrinter {
         // Whatever a previous job left unread (late status) is not this job's.
         if let Some(p) = self.port.as_mut() {
             if p.clear(ClearBuffer::Input).is_err() {
-                self.port = None;
+                self.set_port(None);
             }
         }
         let mut buf = [0u8; 1024];
@@ -170,7 +213,7 @@ impl SerialPrinter {
                 match self.open() {
                     Ok(p) => {
                         log::info!("printer line {} open", self.cfg.path.display());
-                        self.port = Some(p);
+                        self.set_port(Some(p));
                         m.on_link_up(Instant::now());
                     }
                     Err(e) => {
@@ -186,14 +229,14 @@ impl SerialPrinter {
             let Some(port) = self.port.as_mut() else { continue };
             let pending = m.transmit();
             if !pending.is_empty() {
-                let chunk = &pending[..pending.len().min(WRITE_CHUNK)];
+                let chunk = &pending[..pending.len().min(write_chunk(self.cfg.baud))];
                 let _ = port.set_timeout(WRITE_WAIT);
                 match port.write(chunk) {
                     Ok(n) => m.on_written(n, Instant::now()),
                     Err(e) if matches!(e.kind(), IoKind::TimedOut | IoKind::WouldBlock | IoKind::Interrupted) => {}
                     Err(e) => {
                         log::warn!("printer line lost while writing: {e}");
-                        self.port = None;
+                        self.set_port(None);
                         m.on_link_down(Instant::now(), &e.to_string());
                         continue;
                     }
@@ -207,7 +250,7 @@ impl SerialPrinter {
             let _ = port.set_timeout(wait);
             match port.read(&mut buf) {
                 Ok(0) => {
-                    self.port = None;
+                    self.set_port(None);
                     m.on_link_down(Instant::now(), "end of file on the line");
                 }
                 Ok(n) => {
@@ -220,10 +263,20 @@ impl SerialPrinter {
                 Err(e) if matches!(e.kind(), IoKind::TimedOut | IoKind::WouldBlock | IoKind::Interrupted) => {}
                 Err(e) => {
                     log::warn!("printer line lost while reading: {e}");
-                    self.port = None;
+                    self.set_port(None);
                     m.on_link_down(Instant::now(), &e.to_string());
                 }
             }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_write_is_about_fifty_milliseconds_of_line_time() {
+        assert_eq!(super::write_chunk(115_200), 576);
+        assert_eq!(super::write_chunk(9_600), 64);
+        assert_eq!(super::write_chunk(4_000_000), 4096);
     }
 }
