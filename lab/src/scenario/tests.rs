@@ -615,6 +615,7 @@ fn shipped_scenarios_parse_and_say_everything() {
         "renewal-notice",
         "residence-certificate",
         "session-timeout",
+        "stale-print-job",
         "suspended-phone",
         "tax-certificate",
         "wrong-pin-then-success",
