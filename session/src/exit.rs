@@ -67,7 +67,9 @@ impl Turn<'_> {
             // A refund that covers the fee of an issuance the backend holds: it learns when it
             // was paid back, so the refund is not left `due` for ever.
             let refund_of = match (&job, &t.backend_session) {
-                (Some(j), Some(sid)) if !delivered && j.due > 0 && give_back >= j.due => {
+                // (Not for a job whose outcome waits for the printer: the refund would come
+                // before the backend voids it.)
+                (Some(j), Some(sid)) if !delivered && !j.outcome_sent && j.due > 0 && give_back >= j.due => {
                     Some((sid.clone(), j.issuance.clone(), j.due))
                 }
                 _ => None,

@@ -100,6 +100,10 @@ pub(crate) struct Kiosk {
     payouts: Vec<money::Payout>,
     /// A payout timed out: the unit is taken out of service until it pays again.
     cash_hung: bool,
+    /// A print job cut off whose visit ended before the printer accounted for it: backend
+    /// session and issuance number. Its outcome goes to the backend when the printer worker's
+    /// answer comes (the lease sent at the cut keeps the backend from voiding it meanwhile).
+    unsettled_print: Option<(String, String)>,
     shown: Option<ViewModel>,
     visit: u64,
     force_new_visit: bool,
@@ -156,6 +160,7 @@ impl Session {
             cash_ready: true,
             payouts: Vec::new(),
             cash_hung: false,
+            unsettled_print: None,
             shown: None,
             visit: 0,
             force_new_visit: false,
@@ -416,7 +421,11 @@ impl Turn<'_> {
             if job.deadline.is_some_and(|d| now >= d) {
                 let number = job.issuance.clone();
                 if job.aborting {
-                    // The printer never settled: its paper stays unknown.
+                    // The printer never settled: the resident cannot wait for ever, but the
+                    // backend is not told `failed` while the job may yet come out. The outcome
+                    // follows when the printer worker accounts for the job.
+                    job.outcome_sent = true;
+                    self.k.unsettled_print = self.t.backend_session.clone().map(|s| (s, number.clone()));
                     return self.print_failed(number, PrinterErrorKind::Timeout, PaperOutcome::Unknown);
                 }
                 // Stop the job before anything is reported: a job left running prints on
@@ -424,8 +433,16 @@ impl Turn<'_> {
                 // service until the printer worker has settled it.
                 job.aborting = true;
                 job.deadline = Some(now + money::PRINT_ABORT_GRACE);
+                job.lease_at = Some(now + money::LEASE_RENEW);
                 self.k.printer_ready = false;
                 self.fx.push(Effect::AbortPrint { issuance_number: number.clone() });
+                // The lease covers the time the printer takes to settle.
+                if let Some(session_id) = self.t.backend_session.clone() {
+                    let op = self.k.next_op();
+                    let outcome = IssueOutcome::Printing;
+                    let request = Request::Outcome { session_id, issuance_number: number.clone(), outcome };
+                    self.fx.push(Effect::Backend(BackendCall { op, request }));
+                }
                 return self.audit(RecordKind::PrintAborted { issuance_number: number });
             }
             // A job under way is never abandoned by a timer: the paper decides the refund.

@@ -60,8 +60,31 @@ impl Session {
                     turn.print_failed(issuance_number, kind, paper);
                 }
             }
+            PrinterEvent::Finished { issuance_number, pages } if self.unsettled(&issuance_number) => {
+                self.settled_late(issuance_number, IssueOutcome::Printed, fx);
+                self.audit(fx, RecordKind::StaleReply { what: "printer" });
+                log::error!("a print job cut off earlier came out after all ({pages} pages): staff check the tray");
+            }
+            PrinterEvent::Failed { issuance_number, paper, .. } if self.unsettled(&issuance_number) => {
+                let reason = format!("{}: {paper}", FailureCode::PrinterFault);
+                self.settled_late(issuance_number, IssueOutcome::Failed { reason }, fx);
+            }
             _ => self.audit(fx, RecordKind::StaleReply { what: "printer" }),
         }
+    }
+
+    fn unsettled(&self, number: &str) -> bool {
+        self.k.unsettled_print.as_ref().is_some_and(|(_, n)| n == number)
+    }
+
+    /// The printer accounted for a job whose visit already ended: the backend learns its outcome.
+    fn settled_late(&mut self, number: String, outcome: IssueOutcome, fx: &mut Vec<Effect>) {
+        let Some((session_id, _)) = self.k.unsettled_print.take() else { return };
+        let op = self.k.next_op();
+        fx.push(Effect::Backend(BackendCall {
+            op,
+            request: Request::Outcome { session_id, issuance_number: number, outcome },
+        }));
     }
 
     pub(crate) fn on_payment(&mut self, event: PaymentEvent, fx: &mut Vec<Effect>) {

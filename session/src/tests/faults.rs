@@ -429,8 +429,10 @@ fn a_print_limit_stops_the_job_before_anything_is_reported() {
 fn a_printer_that_never_settles_ends_the_visit_with_the_paper_unknown() {
     let mut k = K::new();
     k.reach_printing();
+    let number = k.prints[0].issuance_number.clone();
     k.wait(301);
     assert_eq!(k.aborts.len(), 1);
+    assert_eq!(k.all_outcomes().last(), Some(&IssueOutcome::Printing), "the cut renews the lease");
     k.wait(100);
     assert_eq!(k.screen(), ScreenId::Printing);
     k.wait(21);
@@ -438,8 +440,21 @@ fn a_printer_that_never_settles_ends_the_visit_with_the_paper_unknown() {
     assert_eq!(k.refunded(), 500);
     assert_eq!(k.aborts.len(), 1, "stopped once");
     assert!(k.audited(|r| matches!(r, RecordKind::PrintFailed { paper: PaperOutcome::Unknown, .. })));
+    assert!(k.outcomes().is_empty(), "no `failed` while the job may yet come out: the backend would void it");
     k.finish_and_check_idle();
     assert_eq!(k.view().screen, ScreenId::OutOfService, "the printer is still unaccounted for");
+    // Staff see to the printer: the worker accounts for the job; the backend learns it now.
+    k.ev(Event::PrinterStatus(PrinterEvent::Failed {
+        issuance_number: number.clone(),
+        kind: PrinterErrorKind::Timeout,
+        paper: PaperOutcome::Nothing,
+    }));
+    let [IssueOutcome::Failed { reason }] = &k.outcomes()[..] else { panic!("{:?}", k.outcomes()) };
+    assert!(reason.contains("no paper"), "{reason}");
+    let Some(Request::Outcome { issuance_number, .. }) = k.backend.last() else { panic!() };
+    assert_eq!(*issuance_number, number);
+    k.ev(Event::PrinterStatus(PrinterEvent::Ready(true)));
+    assert_eq!(k.screen(), ScreenId::Idle);
 }
 
 #[test]
