@@ -176,19 +176,31 @@ pub struct IssuanceReply {
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(deny_unknown_fields)]
 pub struct OutcomeRequest {
-    /// `printed` or `failed`.
+    /// `printed`, `failed`, `printing` or `refunded`.
     pub outcome: OutcomeKind,
     /// Why it failed (printer fault, paper out …); required for `failed`.
     #[serde(default)]
     pub reason: Option<String>,
+    /// `refunded`: the cash the kiosk paid back for the voided issuance.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub refunded_yen: Option<i64>,
 }
 
 #[derive(Debug, Clone, Copy, Serialize, Deserialize, PartialEq, Eq)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
 #[serde(rename_all = "snake_case")]
 pub enum OutcomeKind {
+    /// The printer confirmed the document. After the issuance was voided for want of an
+    /// outcome (the kiosk printed but was offline), it is recorded as `printed_late`: the paper
+    /// is valid, the refund is cancelled, and an alert is raised.
     Printed,
     Failed,
+    /// The kiosk is still printing it: renews its lease (`outcome_timeout_s` from now), during
+    /// which nothing voids it. The issuance stays `issued`.
+    Printing,
+    /// The kiosk paid the refund of a voided issuance back in cash (`refunded_yen`): the refund
+    /// is `paid_at_kiosk`, no longer `due`.
+    Refunded,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize, PartialEq, Eq)]
@@ -196,7 +208,7 @@ pub enum OutcomeKind {
 #[serde(deny_unknown_fields)]
 pub struct OutcomeReply {
     pub issuance_number: String,
-    /// `printed` or `voided`.
+    /// `printed`, `printed_late`, `voided` or (after `printing`) `issued`.
     pub status: String,
     /// Amount marked for refund (0 when printed).
     pub refund_yen: i64,

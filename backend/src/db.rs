@@ -51,6 +51,11 @@ impl std::ops::DerefMut for WriteTx {
 pub const MIGRATIONS: &[(i64, &str, &str)] = &[
     (1, "initial schema", include_str!("../migrations/0001_init.sql")),
     (2, "PIN reset: card certificates, reservations, reset sessions", include_str!("../migrations/0002_pin_reset.sql")),
+    (
+        3,
+        "print leases, late printed outcomes, refunds paid at the kiosk",
+        include_str!("../migrations/0003_print_lease_refunds.sql"),
+    ),
     (4, "integrity: audit checkpoints, payload erasure", include_str!("../migrations/0004_integrity.sql")),
 ];
 

@@ -269,7 +269,7 @@ fn phones_authenticate_and_link_to_their_resident() {
 
 #[test]
 fn outcome_timeout_voids_and_marks_refund() {
-    let d = Deployment::new(None, "outcome_timeout_s = 1\nsweep_interval_s = 1\n");
+    let d = Deployment::new(None, "outcome_timeout_s = 2\nsweep_interval_s = 1\n");
     let server = d.start();
     d.open_all_hours(&server);
     let kdir = d.enroll_kiosk("K020", "store");
@@ -279,26 +279,68 @@ fn outcome_timeout_voids_and_marks_refund() {
         let r = k.issue(&sid, juminhyo(TOKOROZAWA, 200, "t-1")).await;
         assert_eq!(r.status, 201, "{:?}", r.json());
         let number = r.json()["issuance_number"].as_str().unwrap().to_string();
-        tokio::time::sleep(std::time::Duration::from_millis(3500)).await;
-        let r = k.outcome(&sid, &number, json!({"outcome": "printed"})).await;
-        assert_eq!(r.code().as_deref(), Some("issuance_voided"), "{:?}", r.json());
+        tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
         let pool = d.db().await;
-        let row = sqlx::query("SELECT status, refund_yen, refund_state FROM issuances WHERE number = $1")
-            .bind(number.clone())
-            .fetch_one(&pool)
-            .await
-            .unwrap();
-        assert_eq!(
-            (row.get::<String, _>(0), row.get::<i64, _>(1), row.get::<String, _>(2)),
-            ("voided".into(), 200, "due".into())
-        );
-        let n: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = 'refund.due' AND subject = $1")
-            .bind(number)
-            .fetch_one(&pool)
-            .await
-            .unwrap()
-            .get(0);
-        assert_eq!(n, 1);
+        let state = |number: String| {
+            let pool = pool.clone();
+            async move {
+                let row = sqlx::query("SELECT status, refund_yen, refund_state FROM issuances WHERE number = $1")
+                    .bind(number)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap();
+                (row.get::<String, _>(0), row.get::<i64, _>(1), row.get::<String, _>(2))
+            }
+        };
+        assert_eq!(state(number.clone()).await, ("voided".into(), 200, "due".into()));
+        let count = |action: &'static str, number: String| {
+            let pool = pool.clone();
+            async move {
+                sqlx::query("SELECT COUNT(*) FROM audit_log WHERE action = $1 AND subject = $2")
+                    .bind(action)
+                    .bind(number)
+                    .fetch_one(&pool)
+                    .await
+                    .unwrap()
+                    .get::<i64, _>(0)
+            }
+        };
+        assert_eq!(count("refund.due", number.clone()).await, 1);
+        // The kiosk printed but was offline: its late `printed` is recorded, the paper valid,
+        // the refund cancelled, and an alert raised (it used to be refused and lost).
+        let r = k.outcome(&sid, &number, json!({"outcome": "printed"})).await;
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        assert_eq!(r.json()["status"], json!("printed_late"));
+        assert_eq!(state(number.clone()).await, ("printed_late".into(), 0, "cancelled".into()));
+        assert_eq!(count("alert.printed_late", number.clone()).await, 1);
+        let again = k.outcome(&sid, &number, json!({"outcome": "printed"})).await;
+        assert_eq!(again.code().as_deref(), Some("outcome_already_recorded"), "{:?}", again.json());
+
+        // A job the kiosk still prints: `printing` renews the lease and the sweeper leaves it.
+        let r = k.issue(&sid, juminhyo(TOKOROZAWA, 200, "t-2")).await;
+        assert_eq!(r.status, 201, "{:?}", r.json());
+        let leased = r.json()["issuance_number"].as_str().unwrap().to_string();
+        for _ in 0..6 {
+            let r = k.outcome(&sid, &leased, json!({"outcome": "printing"})).await;
+            assert_eq!((r.status, r.json()["status"].clone()), (200, json!("issued")), "{:?}", r.json());
+            tokio::time::sleep(std::time::Duration::from_millis(500)).await;
+        }
+        assert_eq!(state(leased.clone()).await.0, "issued", "never voided while the kiosk renews its lease");
+        // The lease lapses without a word from the kiosk: voided, refund due.
+        tokio::time::sleep(std::time::Duration::from_millis(4500)).await;
+        assert_eq!(state(leased.clone()).await, ("voided".into(), 200, "due".into()));
+        let r = k.outcome(&sid, &leased, json!({"outcome": "printing"})).await;
+        assert_eq!(r.code().as_deref(), Some("outcome_already_recorded"), "{:?}", r.json());
+
+        // The kiosk paid the refund back in cash: recorded, no longer due.
+        let r = k.outcome(&sid, &leased, json!({"outcome": "refunded", "refunded_yen": 150})).await;
+        assert_eq!(r.code().as_deref(), Some("invalid_field"), "only the refund that is due: {:?}", r.json());
+        let r = k.outcome(&sid, &leased, json!({"outcome": "refunded", "refunded_yen": 200})).await;
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        assert_eq!(state(leased.clone()).await, ("voided".into(), 200, "paid_at_kiosk".into()));
+        let r = k.outcome(&sid, &leased, json!({"outcome": "refunded", "refunded_yen": 200})).await;
+        assert_eq!(r.status, 200, "a repeat is answered the same: {:?}", r.json());
+        assert_eq!(count("refund.paid_at_kiosk", leased.clone()).await, 1);
         pool.close().await;
     });
 }

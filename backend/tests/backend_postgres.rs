@@ -53,6 +53,17 @@ fn two_instances_over_one_postgres_alternate_requests() {
             ka.outcome(&sid, &number, json!({"outcome": "printed"})).await.code().as_deref(),
             Some("outcome_already_recorded")
         );
+        // Migration 3 on PostgreSQL: a print lease, then a failure and its refund paid at the kiosk.
+        let second = kb.issue(&sid, juminhyo(TOKOROZAWA, j["fee_yen"].as_i64().unwrap(), "pg-2")).await;
+        assert_eq!(second.status, 201, "{:?}", second.json());
+        let n2 = second.json()["issuance_number"].as_str().unwrap().to_string();
+        let r = ka.outcome(&sid, &n2, json!({"outcome": "printing"})).await;
+        assert_eq!((r.status, r.json()["status"].clone()), (200, json!("issued")), "{:?}", r.json());
+        let r = kb.outcome(&sid, &n2, json!({"outcome": "failed", "reason": "printer-jam"})).await;
+        assert_eq!(r.status, 200, "{:?}", r.json());
+        let fee = j["fee_yen"].as_i64().unwrap();
+        let r = ka.outcome(&sid, &n2, json!({"outcome": "refunded", "refunded_yen": fee})).await;
+        assert_eq!(r.status, 200, "{:?}", r.json());
         // Verification through the other instance's public listener.
         let code = doc["verify_url"].as_str().unwrap().split("code=").nth(1).unwrap().to_string();
         let mut anon = madoguchi_api::client::Client::new(

@@ -294,6 +294,8 @@ impl Turn<'_> {
             print: PrintState::NotStarted,
             deadline: None,
             outcome_sent: false,
+            aborting: false,
+            lease_at: None,
         });
         let binding = match checked {
             Ok(b) => b,
@@ -337,6 +339,8 @@ impl Turn<'_> {
             print: PrintState::Running { pages_done: 0, pages_total: 0 },
             deadline: Some(deadline),
             outcome_sent: false,
+            aborting: false,
+            lease_at: Some(self.mono() + crate::money::LEASE_RENEW),
         }));
     }
 }

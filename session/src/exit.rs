@@ -63,6 +63,23 @@ impl Turn<'_> {
             self.fx.push(Effect::Payment(PaymentCommand::Keep { yen: keep }));
         }
         if give_back > 0 {
+            let by = now + crate::money::PAYOUT_TIMEOUT;
+            // A refund that covers the fee of an issuance the backend holds: it learns when it
+            // was paid back, so the refund is not left `due` for ever.
+            let refund_of = match (&job, &t.backend_session) {
+                // (Not for a job whose outcome waits for the printer: the refund would come
+                // before the backend voids it.)
+                (Some(j), Some(sid)) if !delivered && !j.outcome_sent && j.due > 0 && give_back >= j.due => {
+                    Some((sid.clone(), j.issuance.clone(), j.due))
+                }
+                _ => None,
+            };
+            self.k.payouts.push(crate::money::Payout {
+                transaction: t.reference.clone(),
+                yen: give_back,
+                by,
+                refund_of,
+            });
             self.fx.push(Effect::Payment(if delivered {
                 PaymentCommand::GiveChange { yen: give_back }
             } else {

@@ -142,6 +142,10 @@ pub enum Effect {
     Backend(BackendCall),
     /// To the printer worker.
     Print(PrintJob),
+    /// To the printer worker: the session's print limit ran out; stop this issuance's job at
+    /// once (cut the line) and answer with `Failed` once the printer is idle and the paper
+    /// accounted for. The kiosk is out of service until then.
+    AbortPrint { issuance_number: String },
     /// To the GPIO worker (emitted only when an output changes).
     Signal(Signal),
     /// To the cash unit worker.
@@ -314,7 +318,16 @@ pub struct IssueRequest {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum IssueOutcome {
     Printed,
-    Failed { reason: String },
+    Failed {
+        reason: String,
+    },
+    /// The job is still printing: renews the issuance's lease, so the backend voids nothing
+    /// the kiosk may yet print.
+    Printing,
+    /// The refund of the (voided) issuance was paid back at the kiosk, in cash.
+    Refunded {
+        yen: u32,
+    },
 }
 
 /// A backend answer.
@@ -665,6 +678,14 @@ pub enum RecordKind {
         issuance_number: String,
         kind: PrinterErrorKind,
         paper: PaperOutcome,
+    },
+    /// The print limit ran out: the job is being stopped; its paper is not known yet.
+    PrintAborted {
+        issuance_number: String,
+    },
+    /// The cash unit did not confirm a payout in time: the amount is owed until staff check.
+    PayoutTimedOut {
+        yen: u32,
     },
     Collected {
         yen: u32,

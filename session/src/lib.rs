@@ -95,6 +95,15 @@ pub(crate) struct Kiosk {
     cards: BTreeSet<String>,
     printer_ready: bool,
     cash_ready: bool,
+    /// Change and refunds the cash unit has been told to pay and has not confirmed, each with
+    /// its transaction and the time by which it must ([`money::PAYOUT_TIMEOUT`]).
+    payouts: Vec<money::Payout>,
+    /// A payout timed out: the unit is taken out of service until it pays again.
+    cash_hung: bool,
+    /// A print job cut off whose visit ended before the printer accounted for it: backend
+    /// session and issuance number. Its outcome goes to the backend when the printer worker's
+    /// answer comes (the lease sent at the cut keeps the backend from voiding it meanwhile).
+    unsettled_print: Option<(String, String)>,
     shown: Option<ViewModel>,
     visit: u64,
     force_new_visit: bool,
@@ -149,6 +158,9 @@ impl Session {
             cards: BTreeSet::new(),
             printer_ready: true,
             cash_ready: true,
+            payouts: Vec::new(),
+            cash_hung: false,
+            unsettled_print: None,
             shown: None,
             visit: 0,
             force_new_visit: false,
@@ -229,6 +241,7 @@ impl Session {
             }
         }
         self.k.now = Some(now);
+        self.payouts_overdue(fx);
         if let Some(mut turn) = self.turn(fx) {
             turn.on_tick();
         }
@@ -393,10 +406,44 @@ impl Turn<'_> {
         if let Some(retry) = self.t.retry_at.take_if(|r| now >= r.at) {
             return self.send_backend(retry.step, retry.request);
         }
-        if let Phase::Printing(job) = &self.t.phase {
+        if let Phase::Printing(job) = &mut self.t.phase {
+            if job.lease_at.is_some_and(|at| now >= at) {
+                // Still printing: the backend must not void what may yet come out.
+                job.lease_at = Some(now + money::LEASE_RENEW);
+                let issuance_number = job.issuance.clone();
+                if let Some(session_id) = self.t.backend_session.clone() {
+                    let op = self.k.next_op();
+                    let request = Request::Outcome { session_id, issuance_number, outcome: IssueOutcome::Printing };
+                    self.fx.push(Effect::Backend(BackendCall { op, request }));
+                }
+            }
+            let Phase::Printing(job) = &mut self.t.phase else { return };
             if job.deadline.is_some_and(|d| now >= d) {
                 let number = job.issuance.clone();
-                return self.print_failed(number, PrinterErrorKind::Timeout, PaperOutcome::Unknown);
+                if job.aborting {
+                    // The printer never settled: the resident cannot wait for ever, but the
+                    // backend is not told `failed` while the job may yet come out. The outcome
+                    // follows when the printer worker accounts for the job.
+                    job.outcome_sent = true;
+                    self.k.unsettled_print = self.t.backend_session.clone().map(|s| (s, number.clone()));
+                    return self.print_failed(number, PrinterErrorKind::Timeout, PaperOutcome::Unknown);
+                }
+                // Stop the job before anything is reported: a job left running prints on
+                // under the next resident's (the Yokohama pattern). The kiosk is out of
+                // service until the printer worker has settled it.
+                job.aborting = true;
+                job.deadline = Some(now + money::PRINT_ABORT_GRACE);
+                job.lease_at = Some(now + money::LEASE_RENEW);
+                self.k.printer_ready = false;
+                self.fx.push(Effect::AbortPrint { issuance_number: number.clone() });
+                // The lease covers the time the printer takes to settle.
+                if let Some(session_id) = self.t.backend_session.clone() {
+                    let op = self.k.next_op();
+                    let outcome = IssueOutcome::Printing;
+                    let request = Request::Outcome { session_id, issuance_number: number.clone(), outcome };
+                    self.fx.push(Effect::Backend(BackendCall { op, request }));
+                }
+                return self.audit(RecordKind::PrintAborted { issuance_number: number });
             }
             // A job under way is never abandoned by a timer: the paper decides the refund.
             return;

@@ -7,6 +7,31 @@ use crate::{
     PaymentEvent, PrinterEvent, RecordKind, Request, Session, Turn,
 };
 use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
+use std::time::Duration;
+
+/// How long a job being stopped may take to settle (the printer idle, its counter read) before
+/// the session ends with the paper unknown.
+pub(crate) const PRINT_ABORT_GRACE: Duration = Duration::from_secs(120);
+
+/// How long the cash unit may take to pay out change or a refund. A unit that hangs in a
+/// payout answers neither `PaidOut` nor `Fault`: after this the amount is recorded as owed
+/// (`MoneyOwed`) and the unit is out of service, so a debt is never left unrecorded.
+pub(crate) const PAYOUT_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// How often a running print job renews its issuance's lease at the backend (`printing`); well
+/// inside the backend's `outcome_timeout_s` (600 s by default), after which it voids.
+pub(crate) const LEASE_RENEW: Duration = Duration::from_secs(240);
+
+/// A payout the cash unit was told to make and has not confirmed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct Payout {
+    pub transaction: String,
+    pub yen: u32,
+    pub by: Duration,
+    /// A refund for a voided issuance: once paid, the backend learns the refund is no longer
+    /// due (`IssueOutcome::Refunded`): backend session, issuance number and its fee.
+    pub refund_of: Option<(String, String, u32)>,
+}
 
 impl Session {
     pub(crate) fn on_printer(&mut self, event: PrinterEvent, fx: &mut Vec<Effect>) {
@@ -35,8 +60,31 @@ impl Session {
                     turn.print_failed(issuance_number, kind, paper);
                 }
             }
+            PrinterEvent::Finished { issuance_number, pages } if self.unsettled(&issuance_number) => {
+                self.settled_late(issuance_number, IssueOutcome::Printed, fx);
+                self.audit(fx, RecordKind::StaleReply { what: "printer" });
+                log::error!("a print job cut off earlier came out after all ({pages} pages): staff check the tray");
+            }
+            PrinterEvent::Failed { issuance_number, paper, .. } if self.unsettled(&issuance_number) => {
+                let reason = format!("{}: {paper}", FailureCode::PrinterFault);
+                self.settled_late(issuance_number, IssueOutcome::Failed { reason }, fx);
+            }
             _ => self.audit(fx, RecordKind::StaleReply { what: "printer" }),
         }
+    }
+
+    fn unsettled(&self, number: &str) -> bool {
+        self.k.unsettled_print.as_ref().is_some_and(|(_, n)| n == number)
+    }
+
+    /// The printer accounted for a job whose visit already ended: the backend learns its outcome.
+    fn settled_late(&mut self, number: String, outcome: IssueOutcome, fx: &mut Vec<Effect>) {
+        let Some((session_id, _)) = self.k.unsettled_print.take() else { return };
+        let op = self.k.next_op();
+        fx.push(Effect::Backend(BackendCall {
+            op,
+            request: Request::Outcome { session_id, issuance_number: number, outcome },
+        }));
     }
 
     pub(crate) fn on_payment(&mut self, event: PaymentEvent, fx: &mut Vec<Effect>) {
@@ -54,15 +102,56 @@ impl Session {
             }
             PaymentEvent::PaidOut { yen } => {
                 self.audit(fx, RecordKind::PaidOut { yen });
+                let payouts = &mut self.k.payouts;
+                let i = payouts.iter().position(|p| p.yen == yen).or(if payouts.is_empty() { None } else { Some(0) });
+                let paid = i.map(|i| payouts.remove(i));
+                if let Some(Payout { refund_of: Some((session_id, issuance_number, fee)), yen: owed, .. }) = paid {
+                    if yen >= owed {
+                        let op = self.k.next_op();
+                        let outcome = IssueOutcome::Refunded { yen: fee };
+                        let request = Request::Outcome { session_id, issuance_number, outcome };
+                        fx.push(Effect::Backend(BackendCall { op, request }));
+                    }
+                }
+                if self.k.cash_hung {
+                    // The unit pays again: back in service (what timed out stays owed until
+                    // staff settle it).
+                    self.k.cash_hung = false;
+                    self.k.cash_ready = true;
+                }
                 if let Some(Phase::Closing(c)) = self.txn.as_mut().map(|t| &mut t.phase) {
                     c.returned = c.returned.saturating_add(yen);
                 }
             }
             PaymentEvent::Fault { kind, yen_not_returned } => {
                 self.k.cash_ready = false;
+                // The fault accounts for what the unit still held: no payout is awaited.
+                self.k.payouts.clear();
                 if let Some(mut turn) = self.turn(fx) {
                     turn.cash_fault(kind, yen_not_returned);
                 }
+            }
+        }
+    }
+}
+
+impl Session {
+    /// Payouts the cash unit did not confirm in time are recorded as owed.
+    pub(crate) fn payouts_overdue(&mut self, fx: &mut Vec<Effect>) {
+        let now = self.k.mono();
+        let (late, waiting): (Vec<Payout>, Vec<Payout>) =
+            std::mem::take(&mut self.k.payouts).into_iter().partition(|p| now >= p.by);
+        self.k.payouts = waiting;
+        for p in late {
+            log::error!("cash unit did not confirm a payout of {} yen in time: recorded as owed", p.yen);
+            self.k.cash_ready = false;
+            self.k.cash_hung = true;
+            fx.push(self.k.record(Some(&p.transaction), RecordKind::PayoutTimedOut { yen: p.yen }));
+            fx.push(self.k.record(Some(&p.transaction), RecordKind::MoneyOwed { yen: p.yen }));
+            if let Some(Phase::Closing(c)) =
+                self.txn.as_mut().filter(|t| t.reference == p.transaction).map(|t| &mut t.phase)
+            {
+                c.owed = c.owed.saturating_add(p.yen);
             }
         }
     }
@@ -127,6 +216,8 @@ impl Turn<'_> {
             // Money that arrived after the end (a coin still rolling) goes straight back.
             Phase::Closing(c) if added > 0 => {
                 c.to_return += added;
+                let by = self.k.now.map_or(Duration::ZERO, |n| n.mono) + PAYOUT_TIMEOUT;
+                self.k.payouts.push(Payout { transaction: self.t.reference.clone(), yen: added, by, refund_of: None });
                 self.fx.push(Effect::Payment(PaymentCommand::Refund { yen: added }));
             }
             Phase::Closing(_) => {}

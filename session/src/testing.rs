@@ -191,6 +191,8 @@ pub struct K {
     pub backend: Vec<Request>,
     pub payments: Vec<PaymentCommand>,
     pub prints: Vec<PrintJob>,
+    /// Issuance numbers of `AbortPrint`s, in order.
+    pub aborts: Vec<String>,
     pub audits: Vec<RecordKind>,
     pub signals: HashMap<Output, Level>,
     pub wipes: usize,
@@ -228,6 +230,7 @@ impl K {
             backend: Vec::new(),
             payments: Vec::new(),
             prints: Vec::new(),
+            aborts: Vec::new(),
             audits: Vec::new(),
             signals: HashMap::new(),
             wipes: 0,
@@ -279,6 +282,7 @@ impl K {
                     }
                 }
                 Effect::Print(p) => self.prints.push(p),
+                Effect::AbortPrint { issuance_number } => self.aborts.push(issuance_number),
                 Effect::Signal(s) => {
                     self.signals.insert(s.output, s.level);
                 }
@@ -474,7 +478,16 @@ impl K {
         self.backend.iter().filter(|r| matches!(r, Request::Close { .. })).count()
     }
 
+    /// The issuances' outcomes (printed or failed), without lease renewals and refunds paid.
     pub fn outcomes(&self) -> Vec<IssueOutcome> {
+        self.all_outcomes()
+            .into_iter()
+            .filter(|o| matches!(o, IssueOutcome::Printed | IssueOutcome::Failed { .. }))
+            .collect()
+    }
+
+    /// Every outcome report, lease renewals (`Printing`) and refunds paid (`Refunded`) included.
+    pub fn all_outcomes(&self) -> Vec<IssueOutcome> {
         self.backend
             .iter()
             .filter_map(|r| if let Request::Outcome { outcome, .. } = r { Some(outcome.clone()) } else { None })

@@ -260,6 +260,11 @@ pub(crate) struct Job {
     /// Until when the printer may take (set when the print job goes out).
     pub deadline: Option<Duration>,
     pub outcome_sent: bool,
+    /// The print limit ran out and the job is being stopped: the printer worker answers once
+    /// the printer is idle and the paper accounted for (`deadline` is then the grace for that).
+    pub aborting: bool,
+    /// When the issuance's lease at the backend is renewed next (`IssueOutcome::Printing`).
+    pub lease_at: Option<Duration>,
 }
 
 /// The end: what the last screen shows and the money still moving.

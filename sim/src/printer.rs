@@ -14,6 +14,7 @@
 //! | `jam`, `paper-out`, `cover-open`, `offline` | that state at once |
 //! | `vanish` | the device disappears now (link removed, pty closed) for `--vanish-secs` |
 //! | `nonsense` | from now on every reply is line noise instead of PJL (until `clear`) |
+//! | `slow` | from now on the printer takes data at a trickle (one byte at a time, a few a second; until `clear`): a job creeps along without ever stalling the line, and a status query is not answered in time |
 //! | `clear` | back to ready |
 //! | `KIND@job=N` | during job N (counted from 1 since start): at its first page; `vanish`: mid-transfer |
 //! | `KIND@job` | the same for the next job |
@@ -21,7 +22,9 @@
 //! | `KIND@job=N,page=P` | at page P of job N (`vanish`: right after page P came out) |
 //!
 //! A jam, paper-out, cover-open or offline stops the job where it is (pages before it came
-//! out), reports the device status and stays until `clear`. A vanished printer comes back as
+//! out), reports the device status and stays until `clear`. `slow@job` turns slow when the next
+//! job starts. A job whose data ends (a UEL) without its `EOJ`, followed by other commands, was
+//! cut off by the host: it is abandoned, nothing of it printed (journal outcome `abandoned`). A vanished printer comes back as
 //! after a power cycle: ready, status reporting off, its page counter kept.
 //!
 //! Standard output gets `ready <pty path>` each time the device (re)appears and `vanished`
@@ -45,6 +48,9 @@ const UEL: &[u8] = b"\x1B%-12345X";
 const READ_CHUNK: usize = 64;
 /// A `vanish@job` strikes after this many bytes of the job's PDF have arrived.
 const VANISH_AFTER_BYTES: usize = 1024;
+/// Bytes a second a `slow` printer takes, one at a time: a status query (64 bytes) takes far
+/// longer than any host waits for its answer.
+const SLOW_BYTES_PER_SEC: f64 = 4.0;
 
 #[derive(clap::Args, Debug, Clone)]
 pub struct PrinterArgs {
@@ -57,7 +63,7 @@ pub struct PrinterArgs {
     /// Directory for spooled PDFs and `journal.jsonl`.
     #[arg(long)]
     pub spool: PathBuf,
-    /// A fault to inject (repeatable): jam|paper-out|cover-open|offline|vanish|nonsense, with
+    /// A fault to inject (repeatable): jam|paper-out|cover-open|offline|vanish|nonsense|slow, with
     /// `@job=N`, `@job`, `@page=P|last` or `@job=N,page=P`.
     #[arg(long = "fault")]
     pub faults: Vec<FaultSpec>,
@@ -84,6 +90,8 @@ pub enum FaultKind {
     Offline,
     Vanish,
     Nonsense,
+    /// The printer takes data at a trickle.
+    Slow,
 }
 
 impl FaultKind {
@@ -94,7 +102,7 @@ impl FaultKind {
             FaultKind::PaperOut => (41000, "LOAD TRAY 1 A4"),
             FaultKind::CoverOpen => (40021, "CLOSE FRONT DOOR"),
             FaultKind::Offline => (40079, "OFFLINE"),
-            FaultKind::Vanish | FaultKind::Nonsense => (10001, "00 READY"),
+            FaultKind::Vanish | FaultKind::Nonsense | FaultKind::Slow => (10001, "00 READY"),
         }
     }
 
@@ -106,6 +114,7 @@ impl FaultKind {
             FaultKind::Offline => "offline",
             FaultKind::Vanish => "vanish",
             FaultKind::Nonsense => "nonsense",
+            FaultKind::Slow => "slow",
         }
     }
 }
@@ -147,9 +156,10 @@ impl FromStr for FaultSpec {
             "offline" => FaultKind::Offline,
             "vanish" => FaultKind::Vanish,
             "nonsense" => FaultKind::Nonsense,
+            "slow" => FaultKind::Slow,
             other => {
                 return Err(format!(
-                    "unknown fault {other:?} (jam, paper-out, cover-open, offline, vanish, nonsense, clear)"
+                    "unknown fault {other:?} (jam, paper-out, cover-open, offline, vanish, nonsense, slow, clear)"
                 ))
             }
         };
@@ -201,6 +211,8 @@ struct Shared {
     writer: Option<File>,
     /// Answering line noise instead of PJL.
     babble: bool,
+    /// Taking data at a trickle (`slow`).
+    slow: bool,
 }
 
 impl Shared {
@@ -270,11 +282,13 @@ impl Sim {
             FaultSpec::Clear => {
                 sh.fault = None;
                 sh.babble = false;
+                sh.slow = false;
                 sh.device_status();
                 log::info!("printer sim: cleared");
             }
             FaultSpec::Now(FaultKind::Vanish) => self.vanish_now.store(true, Ordering::SeqCst),
             FaultSpec::Now(FaultKind::Nonsense) => sh.babble = true,
+            FaultSpec::Now(FaultKind::Slow) => sh.slow = true,
             FaultSpec::Now(kind) => {
                 sh.fault = Some(kind);
                 sh.device_status();
@@ -282,7 +296,7 @@ impl Sim {
             }
             FaultSpec::During { kind, job, page } => {
                 let page = match (kind, page) {
-                    (FaultKind::Vanish | FaultKind::Nonsense, p) => p,
+                    (FaultKind::Vanish | FaultKind::Nonsense | FaultKind::Slow, p) => p,
                     (_, None) => Some(PageAt::Nth(1)),
                     (_, p) => p,
                 };
@@ -346,6 +360,7 @@ pub fn run(args: PrinterArgs) -> u8 {
             epoch: 0,
             writer: None,
             babble: false,
+            slow: false,
         }),
         vanish_now: AtomicBool::new(false),
         shutdown,
@@ -426,7 +441,7 @@ fn serve_epoch(sim: &Arc<Sim>, jobs: &mpsc::Sender<ReceivedJob>) -> Result<Epoch
     let mut master = master;
     let mut parser = PjlParser::default();
     let mut job: Option<JobInProgress> = None;
-    let rate = f64::from(sim.args.baud) / 10.0;
+    let line_rate = f64::from(sim.args.baud) / 10.0;
     let mut next_read = Instant::now();
     let mut buf = [0u8; READ_CHUNK];
     let end = loop {
@@ -454,7 +469,9 @@ fn serve_epoch(sim: &Arc<Sim>, jobs: &mpsc::Sender<ReceivedJob>) -> Result<Epoch
             std::thread::sleep(next_read - now);
         }
         let started = next_read.max(now);
-        let n = match master.read(&mut buf) {
+        let slow = sim.lock().slow;
+        let (rate, chunk) = if slow { (SLOW_BYTES_PER_SEC, 1) } else { (line_rate, READ_CHUNK) };
+        let n = match master.read(&mut buf[..chunk]) {
             Ok(0) => continue,
             Ok(n) => n,
             Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
@@ -529,6 +546,18 @@ fn command(sim: &Arc<Sim>, line: &str, job: &mut Option<JobInProgress>, epoch: u
     let upper = line.to_ascii_uppercase();
     let words: Vec<&str> = upper.split_whitespace().collect();
     let value = || line.split_once('=').map(|(_, v)| v.trim().trim_matches('"').to_string());
+    // Data ended without its EOJ and the host goes on with something else: it cut the job off.
+    let cut_off = job.as_ref().is_some_and(|j| j.pdf.is_some())
+        && !matches!(words.as_slice(), ["@PJL"] | ["@PJL", "EOJ", ..] | ["@PJL", "COMMENT", ..]);
+    if cut_off {
+        if let Some(j) = job.take() {
+            let bytes = j.pdf.as_ref().map_or(0, |(p, _)| p.len());
+            log::info!("printer sim: job {} cut off by the host after {bytes} bytes: abandoned", j.number);
+            sim.journal(serde_json::json!({
+                "job": j.name, "number": j.number, "bytes": bytes, "outcome": "abandoned", "printed": 0,
+            }));
+        }
+    }
     let mut sh = sim.lock();
     match words.as_slice() {
         ["@PJL"] | ["@PJL", "COMMENT", ..] | ["@PJL", "ENTER", ..] => {}
@@ -564,6 +593,10 @@ fn command(sim: &Arc<Sim>, line: &str, job: &mut Option<JobInProgress>, epoch: u
             }
             if sh.take_fault(number, None, false, &[FaultKind::Nonsense]).is_some() {
                 sh.babble = true;
+            }
+            if sh.take_fault(number, None, false, &[FaultKind::Slow]).is_some() {
+                log::info!("printer sim: slow from job {number} on");
+                sh.slow = true;
             }
             if sh.ustatus.job {
                 let b = format!("@PJL USTATUS JOB\r\nSTART\r\nNAME=\"{name}\"\r\n\x0c");
@@ -871,6 +904,11 @@ mod tests {
         );
         assert!("jam@job=0".parse::<FaultSpec>().is_err());
         assert!("fire@job=1".parse::<FaultSpec>().is_err());
+        assert_eq!(
+            "slow@job".parse::<FaultSpec>(),
+            Ok(FaultSpec::During { kind: FaultKind::Slow, job: None, page: None })
+        );
+        assert_eq!("slow".parse::<FaultSpec>(), Ok(FaultSpec::Now(FaultKind::Slow)));
         assert!("jam@when=later".parse::<FaultSpec>().is_err());
     }
 

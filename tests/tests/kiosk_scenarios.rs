@@ -130,6 +130,16 @@ fn printer_jam_refund() {
 }
 
 #[test]
+fn stale_print_job() {
+    // The Yokohama pattern: a job the kiosk gave up on must not print on under the next visit.
+    let (r, out) = run("stale-print-job");
+    let docs = printed(&out);
+    assert_eq!(docs.len(), 1, "only the next visit's certificate came out: {docs:?}");
+    assert_eq!(r["refunded_yen"], 200, "the cut-off visit's fee came back");
+    assert_eq!(r["net_yen"], 200, "one fee kept, for the one document");
+}
+
+#[test]
 fn session_timeout() {
     let (r, out) = run("session-timeout");
     assert!(printed(&out).is_empty());

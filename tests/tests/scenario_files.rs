@@ -24,8 +24,8 @@ fn every_shipped_scenario_casts_against_the_demo_world() {
 
     let files = scenario::shipped(&shipped_dir()).expect("tests/scenarios");
     assert!(
-        files.len() >= 26,
-        "the kiosk issue's twelve, the PIN reset's, the phones', the household's and the fault proxy's: {files:?}"
+        files.len() >= 28,
+        "the kiosk issue's twelve, the PIN reset's, the phones', the household's and the hardening's: {files:?}"
     );
     for file in &files {
         let s = scenario::load(file).unwrap_or_else(|e| panic!("{e}"));

@@ -269,6 +269,8 @@ pub async fn outcome(
     let (status, refund_state, action) = match req.outcome {
         OutcomeKind::Printed => ("printed", "none", "issuance.printed"),
         OutcomeKind::Failed => ("voided", "due", "issuance.voided"),
+        OutcomeKind::Printing => return renew_lease(ctx, who, kiosk, session_id, number, now).await,
+        OutcomeKind::Refunded => return refund_paid(ctx, who, kiosk, session_id, number, req, now).await,
     };
     let mut tx = ctx.db.begin_durable().await?;
     let done = sqlx::query(
@@ -297,6 +299,10 @@ pub async fn outcome(
                 .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::IssuanceNotFound, "no such issuance in this session"))?;
         let (owner, st, why): (String, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
+        let voided_by_backend = st == "voided" && why.as_deref().is_some_and(|w| !w.starts_with("failed"));
+        if owner == kiosk && voided_by_backend && req.outcome == OutcomeKind::Printed {
+            return printed_late(ctx, who, kiosk, session_id, number, why.as_deref().unwrap_or_default(), now).await;
+        }
         return Err(if owner != kiosk {
             ApiError::new(ErrorCode::SessionKioskMismatch, "this issuance belongs to another kiosk")
         } else if st == "voided" && why.as_deref().is_some_and(|w| !w.starts_with("failed")) {
@@ -330,6 +336,170 @@ pub async fn outcome(
     Ok(OutcomeReply { issuance_number: number.to_string(), status: status.into(), refund_yen: refund })
 }
 
+/// A `printed` for an issuance the backend voided for want of an outcome (the kiosk printed but
+/// was offline past `outcome_timeout_s`): the paper the resident holds is valid, so it is
+/// recorded as `printed_late`, its refund cancelled (unless the kiosk already paid it back), and
+/// an alert goes to the audit log and the operator's log.
+async fn printed_late(
+    ctx: &Context,
+    who: &Principal,
+    kiosk: &str,
+    session_id: &str,
+    number: &str,
+    voided_because: &str,
+    now: OffsetDateTime,
+) -> Result<OutcomeReply, ApiError> {
+    let mut tx = ctx.db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE issuances SET status = 'printed_late', outcome_reason = $1, outcome_at = $2, refund_yen = 0,
+         refund_state = CASE WHEN refund_state = 'paid_at_kiosk' THEN 'paid_at_kiosk' ELSE 'cancelled' END
+         WHERE number = $3 AND session_id = $4 AND kiosk_id = $5 AND status = 'voided'
+         RETURNING refund_state, refund_paid_yen",
+    )
+    .bind(format!("printed late (was voided: {voided_because})"))
+    .bind(ms(now))
+    .bind(number.to_string())
+    .bind(session_id.to_string())
+    .bind(kiosk.to_string())
+    .fetch_optional(&mut *tx)
+    .await?;
+    let Some(done) = done else {
+        return Err(ApiError::new(ErrorCode::OutcomeAlreadyRecorded, "the outcome was already recorded"));
+    };
+    let (refund_state, paid): (String, i64) = (done.get(0), done.get(1));
+    let detail = json!({
+        "session_id": session_id, "voided_because": voided_because, "refund_state": refund_state,
+        "refund_paid_yen": paid,
+    });
+    audit::append(&mut tx, &Entry::new(who.actor(), "issuance.printed_late", number, detail.clone())).await?;
+    audit::append(&mut tx, &Entry::new("system", "alert.printed_late", number, detail)).await?;
+    tx.commit().await?;
+    log::error!(
+        "ALERT issuance {number}: printed after it was voided ({voided_because}); recorded as printed_late, refund {refund_state}"
+    );
+    Ok(OutcomeReply { issuance_number: number.to_string(), status: "printed_late".into(), refund_yen: 0 })
+}
+
+/// `printing`: the kiosk still prints the issuance; nothing voids it for `outcome_timeout_s`.
+async fn renew_lease(
+    ctx: &Context,
+    who: &Principal,
+    kiosk: &str,
+    session_id: &str,
+    number: &str,
+    now: OffsetDateTime,
+) -> Result<OutcomeReply, ApiError> {
+    let until = ms(now) + ctx.config.outcome_timeout_s * 1000;
+    let mut tx = ctx.db.begin_write().await?;
+    let done = sqlx::query(
+        "UPDATE issuances SET lease_until = $1 WHERE number = $2 AND session_id = $3 AND kiosk_id = $4 AND status = 'issued'",
+    )
+    .bind(until)
+    .bind(number.to_string())
+    .bind(session_id.to_string())
+    .bind(kiosk.to_string())
+    .execute(&mut *tx)
+    .await?;
+    if done.rows_affected() != 1 {
+        drop(tx);
+        let row = sqlx::query("SELECT kiosk_id, status FROM issuances WHERE number = $1 AND session_id = $2")
+            .bind(number.to_string())
+            .bind(session_id.to_string())
+            .fetch_optional(&ctx.db.pool)
+            .await?
+            .ok_or_else(|| ApiError::new(ErrorCode::IssuanceNotFound, "no such issuance in this session"))?;
+        let (owner, st): (String, String) = (row.get(0), row.get(1));
+        return Err(if owner != kiosk {
+            ApiError::new(ErrorCode::SessionKioskMismatch, "this issuance belongs to another kiosk")
+        } else {
+            ApiError::new(ErrorCode::OutcomeAlreadyRecorded, format!("the outcome was already recorded ({st})"))
+        });
+    }
+    audit::append(
+        &mut tx,
+        &Entry::new(
+            who.actor(),
+            "issuance.printing",
+            number,
+            json!({ "session_id": session_id, "lease_until": rfc3339(until) }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(OutcomeReply { issuance_number: number.to_string(), status: "issued".into(), refund_yen: 0 })
+}
+
+/// `refunded`: the kiosk paid the refund of a voided issuance back in cash. The amount must be
+/// the refund the backend marked; a repeat of the same report is answered the same.
+async fn refund_paid(
+    ctx: &Context,
+    who: &Principal,
+    kiosk: &str,
+    session_id: &str,
+    number: &str,
+    req: &OutcomeRequest,
+    now: OffsetDateTime,
+) -> Result<OutcomeReply, ApiError> {
+    let Some(yen) = req.refunded_yen.filter(|y| *y > 0) else {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "refunded_yen",
+            "required (above 0) when the outcome is refunded",
+        ));
+    };
+    let mut tx = ctx.db.begin_write().await?;
+    let row = sqlx::query(
+        "SELECT kiosk_id, status, refund_yen, refund_state, refund_paid_yen FROM issuances WHERE number = $1 AND session_id = $2",
+    )
+    .bind(number.to_string())
+    .bind(session_id.to_string())
+    .fetch_optional(&mut *tx)
+    .await?
+    .ok_or_else(|| ApiError::new(ErrorCode::IssuanceNotFound, "no such issuance in this session"))?;
+    let (owner, status, refund, state, paid): (String, String, i64, String, i64) =
+        (row.get(0), row.get(1), row.get(2), row.get(3), row.get(4));
+    if owner != kiosk {
+        return Err(ApiError::new(ErrorCode::SessionKioskMismatch, "this issuance belongs to another kiosk"));
+    }
+    if state == "paid_at_kiosk" && paid == yen {
+        return Ok(OutcomeReply { issuance_number: number.to_string(), status, refund_yen: refund });
+    }
+    if status != "voided" || state != "due" {
+        return Err(ApiError::new(
+            ErrorCode::OutcomeAlreadyRecorded,
+            format!("no refund is due for this issuance ({status}, refund {state})"),
+        ));
+    }
+    if yen != refund {
+        return Err(ApiError::field(
+            ErrorCode::InvalidField,
+            "refunded_yen",
+            format!("the refund due is {refund} yen, not {yen}"),
+        ));
+    }
+    sqlx::query(
+        "UPDATE issuances SET refund_state = 'paid_at_kiosk', refund_paid_yen = $1, refund_paid_at = $2
+         WHERE number = $3 AND refund_state = 'due'",
+    )
+    .bind(yen)
+    .bind(ms(now))
+    .bind(number.to_string())
+    .execute(&mut *tx)
+    .await?;
+    audit::append(
+        &mut tx,
+        &Entry::new(
+            who.actor(),
+            "refund.paid_at_kiosk",
+            number,
+            json!({ "session_id": session_id, "refund_yen": yen }),
+        ),
+    )
+    .await?;
+    tx.commit().await?;
+    Ok(OutcomeReply { issuance_number: number.to_string(), status, refund_yen: refund })
+}
+
 /// Voids one issuance still waiting for its outcome (timeout or session closed).
 async fn void_pending(
     ctx: &Context,
@@ -339,9 +509,10 @@ async fn void_pending(
     now: OffsetDateTime,
 ) -> Result<bool, ApiError> {
     let mut tx = ctx.db.begin_write().await?;
+    // Never one the kiosk still prints (a live lease from `printing`).
     let done = sqlx::query(
         "UPDATE issuances SET status = 'voided', outcome_reason = $1, outcome_at = $2, refund_yen = total_yen, refund_state = 'due'
-         WHERE number = $3 AND status = 'issued'",
+         WHERE number = $3 AND status = 'issued' AND (lease_until IS NULL OR lease_until <= $2)",
     )
     .bind(why.to_string())
     .bind(ms(now))

@@ -71,7 +71,8 @@ pub async fn settlement(ctx: &Context, who: &Principal, date: &str) -> Result<Se
         l.issuances += 1;
         l.charged_yen += total;
         match status.as_str() {
-            "printed" => {
+            // A late `printed` for an issuance voided meanwhile: the paper is valid.
+            "printed" | "printed_late" => {
                 l.printed += 1;
                 l.copies_printed += copies;
             }

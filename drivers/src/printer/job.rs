@@ -52,6 +52,17 @@ impl Default for Timeouts {
     }
 }
 
+impl Timeouts {
+    /// The longest a whole job of `bytes` bytes and `pages` sheets may take at `baud`, from
+    /// the first byte of the job to its job end: twice the line time (flow control may halve
+    /// the rate), one stall, the first page and every further page. Without it, a printer that
+    /// takes a byte now and then (never stalling long enough for `stall`) holds the line for
+    /// ever, and the kiosk's own limit runs out while the job is still on the wire.
+    pub fn job_bound(&self, bytes: usize, baud: u32, pages: u32) -> Duration {
+        line_time(bytes, baud) * 2 + self.stall + self.first_page + self.per_page * pages.saturating_sub(1)
+    }
+}
+
 /// A job the printer confirmed: its job-end status arrived with the expected page count.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct JobReport {
@@ -108,6 +119,8 @@ pub struct JobMachine {
     first_byte: Option<Instant>,
     last_byte: Option<Instant>,
     deadline: Instant,
+    /// The bound of the whole job ([`Timeouts::job_bound`]), from its first byte; never moved.
+    job_deadline: Option<Instant>,
     next_poll: Option<Instant>,
     poll_due_by: Option<Instant>,
     outcome: Option<Result<JobReport, PrinterError>>,
@@ -161,6 +174,7 @@ impl JobMachine {
             first_byte: None,
             last_byte: None,
             deadline: now + t.reply,
+            job_deadline: None,
             next_poll: None,
             poll_due_by: None,
             outcome: None,
@@ -182,7 +196,11 @@ impl JobMachine {
 
     /// The next moment something times out or a poll is due: the edge may block until then.
     pub fn deadline(&self) -> Instant {
-        [Some(self.deadline), self.next_poll, self.poll_due_by].into_iter().flatten().min().unwrap_or(self.deadline)
+        [Some(self.deadline), self.job_deadline, self.next_poll, self.poll_due_by]
+            .into_iter()
+            .flatten()
+            .min()
+            .unwrap_or(self.deadline)
     }
 
     /// The outcome, once there is one.
@@ -338,6 +356,7 @@ impl JobMachine {
         self.sent = 0;
         self.phase = Phase::Send;
         self.deadline = now + self.t.stall;
+        self.job_deadline = Some(now + self.t.job_bound(self.job_len, self.baud, self.expected));
     }
 
     fn on_job_end(&mut self, pages: u32, now: Instant) {
@@ -409,15 +428,56 @@ impl JobMachine {
         }
     }
 
+    /// The kiosk gave up on the job (its own limit ran out): nothing more is sent, and the
+    /// outcome says what is known of the paper. The edge must then cut the line (drop what its
+    /// buffers still hold) so no further byte of this job reaches the printer, and must not
+    /// print again before the printer is idle and its page counter accounts for the job.
+    pub fn abort(&mut self, now: Instant, why: &str) {
+        let _ = now;
+        if self.phase == Phase::Done {
+            return;
+        }
+        let paper = self.paper_now_or_unknown();
+        let detail = format!(
+            "stopped by the kiosk ({why}) after {} of {} bytes and {} of {} pages",
+            if self.phase == Phase::Probe { 0 } else { self.sent.min(self.job_len) },
+            self.job_len,
+            self.pages_seen,
+            self.expected
+        );
+        self.fail(PrinterError::new(ErrorKind::Timeout, paper, detail).stopped());
+    }
+
+    /// The printer's lifetime page counter before the job (from the probe), if it has one.
+    pub fn pagecount_before(&self) -> Option<u64> {
+        self.pagecount.flatten()
+    }
+
     /// Time passed: deadlines and polls.
     pub fn on_tick(&mut self, now: Instant) {
         if self.phase == Phase::Done {
             return;
         }
+        if self.job_deadline.is_some_and(|b| now >= b) {
+            let paper = self.paper_now_or_unknown();
+            let detail = format!(
+                "the job took longer than its bound for {} bytes at {} baud and {} pages; stopped after {} of {} \
+                 bytes and {} pages",
+                self.job_len,
+                self.baud,
+                self.expected,
+                self.sent.min(self.job_len),
+                self.job_len,
+                self.pages_seen
+            );
+            self.fail(PrinterError::new(ErrorKind::Timeout, paper, detail).stopped());
+            return;
+        }
         if let Some(due) = self.poll_due_by {
             if now >= due {
                 let paper = self.paper_now_or_unknown();
-                self.fail(PrinterError::new(ErrorKind::Timeout, paper, "the printer stopped answering status queries"));
+                let e = PrinterError::new(ErrorKind::Timeout, paper, "the printer stopped answering status queries");
+                self.fail(e.stopped());
                 return;
             }
         }
@@ -448,7 +508,11 @@ impl JobMachine {
                 ),
                 Phase::Done => return,
             };
-            self.fail(PrinterError::new(kind, paper, detail));
+            // A job given up on the wire or in the printer may still come out: the edge cuts
+            // the line and settles the printer before the next job.
+            let stopped = matches!(self.phase, Phase::Send | Phase::AwaitEnd);
+            let e = PrinterError::new(kind, paper, detail);
+            self.fail(if stopped { e.stopped() } else { e });
             return;
         }
         if self.phase == Phase::AwaitEnd {
@@ -476,7 +540,8 @@ impl JobMachine {
     }
 
     fn fail(&mut self, e: PrinterError) {
-        self.finish(Err(e));
+        let before = self.pagecount.flatten();
+        self.finish(Err(e.with_pagecount_before(before)));
     }
 
     fn finish(&mut self, r: Result<JobReport, PrinterError>) {
@@ -821,6 +886,64 @@ mod tests {
         b.recv(b"@PJL INFO STATUS\r\nCODE=40021\r\nONLINE=FALSE\r\n\x0c");
         let e = b.err();
         assert_eq!((e.kind(), e.paper()), (ErrorKind::CoverOpen, PaperOutcome::Pages(1)));
+    }
+
+    #[test]
+    fn a_trickling_printer_is_bounded_by_the_job_size() {
+        // A printer that takes a byte every ten seconds never stalls the line for `stall`, so
+        // only the whole job's bound stops it (the Yokohama pattern: the job kept printing).
+        let mut b = Bench::new(1, 1);
+        b.through_probe();
+        let bound = Timeouts::default().job_bound(b.m.transmit().len(), 115_200, 1);
+        let mut t = 0.0;
+        while b.m.outcome().is_none() {
+            let now = b.at(10.0);
+            t += 10.0;
+            b.m.on_written(1, now);
+            b.m.on_tick(now);
+            assert!(t < 600.0, "a trickling job was never stopped");
+        }
+        assert!(t >= bound.as_secs_f64() - 10.0 && t <= bound.as_secs_f64() + 10.0, "{t} vs {bound:?}");
+        let e = b.err();
+        assert_eq!((e.kind(), e.paper()), (ErrorKind::Timeout, PaperOutcome::Nothing));
+        assert!(e.is_stopped(), "the edge must cut the line");
+        assert_eq!(e.pagecount_before(), Some(100));
+        // The bound grows with the job and shrinks with the baud rate.
+        let t = Timeouts::default();
+        assert!(t.job_bound(1_000_000, 9600, 1) > t.job_bound(1_000_000, 115_200, 1));
+        assert!(t.job_bound(10_000, 115_200, 4) > t.job_bound(10_000, 115_200, 1));
+        assert!(t.job_bound(1_000_000, 9600, 1) > Duration::from_secs(2000));
+    }
+
+    #[test]
+    fn an_aborted_job_sends_nothing_more_and_says_what_is_known() {
+        // Mid-transfer: the PDF never arrived whole, so nothing came out.
+        let mut b = Bench::new(2, 1);
+        b.through_probe();
+        let half = b.m.transmit().len() / 2;
+        b.m.on_written(half, b.now);
+        let now = b.at(1.0);
+        b.m.abort(now, "the kiosk's print limit ran out");
+        assert!(b.m.transmit().is_empty(), "no byte of the job after the abort");
+        let e = b.err();
+        assert_eq!((e.kind(), e.paper()), (ErrorKind::Timeout, PaperOutcome::Nothing));
+        assert!(e.is_stopped());
+        // Whole job on the printer, one page of two out: unknown until the printer is settled.
+        let mut b = Bench::new(2, 1);
+        b.through_probe();
+        b.write_all(1000);
+        b.recv(&page(1));
+        let now = b.at(1.0);
+        b.m.abort(now, "limit");
+        let e = b.err();
+        assert_eq!((e.kind(), e.paper(), e.is_stopped()), (ErrorKind::Timeout, PaperOutcome::Unknown, true));
+        assert_eq!(e.pagecount_before(), Some(100));
+        // An ordinary failure is not a cut-off job.
+        let mut b = Bench::new(1, 1);
+        b.through_probe();
+        b.write_all(1000);
+        b.recv(&device(42000, false));
+        assert!(!b.err().is_stopped());
     }
 
     #[test]

@@ -23,7 +23,7 @@ pub use job::{JobMachine, JobReport, Timeouts};
 pub use line::{FlowControl, PrinterConfig};
 pub use pjl::{DeviceStatus, JobSettings, StatusClass};
 #[cfg(feature = "serial")]
-pub use serial::SerialPrinter;
+pub use serial::{LineCutter, SerialPrinter};
 
 /// What went wrong, as the session and the operator screens need to tell it apart.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -100,11 +100,13 @@ pub struct PrinterError {
     paper: PaperOutcome,
     detail: String,
     status: Option<DeviceStatus>,
+    stopped: bool,
+    pagecount_before: Option<u64>,
 }
 
 impl PrinterError {
     pub fn new(kind: ErrorKind, paper: PaperOutcome, detail: impl Into<String>) -> Self {
-        PrinterError { kind, paper, detail: detail.into(), status: None }
+        PrinterError { kind, paper, detail: detail.into(), status: None, stopped: false, pagecount_before: None }
     }
 
     /// An error caused by a device status the printer reported.
@@ -115,7 +117,14 @@ impl PrinterError {
             StatusClass::CoverOpen => ErrorKind::CoverOpen,
             StatusClass::Offline | StatusClass::Ready => ErrorKind::Offline,
         };
-        PrinterError { kind, paper, detail: format!("printer reports {status}"), status: Some(status) }
+        PrinterError {
+            kind,
+            paper,
+            detail: format!("printer reports {status}"),
+            status: Some(status),
+            stopped: false,
+            pagecount_before: None,
+        }
     }
 
     pub fn kind(&self) -> ErrorKind {
@@ -134,6 +143,29 @@ impl PrinterError {
 
     pub fn detail(&self) -> &str {
         &self.detail
+    }
+
+    /// Marks a job the kiosk cut off (aborted, or over its bound) while the printer may still
+    /// hold part of it.
+    pub fn stopped(mut self) -> Self {
+        self.stopped = true;
+        self
+    }
+
+    /// The kiosk cut the job off: the printer may still be busy with it, so nothing else may be
+    /// printed until it is idle and its page counter accounts for the job.
+    pub fn is_stopped(&self) -> bool {
+        self.stopped
+    }
+
+    pub fn with_pagecount_before(mut self, n: Option<u64>) -> Self {
+        self.pagecount_before = n;
+        self
+    }
+
+    /// The printer's lifetime page counter before the job, if it was read.
+    pub fn pagecount_before(&self) -> Option<u64> {
+        self.pagecount_before
     }
 }
 

@@ -139,6 +139,12 @@ pub enum StatusClass {
 
 impl DeviceStatus {
     /// Classifies the status by its code family, then by `ONLINE=FALSE`.
+    /// Ready and doing nothing: not printing or processing a job (10023), not warming up (10003).
+    /// A printer that was cut off mid-job is idle again only then.
+    pub fn is_idle(&self) -> bool {
+        self.class() == StatusClass::Ready && !matches!(self.code, 10003 | 10023)
+    }
+
     pub fn class(&self) -> StatusClass {
         let code = self.code;
         let family = code / 1000;

@@ -7,6 +7,7 @@
 
 pub mod audit_log;
 pub mod cash;
+pub mod journal;
 pub mod run;
 
 use crate::config::KioskConfig;
@@ -14,6 +15,7 @@ use crate::workers::backend::BackendWorker;
 use crate::workers::card::CardWorker;
 use crate::workers::printer::PrinterWorker;
 use cash::CashWorker;
+use journal::{MoneyEntry, MoneyJournal, MoneyReport};
 use madoguchi_certs::TrustAnchors;
 use madoguchi_drivers::card::{Connector, PcscConnector};
 use madoguchi_drivers::gpio::{Level, Output};
@@ -147,6 +149,12 @@ pub struct Kiosk {
     pending_change: Vec<u32>,
     pending_refund: Vec<u32>,
     tally: Tally,
+    /// Every yen in and out, fsynced (`state/money-journal.jsonl`).
+    journal: MoneyJournal,
+    /// The journal as replayed at start-up, for the operator.
+    money_report: MoneyReport,
+    /// The transaction the cash unit collects for (from the last `Collect`).
+    money_ref: String,
 }
 
 impl Kiosk {
@@ -214,6 +222,20 @@ impl Kiosk {
                 hex::encode(audit.head().chain)
             ),
         }
+        let journal_path = state_dir.join("money-journal.jsonl");
+        let (journal, money_report) = MoneyJournal::open(&journal_path)
+            .map_err(|e| StartError::State { path: journal_path.clone(), reason: e.to_string() })?;
+        for t in money_report.unsettled() {
+            log::error!(
+                "money journal: transaction {} took {} yen; {} kept, {} paid back, {} owed: {} yen unaccounted for (staff: check the cash unit)",
+                t.reference,
+                t.inserted,
+                t.kept,
+                t.paid_out,
+                t.owed,
+                t.unaccounted()
+            );
+        }
         let visit = Rc::new(Cell::new(0u64));
         {
             let (sink, visit) = (sink.clone(), visit.clone());
@@ -244,6 +266,9 @@ impl Kiosk {
             pending_change: Vec::new(),
             pending_refund: Vec::new(),
             tally: Tally::default(),
+            journal,
+            money_report,
+            money_ref: "-".into(),
         };
         k.tick();
         Ok(k)
@@ -288,6 +313,21 @@ impl Kiosk {
     /// APDUs on the current card connection.
     pub fn card_apdus(&self) -> u32 {
         self.card.apdus_on_connection()
+    }
+
+    /// The money journal as it stood at start-up: transactions whose money is unaccounted for
+    /// (a crash between the coin and the issuance) are in [`MoneyReport::unsettled`]. Operator
+    /// mode will show it; until then it is logged at start-up.
+    pub fn money_report(&self) -> &MoneyReport {
+        &self.money_report
+    }
+
+    /// Writes one money entry before anything acts on it; a journal that cannot be written is
+    /// an error for the operator (the cash unit's own counters remain).
+    fn journal(&mut self, entry: MoneyEntry) {
+        if let Err(e) = self.journal.append(&entry) {
+            log::error!("money journal {}: cannot be written: {e}", self.journal.path().display());
+        }
     }
 
     /// Durable backend reports not yet delivered.
@@ -357,12 +397,14 @@ impl Kiosk {
                 self.printing.remove(issuance_number);
             }
             Event::Payment(PaymentEvent::Inserted { total_yen }) => {
+                self.journal(MoneyEntry::Inserted { reference: self.money_ref.clone(), total: *total_yen });
                 if *total_yen > self.payment_total {
                     self.tally.inserted_yen += total_yen - self.payment_total;
                 }
                 self.payment_total = *total_yen;
             }
             Event::Payment(PaymentEvent::PaidOut { yen }) => {
+                self.journal(MoneyEntry::PaidOut { reference: self.money_ref.clone(), yen: *yen });
                 if let Some(i) = self.pending_refund.iter().position(|y| y == yen) {
                     self.pending_refund.remove(i);
                     self.tally.refunded_yen += yen;
@@ -372,6 +414,9 @@ impl Kiosk {
                 }
             }
             Event::Payment(PaymentEvent::Fault { yen_not_returned, .. }) => {
+                if *yen_not_returned > 0 {
+                    self.journal(MoneyEntry::Owed { reference: self.money_ref.clone(), yen: *yen_not_returned });
+                }
                 self.tally.owed_yen += yen_not_returned;
             }
             _ => {}
@@ -397,10 +442,15 @@ impl Kiosk {
                 }
                 if let madoguchi_session::Request::Outcome { issuance_number, outcome, .. } = &call.request {
                     let o = match outcome {
-                        madoguchi_session::IssueOutcome::Printed => "printed",
-                        madoguchi_session::IssueOutcome::Failed { .. } => "failed",
+                        madoguchi_session::IssueOutcome::Printed => Some("printed"),
+                        madoguchi_session::IssueOutcome::Failed { .. } => Some("failed"),
+                        // A lease renewal and a refund paid are not the issuance's outcome.
+                        madoguchi_session::IssueOutcome::Printing
+                        | madoguchi_session::IssueOutcome::Refunded { .. } => None,
                     };
-                    self.tally.outcomes.push((issuance_number.clone(), o.into()));
+                    if let Some(o) = o {
+                        self.tally.outcomes.push((issuance_number.clone(), o.into()));
+                    }
                 }
                 self.backend.submit(call);
             }
@@ -412,8 +462,15 @@ impl Kiosk {
             Effect::Signal(s) => self.outputs.apply(s.output, s.level),
             Effect::Payment(cmd) => {
                 match &cmd {
-                    PaymentCommand::Collect { .. } => self.payment_total = 0,
-                    PaymentCommand::Keep { yen } => self.tally.kept_yen += yen,
+                    PaymentCommand::Collect { reference, due_yen } => {
+                        self.payment_total = 0;
+                        self.money_ref = reference.clone();
+                        self.journal(MoneyEntry::Collect { reference: reference.clone(), due: *due_yen });
+                    }
+                    PaymentCommand::Keep { yen } => {
+                        self.tally.kept_yen += yen;
+                        self.journal(MoneyEntry::Kept { reference: self.money_ref.clone(), yen: *yen });
+                    }
                     PaymentCommand::GiveChange { yen } => self.pending_change.push(*yen),
                     PaymentCommand::Refund { yen } => self.pending_refund.push(*yen),
                     PaymentCommand::StopAccepting => {}
@@ -421,6 +478,12 @@ impl Kiosk {
                 self.cash.submit(cmd);
             }
             Effect::Audit(r) => self.audit(&r),
+            Effect::AbortPrint { issuance_number } => {
+                // The job's end now waits for the printer to settle, which may take until staff
+                // see to it: the kiosk is out of service meanwhile, not waiting for the resident.
+                self.printing.remove(&issuance_number);
+                self.printer.abort(&issuance_number);
+            }
             Effect::WipeSecrets => self.printer.wipe(),
         }
     }
@@ -441,6 +504,12 @@ impl Kiosk {
     fn audit(&mut self, r: &Record) {
         if let madoguchi_session::RecordKind::Issued { issuance_number } = &r.kind {
             log::info!("issued {issuance_number}");
+        }
+        if let madoguchi_session::RecordKind::PayoutTimedOut { yen } = &r.kind {
+            // The cash unit hung in a payout: owed, like a fault's money not returned.
+            self.tally.owed_yen += yen;
+            let reference = r.transaction.clone().unwrap_or_else(|| self.money_ref.clone());
+            self.journal(MoneyEntry::Owed { reference, yen: *yen });
         }
         let at = r.at.unwrap_or_else(OffsetDateTime::now_utc);
         let line = format!(

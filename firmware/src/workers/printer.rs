@@ -12,17 +12,23 @@
 //!   printer's own copy count (`@PJL SET QTY`); pages are reported as they land in the tray,
 //!   then `Finished` with the printer's count or `Failed` with the kind and what came out. A
 //!   document that cannot be rendered fails as `Protocol` with nothing on paper.
+//! - **A job cut off** (the session's [`PrinterWorker::abort`] when its limit ran out, or the
+//!   job's own bound in the driver) stops at once: the line's queue is dropped and the port
+//!   closed, so no further byte reaches the printer. The kiosk is then out of service
+//!   (`Ready(false)`) until the printer is idle and its page counter has settled; `Failed`
+//!   follows with the pages that counter says came out. So a stale job never runs on under the
+//!   next resident's (the 2023 Yokohama pattern).
 //! - **Nothing is kept**: the payload text and the PDF are wiped after the job; no copy is ever
 //!   written to disk. [`PrinterWorker::wipe`] drops jobs of an ended session still waiting.
 //! - **Logs** say issuance numbers, page counts and error kinds, never the document's content.
 
 use super::EventSink;
-use madoguchi_drivers::printer::{ErrorKind, PaperOutcome, PrinterConfig, SerialPrinter};
+use madoguchi_drivers::printer::{ErrorKind, LineCutter, PaperOutcome, PrinterConfig, PrinterError, SerialPrinter};
 use madoguchi_paper::{payload, DocumentError, Renderer};
 use madoguchi_session::{Event, PrintJob, PrinterEvent};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
-use std::sync::Arc;
+use std::sync::{Arc, Mutex};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant};
 use zeroize::{Zeroize, Zeroizing};
@@ -42,6 +48,12 @@ pub struct PrinterWorker {
     jobs: Option<Sender<Submitted>>,
     /// Bumped by [`PrinterWorker::wipe`]: jobs submitted before the bump are not printed.
     wipes: Arc<AtomicU64>,
+    /// The issuance whose job the session gave up on ([`PrinterWorker::abort`]).
+    abort: Arc<Mutex<Option<String>>>,
+    /// The issuance whose job is on the line now.
+    current: Arc<Mutex<Option<String>>>,
+    /// Drops the line's queue from this side, so a write blocked on a trickling printer ends.
+    cutter: LineCutter,
     thread: Option<JoinHandle<()>>,
 }
 
@@ -61,8 +73,14 @@ impl PrinterWorker {
     ) -> PrinterWorker {
         let (tx, rx) = mpsc::channel();
         let wipes = Arc::new(AtomicU64::new(0));
+        let abort = Arc::new(Mutex::new(None));
+        let current = Arc::new(Mutex::new(None));
+        let printer = SerialPrinter::new(config);
+        let cutter = printer.cutter();
         let worker = Worker {
-            printer: SerialPrinter::new(config),
+            abort: Arc::clone(&abort),
+            current: Arc::clone(&current),
+            printer,
             renderer,
             events,
             wipes: Arc::clone(&wipes),
@@ -73,7 +91,7 @@ impl PrinterWorker {
             .name("printer".into())
             .spawn(move || worker.run(rx))
             .expect("the OS refused a thread for the printer worker");
-        PrinterWorker { jobs: Some(tx), wipes, thread: Some(thread) }
+        PrinterWorker { jobs: Some(tx), wipes, abort, current, cutter, thread: Some(thread) }
     }
 
     /// Queues a job; its progress and end arrive as [`Event::PrinterStatus`].
@@ -94,6 +112,17 @@ impl PrinterWorker {
     pub fn wipe(&self) {
         self.wipes.fetch_add(1, Ordering::SeqCst);
     }
+
+    /// Stops the job of `issuance_number` (the session's print limit ran out): the line is cut
+    /// at once and the job ends as `Failed` once the printer has settled. A job not yet
+    /// started is not printed.
+    pub fn abort(&self, issuance_number: &str) {
+        *self.abort.lock().unwrap_or_else(|e| e.into_inner()) = Some(issuance_number.to_string());
+        let current = self.current.lock().unwrap_or_else(|e| e.into_inner());
+        if current.as_deref() == Some(issuance_number) {
+            self.cutter.cut();
+        }
+    }
 }
 
 impl Drop for PrinterWorker {
@@ -111,6 +140,8 @@ struct Worker {
     renderer: Arc<Renderer>,
     events: EventSink,
     wipes: Arc<AtomicU64>,
+    abort: Arc<Mutex<Option<String>>>,
+    current: Arc<Mutex<Option<String>>>,
     probe_every: Duration,
     /// The readiness last reported (`None`: not yet).
     ready: Option<bool>,
@@ -137,14 +168,95 @@ impl Worker {
                         job.document.payload.zeroize();
                         continue;
                     }
-                    if self.print(job).is_err() {
+                    if self.aborted(&job.issuance_number) {
+                        log::info!("print job {} dropped: the session gave up on it", job.issuance_number);
+                        let number = job.issuance_number.clone();
+                        job.document.payload.zeroize();
+                        let failed = PrinterEvent::Failed {
+                            issuance_number: number,
+                            kind: ErrorKind::Timeout,
+                            paper: PaperOutcome::Nothing,
+                        };
+                        if self.send(failed).is_err() {
+                            return;
+                        }
+                        continue;
+                    }
+                    let number = job.issuance_number.clone();
+                    if self.print(job, &jobs).is_err() {
                         return;
+                    }
+                    if self.aborted(&number) {
+                        // The session marked the printer out of service when it gave up on
+                        // this job: the next probe says where it stands, changed or not.
+                        self.ready = None;
                     }
                     // What the job left behind (a jam, no paper) is reported at once.
                     next_probe = Instant::now();
                 }
                 Err(RecvTimeoutError::Timeout) => {}
                 Err(RecvTimeoutError::Disconnected) => return,
+            }
+        }
+    }
+
+    fn aborted(&self, number: &str) -> bool {
+        self.abort.lock().unwrap_or_else(|e| e.into_inner()).as_deref() == Some(number)
+    }
+
+    fn set_ready(&mut self, ready: bool) -> Result<(), Gone> {
+        if self.ready != Some(ready) {
+            self.ready = Some(ready);
+            self.send(PrinterEvent::Ready(ready))?;
+        }
+        Ok(())
+    }
+
+    /// After a job was cut off: out of service until the printer is idle and its page counter
+    /// holds still, then what came out by that counter (never less than the pages it reported).
+    /// Jobs that arrive meanwhile are refused with nothing printed.
+    fn settle(&mut self, number: &str, e: &PrinterError, jobs: &Receiver<Submitted>) -> Result<PaperOutcome, Gone> {
+        self.set_ready(false)?;
+        let mut last = None;
+        let mut told = false;
+        loop {
+            match self.printer.settle(e.pagecount_before(), &mut last) {
+                Ok(Some(Some(sheets))) => {
+                    let seen = match e.paper() {
+                        PaperOutcome::Pages(n) => n,
+                        _ => 0,
+                    };
+                    let sheets = u32::try_from(sheets).unwrap_or(u32::MAX).max(seen);
+                    log::warn!(
+                        "job {number}: cut off; the printer is idle, its counter says {sheets} sheet(s) came out"
+                    );
+                    return Ok(PaperOutcome::pages(sheets));
+                }
+                Ok(Some(None)) => {
+                    log::warn!("job {number}: cut off; the printer is idle but keeps no page counter");
+                    return Ok(e.paper());
+                }
+                Ok(None) => {}
+                Err(err) => {
+                    if !told {
+                        log::warn!("job {number}: cut off; waiting for the printer to be idle: {err}");
+                        told = true;
+                    }
+                }
+            }
+            match jobs.recv_timeout(self.probe_every) {
+                Ok(Submitted { mut job, .. }) => {
+                    log::error!("print job {} refused: the printer is not settled", job.issuance_number);
+                    job.document.payload.zeroize();
+                    let n = job.issuance_number.clone();
+                    self.send(PrinterEvent::Failed {
+                        issuance_number: n,
+                        kind: ErrorKind::Offline,
+                        paper: PaperOutcome::Nothing,
+                    })?;
+                }
+                Err(RecvTimeoutError::Timeout) => {}
+                Err(RecvTimeoutError::Disconnected) => return Err(Gone),
             }
         }
     }
@@ -171,7 +283,7 @@ impl Worker {
         Ok(())
     }
 
-    fn print(&mut self, job: PrintJob) -> Result<(), Gone> {
+    fn print(&mut self, job: PrintJob, jobs: &Receiver<Submitted>) -> Result<(), Gone> {
         let PrintJob { issuance_number: number, copies, binding, document } = job;
         // Wiped however this ends.
         let text = Zeroizing::new(document.payload);
@@ -208,20 +320,36 @@ impl Worker {
         log::info!("job {number}: {pages} page(s) × {copies} cop(ies), {} bytes", pdf.len());
         self.send(PrinterEvent::Progress { issuance_number: number.clone(), pages_done: 0, pages_total: total })?;
         let mut gone = Ok(());
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = Some(number.clone());
         let events = &self.events;
-        let result = self.printer.print_observed(&number, u16::from(copies), &pdf, pages, &mut |done| {
-            let progress =
-                PrinterEvent::Progress { issuance_number: number.clone(), pages_done: done, pages_total: total };
-            if events.send(Event::PrinterStatus(progress)).is_err() {
-                gone = Err(Gone);
-            }
-        });
+        let abort = &self.abort;
+        let cancelled = || abort.lock().unwrap_or_else(|e| e.into_inner()).as_deref() == Some(number.as_str());
+        let result = self.printer.print_cancellable(
+            &number,
+            u16::from(copies),
+            &pdf,
+            pages,
+            &mut |done| {
+                let progress =
+                    PrinterEvent::Progress { issuance_number: number.clone(), pages_done: done, pages_total: total };
+                if events.send(Event::PrinterStatus(progress)).is_err() {
+                    gone = Err(Gone);
+                }
+            },
+            &cancelled,
+        );
         drop(pdf);
+        *self.current.lock().unwrap_or_else(|e| e.into_inner()) = None;
         gone?;
         match result {
             Ok(report) => {
                 log::info!("job {number}: printer confirmed {} page(s)", report.pages);
                 self.send(PrinterEvent::Finished { issuance_number: number, pages: report.pages })
+            }
+            Err(e) if e.is_stopped() => {
+                log::warn!("job {number}: {e}");
+                let paper = self.settle(&number, &e, jobs)?;
+                self.send(failed(e.kind(), paper))
             }
             Err(e) => {
                 log::warn!("job {number}: {e}");

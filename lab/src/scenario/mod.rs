@@ -313,6 +313,9 @@ pub enum PrinterFaultKind {
     CoverOpen,
     /// The printer disappears from its port.
     Vanish,
+    /// The printer takes data at a trickle (a job creeps along, status queries go unanswered)
+    /// until `clear`.
+    Slow,
     /// Every fault is cleared (paper refilled, jam removed, cover closed, port back).
     Clear,
 }
@@ -324,6 +327,7 @@ impl PrinterFaultKind {
             PrinterFaultKind::PaperOut => "paper-out",
             PrinterFaultKind::CoverOpen => "cover-open",
             PrinterFaultKind::Vanish => "vanish",
+            PrinterFaultKind::Slow => "slow",
             PrinterFaultKind::Clear => "clear",
         }
     }

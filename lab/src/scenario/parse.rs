@@ -365,12 +365,13 @@ fn printer(s: &str, line: usize, key: &str) -> Result<PrinterFault, ScenarioErro
         "paper-out" => PrinterFaultKind::PaperOut,
         "cover-open" => PrinterFaultKind::CoverOpen,
         "vanish" => PrinterFaultKind::Vanish,
+        "slow" => PrinterFaultKind::Slow,
         "clear" => PrinterFaultKind::Clear,
         _ => {
             return Err(invalid(
                 line,
                 key,
-                format!("no printer fault `{kind}` (jam, paper-out, cover-open, vanish, clear)"),
+                format!("no printer fault `{kind}` (jam, paper-out, cover-open, vanish, slow, clear)"),
             ))
         }
     };

@@ -617,6 +617,7 @@ fn shipped_scenarios_parse_and_say_everything() {
         "renewal-notice",
         "residence-certificate",
         "session-timeout",
+        "stale-print-job",
         "suspended-phone",
         "tax-certificate",
         "two-residents",

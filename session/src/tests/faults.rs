@@ -411,15 +411,144 @@ fn printer_jam_after_paper_refunds_and_reports_the_pages() {
 }
 
 #[test]
-fn a_silent_printer_is_a_fault_with_unknown_paper_and_the_resident_is_refunded() {
+fn a_print_limit_stops_the_job_before_anything_is_reported() {
+    // The Yokohama pattern: the limit ran out, the session reported `failed` and went idle
+    // while the job kept printing under the next resident's. Now the job is stopped first, the
+    // kiosk is out of service, and the outcome waits for the printer's account of the paper.
     let mut k = K::new();
     k.reach_printing();
+    let number = k.prints[0].issuance_number.clone();
     k.wait(250);
     assert_eq!(k.screen(), ScreenId::Printing, "no screen or overall timer cuts a job short");
+    assert!(k.aborts.is_empty());
     k.wait(60);
+    assert_eq!(k.aborts, std::slice::from_ref(&number), "the job is stopped once, when the limit runs out");
+    assert!(k.audited(|r| matches!(r, RecordKind::PrintAborted { issuance_number } if *issuance_number == number)));
+    assert_eq!(k.screen(), ScreenId::Printing, "nothing is settled while the printer may still print");
+    assert!(k.outcomes().is_empty(), "the backend is told nothing before the paper is known");
+    assert_eq!(k.refunded(), 0);
+    // The printer worker cut the line; the printer is idle and its counter says one page came out.
+    k.ev(Event::PrinterStatus(PrinterEvent::Failed {
+        issuance_number: number.clone(),
+        kind: PrinterErrorKind::Timeout,
+        paper: PaperOutcome::Pages(1),
+    }));
     assert_eq!(k.failure(), FailureCode::PrinterFault);
     assert_eq!(k.refunded(), 500);
+    let [IssueOutcome::Failed { reason }] = &k.outcomes()[..] else { panic!("{:?}", k.outcomes()) };
+    assert!(reason.contains("1 page"), "{reason}");
     k.finish_and_check_idle();
+    // Out of service until the printer worker says the printer is idle again.
+    assert_eq!(k.view().screen, ScreenId::OutOfService);
+    assert_eq!(k.view().hours.reason, Reason::Printer);
+    k.touch("service:certificates");
+    assert_eq!(k.view().screen, ScreenId::OutOfService, "no next visit while the stale job is unsettled");
+    k.ev(Event::PrinterStatus(PrinterEvent::Ready(true)));
+    assert_eq!(k.screen(), ScreenId::Idle);
+}
+
+#[test]
+fn a_printer_that_never_settles_ends_the_visit_with_the_paper_unknown() {
+    let mut k = K::new();
+    k.reach_printing();
+    let number = k.prints[0].issuance_number.clone();
+    k.wait(301);
+    assert_eq!(k.aborts.len(), 1);
+    assert_eq!(k.all_outcomes().last(), Some(&IssueOutcome::Printing), "the cut renews the lease");
+    k.wait(100);
+    assert_eq!(k.screen(), ScreenId::Printing);
+    k.wait(21);
+    assert_eq!(k.failure(), FailureCode::PrinterFault);
+    assert_eq!(k.refunded(), 500);
+    assert_eq!(k.aborts.len(), 1, "stopped once");
+    assert!(k.audited(|r| matches!(r, RecordKind::PrintFailed { paper: PaperOutcome::Unknown, .. })));
+    assert!(k.outcomes().is_empty(), "no `failed` while the job may yet come out: the backend would void it");
+    k.finish_and_check_idle();
+    assert_eq!(k.view().screen, ScreenId::OutOfService, "the printer is still unaccounted for");
+    // Staff see to the printer: the worker accounts for the job; the backend learns it now.
+    k.ev(Event::PrinterStatus(PrinterEvent::Failed {
+        issuance_number: number.clone(),
+        kind: PrinterErrorKind::Timeout,
+        paper: PaperOutcome::Nothing,
+    }));
+    let [IssueOutcome::Failed { reason }] = &k.outcomes()[..] else { panic!("{:?}", k.outcomes()) };
+    assert!(reason.contains("no paper"), "{reason}");
+    let Some(Request::Outcome { issuance_number, .. }) = k.backend.last() else { panic!() };
+    assert_eq!(*issuance_number, number);
+    k.ev(Event::PrinterStatus(PrinterEvent::Ready(true)));
+    assert_eq!(k.screen(), ScreenId::Idle);
+}
+
+#[test]
+fn a_payout_the_cash_unit_never_confirms_is_recorded_as_owed() {
+    let mut k = K::new();
+    k.reach_printing();
+    k.ev(Event::PrinterStatus(PrinterEvent::Failed {
+        issuance_number: k.prints[0].issuance_number.clone(),
+        kind: PrinterErrorKind::Jam,
+        paper: PaperOutcome::Nothing,
+    }));
+    assert_eq!(k.refunded(), 500);
+    // The unit hangs in the payout: neither PaidOut nor Fault. The resident leaves.
+    k.touch("finish");
+    k.wait(59);
+    assert!(!k.audited(|r| matches!(r, RecordKind::MoneyOwed { .. })));
+    k.wait(2);
+    assert!(k.audited(|r| *r == RecordKind::PayoutTimedOut { yen: 500 }));
+    assert!(k.audited(|r| *r == RecordKind::MoneyOwed { yen: 500 }), "the debt is recorded");
+    assert_eq!(k.audits.iter().filter(|r| matches!(r, RecordKind::MoneyOwed { .. })).count(), 1, "once");
+    k.wait(120);
+    assert_eq!(k.view().screen, ScreenId::OutOfService, "a hung cash unit takes no more money");
+    assert_eq!(k.view().hours.reason, Reason::Cash);
+    // The unit comes back and pays: in service again.
+    k.ev(Event::Payment(PaymentEvent::PaidOut { yen: 500 }));
+    assert_eq!(k.screen(), ScreenId::Idle);
+}
+
+#[test]
+fn a_long_print_renews_its_lease_and_a_refund_paid_is_reported() {
+    let mut k = K::new();
+    k.reach_printing();
+    let number = k.prints[0].issuance_number.clone();
+    k.wait(239);
+    assert!(k.all_outcomes().is_empty());
+    k.wait(2);
+    assert_eq!(k.all_outcomes(), [IssueOutcome::Printing], "the lease is renewed while the job runs");
+    assert!(k
+        .backend
+        .iter()
+        .all(|r| !matches!(r, Request::Outcome { issuance_number, .. } if *issuance_number != number)));
+    k.ev(Event::PrinterStatus(PrinterEvent::Failed {
+        issuance_number: number.clone(),
+        kind: PrinterErrorKind::Jam,
+        paper: PaperOutcome::Nothing,
+    }));
+    assert_eq!(k.refunded(), 500);
+    k.wait(30);
+    assert!(!k.all_outcomes().iter().any(|o| matches!(o, IssueOutcome::Refunded { .. })), "not before it is paid");
+    // Paid 500 for a 300-yen fee: the backend's refund of the fee is settled at the kiosk.
+    k.ev(Event::Payment(PaymentEvent::PaidOut { yen: 500 }));
+    assert_eq!(k.all_outcomes().last(), Some(&IssueOutcome::Refunded { yen: 300 }));
+    let Some(Request::Outcome { issuance_number, .. }) = k.backend.last() else { panic!() };
+    assert_eq!(*issuance_number, number);
+    k.wait(240);
+    assert_eq!(k.all_outcomes().iter().filter(|o| **o == IssueOutcome::Printing).count(), 1, "none after the end");
+}
+
+#[test]
+fn a_confirmed_payout_is_never_owed() {
+    let mut k = K::new();
+    k.reach_printing();
+    k.ev(Event::PrinterStatus(PrinterEvent::Finished {
+        issuance_number: k.prints[0].issuance_number.clone(),
+        pages: 1,
+    }));
+    assert_eq!(k.change(), 200);
+    k.ev(Event::Payment(PaymentEvent::PaidOut { yen: 200 }));
+    k.wait(200);
+    assert!(!k.audited(|r| matches!(r, RecordKind::MoneyOwed { .. } | RecordKind::PayoutTimedOut { .. })));
+    k.finish_and_check_idle();
+    assert_eq!(k.screen(), ScreenId::Idle);
 }
 
 #[test]

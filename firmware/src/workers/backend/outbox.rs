@@ -25,6 +25,9 @@ pub(super) enum DurableRecord {
         outcome: OutcomeKind,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         reason: Option<String>,
+        /// `refunded`: the cash paid back.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        refunded_yen: Option<i64>,
     },
     Close {
         session_id: String,
@@ -42,15 +45,18 @@ impl DurableRecord {
     pub(super) fn from_request(request: &Request) -> Option<DurableRecord> {
         match request {
             Request::Outcome { session_id, issuance_number, outcome } => {
-                let (outcome, reason) = match outcome {
-                    IssueOutcome::Printed => (OutcomeKind::Printed, None),
-                    IssueOutcome::Failed { reason } => (OutcomeKind::Failed, Some(clean_reason(reason))),
+                let (outcome, reason, refunded_yen) = match outcome {
+                    IssueOutcome::Printed => (OutcomeKind::Printed, None, None),
+                    IssueOutcome::Failed { reason } => (OutcomeKind::Failed, Some(clean_reason(reason)), None),
+                    IssueOutcome::Printing => (OutcomeKind::Printing, None, None),
+                    IssueOutcome::Refunded { yen } => (OutcomeKind::Refunded, None, Some(i64::from(*yen))),
                 };
                 Some(DurableRecord::Outcome {
                     session_id: session_id.clone(),
                     issuance_number: issuance_number.clone(),
                     outcome,
                     reason,
+                    refunded_yen,
                 })
             }
             Request::Close { session_id } => Some(DurableRecord::Close { session_id: session_id.clone() }),
@@ -73,12 +79,14 @@ impl DurableRecord {
 
     pub(super) fn http(&self) -> (Method, String, Option<serde_json::Value>) {
         match self {
-            DurableRecord::Outcome { session_id, issuance_number, outcome, reason } => {
+            DurableRecord::Outcome { session_id, issuance_number, outcome, reason, refunded_yen } => {
                 let path =
                     format!("/v1/sessions/{}/issuances/{}/outcome", segment(session_id), segment(issuance_number));
                 let body = match outcome {
                     OutcomeKind::Printed => serde_json::json!({"outcome": "printed"}),
                     OutcomeKind::Failed => serde_json::json!({"outcome": "failed", "reason": reason}),
+                    OutcomeKind::Printing => serde_json::json!({"outcome": "printing"}),
+                    OutcomeKind::Refunded => serde_json::json!({"outcome": "refunded", "refunded_yen": refunded_yen}),
                 };
                 (Method::POST, path, Some(body))
             }

@@ -264,6 +264,7 @@ fn the_outbox_survives_restarts_and_torn_lines() {
         issuance_number: "N1".into(),
         outcome: OutcomeKind::Printed,
         reason: None,
+        refunded_yen: None,
     };
     let close = DurableRecord::Close { session_id: SID.into() };
     {
