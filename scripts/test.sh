@@ -7,3 +7,5 @@ cargo fmt --all --check
 cargo build --locked --workspace --bins
 cargo clippy --locked --workspace --all-targets -- -D warnings
 cargo test --locked --workspace
+# Every fuzz target for a bounded time (longer runs: bash scripts/fuzz.sh SECONDS).
+bash scripts/fuzz.sh 15

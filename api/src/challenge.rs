@@ -14,7 +14,7 @@
 //! madoguchi kiosk is recognisable as one and names the kiosk, and a madoguchi challenge cannot
 //! pass for another service's bare nonce (nor for one made for another kiosk or purpose).
 //! What this cannot stop, a relay of *our* challenge to a card elsewhere, is described in
-//! docs/security-challenge.md.
+//! THREAT_MODEL.md ("What the card signs").
 
 use core::fmt;
 

@@ -16,7 +16,8 @@
 //!   signs (our PIN-reset protocol v1);
 //! - [`registry`]: the resident-registry import schema (`registry.json`) the world generator
 //!   writes and the backend loads;
-//! - `client` (feature `client`): the mTLS HTTP client over one kept-alive connection.
+//! - `client` (feature `client`): the mTLS HTTP client over one kept-alive connection;
+//! - [`fuzzing`]: the fuzz targets' entry points (`fuzz/`), replayed over their corpora by tests.
 //!
 //! Feature `openapi` derives the OpenAPI schemas (utoipa) for the backend's API document.
 #![forbid(unsafe_code)]
@@ -27,6 +28,7 @@ pub mod challenge;
 pub mod client;
 pub mod document;
 pub mod error;
+pub mod fuzzing;
 pub mod municipality;
 pub mod payload;
 pub mod pin_reset;

@@ -13,6 +13,7 @@ pub mod db;
 pub mod domain;
 pub mod error;
 pub mod flow;
+pub mod fuzzing;
 pub mod openapi;
 pub mod ops;
 pub mod pki;

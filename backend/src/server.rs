@@ -149,40 +149,64 @@ pub fn parse_json<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
     let de = &mut serde_json::Deserializer::from_slice(bytes);
     let result: Result<T, _> = serde_path_to_error::deserialize(de);
     result.map_err(|e| {
-        let path = e.path().to_string();
-        let inner = e.inner();
-        match inner.classify() {
-            serde_json::error::Category::Syntax
-            | serde_json::error::Category::Eof
-            | serde_json::error::Category::Io => {
-                ApiError::new(ErrorCode::MalformedJson, format!("malformed JSON: {inner}"))
-            }
-            serde_json::error::Category::Data => {
-                let msg = inner.to_string();
-                if let Some(rest) = msg.strip_prefix("unknown field `") {
-                    let name = rest.split('`').next().unwrap_or("");
-                    let field = if path == "." || path.is_empty() {
-                        name.to_string()
-                    } else if path == name || path.ends_with(&format!(".{name}")) {
-                        path
+        printable({
+            let path = e.path().to_string();
+            let inner = e.inner();
+            match inner.classify() {
+                serde_json::error::Category::Syntax
+                | serde_json::error::Category::Eof
+                | serde_json::error::Category::Io => {
+                    ApiError::new(ErrorCode::MalformedJson, format!("malformed JSON: {inner}"))
+                }
+                serde_json::error::Category::Data => {
+                    let msg = inner.to_string();
+                    if let Some(rest) = msg.strip_prefix("unknown field `") {
+                        let name = rest.split('`').next().unwrap_or("");
+                        let field = if path == "." || path.is_empty() {
+                            name.to_string()
+                        } else if path == name || path.ends_with(&format!(".{name}")) {
+                            path
+                        } else {
+                            format!("{path}.{name}")
+                        };
+                        ApiError::field(ErrorCode::UnknownField, field, "is not a field of this request")
+                    } else if path == "." && msg.starts_with("invalid type") {
+                        ApiError::new(ErrorCode::MalformedJson, format!("the body must be a JSON object: {msg}"))
+                    } else if let Some(rest) = msg.strip_prefix("missing field `") {
+                        let name = rest.split('`').next().unwrap_or("");
+                        let field =
+                            if path == "." || path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
+                        ApiError::field(ErrorCode::InvalidField, field, "is required")
                     } else {
-                        format!("{path}.{name}")
-                    };
-                    ApiError::field(ErrorCode::UnknownField, field, "is not a field of this request")
-                } else if path == "." && msg.starts_with("invalid type") {
-                    ApiError::new(ErrorCode::MalformedJson, format!("the body must be a JSON object: {msg}"))
-                } else if let Some(rest) = msg.strip_prefix("missing field `") {
-                    let name = rest.split('`').next().unwrap_or("");
-                    let field =
-                        if path == "." || path.is_empty() { name.to_string() } else { format!("{path}.{name}") };
-                    ApiError::field(ErrorCode::InvalidField, field, "is required")
-                } else {
-                    let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
-                    ApiError::field(ErrorCode::InvalidField, if path.is_empty() { ".".into() } else { path }, msg)
+                        let msg = msg.split(" at line ").next().unwrap_or(&msg).to_string();
+                        ApiError::field(ErrorCode::InvalidField, if path.is_empty() { ".".into() } else { path }, msg)
+                    }
                 }
             }
-        }
+        })
     })
+}
+
+/// A refusal's field path and message quote the request (an unknown field's name, a value of
+/// the wrong type): the reply and the audit get them bounded, with control characters escaped.
+fn printable(mut e: ApiError) -> ApiError {
+    fn shown(s: &str, max_chars: usize) -> String {
+        let mut out = String::new();
+        let mut n = 0;
+        for c in s.chars() {
+            let piece: String = if c.is_control() { c.escape_default().collect() } else { c.into() };
+            n += piece.chars().count();
+            if n > max_chars {
+                out.push('…');
+                break;
+            }
+            out.push_str(&piece);
+        }
+        out
+    }
+    e.field = e.field.map(|f| shown(&f, 120));
+    e.message = shown(&e.message, 300);
+    e
 }
 
 /// The gate: every request on the kiosk listener must come with an active credential, checked

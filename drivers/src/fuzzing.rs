@@ -28,6 +28,30 @@ pub fn drive_jpki_profile(input: &[u8]) {
     let _ = card.read_certificate(CertificateEf::Signature);
 }
 
+/// Plays the fuzz input as what a printer sends back on the serial line, fed to the PJL reply
+/// reader in chunks whose sizes the input's first byte sets (as reads of any size arrive). The
+/// reader never holds more than its bound, and feeding the same bytes in one piece gives the
+/// same replies.
+pub fn pjl_replies(input: &[u8]) {
+    use crate::printer::pjl::{Reply, ReplyReader, MAX_BLOCK};
+    let [chunk, bytes @ ..] = input else { return };
+    let chunk = usize::from(*chunk).max(1);
+    let mut pieces = ReplyReader::new();
+    let mut by_pieces = Vec::new();
+    for part in bytes.chunks(chunk) {
+        by_pieces.extend(pieces.push(part));
+        assert!(pieces.pending() < MAX_BLOCK);
+    }
+    let mut whole = ReplyReader::new();
+    let at_once = whole.push(bytes);
+    assert_eq!(by_pieces, at_once, "replies depend on how the bytes arrived");
+    for r in at_once.into_iter().flatten() {
+        if let Reply::Device(s) | Reply::Status(s) = r {
+            let _ = s.class();
+        }
+    }
+}
+
 /// A transport answering from a byte script; running out means the card was pulled.
 struct Replay<'a> {
     rest: &'a [u8],
@@ -64,5 +88,19 @@ mod tests {
             n += 1;
         }
         assert!(n >= 5, "seed corpus has only {n} files");
+    }
+
+    /// The PJL reply corpus, and every input that once crashed it (`fuzz/regressions`).
+    #[test]
+    fn pjl_seed_corpus_runs_clean() {
+        let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        let mut n = 0;
+        for dir in [fuzz.join("corpus/pjl_replies"), fuzz.join("regressions/pjl_replies")] {
+            for entry in std::fs::read_dir(&dir).into_iter().flatten() {
+                pjl_replies(&std::fs::read(entry.expect("entry").path()).expect("seed file"));
+                n += 1;
+            }
+        }
+        assert!(n >= 3, "seed corpus has only {n} files");
     }
 }
