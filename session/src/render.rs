@@ -75,8 +75,9 @@ impl Session {
             };
             v.services = match unavailable {
                 // No certificates without printer or cash unit, but a PIN reset needs neither:
-                // the out-of-service screen still offers it when it is open.
-                Some(Unavailable::Printer | Unavailable::Cash) => match self.reset_available() {
+                // the out-of-service screen offers it when it is open (never with a wrong clock,
+                // which cannot judge the reset hours or a certificate).
+                Some(Unavailable::Printer | Unavailable::Cash | Unavailable::Clock) => match self.reset_available() {
                     Some(true) => vec![Choice::new("pin-reset")],
                     _ => Vec::new(),
                 },

@@ -466,6 +466,11 @@ fn a_kiosk_out_of_paper_or_cash_still_resets_pins() {
     k.ev(Event::PrinterStatus(PrinterEvent::Ready(false)));
     assert_eq!(k.screen(), ScreenId::OutOfService);
     assert!(k.view().services.is_empty());
+    let mut k = K::new();
+    k.wall = time::macros::datetime!(2000-01-01 0:00 UTC);
+    k.tick(1);
+    assert_eq!(k.screen(), ScreenId::OutOfService);
+    assert!(k.view().services.is_empty(), "a wrong clock offers nothing: {:?}", k.view().services);
 }
 
 /// A reset's challenge made for another kiosk (or not madoguchi's at all) is refused when the
