@@ -354,7 +354,8 @@ pub(super) struct Held {
 /// live copies, which it needs to type and check) are not the kiosk's and are skipped, and so
 /// are four digits that are part of a copy of a file in `files` (the fonts the kiosk loads:
 /// binary data in which any four digits turn up somewhere; a match is that file's if the bytes
-/// around it are too). The scan's own buffer is skipped and wiped; the action ids are compared
+/// around it are too), and so are four digits amid random-looking bytes ([`looks_random`]).
+/// The scan's own buffer is skipped and wiped; the action ids are compared
 /// byte by byte, so the scan itself never spells one. At most one finding per secret and form.
 pub(super) fn memory_holds_secret_text(secrets: &[&[u8]], own: &[(usize, usize)], files: &[&[u8]]) -> Vec<Held> {
     const ID: &[u8] = b"digit:";
@@ -412,6 +413,10 @@ pub(super) fn memory_holds_secret_text(secrets: &[&[u8]], own: &[(usize, usize)]
                     && !part_of_a_file(
                         &piece[i.saturating_sub(FILE_CONTEXT)..(i + s.len() + FILE_CONTEXT).min(piece.len())],
                         files,
+                    )
+                    && !looks_random(
+                        &piece[i.saturating_sub(RANDOM_CONTEXT)..i],
+                        &piece[i + s.len()..(i + s.len() + RANDOM_CONTEXT).min(piece.len())],
                     )
                 {
                     held.push(Held { secret: k, form: ASCII, place: format!("{name} at {addr:#x}") });
@@ -523,6 +528,36 @@ impl MemoryWalker {
 
 /// Bytes on each side of a match compared with the files' contents.
 const FILE_CONTEXT: usize = 16;
+
+/// Bytes on each side of an ASCII match that [`looks_random`] judges.
+const RANDOM_CONTEXT: usize = 48;
+
+/// Whether the bytes around a match look like random data: ciphertext in TLS buffers, deflated
+/// screen pictures, keys. There any given four digits turn up by chance, about once in every
+/// 100 MB, so a match is noise, not a PIN the kiosk left behind: a program's copy of a PIN
+/// lies among pointers, lengths, zeros or text, all far from random. Judged by the byte entropy
+/// of both sides together (96 random bytes give about 6.2 bits a byte; text about 4.5, Japanese
+/// UTF-8 about 5; pointers and zeros far less).
+pub(super) fn looks_random(before: &[u8], after: &[u8]) -> bool {
+    let n = before.len() + after.len();
+    if n < RANDOM_CONTEXT {
+        return false;
+    }
+    let mut counts = [0u32; 256];
+    for &b in before.iter().chain(after) {
+        counts[usize::from(b)] += 1;
+    }
+    let n = n as f64;
+    let bits: f64 = counts
+        .iter()
+        .filter(|&&c| c > 0)
+        .map(|&c| {
+            let p = f64::from(c) / n;
+            -p * p.log2()
+        })
+        .sum();
+    bits >= 5.7
+}
 
 /// Whether `around` (a match and the bytes on either side) occurs in one of `files`.
 fn part_of_a_file(around: &[u8], files: &[&[u8]]) -> bool {

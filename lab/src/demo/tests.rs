@@ -52,9 +52,10 @@ fn the_memory_scan_finds_a_pin_as_text_and_as_touches_but_not_the_runners_own_co
     let line: String = logged.iter().map(|&d| id(d) + " ").collect();
     let list: Vec<String> = listed.iter().map(|&d| id(d)).collect();
     let text: Vec<u8> = b"pin=".iter().chain(ascii.iter()).chain(b";").copied().collect();
-    let mut font: Vec<u8> = (0..64u8).map(|b| b.wrapping_mul(37) | 0x80).collect();
+    // A font's tables: structured, far from random.
+    let mut font: Vec<u8> = (0..64u8).map(|b| (b % 8) | 0x80).collect();
     font.extend_from_slice(&in_font);
-    font.extend((0..64u8).map(|b| b.wrapping_mul(11) | 0x80));
+    font.extend((0..64u8).map(|b| (b % 5) | 0x40));
     let kept = std::hint::black_box((line, list, text, font));
     let found = memory_holds_secret_text(&all, &own, &[]);
     assert_eq!(
@@ -66,6 +67,39 @@ fn the_memory_scan_finds_a_pin_as_text_and_as_touches_but_not_the_runners_own_co
     let found = memory_holds_secret_text(&all, &own, &[kept.3.as_slice()]);
     assert!(!found.iter().any(|h| h.secret == 3), "a font's bytes are the font's: {found:?}");
     drop(kept);
+}
+
+#[test]
+fn four_digits_amid_random_bytes_are_chance_not_a_pin() {
+    let _one = SCAN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    let pin: Vec<u8> = "7".repeat(2).bytes().chain("36".bytes()).collect();
+    let own = [(pin.as_ptr() as usize, pin.len())];
+    // As in a TLS record or a deflated picture: digest bytes on both sides (the separators keep
+    // it a whole token).
+    use sha2::Digest;
+    let noise = |seed: &[u8]| -> Vec<u8> {
+        (0u8..3).flat_map(|i| sha2::Sha256::digest([seed, &[i]].concat()).to_vec()).collect()
+    };
+    let random: Vec<u8> = noise(b"before")
+        .into_iter()
+        .chain([b' '])
+        .chain(pin.iter().copied())
+        .chain([b' '])
+        .chain(noise(b"after"))
+        .collect();
+    let kept = std::hint::black_box(random);
+    assert!(looks_random(&kept[..48], &kept[kept.len() - 48..]));
+    let found = memory_holds_secret_text(&[pin.as_slice()], &own, &[]);
+    assert!(found.is_empty(), "{found:?}");
+    // The same digits in a buffer of their own, amid zeros: the kiosk's.
+    let mut buffer = vec![0u8; 48];
+    buffer.extend_from_slice(&pin);
+    buffer.extend([0u8; 48]);
+    let kept2 = std::hint::black_box(buffer);
+    assert!(!looks_random(&kept2[..48], &kept2[52..]));
+    let found = memory_holds_secret_text(&[pin.as_slice()], &own, &[]);
+    assert_eq!(found.len(), 1, "{found:?}");
+    drop((kept, kept2));
 }
 
 #[test]
