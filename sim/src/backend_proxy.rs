@@ -8,7 +8,7 @@
 //! When the backend cannot be reached the proxy drops the kiosk's connection, as a backend that
 //! is down would. Neither the kiosk nor the backend knows the proxy is there.
 
-use crate::lab::LabError;
+use crate::lab::{err, LabError};
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
 use hyper::body::Incoming;
@@ -37,10 +37,6 @@ pub struct BackendProxy {
     faults: Arc<Mutex<Faults>>,
     stop: Option<tokio::sync::oneshot::Sender<()>>,
     thread: Option<std::thread::JoinHandle<()>>,
-}
-
-fn err(what: impl Into<String>, why: impl ToString) -> LabError {
-    LabError { what: what.into(), why: why.to_string() }
 }
 
 impl BackendProxy {

@@ -27,7 +27,7 @@ pub struct LabError {
     pub why: String,
 }
 
-fn err(what: impl Into<String>, why: impl ToString) -> LabError {
+pub(crate) fn err(what: impl Into<String>, why: impl ToString) -> LabError {
     LabError { what: what.into(), why: why.to_string() }
 }
 
