@@ -183,6 +183,9 @@ struct RawTimeouts {
     backend_reply: Option<String>,
     printer_job: Option<String>,
     retry_backoff: Option<String>,
+    print_abort_grace: Option<String>,
+    payout: Option<String>,
+    lease_renew: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -436,6 +439,17 @@ fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
         backend_reply: duration(rt.backend_reply, "timeouts.backend_reply", d.backend_reply, s(2), s(120))?,
         printer_job: duration(rt.printer_job, "timeouts.printer_job", d.printer_job, s(30), s(1800))?,
         retry_backoff: duration(rt.retry_backoff, "timeouts.retry_backoff", d.retry_backoff, Duration::ZERO, s(30))?,
+        print_abort_grace: duration(
+            rt.print_abort_grace,
+            "timeouts.print_abort_grace",
+            d.print_abort_grace,
+            s(30),
+            s(600),
+        )?,
+        payout: duration(rt.payout, "timeouts.payout", d.payout, s(15), s(600))?,
+        // Below the backend's smallest `outcome_timeout_s` with room for a slow reply: a lease
+        // renewed later than the backend waits would let it void paper still coming out.
+        lease_renew: duration(rt.lease_renew, "timeouts.lease_renew", d.lease_renew, s(30), s(480))?,
     };
     if timeouts.max_more_time > 10 {
         return Err(ConfigError::new("timeouts.max_more_time", "at most 10"));
@@ -565,6 +579,7 @@ mod tests {
         assert_eq!(c.gpio.lines.door_switch, (23, Polarity::ActiveLow));
         assert_eq!(c.session.languages[0], "ja");
         assert_eq!(c.session.timeouts.pin_entry, Duration::from_secs(60));
+        assert_eq!(c.session.timeouts.lease_renew, Duration::from_secs(240));
         assert!(c.backend.client_key.is_absolute());
         assert!(c.document_check().is_some());
         assert_eq!(c.session.kiosk_id, c.kiosk_id);
@@ -620,6 +635,9 @@ mod tests {
             ("pin_entry = \"60s\"", "pin_entry = \"soon\"", "timeouts.pin_entry"),
             ("pin_entry = \"60s\"", "pin_entry = \"2s\"", "timeouts.pin_entry"),
             ("warning = \"15s\"", "warning = \"59s\"", "timeouts.warning"),
+            ("lease_renew = \"4m\"", "lease_renew = \"10m\"", "timeouts.lease_renew"),
+            ("payout = \"1m\"", "payout = \"1s\"", "timeouts.payout"),
+            ("print_abort_grace = \"2m\"", "print_abort_grace = \"1h\"", "timeouts.print_abort_grace"),
             ("default = \"ja\"", "default = \"fr\"", "languages.default"),
             ("offered = [\"ja\"", "offered = [\"xx\"", "languages.offered"),
             ("opens = \"06:30\"", "opens = \"6h30\"", "hours.opens"),

@@ -340,7 +340,7 @@ impl Turn<'_> {
             deadline: Some(deadline),
             outcome_sent: false,
             aborting: false,
-            lease_at: Some(self.mono() + crate::money::LEASE_RENEW),
+            lease_at: Some(self.mono() + self.k.cfg.timeouts.lease_renew),
         }));
     }
 }

@@ -39,6 +39,17 @@ pub struct Timeouts {
     pub printer_job: Duration,
     /// Before asking the backend again after a transient failure.
     pub retry_backoff: Duration,
+    /// How long a job being stopped may take to settle (the printer idle, its counter read)
+    /// before the visit ends with the paper unknown (the kiosk stays out of service).
+    pub print_abort_grace: Duration,
+    /// How long the cash unit may take to pay out change or a refund. A unit that hangs in a
+    /// payout answers neither `PaidOut` nor `Fault`: after this the amount is recorded as owed
+    /// (`MoneyOwed`) and the unit is out of service, so a debt is never left unrecorded.
+    pub payout: Duration,
+    /// How often a running print job renews its issuance's lease at the backend (`printing`).
+    /// Must stay well inside the backend's `outcome_timeout_s` (600 s by default), after which
+    /// it voids an issuance it has not heard of.
+    pub lease_renew: Duration,
 }
 
 impl Default for Timeouts {
@@ -59,6 +70,9 @@ impl Default for Timeouts {
             backend_reply: s(20),
             printer_job: s(300),
             retry_backoff: s(2),
+            print_abort_grace: s(120),
+            payout: s(60),
+            lease_renew: s(240),
         }
     }
 }

@@ -32,7 +32,10 @@ impl Turn<'_> {
         let now = self.mono();
         let timeouts = &self.k.cfg.timeouts;
         let linger = if code.is_none() { timeouts.take_documents } else { timeouts.failure };
+        let payout_timeout = timeouts.payout;
         let release_op = self.k.next_op();
+        // A job cut off whose outcome waits for the printer (its visit ends now).
+        let deferred = self.k.unsettled_print.as_ref().map(|u| u.issuance_number.clone());
         let t = &mut *self.t;
         let quiet = t.untouched()
             && matches!(code, Some(FailureCode::Cancelled | FailureCode::ScreenTimeout | FailureCode::SessionTimeout));
@@ -63,13 +66,17 @@ impl Turn<'_> {
             self.fx.push(Effect::Payment(PaymentCommand::Keep { yen: keep }));
         }
         if give_back > 0 {
-            let by = now + crate::money::PAYOUT_TIMEOUT;
+            let by = now + payout_timeout;
             // A refund that covers the fee of an issuance the backend holds: it learns when it
-            // was paid back, so the refund is not left `due` for ever.
+            // was paid back, so the refund is not left `due` for ever. For a job whose outcome
+            // waits for the printer, the report follows that outcome (`money.rs`).
             let refund_of = match (&job, &t.backend_session) {
-                // (Not for a job whose outcome waits for the printer: the refund would come
-                // before the backend voids it.)
-                (Some(j), Some(sid)) if !delivered && !j.outcome_sent && j.due > 0 && give_back >= j.due => {
+                (Some(j), Some(sid))
+                    if !delivered
+                        && (!j.outcome_sent || deferred.as_deref() == Some(j.issuance.as_str()))
+                        && j.due > 0
+                        && give_back >= j.due =>
+                {
                     Some((sid.clone(), j.issuance.clone(), j.due))
                 }
                 _ => None,

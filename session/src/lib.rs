@@ -96,14 +96,14 @@ pub(crate) struct Kiosk {
     printer_ready: bool,
     cash_ready: bool,
     /// Change and refunds the cash unit has been told to pay and has not confirmed, each with
-    /// its transaction and the time by which it must ([`money::PAYOUT_TIMEOUT`]).
+    /// its transaction and the time by which it must (`Timeouts::payout`).
     payouts: Vec<money::Payout>,
     /// A payout timed out: the unit is taken out of service until it pays again.
     cash_hung: bool,
-    /// A print job cut off whose visit ended before the printer accounted for it: backend
-    /// session and issuance number. Its outcome goes to the backend when the printer worker's
-    /// answer comes (the lease sent at the cut keeps the backend from voiding it meanwhile).
-    unsettled_print: Option<(String, String)>,
+    /// A print job cut off whose visit ended before the printer accounted for it. Its outcome
+    /// goes to the backend when the printer worker's answer comes (the lease sent at the cut
+    /// keeps the backend from voiding it meanwhile).
+    unsettled_print: Option<money::UnsettledPrint>,
     shown: Option<ViewModel>,
     visit: u64,
     force_new_visit: bool,
@@ -409,7 +409,7 @@ impl Turn<'_> {
         if let Phase::Printing(job) = &mut self.t.phase {
             if job.lease_at.is_some_and(|at| now >= at) {
                 // Still printing: the backend must not void what may yet come out.
-                job.lease_at = Some(now + money::LEASE_RENEW);
+                job.lease_at = Some(now + self.k.cfg.timeouts.lease_renew);
                 let issuance_number = job.issuance.clone();
                 if let Some(session_id) = self.t.backend_session.clone() {
                     let op = self.k.next_op();
@@ -425,15 +425,19 @@ impl Turn<'_> {
                     // backend is not told `failed` while the job may yet come out. The outcome
                     // follows when the printer worker accounts for the job.
                     job.outcome_sent = true;
-                    self.k.unsettled_print = self.t.backend_session.clone().map(|s| (s, number.clone()));
+                    self.k.unsettled_print = self.t.backend_session.clone().map(|session_id| money::UnsettledPrint {
+                        session_id,
+                        issuance_number: number.clone(),
+                        refund_paid: None,
+                    });
                     return self.print_failed(number, PrinterErrorKind::Timeout, PaperOutcome::Unknown);
                 }
                 // Stop the job before anything is reported: a job left running prints on
                 // under the next resident's (the Yokohama pattern). The kiosk is out of
                 // service until the printer worker has settled it.
                 job.aborting = true;
-                job.deadline = Some(now + money::PRINT_ABORT_GRACE);
-                job.lease_at = Some(now + money::LEASE_RENEW);
+                job.deadline = Some(now + self.k.cfg.timeouts.print_abort_grace);
+                job.lease_at = Some(now + self.k.cfg.timeouts.lease_renew);
                 self.k.printer_ready = false;
                 self.fx.push(Effect::AbortPrint { issuance_number: number.clone() });
                 // The lease covers the time the printer takes to settle.

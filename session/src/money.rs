@@ -9,18 +9,15 @@ use crate::{
 use madoguchi_drivers::printer::{ErrorKind as PrinterErrorKind, PaperOutcome};
 use std::time::Duration;
 
-/// How long a job being stopped may take to settle (the printer idle, its counter read) before
-/// the session ends with the paper unknown.
-pub(crate) const PRINT_ABORT_GRACE: Duration = Duration::from_secs(120);
-
-/// How long the cash unit may take to pay out change or a refund. A unit that hangs in a
-/// payout answers neither `PaidOut` nor `Fault`: after this the amount is recorded as owed
-/// (`MoneyOwed`) and the unit is out of service, so a debt is never left unrecorded.
-pub(crate) const PAYOUT_TIMEOUT: Duration = Duration::from_secs(60);
-
-/// How often a running print job renews its issuance's lease at the backend (`printing`); well
-/// inside the backend's `outcome_timeout_s` (600 s by default), after which it voids.
-pub(crate) const LEASE_RENEW: Duration = Duration::from_secs(240);
+/// A print job cut off whose visit ended before the printer accounted for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(crate) struct UnsettledPrint {
+    pub session_id: String,
+    pub issuance_number: String,
+    /// The fee refunded in cash meanwhile: reported (`Refunded`) after the outcome, since the
+    /// backend takes a refund only for an issuance it has voided.
+    pub refund_paid: Option<u32>,
+}
 
 /// A payout the cash unit was told to make and has not confirmed.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,17 +71,34 @@ impl Session {
     }
 
     fn unsettled(&self, number: &str) -> bool {
-        self.k.unsettled_print.as_ref().is_some_and(|(_, n)| n == number)
+        self.k.unsettled_print.as_ref().is_some_and(|u| u.issuance_number == number)
     }
 
-    /// The printer accounted for a job whose visit already ended: the backend learns its outcome.
+    /// The printer accounted for a job whose visit already ended: the backend learns its
+    /// outcome, then the refund paid meanwhile. A job that came out after all keeps no refund
+    /// report: the backend records the paper as valid, and the cash refund stays in the
+    /// kiosk's money journal for the operator's totals.
     fn settled_late(&mut self, number: String, outcome: IssueOutcome, fx: &mut Vec<Effect>) {
-        let Some((session_id, _)) = self.k.unsettled_print.take() else { return };
-        let op = self.k.next_op();
-        fx.push(Effect::Backend(BackendCall {
-            op,
-            request: Request::Outcome { session_id, issuance_number: number, outcome },
-        }));
+        let Some(u) = self.k.unsettled_print.take() else { return };
+        let voided = matches!(outcome, IssueOutcome::Failed { .. });
+        if !voided {
+            // Still to be paid: no report when it is.
+            for p in self.k.payouts.iter_mut() {
+                if p.refund_of.as_ref().is_some_and(|(_, n, _)| *n == number) {
+                    p.refund_of = None;
+                }
+            }
+        }
+        let mut requests =
+            vec![Request::Outcome { session_id: u.session_id.clone(), issuance_number: number.clone(), outcome }];
+        if let (true, Some(yen)) = (voided, u.refund_paid) {
+            let outcome = IssueOutcome::Refunded { yen };
+            requests.push(Request::Outcome { session_id: u.session_id, issuance_number: number, outcome });
+        }
+        for request in requests {
+            let op = self.k.next_op();
+            fx.push(Effect::Backend(BackendCall { op, request }));
+        }
     }
 
     pub(crate) fn on_payment(&mut self, event: PaymentEvent, fx: &mut Vec<Effect>) {
@@ -106,7 +120,12 @@ impl Session {
                 let i = payouts.iter().position(|p| p.yen == yen).or(if payouts.is_empty() { None } else { Some(0) });
                 let paid = i.map(|i| payouts.remove(i));
                 if let Some(Payout { refund_of: Some((session_id, issuance_number, fee)), yen: owed, .. }) = paid {
-                    if yen >= owed {
+                    if yen >= owed && self.unsettled(&issuance_number) {
+                        // Reported once the printer has accounted for the job.
+                        if let Some(u) = self.k.unsettled_print.as_mut() {
+                            u.refund_paid = Some(fee);
+                        }
+                    } else if yen >= owed {
                         let op = self.k.next_op();
                         let outcome = IssueOutcome::Refunded { yen: fee };
                         let request = Request::Outcome { session_id, issuance_number, outcome };
@@ -216,7 +235,7 @@ impl Turn<'_> {
             // Money that arrived after the end (a coin still rolling) goes straight back.
             Phase::Closing(c) if added > 0 => {
                 c.to_return += added;
-                let by = self.k.now.map_or(Duration::ZERO, |n| n.mono) + PAYOUT_TIMEOUT;
+                let by = self.k.now.map_or(Duration::ZERO, |n| n.mono) + self.k.cfg.timeouts.payout;
                 self.k.payouts.push(Payout { transaction: self.t.reference.clone(), yen: added, by, refund_of: None });
                 self.fx.push(Effect::Payment(PaymentCommand::Refund { yen: added }));
             }

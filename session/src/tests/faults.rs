@@ -479,6 +479,91 @@ fn a_printer_that_never_settles_ends_the_visit_with_the_paper_unknown() {
     assert_eq!(k.screen(), ScreenId::Idle);
 }
 
+/// Reaches the end of a visit whose print job was cut off and never settled: the resident was
+/// refunded (500 inserted for a 300-yen fee), the outcome waits for the printer.
+fn visit_ended_with_an_unsettled_job() -> (K, String) {
+    let mut k = K::new();
+    k.reach_printing();
+    let number = k.prints[0].issuance_number.clone();
+    k.wait(301);
+    k.wait(121);
+    assert_eq!(k.failure(), FailureCode::PrinterFault);
+    assert_eq!(k.refunded(), 500);
+    assert!(k.outcomes().is_empty());
+    (k, number)
+}
+
+fn outcomes_of(k: &K, number: &str) -> Vec<IssueOutcome> {
+    k.backend
+        .iter()
+        .filter_map(|r| match r {
+            Request::Outcome { issuance_number, outcome, .. } if issuance_number == number => Some(outcome.clone()),
+            _ => None,
+        })
+        .filter(|o| *o != IssueOutcome::Printing)
+        .collect()
+}
+
+#[test]
+fn a_refund_paid_while_the_outcome_waits_for_the_printer_is_reported_after_it() {
+    // Before, the refund of a job cut off was never reported: the backend voided the issuance
+    // when the printer settled and kept its refund `due`, though the kiosk had paid it in cash.
+    let (mut k, number) = visit_ended_with_an_unsettled_job();
+    k.ev(Event::Payment(PaymentEvent::PaidOut { yen: 500 }));
+    assert!(outcomes_of(&k, &number).is_empty(), "nothing before the paper is known");
+    k.ev(Event::PrinterStatus(PrinterEvent::Failed {
+        issuance_number: number.clone(),
+        kind: PrinterErrorKind::Timeout,
+        paper: PaperOutcome::Nothing,
+    }));
+    let got = outcomes_of(&k, &number);
+    assert!(matches!(&got[..], [IssueOutcome::Failed { .. }, IssueOutcome::Refunded { yen: 300 }]), "{got:?}");
+}
+
+#[test]
+fn a_refund_paid_after_the_printer_settled_is_reported_when_paid() {
+    let (mut k, number) = visit_ended_with_an_unsettled_job();
+    k.ev(Event::PrinterStatus(PrinterEvent::Failed {
+        issuance_number: number.clone(),
+        kind: PrinterErrorKind::Timeout,
+        paper: PaperOutcome::Nothing,
+    }));
+    assert!(matches!(&outcomes_of(&k, &number)[..], [IssueOutcome::Failed { .. }]));
+    k.ev(Event::Payment(PaymentEvent::PaidOut { yen: 500 }));
+    let got = outcomes_of(&k, &number);
+    assert!(matches!(&got[..], [IssueOutcome::Failed { .. }, IssueOutcome::Refunded { yen: 300 }]), "{got:?}");
+}
+
+#[test]
+fn a_job_that_came_out_after_all_reports_no_refund() {
+    // The paper is valid (the backend records it printed); the cash refund stays in the
+    // kiosk's own journal for the operator, and the backend is not asked to mark a refund
+    // it never owed.
+    let (mut k, number) = visit_ended_with_an_unsettled_job();
+    k.ev(Event::PrinterStatus(PrinterEvent::Finished { issuance_number: number.clone(), pages: 1 }));
+    k.ev(Event::Payment(PaymentEvent::PaidOut { yen: 500 }));
+    assert_eq!(outcomes_of(&k, &number), [IssueOutcome::Printed]);
+}
+
+#[test]
+fn the_print_and_payout_limits_come_from_the_configuration() {
+    let mut cfg = crate::SessionConfig { kiosk_id: "K1".into(), ..crate::SessionConfig::default() };
+    cfg.timeouts.lease_renew = std::time::Duration::from_secs(60);
+    cfg.timeouts.payout = std::time::Duration::from_secs(20);
+    let mut k = K::with(cfg);
+    k.reach_printing();
+    k.wait(61);
+    assert_eq!(k.all_outcomes(), [IssueOutcome::Printing], "the lease follows timeouts.lease_renew");
+    k.ev(Event::PrinterStatus(PrinterEvent::Failed {
+        issuance_number: k.prints[0].issuance_number.clone(),
+        kind: PrinterErrorKind::Jam,
+        paper: PaperOutcome::Nothing,
+    }));
+    k.touch("finish");
+    k.wait(21);
+    assert!(k.audited(|r| *r == RecordKind::MoneyOwed { yen: 500 }), "the payout limit follows timeouts.payout");
+}
+
 #[test]
 fn a_payout_the_cash_unit_never_confirms_is_recorded_as_owed() {
     let mut k = K::new();
