@@ -278,20 +278,8 @@ fn file(v: Option<PathBuf>, key: &str, base: Option<&Path>, dir: bool) -> Result
     Ok(full)
 }
 
-/// `500ms`, `45s`, `10m`.
-pub fn parse_duration(s: &str) -> Option<Duration> {
-    let s = s.trim();
-    let split = s.find(|c: char| !c.is_ascii_digit())?;
-    let (n, unit) = s.split_at(split);
-    let n: u64 = n.parse().ok()?;
-    match unit {
-        "ms" => Some(Duration::from_millis(n)),
-        "s" => Some(Duration::from_secs(n)),
-        "m" | "min" => Some(Duration::from_secs(n.checked_mul(60)?)),
-        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
-        _ => None,
-    }
-}
+/// `500ms`, `45s`, `10m` (shared with the scenario format).
+pub use madoguchi_session::parse_duration;
 
 fn duration(
     v: Option<String>,

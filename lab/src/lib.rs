@@ -9,4 +9,5 @@
 
 pub mod bench;
 pub mod demo;
-pub mod scenario;
+/// The scenario format, from its own crate.
+pub use madoguchi_scenario as scenario;

@@ -12,6 +12,21 @@ pub(crate) const CLOCK_JUMP_TOLERANCE_S: i64 = 60;
 /// A wall clock before this is certainly wrong (a dead RTC battery boots in 1970 or 2000).
 pub(crate) const CLOCK_FLOOR_UNIX: i64 = 1_735_657_200; // 2025-01-01 00:00 JST
 
+/// `500ms`, `45s`, `10m`, `2h`: the durations of `kiosk.toml` and of scenario files.
+pub fn parse_duration(s: &str) -> Option<Duration> {
+    let s = s.trim();
+    let split = s.find(|c: char| !c.is_ascii_digit())?;
+    let (n, unit) = s.split_at(split);
+    let n: u64 = n.parse().ok()?;
+    match unit {
+        "ms" => Some(Duration::from_millis(n)),
+        "s" => Some(Duration::from_secs(n)),
+        "m" | "min" => Some(Duration::from_secs(n.checked_mul(60)?)),
+        "h" => Some(Duration::from_secs(n.checked_mul(3600)?)),
+        _ => None,
+    }
+}
+
 /// How long each thing may take. Resident screens show a countdown and offer "more time".
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Timeouts {

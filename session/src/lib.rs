@@ -55,7 +55,7 @@ mod tests;
 
 pub use catalogue::{FailureCode, MoneyState};
 pub use checks::{CertificateCheck, CertificateFacts, CertificateRejection, DocumentCheck, DocumentRejection};
-pub use config::{ServiceHours, SessionConfig, Timeouts};
+pub use config::{parse_duration, ServiceHours, SessionConfig, Timeouts};
 pub use io::*;
 pub use reset::PinResetOffer;
 pub use view::{CertificateNotice, ScreenId, Stage, Unavailable, ViewModel};

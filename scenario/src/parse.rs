@@ -10,7 +10,15 @@ use madoguchi_session::FailureCode;
 pub fn parse(text: &str, source: &Path) -> Result<Scenario, ScenarioError> {
     let src = Src { text, step_headers: step_headers(text) };
     let root = toml::from_str::<Node>(text).map_err(|e| {
-        let mut err = ScenarioError::new(ErrorKind::Syntax, e.message().trim().replace('\n', "; "));
+        // The TOML reader gives no words for some refusals (a control character inside a
+        // string): the writer of the file still needs to be told what to look for.
+        let said = e.message().trim().replace('\n', "; ");
+        let message = if said.is_empty() {
+            "not valid TOML here (a control character, or a string or table left open?)".to_string()
+        } else {
+            said
+        };
+        let mut err = ScenarioError::new(ErrorKind::Syntax, message);
         err.line = e.span().map(|s| src.line(s.start));
         err.in_file(source)
     })?;

@@ -4,6 +4,7 @@
 use super::template::Field;
 use super::*;
 use madoguchi_sim::world::{Manifest, ManifestError, ManifestResident, MANIFEST_FILE};
+use time::Date;
 
 /// The people a scenario plays with, from a demo world's `manifest.json`.
 #[derive(Debug)]

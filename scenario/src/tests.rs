@@ -643,3 +643,12 @@ fn shipped_scenarios_parse_and_say_everything() {
         }
     }
 }
+
+#[test]
+fn a_control_character_in_a_comment_is_refused_with_words_and_its_line() {
+    // Found by the scenario_text fuzz target: the TOML reader's own message was empty.
+    let text = "format = 1\nname = \"x\"\nresident = \"R0001\"\n# a comment wit\u{0}h a NUL\n";
+    let e = parse(text, src()).unwrap_err();
+    assert_eq!((e.line, e.kind), (Some(4), ErrorKind::Syntax));
+    assert!(e.message.contains("control character"), "{e}");
+}

@@ -114,6 +114,7 @@ impl Template {
 
     /// The text with each placeholder filled from `cast`. The result wipes itself when dropped,
     /// and it is built in one allocation so no partial copy of a PIN is left behind.
+    #[cfg(feature = "world")]
     pub fn expand(&self, cast: &Cast) -> Result<Zeroizing<String>, ScenarioError> {
         let parts = pieces(&self.0).map_err(|m| ScenarioError::new(ErrorKind::Invalid, m))?;
         let mut values: Vec<&str> = Vec::with_capacity(parts.len());

@@ -1,4 +1,6 @@
-//! Scenario files: the kiosk's acceptance-test format (`docs/scenarios.md`).
+//! Scenario files: the kiosk's acceptance-test format (`docs/scenarios.md`). A crate of its
+//! own so that it can be fuzzed, and read by municipalities' and store chains' tools, without
+//! linking the kiosk (the `world` feature adds [`cast`], which reads a demo world).
 //!
 //! A scenario is a TOML file that plays one resident's visit against the whole kiosk. This module
 //! is the format layer only: it reads and checks a file ([`load`], [`parse`]), finds a shipped
@@ -16,16 +18,21 @@
 //! The modules, one concern each: [`tree`] (TOML with the line of every key), [`parse`] (the
 //! checks), [`template`] (placeholders), [`files`] (finding and reading files), [`cast`] (the
 //! roles in a demo world) and [`error`]; the types of a checked scenario are here.
+#![forbid(unsafe_code)]
 
+#[cfg(feature = "world")]
 mod cast;
 mod error;
 mod files;
+#[doc(hidden)]
+pub mod fuzzing;
 mod parse;
 mod template;
 #[cfg(test)]
 mod tests;
 mod tree;
 
+#[cfg(feature = "world")]
 pub use cast::{cast, Cast, Person, PhoneProfiles};
 pub use error::{ErrorKind, ScenarioError};
 pub use files::{find, load, shipped};
@@ -39,7 +46,8 @@ use std::fmt;
 use std::path::{Path, PathBuf};
 use std::time::Duration;
 use time::format_description::well_known::Rfc3339;
-use time::{Date, OffsetDateTime};
+use time::OffsetDateTime;
+#[cfg(feature = "world")]
 use zeroize::Zeroizing;
 
 /// The format version this module reads (`format = 1`, required in every file).
@@ -162,13 +170,13 @@ struct RoleLines {
 
 /// Which of the optional roles a file names: placeholders and `who` may use only those.
 #[derive(Debug, Clone, Copy, Default)]
-pub(super) struct Named {
+pub(crate) struct Named {
     pub other: bool,
     pub member: bool,
 }
 
 impl Named {
-    pub(super) fn has(self, role: Role) -> bool {
+    pub(crate) fn has(self, role: Role) -> bool {
         match role {
             Role::Resident => true,
             Role::Other => self.other,

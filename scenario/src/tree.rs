@@ -164,7 +164,7 @@ pub(super) fn ranged<T: TryFrom<i64>>(v: &Node, line: usize, key: &str, lo: i64,
 
 pub(super) fn duration(v: &Node, line: usize, key: &str) -> Result<Duration, ScenarioError> {
     let s = string(v, line, key)?;
-    match madoguchi_firmware::config::parse_duration(s) {
+    match madoguchi_session::parse_duration(s) {
         Some(d) if !d.is_zero() => Ok(d),
         Some(_) => Err(invalid(line, key, "a duration must be longer than 0")),
         None => Err(invalid(line, key, format!("{s:?} is not a duration (write e.g. \"130s\", \"2m\", \"500ms\")"))),
