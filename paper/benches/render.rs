@@ -36,7 +36,7 @@ fn main() {
             ("住民票の写し (all options)".into(), Document::Juminhyo(with_all)),
             ("住民票記載事項証明書".into(), Document::Kisaijiko(sample::household(members))),
             ("印鑑登録証明書".into(), Document::Inkan(sample::inkan())),
-            ("所得・課税証明書".into(), Document::Kazei(sample::kazei(2025).expect("sample tax year"))),
+            ("課税・所得証明書".into(), Document::Kazei(sample::kazei(2025).expect("sample tax year"))),
             ("戸籍全部事項証明書".into(), Document::Koseki(sample::koseki(members, KosekiScope::All))),
             ("戸籍の附票の写し".into(), Document::Fuhyo(sample::fuhyo(members))),
         ];

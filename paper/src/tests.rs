@@ -276,3 +276,18 @@ fn the_latent_word_is_hidden_on_the_original_and_appears_on_a_copy() {
     assert!(c.copy.latent > 0.02, "the word shows on the copy: {:?}", c.copy);
     assert!(c.copy.background < c.copy.latent / 10.0, "the background drops out of the copy: {:?}", c.copy);
 }
+
+#[test]
+fn the_tax_certificate_is_titled_as_the_backend_names_it() {
+    let doc = Document::Kazei(sample::kazei(2025).unwrap());
+    assert_eq!(doc.title(), "課税・所得証明書");
+    let pdf = render(&doc).unwrap();
+    let dir = tempfile_dir();
+    let file = dir.join("kazei.pdf");
+    std::fs::write(&file, &pdf.bytes).unwrap();
+    let out = std::process::Command::new("pdftotext").arg(&file).arg("-").output().expect("pdftotext (poppler-utils)");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("課税・所得証明書"), "{text}");
+    assert!(!text.contains("所得・課税"), "{text}");
+}
