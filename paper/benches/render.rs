@@ -36,7 +36,7 @@ fn main() {
             ("住民票の写し (all options)".into(), Document::Juminhyo(with_all)),
             ("住民票記載事項証明書".into(), Document::Kisaijiko(sample::household(members))),
             ("印鑑登録証明書".into(), Document::Inkan(sample::inkan())),
-            ("所得・課税証明書".into(), Document::Kazei(sample::kazei(2025).expect("sample tax year"))),
+            ("課税・所得証明書".into(), Document::Kazei(sample::kazei(2025).expect("sample tax year"))),
             ("戸籍全部事項証明書".into(), Document::Koseki(sample::koseki(members, KosekiScope::All))),
             ("戸籍の附票の写し".into(), Document::Fuhyo(sample::fuhyo(members))),
         ];
@@ -68,6 +68,37 @@ fn main() {
                 println!("  budget (one page, ≤ 40960 bytes, ≤ 50 ms): {}", if ok { "met" } else { "MISSED" });
             }
         }
+    }
+    // The anti-copy pattern at reading distance and on a simulated copy (poppler at 300 dpi).
+    let pdf = renderer
+        .render(&Document::Juminhyo(sample::household(4)), &issuer, &sample::issuance("R7-000123", day))
+        .expect("render");
+    let word = madoguchi_paper::security::LatentWord::new(renderer.fonts(), madoguchi_paper::security::LATENT_WORD);
+    match madoguchi_paper::inspect::check_pattern(&pdf.bytes, &word) {
+        Ok(c) => {
+            println!(
+                "latent 複写 at 300 dpi, {} mm windows: latent {:.4} vs background {:.4} (ratio {:.3}, aim 0.9–1.1)",
+                madoguchi_paper::inspect::WINDOW_MM,
+                c.tone.latent,
+                c.tone.background,
+                c.tone.ratio()
+            );
+            println!(
+                "simulated copy ({} mm blur, threshold {}): latent area {:.1}% black, background {:.2}% black",
+                madoguchi_paper::inspect::COPY_BLUR_MM,
+                madoguchi_paper::inspect::COPY_THRESHOLD,
+                c.copy.latent * 100.0,
+                c.copy.background * 100.0
+            );
+            if let Ok(dir) = std::env::var("MADOGUCHI_PATTERN_OUT") {
+                let dir = std::path::Path::new(&dir);
+                let _ = c.original.write_png(&dir.join("original.png"));
+                let _ = c.copied.write_png(&dir.join("copy.png"));
+                println!("images: {}/original.png, copy.png", dir.display());
+            }
+            budget_ok &= (0.9..=1.1).contains(&c.tone.ratio()) && c.copy.background < c.copy.latent / 10.0;
+        }
+        Err(e) => println!("pattern check skipped: {e}"),
     }
     if !budget_ok {
         std::process::exit(1);

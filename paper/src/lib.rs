@@ -16,6 +16,7 @@
 
 pub mod fontfix;
 pub mod fonts;
+pub mod inspect;
 pub mod layout;
 pub mod model;
 pub mod payload;

@@ -347,7 +347,7 @@ impl Document {
             Document::Juminhyo(_) => "住民票の写し",
             Document::Kisaijiko(_) => "住民票記載事項証明書",
             Document::Inkan(_) => "印鑑登録証明書",
-            Document::Kazei(_) => "所得・課税証明書",
+            Document::Kazei(_) => "課税・所得証明書",
             Document::Koseki(k) => match k.scope {
                 KosekiScope::All => "戸籍全部事項証明書",
                 KosekiScope::Persons(_) => "戸籍個人事項証明書",

@@ -276,7 +276,7 @@ fn yen(v: u64) -> String {
 impl Renderer {
     /// Builds the renderer around fonts loaded once at start-up.
     pub fn new(fonts: FontSet) -> Renderer {
-        let background = security::background(&fonts, "複写");
+        let background = security::background(&fonts, security::LATENT_WORD);
         Renderer { fonts, background }
     }
 

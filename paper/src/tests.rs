@@ -260,3 +260,34 @@ fn variant_kanji_get_their_own_glyphs() {
     assert_eq!(by_printpdf, by_cmap);
     assert_ne!(by_printpdf, kichi);
 }
+
+#[test]
+fn the_latent_word_is_hidden_on_the_original_and_appears_on_a_copy() {
+    let pdf = render(&Document::Juminhyo(sample::household(4))).unwrap();
+    let word = security::LatentWord::new(fonts(), security::LATENT_WORD);
+    let c = inspect::check_pattern(&pdf.bytes, &word).expect("pdftoppm (poppler-utils)");
+    eprintln!("{:?} ratio {:.3}; copy {:?}", c.tone, c.tone.ratio(), c.copy);
+    if let Ok(dir) = std::env::var("MADOGUCHI_PATTERN_OUT") {
+        c.original.write_png(&std::path::Path::new(&dir).join("original.png")).unwrap();
+        c.copied.write_png(&std::path::Path::new(&dir).join("copy.png")).unwrap();
+    }
+    assert!(c.tone.latent_windows > 300 && c.tone.background_windows > 5000, "{:?}", c.tone);
+    assert!((0.9..=1.1).contains(&c.tone.ratio()), "latent/background tone {:.3}: {:?}", c.tone.ratio(), c.tone);
+    assert!(c.copy.latent > 0.02, "the word shows on the copy: {:?}", c.copy);
+    assert!(c.copy.background < c.copy.latent / 10.0, "the background drops out of the copy: {:?}", c.copy);
+}
+
+#[test]
+fn the_tax_certificate_is_titled_as_the_backend_names_it() {
+    let doc = Document::Kazei(sample::kazei(2025).unwrap());
+    assert_eq!(doc.title(), "課税・所得証明書");
+    let pdf = render(&doc).unwrap();
+    let dir = tempfile_dir();
+    let file = dir.join("kazei.pdf");
+    std::fs::write(&file, &pdf.bytes).unwrap();
+    let out = std::process::Command::new("pdftotext").arg(&file).arg("-").output().expect("pdftotext (poppler-utils)");
+    let _ = std::fs::remove_dir_all(&dir);
+    let text = String::from_utf8_lossy(&out.stdout);
+    assert!(text.contains("課税・所得証明書"), "{text}");
+    assert!(!text.contains("所得・課税"), "{text}");
+}

@@ -176,7 +176,7 @@ fn every_document_type_renders_and_checks_clean() {
         ("juminhyo", "1", "住民票の写し"),
         ("kisaijiko", "2", "住民票記載事項証明書"),
         ("inkan", "1", "印鑑登録証明書"),
-        ("kazei", "1", "所得・課税証明書"),
+        ("kazei", "1", "課税・所得証明書"),
         ("koseki", "4", "戸籍全部事項証明書"),
         ("koseki-kojin", "1", "戸籍個人事項証明書"),
         ("fuhyo", "2", "戸籍の附票の写し"),

@@ -345,7 +345,7 @@ impl Renderer {
             ("年税額合計", yen(r.municipal_tax + r.prefectural_tax)),
         ])?));
         let frame = Frame {
-            title: format!("{fy}年度　所得・課税証明書"),
+            title: format!("{fy}年度　課税・所得証明書"),
             subtitle: Some(format!("（{iy}年1月1日から12月31日までの所得）")),
             certification: "上記のとおり証明する。".into(),
         };
