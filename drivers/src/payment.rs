@@ -30,6 +30,9 @@ pub enum CashErrorKind {
     Offline,
     /// Asked for something its state does not allow (a programming error in the caller).
     State,
+    /// Money of unknown value went in (the unit lost events or was reset mid-collection):
+    /// out of service until staff have counted.
+    CoinsLost,
 }
 
 /// A failure, with the money the unit holds that it could not give back.

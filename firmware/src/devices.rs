@@ -46,7 +46,7 @@ fn fault(e: &CashError) -> PaymentEvent {
     let kind = match e.kind {
         CashErrorKind::Jam => CashFaultKind::Jam,
         CashErrorKind::CannotDispense => CashFaultKind::CannotDispense,
-        CashErrorKind::Offline | CashErrorKind::State => CashFaultKind::Offline,
+        CashErrorKind::Offline | CashErrorKind::State | CashErrorKind::CoinsLost => CashFaultKind::Offline,
     };
     PaymentEvent::Fault { kind, yen_not_returned: e.yen_not_returned }
 }
