@@ -2,6 +2,9 @@
 //! scenario inserts money, jams the slot or empties the change stock; the kiosk drives it
 //! through [`CashUnit`] exactly like a real one.
 
+pub mod cctalk;
+pub mod pty;
+
 use madoguchi_drivers::payment::{
     make_change, value, CashCounters, CashError, CashErrorKind, CashEvent, CashUnit, DENOMINATIONS,
 };
