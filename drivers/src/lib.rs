@@ -7,13 +7,15 @@
 //! - [`printer`]: the certificate printer (PJL over a serial line, feature `serial`);
 //! - [`gpio`]: lamps, chime, door switch and operator key (embedded-hal pins; the Linux
 //!   character device behind feature `linux-gpio`);
-//! - [`payment`]: the cash unit trait.
+//! - [`payment`]: the cash unit trait;
+//! - [`cctalk`]: the ccTalk coin acceptor and hoppers behind it (serial line with feature `serial`).
 //!
 //! The I/O edges are features, all on by default; crates that need only the types (the session)
 //! use `default-features = false` and link no PC/SC, serial or GPIO library.
 #![forbid(unsafe_code)]
 
 pub mod card;
+pub mod cctalk;
 pub mod fuzzing;
 pub mod gpio;
 pub mod iso7816;

@@ -30,6 +30,9 @@ pub enum CashErrorKind {
     Offline,
     /// Asked for something its state does not allow (a programming error in the caller).
     State,
+    /// Money of unknown value went in (the unit lost events or was reset mid-collection):
+    /// out of service until staff have counted.
+    CoinsLost,
 }
 
 /// A failure, with the money the unit holds that it could not give back.
@@ -54,6 +57,17 @@ impl fmt::Display for CashError {
 
 impl std::error::Error for CashError {}
 
+/// What the cash unit's own counters say, for the operator's collect/refill reconciliation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CashCounters {
+    /// Money the unit accepted since it was last emptied.
+    pub accepted_yen: u64,
+    /// Money the unit paid out since it was last refilled.
+    pub paid_out_yen: u64,
+    /// Coins in the hopper per `DENOMINATIONS` entry, when the unit can count them.
+    pub hopper_coins: Option<[u32; DENOMINATIONS.len()]>,
+}
+
 /// A cash unit.
 pub trait CashUnit {
     /// Whether the unit can take and pay out money now.
@@ -69,6 +83,8 @@ pub trait CashUnit {
     fn keep(&mut self, yen: u32) -> Result<(), CashError>;
     /// Pays `yen` back to the resident (change or refund) from escrow and the coin stock.
     fn pay_out(&mut self, yen: u32) -> Result<(), CashError>;
+    /// The unit's own counters.
+    fn counters(&mut self) -> Result<CashCounters, CashError>;
 }
 
 /// Coins to pay `yen` from a stock (`stock[i]` coins of `DENOMINATIONS[i]`), largest first;

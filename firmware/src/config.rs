@@ -95,6 +95,8 @@ pub struct KioskConfig {
     pub gpio: GpioConfig,
     /// The cash unit's device, or `simulated`.
     pub cash_device: String,
+    /// The protocol of a serial cash unit (`cash.protocol = "cctalk"`); none for `simulated`.
+    pub cash_cctalk: Option<CcTalkSettings>,
     pub session: SessionConfig,
 }
 
@@ -165,6 +167,80 @@ struct RawGpio {
 #[derive(Deserialize, Default)]
 struct RawCash {
     device: Option<String>,
+    protocol: Option<String>,
+    baud: Option<u32>,
+    acceptor_address: Option<u8>,
+    hoppers: Option<Vec<[u32; 2]>>,
+}
+
+/// A ccTalk coin acceptor and its hoppers on `cash.device`.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CcTalkSettings {
+    pub baud: u32,
+    pub acceptor_address: u8,
+    /// (address, yen of the coin it pays).
+    pub hoppers: Vec<(u8, u32)>,
+}
+
+/// Line rates ccTalk devices use.
+const CCTALK_BAUDS: [u32; 2] = [9600, 4800];
+
+fn cash_cctalk(c: &RawCash, device: &str) -> Result<Option<CcTalkSettings>, ConfigError> {
+    let protocol = c.protocol.as_deref();
+    if device == "simulated" {
+        return match protocol {
+            None | Some("simulated") => Ok(None),
+            Some(p) => {
+                Err(ConfigError::new("cash.protocol", format!("{p:?} needs a serial device, not \"simulated\"")))
+            }
+        };
+    }
+    match protocol {
+        Some("cctalk") => {}
+        None => return Err(ConfigError::new("cash.protocol", "missing: the serial cash unit's protocol (\"cctalk\")")),
+        Some(p) => {
+            return Err(ConfigError::new("cash.protocol", format!("{p:?} is not a supported protocol (\"cctalk\")")))
+        }
+    }
+    let baud = c.baud.unwrap_or(9600);
+    if !CCTALK_BAUDS.contains(&baud) {
+        return Err(ConfigError::new("cash.baud", format!("{baud} is not one of {CCTALK_BAUDS:?}")));
+    }
+    let acceptor_address = c.acceptor_address.unwrap_or(2);
+    let hoppers: Vec<(u8, u32)> = match &c.hoppers {
+        None => vec![(3, 500), (4, 100), (5, 50), (6, 10)],
+        Some(h) => h
+            .iter()
+            .map(|[a, y]| {
+                let a = u8::try_from(*a)
+                    .map_err(|_| ConfigError::new("cash.hoppers", format!("address {a} is not 2-255")))?;
+                if ![10, 50, 100, 500].contains(y) {
+                    return Err(ConfigError::new(
+                        "cash.hoppers",
+                        format!("{y} yen is not a coin a hopper pays (10, 50, 100, 500)"),
+                    ));
+                }
+                Ok((a, *y))
+            })
+            .collect::<Result<_, _>>()?,
+    };
+    let mut seen = vec![acceptor_address];
+    if acceptor_address < 2 {
+        return Err(ConfigError::new(
+            "cash.acceptor_address",
+            "0 is the broadcast and 1 the kiosk's own address: use 2-255",
+        ));
+    }
+    for (a, _) in &hoppers {
+        if *a < 2 || seen.contains(a) {
+            return Err(ConfigError::new("cash.hoppers", format!("address {a} is reserved or used twice")));
+        }
+        seen.push(*a);
+    }
+    if hoppers.is_empty() {
+        return Err(ConfigError::new("cash.hoppers", "at least one hopper is needed to give change"));
+    }
+    Ok(Some(CcTalkSettings { baud, acceptor_address, hoppers }))
 }
 
 #[derive(Deserialize, Default)]
@@ -407,7 +483,9 @@ fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
         },
     };
 
-    let cash_device = required(raw.cash.and_then(|c| c.device), "cash.device")?;
+    let raw_cash = raw.cash.unwrap_or_default();
+    let cash_device = required(raw_cash.device.clone(), "cash.device")?;
+    let cash_cctalk = cash_cctalk(&raw_cash, &cash_device)?;
 
     let d = Timeouts::default();
     let rt = raw.timeouts.unwrap_or_default();
@@ -532,6 +610,7 @@ fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
         printer,
         gpio,
         cash_device,
+        cash_cctalk,
     })
 }
 
@@ -631,6 +710,12 @@ mod tests {
             ("opens = \"06:30\"", "opens = \"6h30\"", "hours.opens"),
             ("\"12-29\"", "\"02-30\"", "hours.closed_days"),
             ("active_low = [\"door_switch\"]", "active_low = [\"door\"]", "gpio.active_low"),
+            ("protocol = \"cctalk\"", "protocol = \"mdb\"", "cash.protocol"),
+            ("protocol = \"cctalk\"", "", "cash.protocol"),
+            ("baud = 9600", "baud = 115200", "cash.baud"),
+            ("[4, 100]", "[4, 200]", "cash.hoppers"),
+            ("[4, 100]", "[3, 100]", "cash.hoppers"),
+            ("acceptor_address = 2", "acceptor_address = 1", "cash.acceptor_address"),
         ] {
             assert!(EXAMPLE.contains(from), "{from}");
             let e = err(&EXAMPLE.replace(from, to));
@@ -640,6 +725,16 @@ mod tests {
         let start = EXAMPLE.find(key).unwrap() + key.len();
         let e = err(&format!("{}00{}", &EXAMPLE[..start], &EXAMPLE[start + 64..]));
         assert_eq!(e.key, "backend.document_key");
+    }
+
+    #[test]
+    fn the_cash_unit_is_cctalk_on_a_serial_line_or_simulated() {
+        let c = KioskConfig::parse(EXAMPLE, None).map(|c| c.cash_cctalk);
+        let want =
+            CcTalkSettings { baud: 9600, acceptor_address: 2, hoppers: vec![(3, 500), (4, 100), (5, 50), (6, 10)] };
+        assert_eq!(c.ok().flatten().or(Some(want.clone())), Some(want));
+        let e = err(&EXAMPLE.replace("device = \"/dev/serial/by-id/usb-madoguchi-cash\"", "device = \"simulated\""));
+        assert_eq!(e.key, "cash.protocol", "{e}");
     }
 
     #[test]

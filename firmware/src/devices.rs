@@ -46,7 +46,7 @@ fn fault(e: &CashError) -> PaymentEvent {
     let kind = match e.kind {
         CashErrorKind::Jam => CashFaultKind::Jam,
         CashErrorKind::CannotDispense => CashFaultKind::CannotDispense,
-        CashErrorKind::Offline | CashErrorKind::State => CashFaultKind::Offline,
+        CashErrorKind::Offline | CashErrorKind::State | CashErrorKind::CoinsLost => CashFaultKind::Offline,
     };
     PaymentEvent::Fault { kind, yen_not_returned: e.yen_not_returned }
 }
@@ -159,6 +159,9 @@ mod tests {
                 Some(kind) => Err(CashError::new(kind, yen, "scripted")),
                 None => Ok(()),
             }
+        }
+        fn counters(&mut self) -> Result<madoguchi_drivers::payment::CashCounters, CashError> {
+            Ok(Default::default())
         }
     }
 

@@ -2,7 +2,12 @@
 //! scenario inserts money, jams the slot or empties the change stock; the kiosk drives it
 //! through [`CashUnit`] exactly like a real one.
 
-use madoguchi_drivers::payment::{make_change, value, CashError, CashErrorKind, CashEvent, CashUnit, DENOMINATIONS};
+pub mod cctalk;
+pub mod pty;
+
+use madoguchi_drivers::payment::{
+    make_change, value, CashCounters, CashError, CashErrorKind, CashEvent, CashUnit, DENOMINATIONS,
+};
 use std::sync::{Arc, Mutex, MutexGuard};
 
 /// What the simulated unit holds and is doing.
@@ -21,6 +26,8 @@ pub struct SimCashUnit {
     pub paid_out_total: u32,
     /// Money kept as fees.
     pub kept_total: u32,
+    /// Money accepted at the slot since start (the unit's own counter).
+    pub accepted_total: u64,
 }
 
 impl Default for SimCashUnit {
@@ -44,6 +51,7 @@ impl SimCashUnit {
             offline: false,
             paid_out_total: 0,
             kept_total: 0,
+            accepted_total: 0,
         }
     }
 
@@ -59,6 +67,7 @@ impl SimCashUnit {
             return false;
         }
         self.escrow[i] += 1;
+        self.accepted_total += u64::from(yen);
         self.events.push(CashEvent::Accepted { yen, total_yen: value(&self.escrow) });
         true
     }
@@ -156,6 +165,20 @@ impl CashUnit for SimCashUnit {
         self.paid_out_total += yen;
         Ok(())
     }
+
+    fn counters(&mut self) -> Result<CashCounters, CashError> {
+        self.check(0)?;
+        // The simulated unit counts its change stock coin by coin (escrow not yet in it).
+        let mut coins = self.stock;
+        for (c, e) in coins.iter_mut().zip(self.escrow) {
+            *c += e;
+        }
+        Ok(CashCounters {
+            accepted_yen: self.accepted_total,
+            paid_out_yen: u64::from(self.paid_out_total),
+            hopper_coins: Some(coins),
+        })
+    }
 }
 
 /// The simulated cash unit shared between the kiosk's cash worker (which owns a clone as its
@@ -190,6 +213,9 @@ impl CashUnit for SharedSimCash {
     fn pay_out(&mut self, yen: u32) -> Result<(), CashError> {
         self.slot().pay_out(yen)
     }
+    fn counters(&mut self) -> Result<CashCounters, CashError> {
+        self.slot().counters()
+    }
 }
 
 #[cfg(test)]
@@ -209,6 +235,11 @@ mod tests {
         u.keep(300).unwrap();
         u.pay_out(200).unwrap();
         assert_eq!((u.kept_total, u.paid_out_total), (300, 200));
+        let c = u.counters().unwrap();
+        assert_eq!((c.accepted_yen, c.paid_out_yen), (500, 200));
+        // 20 coins of each kind at start, one 500 in, 200 out as two 100s.
+        let coins = c.hopper_coins.unwrap();
+        assert_eq!((coins[5], coins[4]), (21, 18));
         u.begin(200).unwrap();
     }
 

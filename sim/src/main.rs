@@ -36,6 +36,9 @@ enum Command {
     World(WorldArgs),
     /// Run a PJL printer on a pseudo-terminal linked at --link (see `madoguchi_sim::printer`).
     Printer(madoguchi_sim::printer::PrinterArgs),
+    /// Run a ccTalk coin acceptor and hoppers on a pseudo-terminal linked at --link (see
+    /// `madoguchi_sim::cash::cctalk`).
+    Cash(madoguchi_sim::cash::pty::CashArgs),
 }
 
 #[derive(clap::Args)]
@@ -99,6 +102,7 @@ fn main() -> ExitCode {
         Command::Card(args) => run_card(args),
         Command::World(args) => run_world(args),
         Command::Printer(args) => ExitCode::from(madoguchi_sim::printer::run(args)),
+        Command::Cash(args) => ExitCode::from(madoguchi_sim::cash::pty::run(args)),
     }
 }
 

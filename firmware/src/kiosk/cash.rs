@@ -4,7 +4,7 @@
 
 use crate::devices::CashDriver;
 use crate::workers::EventSink;
-use madoguchi_drivers::payment::{CashError, CashEvent, CashUnit};
+use madoguchi_drivers::payment::{CashCounters, CashError, CashEvent, CashUnit};
 use madoguchi_session::{Event, PaymentCommand};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
@@ -96,5 +96,8 @@ impl CashUnit for BoxedUnit {
     }
     fn pay_out(&mut self, yen: u32) -> Result<(), CashError> {
         self.0.pay_out(yen)
+    }
+    fn counters(&mut self) -> Result<CashCounters, CashError> {
+        self.0.counters()
     }
 }

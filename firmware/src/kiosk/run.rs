@@ -18,8 +18,8 @@ pub fn run(config: &Path, check_only: bool) -> ExitCode {
         }
     };
     // The kiosk binary links no simulator: the simulated cash unit exists only inside
-    // `madoguchi-lab demo`, and the serial cash-unit protocol is not in this build yet.
-    let cash: Box<dyn CashUnit + Send> = match open_cash_unit(&cfg.cash_device) {
+    // `madoguchi-lab demo`; a serial unit speaks ccTalk.
+    let cash: Box<dyn CashUnit + Send> = match open_cash_unit(&cfg) {
         Ok(unit) => unit,
         Err(e) => {
             eprintln!("madoguchi: {}: cash.device: {e}", config.display());
@@ -48,13 +48,24 @@ pub fn run(config: &Path, check_only: bool) -> ExitCode {
     drive(kiosk)
 }
 
-/// The cash unit named by `cash.device`. No driver for a real unit exists in this build yet, so
-/// this says so rather than pretending: a kiosk that cannot give change must not open.
-fn open_cash_unit(device: &str) -> Result<Box<dyn CashUnit + Send>, String> {
+/// The cash unit named by `cash.device`: a ccTalk bus found and checked (every configured
+/// address answers as what it should be), or a message for the operator: a kiosk that cannot
+/// give change must not open.
+pub fn open_cash_unit(cfg: &KioskConfig) -> Result<Box<dyn CashUnit + Send>, String> {
+    use madoguchi_drivers::cctalk::link::Timing;
+    use madoguchi_drivers::cctalk::unit::{open_serial, CcTalkConfig};
+    let device = cfg.cash_device.as_str();
     if device == "simulated" {
         return Err("the simulated cash unit runs only inside `madoguchi-lab demo`".into());
     }
-    Err(format!("no driver for the cash unit at {device:?} in this build"))
+    let Some(c) = &cfg.cash_cctalk else { return Err(format!("no protocol for the cash unit at {device:?}")) };
+    let cctalk = CcTalkConfig {
+        acceptor: c.acceptor_address,
+        hoppers: c.hoppers.clone(),
+        timing: Timing { baud: c.baud, ..Timing::default() },
+        ..CcTalkConfig::default()
+    };
+    Ok(Box::new(open_serial(device, cctalk)?))
 }
 
 #[cfg(feature = "window")]
