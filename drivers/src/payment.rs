@@ -55,6 +55,17 @@ impl fmt::Display for CashError {
 impl std::error::Error for CashError {}
 
 /// A cash unit.
+/// What the cash unit's own counters say, for the operator's collect/refill reconciliation.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct CashCounters {
+    /// Money the unit accepted since it was last emptied.
+    pub accepted_yen: u64,
+    /// Money the unit paid out since it was last refilled.
+    pub paid_out_yen: u64,
+    /// Coins in the hopper per `DENOMINATIONS` entry, when the unit can count them.
+    pub hopper_coins: Option<[u32; DENOMINATIONS.len()]>,
+}
+
 pub trait CashUnit {
     /// Whether the unit can take and pay out money now.
     fn ready(&mut self) -> Result<(), CashError>;
@@ -69,6 +80,8 @@ pub trait CashUnit {
     fn keep(&mut self, yen: u32) -> Result<(), CashError>;
     /// Pays `yen` back to the resident (change or refund) from escrow and the coin stock.
     fn pay_out(&mut self, yen: u32) -> Result<(), CashError>;
+    /// The unit's own counters.
+    fn counters(&mut self) -> Result<CashCounters, CashError>;
 }
 
 /// Coins to pay `yen` from a stock (`stock[i]` coins of `DENOMINATIONS[i]`), largest first;

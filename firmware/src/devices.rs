@@ -160,6 +160,9 @@ mod tests {
                 None => Ok(()),
             }
         }
+        fn counters(&mut self) -> Result<madoguchi_drivers::payment::CashCounters, CashError> {
+            Ok(Default::default())
+        }
     }
 
     #[test]

@@ -97,4 +97,7 @@ impl CashUnit for BoxedUnit {
     fn pay_out(&mut self, yen: u32) -> Result<(), CashError> {
         self.0.pay_out(yen)
     }
+    fn counters(&mut self) -> Result<madoguchi_drivers::payment::CashCounters, CashError> {
+        self.0.counters()
+    }
 }
