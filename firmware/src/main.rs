@@ -33,6 +33,9 @@ enum Command {
     /// Renders a certificate from demo data to a PDF file and, with --printer, prints it
     /// through the serial PJL driver (exit 0 only when the printer confirmed the job's end).
     PrintSample(madoguchi_firmware::print_sample::PrintSampleArgs),
+    /// Reads the store operator's PIN (4 or more digits) from standard input and prints its
+    /// salted Argon2id hash for kiosk.toml's [operator] pin_hash. The PIN is never echoed.
+    OperatorPinHash,
 }
 
 #[derive(Subcommand)]
@@ -79,6 +82,7 @@ fn main() -> ExitCode {
         (Some(Command::Card { what }), None) => card(what),
         (Some(Command::Audit { what: AuditCommand::Verify { file } }), None) => audit_verify(&file),
         (Some(Command::PrintSample(args)), None) => ExitCode::from(madoguchi_firmware::print_sample::run(&args)),
+        (Some(Command::OperatorPinHash), None) => operator_pin_hash(),
         (None, Some(config)) => madoguchi_firmware::kiosk::run::run(&config, cli.check),
         (Some(_), Some(_)) => {
             eprintln!("madoguchi: --config runs the kiosk and takes no command");
@@ -163,6 +167,19 @@ fn audit_verify(file: &std::path::Path) -> ExitCode {
         Err(e) => {
             eprintln!("madoguchi audit verify: {}: {e}", file.display());
             ExitCode::from(3)
+        }
+    }
+}
+
+fn operator_pin_hash() -> ExitCode {
+    match madoguchi_firmware::kiosk::operator::pin_hash_from(std::io::stdin().lock()) {
+        Ok(hash) => {
+            println!("{hash}");
+            ExitCode::SUCCESS
+        }
+        Err(e) => {
+            eprintln!("madoguchi: {e}");
+            ExitCode::from(2)
         }
     }
 }

@@ -35,6 +35,7 @@ pub mod catalogue;
 pub mod checks;
 mod config;
 pub mod io;
+pub mod operator;
 pub mod pin;
 pub mod view;
 pub mod view_model;

@@ -26,8 +26,10 @@ pub struct SimCashUnit {
     pub paid_out_total: u32,
     /// Money kept as fees.
     pub kept_total: u32,
-    /// Money accepted at the slot since start (the unit's own counter).
-    pub accepted_total: u64,
+    /// Money accepted since the operator last emptied the unit (its own counter).
+    accepted_since_emptied: u64,
+    /// Money paid out since the operator last refilled the hopper (its own counter).
+    paid_out_since_refilled: u64,
 }
 
 impl Default for SimCashUnit {
@@ -51,7 +53,8 @@ impl SimCashUnit {
             offline: false,
             paid_out_total: 0,
             kept_total: 0,
-            accepted_total: 0,
+            accepted_since_emptied: 0,
+            paid_out_since_refilled: 0,
         }
     }
 
@@ -67,7 +70,7 @@ impl SimCashUnit {
             return false;
         }
         self.escrow[i] += 1;
-        self.accepted_total += u64::from(yen);
+        self.accepted_since_emptied += u64::from(yen);
         self.events.push(CashEvent::Accepted { yen, total_yen: value(&self.escrow) });
         true
     }
@@ -75,6 +78,19 @@ impl SimCashUnit {
     /// The next coin jams the slot (and whatever is in escrow stays stuck).
     pub fn jam(&mut self) {
         self.jammed = true;
+    }
+
+    /// The operator emptied the cash box: the accepted counter starts again.
+    pub fn emptied(&mut self) {
+        self.accepted_since_emptied = 0;
+    }
+
+    /// The operator refilled the hopper with these coins: the paid-out counter starts again.
+    pub fn refilled(&mut self, coins: [u32; DENOMINATIONS.len()]) {
+        for (s, c) in self.stock.iter_mut().zip(coins) {
+            *s += c;
+        }
+        self.paid_out_since_refilled = 0;
     }
 
     /// Staff cleared the jam.
@@ -151,6 +167,7 @@ impl CashUnit for SimCashUnit {
         if yen == self.escrow_yen() {
             self.escrow = [0; DENOMINATIONS.len()];
             self.paid_out_total += yen;
+            self.paid_out_since_refilled += u64::from(yen);
             return Ok(());
         }
         for (s, e) in self.stock.iter_mut().zip(self.escrow.iter_mut()) {
@@ -163,20 +180,16 @@ impl CashUnit for SimCashUnit {
             *s -= c;
         }
         self.paid_out_total += yen;
+        self.paid_out_since_refilled += u64::from(yen);
         Ok(())
     }
 
     fn counters(&mut self) -> Result<CashCounters, CashError> {
         self.check(0)?;
-        // The simulated unit counts its change stock coin by coin (escrow not yet in it).
-        let mut coins = self.stock;
-        for (c, e) in coins.iter_mut().zip(self.escrow) {
-            *c += e;
-        }
         Ok(CashCounters {
-            accepted_yen: self.accepted_total,
-            paid_out_yen: u64::from(self.paid_out_total),
-            hopper_coins: Some(coins),
+            accepted_yen: self.accepted_since_emptied,
+            paid_out_yen: self.paid_out_since_refilled,
+            hopper_coins: Some(self.stock),
         })
     }
 }
@@ -221,6 +234,27 @@ impl CashUnit for SharedSimCash {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counters_count_accepted_and_paid_out_money_until_emptied_or_refilled() {
+        let mut u = SimCashUnit::default();
+        u.begin(300).unwrap();
+        assert!(u.insert(500));
+        u.stop().unwrap();
+        u.keep(300).unwrap();
+        u.pay_out(200).unwrap();
+        let c = u.counters().unwrap();
+        assert_eq!((c.accepted_yen, c.paid_out_yen), (500, 200));
+        let hopper = c.hopper_coins.unwrap();
+        assert_eq!(hopper[5], 21, "the 500-yen coin went into the stock");
+        u.emptied();
+        u.refilled([0, 0, 0, 0, 10, 0, 0, 0, 0, 0]);
+        let c = u.counters().unwrap();
+        assert_eq!((c.accepted_yen, c.paid_out_yen), (0, 0));
+        assert_eq!(c.hopper_coins.unwrap()[4], hopper[4] + 10);
+        u.set_offline(true);
+        assert!(u.counters().is_err(), "an offline unit has no counters to give");
+    }
 
     #[test]
     fn collects_keeps_the_fee_and_pays_change() {

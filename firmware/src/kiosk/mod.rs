@@ -8,6 +8,7 @@
 pub mod audit_log;
 pub mod cash;
 pub mod journal;
+pub mod operator;
 pub mod run;
 
 use crate::config::KioskConfig;
