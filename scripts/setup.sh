@@ -10,6 +10,7 @@ PACKAGES=(
   libfontconfig1-dev fonts-dejavu-core fonts-wqy-microhei       # UI: Latin/Vietnamese, Chinese and Korean glyphs
   postgresql                                                    # backend tests run a private cluster
   python3-venv                                                  # schemathesis (API contract test) in a virtualenv
+  systemd                                                       # systemd-analyze verify/security of deploy/systemd units
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -6,6 +6,8 @@ pub mod devices;
 pub mod diagnostics;
 pub mod hardening;
 pub mod kiosk;
+pub mod notify;
 pub mod print_sample;
+pub mod watchdog;
 pub mod workers;
 pub mod world;

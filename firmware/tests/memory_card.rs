@@ -378,3 +378,177 @@ fn operator_diagnostics_read_the_in_memory_card_without_spending_a_try() {
     let out = String::from_utf8_lossy(&out);
     assert!(out.contains(&format!("card placed: {READER} (contact), ATR 3B DA")), "{out}");
 }
+
+// ---------------------------------------------------------------------------------------------
+// systemd: READY after the start-up checks, WATCHDOG=1 only while every worker answers
+
+/// A cash unit whose `poll` the test can make hang (as a unit that stops answering on its
+/// serial line would), and let go again.
+struct StallableCash {
+    unit: madoguchi_sim::cash::SharedSimCash,
+    stalled: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl madoguchi_drivers::payment::CashUnit for StallableCash {
+    fn ready(&mut self) -> Result<(), madoguchi_drivers::payment::CashError> {
+        self.unit.ready()
+    }
+    fn begin(&mut self, due_yen: u32) -> Result<(), madoguchi_drivers::payment::CashError> {
+        self.unit.begin(due_yen)
+    }
+    fn poll(&mut self) -> Result<Vec<madoguchi_drivers::payment::CashEvent>, madoguchi_drivers::payment::CashError> {
+        let (lock, cv) = &*self.stalled;
+        let mut held = lock.lock().unwrap();
+        while *held {
+            held = cv.wait(held).unwrap();
+        }
+        drop(held);
+        self.unit.poll()
+    }
+    fn stop(&mut self) -> Result<u32, madoguchi_drivers::payment::CashError> {
+        self.unit.stop()
+    }
+    fn keep(&mut self, yen: u32) -> Result<(), madoguchi_drivers::payment::CashError> {
+        self.unit.keep(yen)
+    }
+    fn pay_out(&mut self, yen: u32) -> Result<(), madoguchi_drivers::payment::CashError> {
+        self.unit.pay_out(yen)
+    }
+}
+
+/// A kiosk whose stalled cash unit is let go before the kiosk stops (its worker is joined).
+struct LetGo {
+    kiosk: Kiosk,
+    stalled: std::sync::Arc<(std::sync::Mutex<bool>, std::sync::Condvar)>,
+}
+
+impl Drop for LetGo {
+    fn drop(&mut self) {
+        if let Ok(mut s) = self.stalled.0.lock() {
+            *s = false;
+        }
+        self.stalled.1.notify_all();
+    }
+}
+
+/// The service manager's end of NOTIFY_SOCKET.
+struct NotifyListener {
+    socket: std::os::unix::net::UnixDatagram,
+    path: PathBuf,
+}
+
+impl NotifyListener {
+    fn bind(dir: &Path) -> NotifyListener {
+        let path = dir.join("notify.sock");
+        let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("bind the notify socket");
+        socket.set_nonblocking(true).unwrap();
+        NotifyListener { socket, path }
+    }
+
+    /// Datagrams received so far.
+    fn drain(&self) -> Vec<String> {
+        let mut out = Vec::new();
+        let mut buf = [0u8; 1024];
+        while let Ok(n) = self.socket.recv(&mut buf) {
+            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
+        }
+        out
+    }
+}
+
+#[test]
+fn systemd_hears_ready_only_after_the_checks_and_no_watchdog_ping_while_a_worker_hangs() {
+    use madoguchi_firmware::kiosk::run::Supervisor;
+    use madoguchi_firmware::notify::Notifier;
+    let state = tempfile::tempdir().unwrap();
+    let listener = NotifyListener::bind(state.path());
+    let printer = ReadyPrinter::start();
+    let cfg = kiosk_config(state.path(), &printer.path);
+    // The watchdog's own periods, short so the test runs in a second.
+    let (interval, stuck_after) = (Duration::from_millis(200), Duration::from_millis(300));
+    let supervisor = || Supervisor::new(Notifier::connect(&listener.path).unwrap(), Some(interval), stuck_after);
+
+    // A check that fails (the GPIO chip is missing): no kiosk, and systemd hears nothing.
+    let mut broken = cfg.clone();
+    broken.gpio.chip = state.path().join("no-gpiochip");
+    let mut s = supervisor();
+    let ui = madoguchi_ui::Ui::headless(1280, 800).expect("headless UI");
+    let cash = Box::new(madoguchi_sim::cash::SharedSimCash::default());
+    assert!(s
+        .start(&broken, ui, cash, Box::new(readers()), &state.path().join("state"), KioskClock::system())
+        .is_err());
+    assert_eq!(listener.drain(), Vec::<String>::new(), "no READY for a kiosk that could not start");
+
+    // The real start: READY, then pings from the loop.
+    let stalled = std::sync::Arc::new((std::sync::Mutex::new(false), std::sync::Condvar::new()));
+    let cash = Box::new(StallableCash { unit: Default::default(), stalled: stalled.clone() });
+    let mut s = supervisor();
+    let ui = madoguchi_ui::Ui::headless(1280, 800).expect("headless UI");
+    let kiosk = s
+        .start(&cfg, ui, cash, Box::new(readers()), &state.path().join("state"), KioskClock::system())
+        .expect("the kiosk starts");
+    // Dropped first (even when an assertion fails): lets the cash worker go, so the kiosk can stop.
+    let mut kiosk = LetGo { kiosk, stalled: stalled.clone() };
+    let kiosk = &mut kiosk.kiosk;
+    assert_eq!(listener.drain(), Vec::<String>::new(), "READY is the caller's to send once the start held");
+    s.ready("open");
+    let mut heard = Vec::new();
+    let round = |kiosk: &mut Kiosk, s: &mut Supervisor, heard: &mut Vec<String>| {
+        kiosk.pump(Duration::from_millis(20));
+        s.round(Instant::now());
+        heard.extend(listener.drain());
+    };
+    let deadline = Instant::now() + WAIT;
+    while heard.iter().filter(|d| *d == "WATCHDOG=1").count() < 2 {
+        assert!(Instant::now() < deadline, "no watchdog pings: {heard:?}");
+        round(kiosk, &mut s, &mut heard);
+    }
+    assert_eq!(heard[0], "READY=1\nSTATUS=open");
+
+    // The cash unit hangs in a poll: the loop keeps running but stops feeding, and says why.
+    *stalled.0.lock().unwrap() = true;
+    heard.clear();
+    while !heard.iter().any(|d| d.starts_with("STATUS=worker cash stuck")) {
+        assert!(Instant::now() < deadline + WAIT, "the stuck worker was not noticed: {heard:?}");
+        round(kiosk, &mut s, &mut heard);
+    }
+    let noticed = heard.iter().position(|d| d.starts_with("STATUS=worker cash stuck")).unwrap();
+    heard.drain(..=noticed);
+    // Many watchdog periods of a hung worker: not one ping (systemd would restart the kiosk).
+    let quiet_until = Instant::now() + 5 * interval;
+    while Instant::now() < quiet_until {
+        round(kiosk, &mut s, &mut heard);
+    }
+    assert_eq!(heard, Vec::<String>::new(), "pings while the cash worker hung");
+
+    // Let go before systemd acted: the pings come back.
+    *stalled.0.lock().unwrap() = false;
+    stalled.1.notify_all();
+    let deadline = Instant::now() + WAIT;
+    while !heard.iter().any(|d| d == "WATCHDOG=1") {
+        assert!(Instant::now() < deadline, "no ping after the worker came back: {heard:?}");
+        round(kiosk, &mut s, &mut heard);
+    }
+    assert!(heard[0].starts_with("STATUS=open"), "{heard:?}");
+}
+
+#[test]
+fn the_kiosk_binary_sends_no_ready_when_its_checks_fail() {
+    let state = tempfile::tempdir().unwrap();
+    let listener = NotifyListener::bind(state.path());
+    let printer = ReadyPrinter::start();
+    let _cfg = kiosk_config(state.path(), &printer.path);
+    // A configuration that loads but names a device this build cannot use (the simulated cash
+    // unit lives only in the lab): the kiosk says so, exits 2 and never tells systemd it is up.
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
+        .arg("--config")
+        .arg(state.path().join("kiosk.toml"))
+        .env("NOTIFY_SOCKET", &listener.path)
+        .env("WATCHDOG_USEC", "200000")
+        .output()
+        .expect("run madoguchi");
+    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cash.device"));
+    let heard = listener.drain();
+    assert!(!heard.iter().any(|d| d.contains("READY=1") || d.contains("WATCHDOG=1")), "{heard:?}");
+}

@@ -1,12 +1,16 @@
 //! `madoguchi --config kiosk.toml`: the kiosk in a store. A bad or missing setting stops
 //! start-up with a message naming the key, before any resident can meet the machine.
 
-use super::{Kiosk, KioskClock};
+use super::{Kiosk, KioskClock, StartError};
 use crate::config::KioskConfig;
+use crate::notify::Notifier;
+use crate::watchdog::{Liveness, Notice, Watchdog, Watched, STUCK_AFTER};
+use madoguchi_drivers::card::{Connector, PcscConnector};
 use madoguchi_drivers::payment::CashUnit;
 use madoguchi_ui::Ui;
 use std::path::Path;
 use std::process::ExitCode;
+use std::time::{Duration, Instant};
 
 /// Loads the configuration, starts the workers and runs the kiosk window until it is closed.
 pub fn run(config: &Path, check_only: bool) -> ExitCode {
@@ -34,10 +38,13 @@ pub fn run(config: &Path, check_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let kiosk = match Kiosk::start(&cfg, ui, cash, None, &state, KioskClock::system()) {
+    let mut supervisor = Supervisor::new(Notifier::from_env(), crate::notify::watchdog_interval(), STUCK_AFTER);
+    let readers: Box<dyn Connector> = Box::new(PcscConnector::new(cfg.readers.clone()));
+    let kiosk = match supervisor.start(&cfg, ui, cash, readers, &state, KioskClock::system()) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("madoguchi: {}: {e}", config.display());
+            let _ = supervisor.notifier.status(&format!("cannot start: {e}"));
             return ExitCode::from(2);
         }
     };
@@ -45,7 +52,71 @@ pub fn run(config: &Path, check_only: bool) -> ExitCode {
         println!("madoguchi: {}: configuration and devices OK", config.display());
         return ExitCode::SUCCESS;
     }
-    drive(kiosk)
+    // Everything `--check` checks holds: only now may systemd count the kiosk as started.
+    supervisor.ready(&format!("open: kiosk {}", cfg.kiosk_id));
+    drive(kiosk, supervisor)
+}
+
+/// The kiosk's side of systemd: `READY=1` once it could start, and `WATCHDOG=1` from the
+/// kiosk loop while every watched worker makes progress. The loop calls [`Supervisor::round`]
+/// after each pump on the UI thread, so a stalled UI or session stops the pings as well.
+pub struct Supervisor {
+    notifier: Notifier,
+    watchdog: Option<Watchdog>,
+    liveness: Liveness,
+    stuck_after: Duration,
+}
+
+impl Supervisor {
+    /// `watchdog`: systemd's `WatchdogSec` (none: not watched); `stuck_after`: how long one
+    /// device call may last before its worker counts as hung.
+    pub fn new(notifier: Notifier, watchdog: Option<Duration>, stuck_after: Duration) -> Supervisor {
+        Supervisor { notifier, watchdog: watchdog.map(Watchdog::new), liveness: Liveness::default(), stuck_after }
+    }
+
+    /// Starts the kiosk with its cash unit and card readers watched.
+    pub fn start(
+        &mut self,
+        cfg: &KioskConfig,
+        ui: Ui,
+        cash: Box<dyn CashUnit + Send>,
+        readers: Box<dyn Connector>,
+        state: &Path,
+        clock: KioskClock,
+    ) -> Result<Kiosk, StartError> {
+        let cash = Box::new(Watched::new(cash, self.liveness.heartbeat("cash")));
+        let readers = Box::new(Watched::new(readers, self.liveness.heartbeat("card")));
+        Kiosk::start_with_readers(cfg, ui, cash, None, state, clock, readers)
+    }
+
+    /// The kiosk is open (its start-up checks held).
+    pub fn ready(&self, status: &str) {
+        if let Err(e) = self.notifier.ready(status) {
+            log::error!("systemd notification: {e}");
+        }
+    }
+
+    /// After a round of the kiosk loop: pings systemd if due and every worker answers.
+    pub fn round(&mut self, now: Instant) {
+        let Some(w) = self.watchdog.as_mut() else { return };
+        let stuck = self.liveness.stuck(now, self.stuck_after);
+        for notice in w.round(now, stuck.as_ref().map(|(n, d)| (n.as_str(), *d))) {
+            let sent = match notice {
+                Notice::Ping => self.notifier.watchdog(),
+                Notice::Status(s) => {
+                    log::error!("watchdog: {s}");
+                    self.notifier.status(&s)
+                }
+            };
+            if let Err(e) = sent {
+                log::error!("systemd notification: {e}");
+            }
+        }
+    }
+
+    pub fn liveness(&self) -> &Liveness {
+        &self.liveness
+    }
 }
 
 /// The cash unit named by `cash.device`: a ccTalk bus found and checked (every configured
@@ -80,15 +151,17 @@ fn open_window() -> Result<Ui, String> {
 }
 
 #[cfg(feature = "window")]
-fn drive(kiosk: Kiosk) -> ExitCode {
+fn drive(kiosk: Kiosk, supervisor: Supervisor) -> ExitCode {
     use std::cell::RefCell;
     use std::rc::Rc;
     let kiosk = Rc::new(RefCell::new(kiosk));
     let timer = slint::Timer::default();
     {
         let kiosk = kiosk.clone();
+        let mut supervisor = supervisor;
         timer.start(slint::TimerMode::Repeated, std::time::Duration::from_millis(20), move || {
             kiosk.borrow_mut().pump_ready();
+            supervisor.round(Instant::now());
         });
     }
     let r = kiosk.borrow().ui().run();
@@ -102,7 +175,7 @@ fn drive(kiosk: Kiosk) -> ExitCode {
 }
 
 #[cfg(not(feature = "window"))]
-fn drive(_kiosk: Kiosk) -> ExitCode {
+fn drive(_kiosk: Kiosk, _supervisor: Supervisor) -> ExitCode {
     eprintln!("madoguchi: this build has no display support; build with `--features window` (or use `madoguchi-lab demo --headless`)");
     ExitCode::from(2)
 }
