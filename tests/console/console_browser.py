@@ -196,6 +196,8 @@ def main():
         check(resp.value.status == 422, f"a bad hour is 422, got {resp.value.status}")
         err = page.locator(".error").inner_text()
         check("service_hours.close" in err and "is not a time of day" in err, f"the field is named: {err!r}")
+        hours = page.locator("form").filter(has=page.locator("input[name=change][value=hours]"))
+        check(hours.locator("input[name=close]").input_value() == "25:00", "the refused page keeps what was typed")
         shot(page, "02-config-refused")
 
         # CSRF: a POST without the token, with a wrong one, or from another origin is refused.

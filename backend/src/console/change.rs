@@ -47,8 +47,16 @@ fn index(form: &Form, len: usize, field: &str) -> Result<usize, ConfigError> {
 }
 
 /// Applies the form's change (`change` names its kind) to a copy of `current`, then validates it
-/// as the API would. `seal_png` is the uploaded image for a `seal` change.
+/// as the API would.
 pub fn apply(current: &MunicipalityConfig, form: &Form) -> Result<MunicipalityConfig, ConfigError> {
+    let c = candidate(current, form)?;
+    c.validate()?;
+    Ok(c)
+}
+
+/// The form's change applied to a copy of `current`, not validated yet (so a refused page can
+/// show what was typed); refused only when a value cannot even be read (a fee that is no number).
+pub fn candidate(current: &MunicipalityConfig, form: &Form) -> Result<MunicipalityConfig, ConfigError> {
     let mut c = current.clone();
     match form.get("change").unwrap_or("") {
         "document" => {
@@ -102,7 +110,6 @@ pub fn apply(current: &MunicipalityConfig, form: &Form) -> Result<MunicipalityCo
         "seal_remove" => c.seal_png = None,
         other => return Err(refuse("change", format!("unknown change {other:?}"))),
     }
-    c.validate()?;
     Ok(c)
 }
 
@@ -222,6 +229,9 @@ pub fn label(path: &str) -> String {
         ["issuer_title"] => "証明者の職名 Issuer title".into(),
         ["issuer_name"] => "証明者の氏名 Issuer name".into(),
         ["seal_png"] => "公印 Seal".into(),
+        ["documents"] => "証明書 Documents".into(),
+        ["closed_days"] => "休止日 Closed days".into(),
+        ["notices"] => "お知らせ Notices".into(),
         ["service_hours", rest @ ..] => {
             format!("サービス時間 Service hours {}", rest.iter().map(|r| leaf(r)).collect::<Vec<_>>().join(" "))
         }

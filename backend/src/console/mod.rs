@@ -197,6 +197,7 @@ fn today() -> String {
     format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())
 }
 
+#[derive(Clone)]
 struct Muni {
     code: String,
     name: String,
@@ -254,11 +255,23 @@ struct DocRow {
     enabled: bool,
     fee_yen: i64,
     max_copies: i64,
-    options: Vec<(String, bool)>,
+    /// (id, label, chosen)
+    options: Vec<(String, String, bool)>,
     open: String,
     close: String,
     weekdays_only: bool,
     years: Option<i64>,
+}
+
+/// What an option means, for the clerk (the id stays beside it).
+fn option_label(id: &str) -> &'static str {
+    match id {
+        "setainushi" => "世帯主・続柄",
+        "honseki" => "本籍・筆頭者",
+        "kojin_bango" => "個人番号",
+        "household" => "世帯の他の人も",
+        _ => "",
+    }
 }
 
 fn doc_rows(c: &MunicipalityConfig) -> Vec<DocRow> {
@@ -272,7 +285,11 @@ fn doc_rows(c: &MunicipalityConfig) -> Vec<DocRow> {
                 enabled: d.enabled,
                 fee_yen: d.fee_yen,
                 max_copies: d.max_copies,
-                options: k.known_options().iter().map(|o| (o.to_string(), d.options.iter().any(|x| x == o))).collect(),
+                options: k
+                    .known_options()
+                    .iter()
+                    .map(|o| (o.to_string(), option_label(o).to_string(), d.options.iter().any(|x| x == o)))
+                    .collect(),
                 open: d.hours.as_ref().map(|h| h.open.clone()).unwrap_or_default(),
                 close: d.hours.as_ref().map(|h| h.close.clone()).unwrap_or_default(),
                 weekdays_only: d.weekdays_only,
@@ -294,7 +311,12 @@ fn config_page(
     let c = &m.config;
     let today = jst(OffsetDateTime::now_utc()).date();
     let active: Vec<bool> = c.notices.iter().map(|n| c.active_notices(today).any(|a| std::ptr::eq(a, n))).collect();
-    render(
+    // A refused change is audited as the API's refusals are (`request.rejected`, by the gate).
+    let refusal = error
+        .as_ref()
+        .filter(|(field, _)| field != "—")
+        .map(|(field, message)| ApiError::field(ErrorCode::InvalidConfig, field.clone(), message.clone()));
+    let mut page = render(
         if error.is_some() { StatusCode::UNPROCESSABLE_ENTITY } else { StatusCode::OK },
         "config.html",
         context! {
@@ -303,6 +325,7 @@ fn config_page(
             version => m.version,
             issuer_title => c.issuer_title, issuer_name => c.issuer_name,
             has_seal => c.seal_png.is_some(),
+            seal => c.seal_png,
             service_hours => c.service_hours,
             closed_days => c.closed_days,
             notices => c.notices, notices_active => active,
@@ -311,7 +334,11 @@ fn config_page(
             saved => saved,
             ..frame(m, p, "config")
         },
-    )
+    );
+    if let Some(e) = refusal {
+        page.extensions_mut().insert(e);
+    }
+    page
 }
 
 fn cert_of(c: &Option<Extension<ClientCert>>) -> String {
@@ -364,18 +391,21 @@ async fn preview(
     let form = Form::parse(&body);
     check_post(&app, &headers, &cert, &code, &form.text("csrf")).map_err(error_page)?;
     let m = municipality(&app, &code).await?;
-    match change::apply(&m.config, &form) {
-        Ok(new) if new == m.config => Ok(config_page(
-            &app,
-            &m,
-            &who,
-            &cert_of(&cert),
-            Some(("—".into(), "変更がありません。 Nothing changes.".into())),
-            None,
-        )),
-        Ok(new) => Ok(confirm_page(&app, &m, &who, &cert_of(&cert), &new)),
-        Err(e) => Ok(config_page(&app, &m, &who, &cert_of(&cert), Some((e.field, e.message)), None)),
+    let cert = cert_of(&cert);
+    let new = match change::candidate(&m.config, &form) {
+        Ok(new) => new,
+        Err(e) => return Ok(config_page(&app, &m, &who, &cert, Some((e.field, e.message)), None)),
+    };
+    if let Err(e) = new.validate() {
+        // The page shows what was typed, with the API's reason; nothing is saved.
+        let typed = Muni { config: new, ..m.clone() };
+        return Ok(config_page(&app, &typed, &who, &cert, Some((e.field, e.message)), None));
     }
+    if new == m.config {
+        let none = Some(("—".into(), "変更がありません。 Nothing changes.".into()));
+        return Ok(config_page(&app, &m, &who, &cert, none, None));
+    }
+    Ok(confirm_page(&app, &m, &who, &cert, &new))
 }
 
 /// A seal upload (multipart): the PNG goes through the same validation, then to the confirm step.
@@ -436,7 +466,11 @@ async fn apply(
     check_post(&app, &headers, &cert, &code, &form.text("csrf")).map_err(error_page)?;
     let m = municipality(&app, &code).await?;
     let refused = |e: ApiError| {
-        config_page(&app, &m, &who, &cert_of(&cert), Some((e.field.clone().unwrap_or_default(), e.message)), None)
+        let shown = Some((e.field.clone().unwrap_or_default(), e.message.clone()));
+        let mut page = config_page(&app, &m, &who, &cert_of(&cert), shown, None);
+        // Audited with the API's own code (unknown_field, invalid_config, …).
+        page.extensions_mut().insert(e);
+        page
     };
     let new = match proposed(&form) {
         Ok(n) => n,
@@ -646,7 +680,7 @@ async fn audit(State(app): State<AppState>, p: Option<Extension<Principal>>, Pat
             title => "監査ログ Audit log",
             ok => problems.is_empty(), rows => v.rows, problems => problems,
             checkpoints => checkpoints.len(), last_checkpoint => last,
-            checked_at => flow::describe_time(crate::db::now_ms()),
+            checked_at => reports::jst_time(crate::db::now_ms()),
             history => history,
             ..frame(&m, &who, "audit")
         },

@@ -7,6 +7,20 @@ use madoguchi_api::DocumentKind;
 use serde::Serialize;
 use sqlx::Row;
 
+/// A moment as a clerk reads it: `2026-12-03 05:12:16 JST`.
+pub fn jst_time(ms: i64) -> String {
+    let t = madoguchi_api::municipality::jst(crate::db::from_ms(ms));
+    format!(
+        "{:04}-{:02}-{:02} {:02}:{:02}:{:02} JST",
+        t.year(),
+        t.month() as u8,
+        t.day(),
+        t.hour(),
+        t.minute(),
+        t.second()
+    )
+}
+
 /// One store's issuances of one document on one day.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
 pub struct SettlementRow {
@@ -144,7 +158,7 @@ pub async fn refunds(pool: &sqlx::AnyPool, code: &str) -> Result<Vec<Refund>, Ap
                 refund_yen: r.get(5),
                 state: r.get(6),
                 paid_yen: r.get(7),
-                paid_at: r.get::<Option<i64>, _>(8).map(crate::flow::describe_time).unwrap_or_default(),
+                paid_at: r.get::<Option<i64>, _>(8).map(jst_time).unwrap_or_default(),
                 reason: r.get::<Option<String>, _>(9).unwrap_or_default(),
             }
         })
@@ -187,13 +201,13 @@ pub async fn issuance(pool: &sqlx::AnyPool, code: &str, number: &str) -> Result<
             number: r.get(0),
             title: DocumentKind::parse(&doc).map(|k| k.title().to_string()).unwrap_or(doc),
             date: r.get(2),
-            issued_at: crate::flow::describe_time(r.get(3)),
+            issued_at: jst_time(r.get(3)),
             store: r.get(4),
             kiosk: r.get(5),
             copies: r.get(6),
             total_yen: r.get(7),
             status: r.get(8),
-            outcome_at: r.get::<Option<i64>, _>(9).map(crate::flow::describe_time).unwrap_or_default(),
+            outcome_at: r.get::<Option<i64>, _>(9).map(jst_time).unwrap_or_default(),
             refund_state: r.get(10),
             refund_yen: r.get(11),
         }
@@ -227,11 +241,13 @@ pub async fn config_history(pool: &sqlx::AnyPool, code: &str) -> Result<Vec<Conf
             };
             ConfigChange {
                 seq: r.get(0),
-                at: crate::flow::describe_time(r.get(1)),
+                at: jst_time(r.get(1)),
                 actor: r.get(2),
                 config_version: detail["config_version"].to_string(),
                 catalog_version: detail["catalog_version"].to_string(),
-                changed: list("changed").unwrap_or_default(),
+                changed: list("changed")
+                    .map(|fields| fields.split(", ").map(super::change::label).collect::<Vec<_>>().join("、"))
+                    .unwrap_or_default(),
             }
         })
         .collect())
@@ -240,6 +256,12 @@ pub async fn config_history(pool: &sqlx::AnyPool, code: &str) -> Result<Vec<Conf
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn times_are_shown_in_japan_time() {
+        // 2026-12-02T20:12:16Z is 05:12:16 on the 3rd in Japan.
+        assert_eq!(jst_time(1_796_242_336_000), "2026-12-03 05:12:16 JST");
+    }
 
     #[test]
     fn csv_quotes_and_defuses_formulas() {
