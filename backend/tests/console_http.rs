@@ -63,6 +63,7 @@ fn only_the_municipality_s_own_administrator_changes_it_and_only_as_confirmed() 
         // Who sees what.
         let r = a.get("/console/").await.unwrap();
         assert_eq!(r.status, 303);
+        assert_eq!(a.get(&format!("/console/{KIYOSE}")).await.unwrap().status, 303);
         for path in ["", "settlement", "settlement.csv", "refunds", "issuance?number=x", "audit", "sample.pdf"] {
             let r = o.get(&format!("{base}{path}")).await.unwrap();
             assert_eq!(r.status, 403, "another municipality's administrator on {path:?}: {}", text(&r));

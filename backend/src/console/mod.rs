@@ -242,6 +242,14 @@ async fn index(p: Option<Extension<Principal>>) -> Response {
     }
 }
 
+/// `/console/CODE` is the page at `/console/CODE/` (its forms' relative links need the slash).
+async fn to_slash(Path(code): Path<String>) -> Response {
+    let mut r = StatusCode::SEE_OTHER.into_response();
+    let to = format!("/console/{}/", form_urlencoded::byte_serialize(code.as_bytes()).collect::<String>());
+    r.headers_mut().insert(header::LOCATION, HeaderValue::from_str(&to).expect("percent-encoded"));
+    r
+}
+
 async fn style() -> Response {
     let mut r = ([(header::CONTENT_TYPE, "text/css; charset=utf-8")], STYLE).into_response();
     secure_headers(&mut r);
@@ -667,6 +675,9 @@ async fn audit(State(app): State<AppState>, p: Option<Extension<Principal>>, Pat
     let m = municipality(&app, &code).await?;
     let pool = &app.ctx.db.pool;
     let db_err = |e: sqlx::Error| error_page(ApiError::from(e));
+    // The walk reads the whole chain: one at a time per instance, however many pages are open.
+    static WALK: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
+    let _one = WALK.lock().await;
     let (checkpoints, mut problems) =
         crate::audit::stored_checkpoints(pool, &app.ctx.key.public()).await.map_err(db_err)?;
     let v = crate::audit::verify_with(pool, &checkpoints).await.map_err(db_err)?;
@@ -693,6 +704,7 @@ pub fn routes() -> Router<AppState> {
         .route("/console", get(index))
         .route("/console/", get(index))
         .route("/console/style.css", get(style))
+        .route("/console/{code}", get(to_slash))
         .route("/console/{code}/", get(config))
         .route("/console/{code}/preview", post(preview))
         .route("/console/{code}/seal", post(seal))
