@@ -141,18 +141,26 @@ fn walk(path: &str, a: Option<&Value>, b: Option<&Value>, out: &mut Vec<Differen
                 walk(&join(path, k), x.get(k), y.get(k), out);
             }
         }
-        // A list of plain values (options) is one value; a list of records is compared entry by entry.
+        // A list of plain values (options) is one value; a list of records (closed days,
+        // notices) shows the records removed and added, as the clerk removed and added them
+        // (removing the first of two is not "the first changed, the second removed").
         (Some(Value::Array(x)), Some(Value::Array(y))) if x.iter().chain(y).any(|v| v.is_object()) => {
-            for i in 0..x.len().max(y.len()) {
-                walk(&format!("{path}[{i}]"), x.get(i), y.get(i), out);
+            for (i, v) in x.iter().enumerate().filter(|(_, v)| !y.contains(v)) {
+                walk(&format!("{path}[{i}]"), Some(v), None, out);
+            }
+            for (i, v) in y.iter().enumerate().filter(|(_, v)| !x.contains(v)) {
+                walk(&format!("{path}[{i}]"), None, Some(v), out);
             }
         }
-        _ => out.push(Difference {
-            path: path.to_string(),
-            label: label(path),
-            before: shown(path, a),
-            after: shown(path, b),
-        }),
+        _ => {
+            let record = |v: Option<&Value>| v.is_some_and(Value::is_object);
+            out.push(Difference {
+                path: path.to_string(),
+                label: label(path),
+                before: if a.is_none() && record(b) { "（追加 added）".into() } else { shown(path, a) },
+                after: if b.is_none() && record(a) { "（削除 removed）".into() } else { shown(path, b) },
+            })
+        }
     }
 }
 
@@ -188,10 +196,21 @@ fn shown(path: &str, v: Option<&Value>) -> String {
                     .join(", ")
             }
         }
-        Some(Value::Object(o)) => o
+        // A record in the order a clerk reads it, each part named in Japanese.
+        Some(Value::Object(o)) => ["text", "from", "to", "until", "reason", "open", "close"]
             .iter()
-            .filter(|(_, v)| !v.is_null())
-            .map(|(k, v)| format!("{k}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string())))
+            .filter_map(|k| o.get(*k).filter(|v| !v.is_null() && *v != "").map(|v| (k, v)))
+            .map(|(k, v)| {
+                let name = match *k {
+                    "text" => "本文",
+                    "from" => "開始日",
+                    "to" | "until" => "終了日",
+                    "reason" => "理由",
+                    "open" => "開始",
+                    _ => "終了",
+                };
+                format!("{name}: {}", v.as_str().map(str::to_string).unwrap_or_else(|| v.to_string()))
+            })
             .collect::<Vec<_>>()
             .join(" / "),
         Some(v) => v.to_string(),
@@ -328,11 +347,20 @@ mod tests {
         let d = diff(&old, &added);
         assert_eq!(d.len(), 1);
         assert_eq!(d[0].path, "closed_days[1]");
-        assert_eq!(d[0].before, "—");
+        assert_eq!(d[0].before, "（追加 added）");
         assert!(d[0].after.contains("2027-01-10") && d[0].after.contains("システム更新"), "{}", d[0].after);
+        assert_eq!(d[0].after, "開始日: 2027-01-10 / 理由: システム更新");
         let removed = apply(&added, &form(&[("change", "closed_remove"), ("index", "0")])).unwrap();
         assert_eq!(removed.closed_days.len(), 1);
         assert_eq!(removed.closed_days[0].from, "2027-01-10");
+        // Removing the first of two is shown as that one removed, not as the first one changed.
+        let d = diff(&added, &removed);
+        assert_eq!(d.len(), 1, "{d:?}");
+        assert_eq!(d[0].path, "closed_days[0]");
+        assert_eq!(
+            (d[0].before.as_str(), d[0].after.as_str()),
+            ("開始日: 12-29 / 終了日: 01-03 / 理由: 年末年始", "（削除 removed）")
+        );
         let n = apply(
             &old,
             &form(&[
