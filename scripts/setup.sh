@@ -11,6 +11,7 @@ PACKAGES=(
   postgresql                                                    # backend tests run a private cluster
   python3-venv                                                  # schemathesis (API contract test) in a virtualenv
   systemd                                                       # systemd-analyze verify/security of deploy/systemd units
+  chromium                                                      # the municipality console's browser test (Playwright drives it)
 )
 missing=()
 for p in "${PACKAGES[@]}"; do
@@ -44,3 +45,14 @@ if [ ! -x "$ST_VENV/bin/st" ]; then
   "$ST_VENV/bin/pip" install -q "schemathesis==4.32.5" >&2
 fi
 export SCHEMATHESIS="$ST_VENV/bin/st"
+
+# Playwright for Python drives Debian's chromium (executable_path, no browser download) in the
+# municipality console's browser test (backend/tests/console_browser.rs): a pinned version in
+# its own virtualenv, made once per machine.
+PW_VENV="$HOME/.cache/madoguchi/playwright-1.49.1"
+if [ ! -x "$PW_VENV/bin/python" ] || ! "$PW_VENV/bin/python" -c "import playwright" 2>/dev/null; then
+  echo "setup: installing playwright 1.49.1 (pip, in $PW_VENV)" >&2
+  python3 -m venv "$PW_VENV" >&2
+  "$PW_VENV/bin/pip" install -q "playwright==1.49.1" >&2
+fi
+export PLAYWRIGHT_PYTHON="$PW_VENV/bin/python"

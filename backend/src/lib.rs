@@ -9,6 +9,7 @@
 pub mod app;
 pub mod audit;
 pub mod config;
+pub mod console;
 pub mod db;
 pub mod domain;
 pub mod error;

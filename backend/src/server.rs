@@ -588,6 +588,7 @@ pub fn private_router(app: AppState) -> Router {
         .route("/v1/pin-reset/sessions/{session_id}/outcome", post(reset_outcome))
         .route("/v1/verify/{issuance_number}", get(verify))
         .route("/v1/openapi.json", get(openapi))
+        .merge(crate::console::routes())
         .fallback(not_found)
         .method_not_allowed_fallback(method_not_allowed)
         .layer(axum::middleware::from_fn_with_state(app.clone(), gate))

@@ -79,11 +79,47 @@ pub async fn set_config(
     code: &str,
     config: &MunicipalityConfig,
 ) -> Result<ConfigReply, ApiError> {
+    set_config_from(ctx, actor, code, config, None).await
+}
+
+/// [`put_config`] for a change the administrator confirmed against `base_version` (the web
+/// console's confirm step): refused with `config_changed` if another change was saved since,
+/// so a confirmed diff is exactly what gets saved.
+pub async fn put_config_from(
+    ctx: &Context,
+    who: &Principal,
+    code: &str,
+    config: &MunicipalityConfig,
+    base_version: i64,
+) -> Result<ConfigReply, ApiError> {
+    admin_scope(who, code)?;
+    set_config_from(ctx, &who.actor(), code, config, Some(base_version)).await
+}
+
+/// The administrator's scope check alone (for read-only views of a municipality).
+pub fn check_admin_scope(who: &Principal, code: &str) -> Result<(), ApiError> {
+    admin_scope(who, code).map(|_| ())
+}
+
+async fn set_config_from(
+    ctx: &Context,
+    actor: &str,
+    code: &str,
+    config: &MunicipalityConfig,
+    base_version: Option<i64>,
+) -> Result<ConfigReply, ApiError> {
     config.validate()?;
     let mut tx = ctx.db.begin_write().await?;
     let old = registry::municipality(&mut *tx, code)
         .await?
         .ok_or_else(|| ApiError::new(ErrorCode::NotFound, "no such municipality"))?;
+    if base_version.is_some_and(|b| b != old.config_version) {
+        return Err(ApiError::field(
+            ErrorCode::InvalidConfig,
+            "config_version",
+            format!("changed meanwhile (now version {}); review the change again", old.config_version),
+        ));
+    }
     let old_json = serde_json::to_value(&old.config).expect("serialises");
     let new_json = serde_json::to_value(config).expect("serialises");
     let changed: Vec<String> = match (&old_json, &new_json) {
@@ -98,12 +134,15 @@ pub async fn set_config(
         _ => vec![],
     };
     let text = new_json.to_string();
-    let version: i64 = sqlx::query("UPDATE municipalities SET config = $1, config_version = config_version + 1, updated_at = $2 WHERE code = $3 RETURNING config_version")
+    // With a base version, a compare-and-swap: another instance's change in between is refused.
+    let version: i64 = sqlx::query("UPDATE municipalities SET config = $1, config_version = config_version + 1, updated_at = $2 WHERE code = $3 AND ($4 < 0 OR config_version = $4) RETURNING config_version")
         .bind(text.clone())
         .bind(db::now_ms())
         .bind(code.to_string())
-        .fetch_one(&mut *tx)
+        .bind(base_version.unwrap_or(-1))
+        .fetch_optional(&mut *tx)
         .await?
+        .ok_or_else(|| ApiError::field(ErrorCode::InvalidConfig, "config_version", "changed meanwhile; review the change again"))?
         .get(0);
     let catalog_version = registry::bump_catalog(&mut tx).await?;
     audit::append(

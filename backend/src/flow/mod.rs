@@ -17,7 +17,7 @@ mod offers;
 pub mod pin_reset;
 mod session;
 
-pub use catalog::{catalog, get_config, put_config, set_config};
+pub use catalog::{catalog, check_admin_scope, get_config, put_config, put_config_from, set_config};
 pub use context::{check_authenticated, describe_time, new_issuance_number, Context, Ctx, Principal, SessionRow};
 pub use issuance::{close_session, issue, outcome, sweep};
 pub use ledger::{settlement, verify};
