@@ -201,6 +201,10 @@ impl<T: CashUnit + ?Sized> CashUnit for Watched<Box<T>> {
         let _b = self.heartbeat.busy();
         self.inner.pay_out(yen)
     }
+    fn counters(&mut self) -> Result<madoguchi_drivers::payment::CashCounters, CashError> {
+        let _b = self.heartbeat.busy();
+        self.inner.counters()
+    }
 }
 
 impl Connector for Watched<Box<dyn Connector>> {
@@ -328,6 +332,9 @@ mod tests {
         }
         fn pay_out(&mut self, _: u32) -> Result<(), CashError> {
             Ok(())
+        }
+        fn counters(&mut self) -> Result<madoguchi_drivers::payment::CashCounters, CashError> {
+            Ok(Default::default())
         }
     }
 

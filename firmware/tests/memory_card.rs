@@ -414,6 +414,9 @@ impl madoguchi_drivers::payment::CashUnit for StallableCash {
     fn pay_out(&mut self, yen: u32) -> Result<(), madoguchi_drivers::payment::CashError> {
         self.unit.pay_out(yen)
     }
+    fn counters(&mut self) -> Result<madoguchi_drivers::payment::CashCounters, madoguchi_drivers::payment::CashError> {
+        self.unit.counters()
+    }
 }
 
 /// A kiosk whose stalled cash unit is let go before the kiosk stops (its worker is joined).
