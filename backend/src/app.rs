@@ -51,7 +51,7 @@ pub async fn context(config: Config) -> Result<Ctx, String> {
     let key = keys.backend_key().map_err(|e| e.to_string())?;
     let anchors = load_anchors(&config)?;
     let db = open_db(&config).await?;
-    Ok(Arc::new(Context { db, config, key, anchors }))
+    Ok(Arc::new(Context::new(db, config, key, anchors)))
 }
 
 /// The card-management key, if there is one (PIN resets are off without it, and say so in the

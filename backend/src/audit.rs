@@ -56,16 +56,31 @@ pub fn chain_hash(prev: &str, seq: i64, at: i64, actor: &str, action: &str, subj
 }
 
 /// Appends inside the caller's transaction, so the record commits or rolls back with the change
-/// it describes. The `UPDATE ... RETURNING` on the head row serialises appenders.
+/// it describes. In a batch (`db::Batcher`) the batch holds the head (SQLite's write lock,
+/// PostgreSQL's row lock taken on its first append) and writes it once at commit, so an append
+/// is one statement; otherwise the `UPDATE ... RETURNING` on the head row serialises appenders.
 pub async fn append(tx: &mut WriteTx, entry: &Entry) -> Result<i64, sqlx::Error> {
+    if let Some((head_seq, prev)) = tx.batch_audit_head().await? {
+        let seq = head_seq + 1;
+        let hash = insert(tx, seq, &prev, entry).await?;
+        tx.set_batch_audit_head(seq, hash);
+        return Ok(seq);
+    }
     let row = sqlx::query("UPDATE audit_head SET seq = seq + 1 WHERE id = 1 RETURNING seq, hash")
         .fetch_one(&mut **tx)
         .await?;
     let seq: i64 = row.get(0);
     let prev: String = row.get(1);
+    let hash = insert(tx, seq, &prev, entry).await?;
+    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(hash).execute(&mut **tx).await?;
+    Ok(seq)
+}
+
+/// Writes row `seq` chained to `prev`; returns its hash.
+async fn insert(tx: &mut WriteTx, seq: i64, prev: &str, entry: &Entry) -> Result<String, sqlx::Error> {
     let at = now_ms();
     let detail = entry.detail.to_string();
-    let hash = chain_hash(&prev, seq, at, &entry.actor, &entry.action, &entry.subject, &detail);
+    let hash = chain_hash(prev, seq, at, &entry.actor, &entry.action, &entry.subject, &detail);
     sqlx::query("INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
         .bind(seq)
         .bind(at)
@@ -73,12 +88,11 @@ pub async fn append(tx: &mut WriteTx, entry: &Entry) -> Result<i64, sqlx::Error>
         .bind(entry.action.clone())
         .bind(entry.subject.clone())
         .bind(detail)
-        .bind(prev)
+        .bind(prev.to_string())
         .bind(hash.clone())
         .execute(&mut **tx)
         .await?;
-    sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(hash).execute(&mut **tx).await?;
-    Ok(seq)
+    Ok(hash)
 }
 
 /// Appends in a transaction of its own (rejections, enrolments).

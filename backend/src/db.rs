@@ -9,42 +9,371 @@
 
 use crate::config::Config;
 use crate::error::ApiError;
+use futures_core::future::BoxFuture;
 use madoguchi_api::ErrorCode;
 use sqlx::any::{AnyPoolOptions, AnyRow};
 use sqlx::{AnyPool, Row};
+use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::Duration;
 use time::OffsetDateTime;
 
 pub type Pool = AnyPool;
 
-/// A write transaction. On SQLite it also holds this process's write gate: SQLite has one
-/// writer at a time, and writers that meet a lock back off by sleeping (1, 2, 5, 10 … ms), so
-/// queueing them in the process instead (FIFO, no sleeping) keeps latency flat under load.
+/// A write transaction: a member of the instance's current batch (see [`Batcher`]) on SQLite
+/// for every write and on PostgreSQL for the durable ones, otherwise a transaction of its own.
 pub struct WriteTx {
-    tx: sqlx::Transaction<'static, sqlx::Any>,
-    _gate: Option<tokio::sync::OwnedMutexGuard<()>>,
+    inner: Option<Inner>,
+}
+
+enum Inner {
+    /// A savepoint inside the batch's transaction; holds the batch (and with it the write gate)
+    /// until `commit`, `rollback` or drop.
+    Member { slot: tokio::sync::OwnedMutexGuard<Slot>, batcher: std::sync::Arc<Batcher> },
+    /// PostgreSQL's ordinary writes: a transaction of its own on the pool.
+    Own(sqlx::Transaction<'static, sqlx::Any>),
+    /// PostgreSQL's single-statement writes: a pooled connection in autocommit.
+    Conn(sqlx::pool::PoolConnection<sqlx::Any>),
 }
 
 impl WriteTx {
-    pub async fn commit(self) -> Result<(), sqlx::Error> {
-        self.tx.commit().await
+    /// Commits. A batch member's changes are on disk (SQLite) or committed (PostgreSQL) when this
+    /// returns `Ok`, together with the other members of its batch.
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        match self.inner.take().expect("open") {
+            Inner::Own(tx) => tx.commit().await,
+            Inner::Conn(_) => Ok(()),
+            Inner::Member { mut slot, batcher } => {
+                if let Err(e) = slot.release_member().await {
+                    slot.pending_rollback = true;
+                    drop(slot);
+                    batcher.notify.notify_one();
+                    return Err(e);
+                }
+                let (tx, rx) = tokio::sync::oneshot::channel();
+                slot.waiters.push(tx);
+                if batcher.queued.load(Ordering::SeqCst) == 0
+                    || slot.waiters.len() >= MAX_BATCH
+                    || slot.opened.elapsed() >= MAX_BATCH_AGE
+                {
+                    slot.finish().await;
+                }
+                // Otherwise whoever holds the gate next finishes the batch (or adds to it); the
+                // flusher's tick makes sure of it even if that one is cancelled.
+                drop(slot);
+                match rx.await {
+                    Ok(Ok(())) => Ok(()),
+                    Ok(Err(e)) => Err(sqlx::Error::Io(std::io::Error::other(e))),
+                    Err(_) => Err(sqlx::Error::Io(std::io::Error::other("the batch was abandoned"))),
+                }
+            }
+        }
     }
-    pub async fn rollback(self) -> Result<(), sqlx::Error> {
-        self.tx.rollback().await
+
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        match self.inner.take().expect("open") {
+            Inner::Own(tx) => tx.rollback().await,
+            Inner::Conn(_) => Ok(()),
+            Inner::Member { mut slot, batcher } => {
+                slot.pending_rollback = true;
+                slot.settle().await;
+                if batcher.queued.load(Ordering::SeqCst) == 0 {
+                    slot.finish().await;
+                }
+                drop(slot);
+                batcher.notify.notify_one();
+                Ok(())
+            }
+        }
+    }
+
+    /// In a batch: the audit chain's head as the batch has it, read (and on PostgreSQL locked)
+    /// on first use. `None` outside a batch.
+    pub(crate) async fn batch_audit_head(&mut self) -> Result<Option<(i64, String)>, sqlx::Error> {
+        let Some(Inner::Member { slot, .. }) = &mut self.inner else { return Ok(None) };
+        if slot.head.is_none() {
+            let sql = if slot.postgres {
+                "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+            } else {
+                "SELECT seq, hash FROM audit_head WHERE id = 1"
+            };
+            let tx = slot.tx.as_mut().expect("open batch");
+            let row = sqlx::query(sql).fetch_one(&mut **tx).await?;
+            slot.head = Some((row.get(0), row.get(1)));
+        }
+        Ok(slot.head.clone())
+    }
+
+    /// Records the head after an append in a batch; written to `audit_head` once, at commit.
+    pub(crate) fn set_batch_audit_head(&mut self, seq: i64, hash: String) {
+        if let Some(Inner::Member { slot, .. }) = &mut self.inner {
+            slot.head = Some((seq, hash));
+            slot.head_dirty = true;
+        }
+    }
+}
+
+impl Drop for WriteTx {
+    fn drop(&mut self) {
+        if let Some(Inner::Member { mut slot, batcher }) = self.inner.take() {
+            // Left without commit: its savepoint is rolled back before the batch goes on.
+            slot.pending_rollback = true;
+            drop(slot);
+            if batcher.queued.load(Ordering::SeqCst) == 0 {
+                batcher.notify.notify_one();
+            }
+        }
     }
 }
 
 impl std::ops::Deref for WriteTx {
     type Target = sqlx::AnyConnection;
     fn deref(&self) -> &Self::Target {
-        &self.tx
+        match self.inner.as_ref().expect("open") {
+            Inner::Own(tx) => tx,
+            Inner::Conn(c) => c,
+            Inner::Member { slot, .. } => slot.tx.as_ref().expect("open batch"),
+        }
     }
 }
 
 impl std::ops::DerefMut for WriteTx {
     fn deref_mut(&mut self) -> &mut Self::Target {
-        &mut self.tx
+        match self.inner.as_mut().expect("open") {
+            Inner::Own(tx) => tx,
+            Inner::Conn(c) => c,
+            Inner::Member { slot, .. } => slot.tx.as_mut().expect("open batch"),
+        }
     }
+}
+
+/// Most members in one batch, and its longest life, before it commits even under load.
+const MAX_BATCH: usize = 64;
+const MAX_BATCH_AGE: Duration = Duration::from_millis(25);
+
+/// Group commit. Every write transaction on SQLite, and every durable one on PostgreSQL, is a
+/// savepoint in one shared transaction (the batch) on one connection; the batch commits when
+/// nobody else waits to join it (at once when the service is quiet), after [`MAX_BATCH`]
+/// members or [`MAX_BATCH_AGE`]. A member's `commit` returns only after the batch's commit, so
+/// nothing is acknowledged before it is durable; a member that fails or is dropped is rolled
+/// back to its savepoint without touching the others. One fsync (SQLite) or WAL flush
+/// (PostgreSQL) and one update of the audit chain's head serve the whole batch, and the head is
+/// held (SQLite's write lock, PostgreSQL's row lock) only once per batch. On SQLite the batch's
+/// gate is also the process's write gate: writers queue in the process (FIFO, no sleeping)
+/// instead of backing off on a locked database.
+pub(crate) struct Batcher {
+    slot: std::sync::Arc<tokio::sync::Mutex<Slot>>,
+    /// Tasks waiting for the gate: while there are any, a member leaves the batch open for them.
+    queued: AtomicUsize,
+    /// Wakes the flusher (a batch may be left open with nobody queued).
+    notify: tokio::sync::Notify,
+}
+
+pub(crate) struct Slot {
+    pool: Pool,
+    postgres: bool,
+    synchronous: String,
+    tx: Option<sqlx::Transaction<'static, sqlx::Any>>,
+    durable: bool,
+    opened: std::time::Instant,
+    waiters: Vec<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    /// The audit head as this batch has it (`None`: not read yet), and whether it changed.
+    head: Option<(i64, String)>,
+    head_dirty: bool,
+    /// The same at the current member's savepoint, to restore on its rollback.
+    member_head: (Option<(i64, String)>, bool),
+    /// The last member left without committing: roll its savepoint back first.
+    pending_rollback: bool,
+    /// Whether the current member has a savepoint (a single statement needs none on SQLite: it
+    /// is atomic by itself, as in autocommit).
+    member_savepoint: bool,
+}
+
+impl Slot {
+    /// Undoes a member that left without committing.
+    fn settle(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if !self.pending_rollback {
+                return;
+            }
+            self.pending_rollback = false;
+            (self.head, self.head_dirty) = self.member_head.clone();
+            if !self.member_savepoint {
+                return;
+            }
+            let Some(tx) = self.tx.as_mut() else { return };
+            if let Err(e) =
+                sqlx::Executor::execute(&mut **tx, "ROLLBACK TO SAVEPOINT member; RELEASE SAVEPOINT member").await
+            {
+                log::warn!("batch: rolling a member back failed ({e}); the batch is abandoned");
+                self.abort(format!("the batch failed: {e}")).await;
+            }
+        })
+    }
+
+    fn release_member(&mut self) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            if !self.member_savepoint {
+                return Ok(());
+            }
+            let tx = self.tx.as_mut().expect("open batch");
+            sqlx::Executor::execute(&mut **tx, "RELEASE SAVEPOINT member").await?;
+            Ok(())
+        })
+    }
+
+    /// Commits the open batch (rolls it back if no member committed) and tells its members.
+    fn finish(&mut self) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            self.settle().await;
+            let Some(mut tx) = self.tx.take() else { return };
+            let waiters = std::mem::take(&mut self.waiters);
+            let head = self.head.take().filter(|_| self.head_dirty);
+            self.head_dirty = false;
+            if waiters.is_empty() {
+                let _ = tx.rollback().await;
+                return;
+            }
+            let mut result = Ok(());
+            if let Some((seq, hash)) = head {
+                result = sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
+                    .bind(seq)
+                    .bind(hash)
+                    .execute(&mut *tx)
+                    .await
+                    .map(|_| ());
+            }
+            let result = match result {
+                Ok(()) => tx.commit().await.map_err(|e| e.to_string()),
+                Err(e) => {
+                    let _ = tx.rollback().await;
+                    Err(e.to_string())
+                }
+            };
+            if let Err(e) = &result {
+                log::warn!("batch of {} writes failed to commit: {e}", waiters.len());
+            }
+            for w in waiters {
+                let _ = w.send(result.clone());
+            }
+        })
+    }
+
+    fn abort(&mut self, why: String) -> BoxFuture<'_, ()> {
+        Box::pin(async move {
+            if let Some(tx) = self.tx.take() {
+                let _ = tx.rollback().await;
+            }
+            self.head = None;
+            self.head_dirty = false;
+            for w in std::mem::take(&mut self.waiters) {
+                let _ = w.send(Err(why.clone()));
+            }
+        })
+    }
+
+    /// Opens a batch if none is open (one that is not durable enough is finished first) and
+    /// starts a member in it.
+    fn begin_member(&mut self, durable: bool, savepoint: bool) -> BoxFuture<'_, Result<(), sqlx::Error>> {
+        Box::pin(async move {
+            self.settle().await;
+            if self.tx.is_some() && durable && !self.durable {
+                self.finish().await;
+            }
+            if self.tx.is_none() {
+                let tx = if self.postgres {
+                    let mut tx = self.pool.begin().await?;
+                    sqlx::query("SET LOCAL synchronous_commit TO on").execute(&mut *tx).await?;
+                    tx
+                } else {
+                    let level = if durable { "full" } else { self.synchronous.as_str() };
+                    self.pool.begin_with(format!("PRAGMA synchronous = {level}; BEGIN IMMEDIATE")).await?
+                };
+                self.tx = Some(tx);
+                self.durable = durable || self.postgres;
+                self.opened = std::time::Instant::now();
+                self.head = None;
+                self.head_dirty = false;
+            }
+            self.member_head = (self.head.clone(), self.head_dirty);
+            self.member_savepoint = savepoint;
+            if !savepoint {
+                return Ok(());
+            }
+            let tx = self.tx.as_mut().expect("open batch");
+            if let Err(e) = sqlx::Executor::execute(&mut **tx, "SAVEPOINT member").await {
+                self.abort(format!("the batch failed: {e}")).await;
+                return Err(e);
+            }
+            Ok(())
+        })
+    }
+}
+
+/// Counts a task as waiting for the gate until it has it (or is cancelled).
+struct Queued<'a>(&'a Batcher, bool);
+
+impl Drop for Queued<'_> {
+    fn drop(&mut self) {
+        self.0.queued.fetch_sub(1, Ordering::SeqCst);
+        if !self.1 {
+            // Cancelled while waiting: someone may have left the batch open for it.
+            self.0.notify.notify_one();
+        }
+    }
+}
+
+impl Batcher {
+    fn new(pool: Pool, postgres: bool, synchronous: String) -> Batcher {
+        Batcher {
+            slot: std::sync::Arc::new(tokio::sync::Mutex::new(Slot {
+                pool,
+                postgres,
+                synchronous,
+                tx: None,
+                durable: false,
+                opened: std::time::Instant::now(),
+                waiters: Vec::new(),
+                head: None,
+                head_dirty: false,
+                member_head: (None, false),
+                pending_rollback: false,
+                member_savepoint: false,
+            })),
+            queued: AtomicUsize::new(0),
+            notify: tokio::sync::Notify::new(),
+        }
+    }
+
+    async fn gate(&self) -> tokio::sync::OwnedMutexGuard<Slot> {
+        self.queued.fetch_add(1, Ordering::SeqCst);
+        let mut q = Queued(self, false);
+        let g = self.slot.clone().lock_owned().await;
+        q.1 = true;
+        drop(q);
+        g
+    }
+
+    /// Finishes batches left open with nobody to finish them (a member that committed while
+    /// others queued and those were cancelled, a member dropped without commit).
+    async fn flusher(me: std::sync::Weak<Batcher>) {
+        loop {
+            let Some(b) = me.upgrade() else { return };
+            let _ = tokio::time::timeout(MAX_BATCH_AGE, b.notify.notified()).await;
+            if b.queued.load(Ordering::SeqCst) > 0 {
+                continue;
+            }
+            if let Ok(mut slot) = b.slot.clone().try_lock_owned() {
+                if slot.tx.is_some() || slot.pending_rollback {
+                    slot.finish().await;
+                }
+            }
+        }
+    }
+}
+
+/// Held for a single-statement write outside a transaction on SQLite (see [`Db::write_gate`]).
+pub struct WriteGate {
+    _slot: tokio::sync::OwnedMutexGuard<Slot>,
 }
 
 /// The migrations, in order. Never edit one that has shipped: add a new one.
@@ -63,10 +392,8 @@ pub const MIGRATIONS: &[(i64, &str, &str)] = &[
 pub struct Db {
     pub pool: Pool,
     pub postgres: bool,
-    gate: Option<std::sync::Arc<tokio::sync::Mutex<()>>>,
-    /// The configured SQLite `synchronous` level, which every write transaction sets again
-    /// (a durable one may have raised it on the same pooled connection).
-    synchronous: String,
+    /// The group commit of this instance's writes ([`Batcher`]).
+    batch: std::sync::Arc<Batcher>,
 }
 
 impl Db {
@@ -98,45 +425,60 @@ impl Db {
             // Persistent per database file; needs no other connection to be in a transaction.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        let gate = (!postgres).then(|| std::sync::Arc::new(tokio::sync::Mutex::new(())));
-        let synchronous = config.sqlite_synchronous.clone();
-        Ok(Db { pool, postgres, gate, synchronous })
+        let batch = std::sync::Arc::new(Batcher::new(pool.clone(), postgres, config.sqlite_synchronous.clone()));
+        tokio::spawn(Batcher::flusher(std::sync::Arc::downgrade(&batch)));
+        Ok(Db { pool, postgres, batch })
     }
 
-    /// A write transaction (see the module comment and [`WriteTx`]).
+    /// A write transaction: on SQLite a member of the current batch (committed with
+    /// `sqlite_synchronous`, or FULL when it shares a durable batch), on PostgreSQL a
+    /// transaction of its own.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
-        self.begin(false).await
+        if self.postgres {
+            return Ok(WriteTx { inner: Some(Inner::Own(self.pool.begin().await?)) });
+        }
+        self.member(false, true).await
     }
 
     /// A write transaction for the rows that make paper valid (an issuance, its outcome): its
     /// commit is on disk before it returns, whatever `sqlite_synchronous` says (SQLite
     /// `synchronous = FULL`, which can only be set outside a transaction; PostgreSQL
-    /// `synchronous_commit = on` even where the server turned it off).
+    /// `synchronous_commit = on` even where the server turned it off). Always a batch member.
     pub async fn begin_durable(&self) -> Result<WriteTx, sqlx::Error> {
-        self.begin(true).await
+        self.member(true, true).await
     }
 
-    async fn begin(&self, durable: bool) -> Result<WriteTx, sqlx::Error> {
-        let gate = self.write_gate().await;
-        let tx = if self.postgres {
-            let mut tx = self.pool.begin().await?;
-            if durable {
-                sqlx::query("SET LOCAL synchronous_commit TO on").execute(&mut *tx).await?;
-            }
-            tx
-        } else {
-            let level = if durable { "full" } else { self.synchronous.as_str() };
-            self.pool.begin_with(format!("PRAGMA synchronous = {level}; BEGIN IMMEDIATE")).await?
-        };
-        Ok(WriteTx { tx, _gate: gate })
-    }
-
-    /// For a single-statement write outside a transaction (SQLite: take the gate first).
-    pub async fn write_gate(&self) -> Option<tokio::sync::OwnedMutexGuard<()>> {
-        match &self.gate {
-            Some(g) => Some(g.clone().lock_owned().await),
-            None => None,
+    /// For one statement that writes (and only one: it gets no savepoint): on SQLite a batch
+    /// member like [`Db::begin_write`], on PostgreSQL a pooled connection in autocommit.
+    pub async fn single_write(&self) -> Result<WriteTx, sqlx::Error> {
+        if self.postgres {
+            return Ok(WriteTx { inner: Some(Inner::Conn(self.pool.acquire().await?)) });
         }
+        self.member(false, false).await
+    }
+
+    async fn member(&self, durable: bool, savepoint: bool) -> Result<WriteTx, sqlx::Error> {
+        let mut slot = self.batch.gate().await;
+        if let Err(e) = slot.begin_member(durable, savepoint).await {
+            if self.batch.queued.load(Ordering::SeqCst) == 0 {
+                slot.finish().await;
+            }
+            drop(slot);
+            self.batch.notify.notify_one();
+            return Err(e);
+        }
+        Ok(WriteTx { inner: Some(Inner::Member { slot, batcher: self.batch.clone() }) })
+    }
+
+    /// For a write outside [`WriteTx`] on SQLite: finishes the open batch and holds the gate, so
+    /// no write of this process meets a locked database. `None` on PostgreSQL.
+    pub async fn write_gate(&self) -> Option<WriteGate> {
+        if self.postgres {
+            return None;
+        }
+        let mut slot = self.batch.gate().await;
+        slot.finish().await;
+        Some(WriteGate { _slot: slot })
     }
 
     /// Applies the migrations not yet applied. Safe to run from several processes at once.
@@ -318,5 +660,59 @@ mod tests {
         let mut tx = db.begin_write().await.unwrap();
         assert_eq!(level(&mut tx).await, 1, "NORMAL");
         tx.rollback().await.unwrap();
+    }
+
+    /// Concurrent writers share batches: each one's commit is visible to every other connection
+    /// when it returns, one that leaves without committing takes only its own rows with it, and
+    /// the audit chain written once per batch verifies.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn batched_writers_commit_alone_roll_back_alone_and_keep_the_chain() {
+        let dir = tempfile::tempdir().unwrap();
+        let config = Config {
+            database: format!("sqlite://{}", dir.path().join("t.db").display()),
+            db_max_connections: 4,
+            ..Default::default()
+        };
+        let db = Db::connect(&config).await.unwrap();
+        db.migrate().await.unwrap();
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let db = db.clone();
+            tasks.push(tokio::spawn(async move {
+                let mut tx = if i % 2 == 0 { db.begin_durable().await } else { db.begin_write().await }.unwrap();
+                let entry =
+                    crate::audit::Entry::new("test", "test.write", format!("s{i}"), serde_json::json!({ "i": i }));
+                crate::audit::append(&mut tx, &entry).await.unwrap();
+                if i % 5 == 0 {
+                    drop(tx); // left without commit
+                    return;
+                }
+                tx.commit().await.unwrap();
+                let seen: i64 = sqlx::query("SELECT COUNT(*) FROM audit_log WHERE subject = $1")
+                    .bind(format!("s{i}"))
+                    .fetch_one(&db.pool)
+                    .await
+                    .unwrap()
+                    .get(0);
+                assert_eq!(seen, 1, "s{i} committed and visible");
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let rows: Vec<String> = sqlx::query("SELECT subject FROM audit_log ORDER BY seq")
+            .fetch_all(&db.pool)
+            .await
+            .unwrap()
+            .iter()
+            .map(|r| r.get(0))
+            .collect();
+        assert_eq!(rows.len(), 32);
+        for i in (0..40).step_by(5) {
+            assert!(!rows.contains(&format!("s{i}")), "s{i} was rolled back");
+        }
+        let v = crate::audit::verify(&db.pool).await.unwrap();
+        assert!(v.ok, "{:?}", v.problems);
+        assert_eq!(v.rows, 32);
     }
 }

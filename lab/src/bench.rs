@@ -13,7 +13,7 @@ use madoguchi_backend::pki::{CredentialInfo, Keys};
 use serde_json::{json, Value};
 use sha2::{Digest, Sha256};
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -56,6 +56,24 @@ pub struct BenchArgs {
     /// attacker would, so the per-source rate limit is what it meets).
     #[arg(long)]
     pub flood_verify: Option<f64>,
+    /// Self-started instances on the one database; kiosk k talks to instance k mod N.
+    #[arg(long, default_value_t = 1)]
+    pub instances: usize,
+    /// Sign each challenge inside the measured flow, as before. By default the load generator
+    /// opens the sessions and signs their challenges (the card's part, RSA on this same
+    /// machine) before the clock starts, round by round, so the figures are the server's.
+    #[arg(long)]
+    pub sign_in_clock: bool,
+    /// Soak for this many minutes instead: `--instances` (at least 2) `madoguchi-backend serve`
+    /// processes, one killed with SIGKILL and restarted every `--kill-every` seconds, kiosks
+    /// retrying on another instance; prints the ledger checks as one JSON line.
+    #[arg(long)]
+    pub soak: Option<f64>,
+    #[arg(long, default_value_t = 120.0)]
+    pub kill_every: f64,
+    /// The `madoguchi-backend` binary for --soak (default: next to this one).
+    #[arg(long)]
+    pub backend_bin: Option<PathBuf>,
 }
 
 /// The final JSON line.
@@ -76,33 +94,39 @@ pub struct Report {
     /// the rate limit answered (`rate_limited`).
     pub flood_sent: u64,
     pub flood_limited: u64,
+    pub instances: usize,
+    /// Whether sessions were opened and challenges signed before the clock (see
+    /// `--sign-in-clock`); their opening requests are then `open_p50_ms` / `open_p99_ms`, not
+    /// part of the request percentiles or of flows/s.
+    pub presigned: bool,
+    pub open_p50_ms: f64,
+    pub open_p99_ms: f64,
 }
 
 /// A resident the load generator can play: the card's certificate and key.
-struct Card {
-    id: String,
-    cert_der: Vec<u8>,
-    cert_b64: String,
-    fingerprint: String,
-    key: ring::signature::RsaKeyPair,
+pub(crate) struct Card {
+    pub(crate) id: String,
+    pub(crate) cert_der: Vec<u8>,
+    pub(crate) cert_b64: String,
+    pub(crate) fingerprint: String,
+    pub(crate) key: ring::signature::RsaKeyPair,
 }
 
 struct Shared {
     cards: Vec<Card>,
     public: PublicKey,
     spec: Option<Value>,
-    next: AtomicUsize,
-    total: usize,
     issuances: AtomicU64,
     errors: AtomicU64,
     mismatched: AtomicU64,
     requests: Mutex<Vec<u32>>,
+    opens: Mutex<Vec<u32>>,
     issuance_requests: Mutex<Vec<u32>>,
     flows: Mutex<Vec<u32>>,
     first_error: Mutex<Option<String>>,
 }
 
-fn load_cards(world: &Path) -> Result<Vec<Card>, String> {
+pub(crate) fn load_cards(world: &Path) -> Result<Vec<Card>, String> {
     let manifest = madoguchi_sim::world::Manifest::load(world).map_err(|e| format!("manifest.json: {e}"))?;
     use madoguchi_sim::world::Tag;
     let unusable = [Tag::Under15, Tag::CertsExpired, Tag::MovedAbroad, Tag::PhoneSuspended];
@@ -154,11 +178,14 @@ async fn timed(
     template: &str,
     body: Option<Value>,
     want: &[u16],
+    in_clock: bool,
 ) -> Result<Value, FlowError> {
     let t = Instant::now();
     let r = client.request(method, path, body.map(|b| serde_json::to_vec(&b).expect("json"))).await?;
     let took = t.elapsed().as_micros() as u32;
-    sh.requests.lock().expect("lock").push(took);
+    if in_clock {
+        sh.requests.lock().expect("lock").push(took);
+    }
     if template == "/v1/sessions/{session_id}/issuances" {
         sh.issuance_requests.lock().expect("lock").push(took);
     }
@@ -173,17 +200,34 @@ async fn timed(
     Ok(v)
 }
 
-/// One resident at one kiosk, start to finish. Returns whether the document was someone else's.
-async fn flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize) -> Result<bool, FlowError> {
+/// A session opened and its challenge answered by the card, not yet sent.
+struct Opened {
+    sid: String,
+    auth: Value,
+}
+
+/// The card's part: the kiosk opens a session and the card signs its challenge.
+async fn open_and_sign(sh: &Shared, client: &mut Client, n: usize, in_clock: bool) -> Result<Opened, FlowError> {
     let card = &sh.cards[n % sh.cards.len()];
-    let ch = timed(sh, client, "POST", "/v1/sessions", "/v1/sessions", None, &[201]).await?;
+    let t = Instant::now();
+    let ch = timed(sh, client, "POST", "/v1/sessions", "/v1/sessions", None, &[201], in_clock).await?;
+    if !in_clock {
+        sh.opens.lock().expect("lock").push(t.elapsed().as_micros() as u32);
+    }
     let sid = ch["session_id"].as_str().unwrap_or_default().to_string();
     let challenge = B64.decode(ch["challenge"].as_str().unwrap_or_default())?;
     let mut sig = vec![0u8; card.key.public().modulus_len()];
     card.key
         .sign(&ring::signature::RSA_PKCS1_SHA256, &ring::rand::SystemRandom::new(), &challenge, &mut sig)
         .map_err(|_| FlowError::Failed("signing".into()))?;
-    let auth = json!({ "certificate": card.cert_b64, "signature": B64.encode(&sig) });
+    Ok(Opened { sid, auth: json!({ "certificate": card.cert_b64, "signature": B64.encode(&sig) }) })
+}
+
+/// One resident at one kiosk, from the answered challenge to the outcome. Returns whether the
+/// document was someone else's.
+async fn flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize, opened: Opened) -> Result<bool, FlowError> {
+    let card = &sh.cards[n % sh.cards.len()];
+    let Opened { sid, auth } = opened;
     timed(
         sh,
         client,
@@ -192,6 +236,7 @@ async fn flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize) -> Resul
         "/v1/sessions/{session_id}/authenticate",
         Some(auth),
         &[200],
+        true,
     )
     .await?;
     let offers = timed(
@@ -202,6 +247,7 @@ async fn flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize) -> Resul
         "/v1/sessions/{session_id}/offers",
         None,
         &[200],
+        true,
     )
     .await?;
     let offer = offers["offers"]
@@ -221,6 +267,7 @@ async fn flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize) -> Resul
         "/v1/sessions/{session_id}/issuances",
         Some(req),
         &[201],
+        true,
     )
     .await?;
     let number = issued["issuance_number"].as_str().unwrap_or_default().to_string();
@@ -255,14 +302,27 @@ async fn flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize) -> Resul
         "/v1/sessions/{session_id}/issuances/{issuance_number}/outcome",
         Some(outcome),
         &[200],
+        true,
     )
     .await?;
     let _ = &card.cert_der;
     Ok(mismatched)
 }
 
-async fn run_flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize, started: Instant) {
-    match flow(sh, client, kiosk, n).await {
+/// A flow whose session is opened already (`opened`) or opened now, inside the clock.
+async fn run_flow(sh: &Shared, client: &mut Client, kiosk: usize, n: usize, opened: Option<Opened>, started: Instant) {
+    let result = match opened {
+        Some(o) => flow(sh, client, kiosk, n, o).await,
+        None => match open_and_sign(sh, client, n, true).await {
+            Ok(o) => flow(sh, client, kiosk, n, o).await,
+            Err(e) => Err(e),
+        },
+    };
+    record(sh, result, started);
+}
+
+fn record(sh: &Shared, result: Result<bool, FlowError>, started: Instant) {
+    match result {
         Ok(mismatch) => {
             sh.issuances.fetch_add(1, Ordering::Relaxed);
             if mismatch {
@@ -285,19 +345,24 @@ pub struct Fixture {
     pub dir: PathBuf,
     pub world: PathBuf,
     pub kiosk_dirs: Vec<PathBuf>,
-    pub running: madoguchi_backend::app::Running,
+    /// One or more instances on the same database.
+    pub running: Vec<madoguchi_backend::app::Running>,
+    /// The instances' configuration.
+    pub config: Config,
     _tmp: Option<tempfile::TempDir>,
 }
 
 /// Generates a world, initialises keys and database, loads the world (opening every municipality
 /// around the clock, so the benchmark does not depend on the time of day), enrols `kiosks`
-/// kiosks and starts the service on loopback.
+/// kiosks and starts `instances` instances of the service on loopback (none: the caller starts
+/// them from `config`).
 pub async fn fixture(
     kiosks: usize,
     seed: u64,
     database: Option<String>,
     workdir: Option<PathBuf>,
     public_listener: bool,
+    instances: usize,
 ) -> Result<Fixture, String> {
     let (tmp, dir) = match workdir {
         Some(d) => {
@@ -344,12 +409,12 @@ pub async fn fixture(
             d.hours = None;
             d.weekdays_only = false;
         }
-        let ctx = madoguchi_backend::flow::Context {
-            db: db.clone(),
-            config: config.clone(),
-            key: keys.backend_key().map_err(|e| e.to_string())?,
-            anchors: anchors.clone(),
-        };
+        let ctx = madoguchi_backend::flow::Context::new(
+            db.clone(),
+            config.clone(),
+            keys.backend_key().map_err(|e| e.to_string())?,
+            anchors.clone(),
+        );
         madoguchi_backend::flow::set_config(&ctx, "bench", &m.municipality.code, &c)
             .await
             .map_err(|e| e.to_string())?;
@@ -368,8 +433,11 @@ pub async fn fixture(
         kiosk_dirs.push(out);
     }
     db.pool.close().await;
-    let running = madoguchi_backend::app::start(config).await?;
-    Ok(Fixture { dir, world, kiosk_dirs, running, _tmp: tmp })
+    let mut running = Vec::new();
+    for _ in 0..instances {
+        running.push(madoguchi_backend::app::start(config.clone()).await?);
+    }
+    Ok(Fixture { dir, world, kiosk_dirs, running, config, _tmp: tmp })
 }
 
 pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
@@ -382,7 +450,10 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
     if args.flood_verify.is_some() && args.server.is_some() {
         return Err("--flood-verify needs the self-started instance (no --server)".into());
     }
-    let (server, world, kiosk_dirs, _fixture) = match args.server.take() {
+    if args.instances == 0 || (args.instances > 1 && args.server.is_some()) {
+        return Err("--instances must be at least 1, and needs the self-started instances (no --server)".into());
+    }
+    let (servers, world, kiosk_dirs, _fixture) = match args.server.take() {
         Some(url) => {
             let world = args.world.clone().ok_or("--server needs --world")?;
             let creds = args.kiosk_credentials.clone().ok_or("--server needs --kiosk-credentials")?;
@@ -396,7 +467,7 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
             if dirs.is_empty() {
                 return Err(format!("no kiosk credentials in {}", creds.display()));
             }
-            (url, world, dirs, None)
+            (vec![url], world, dirs, None)
         }
         None => {
             eprintln!("bench: generating a world and starting a server ...");
@@ -406,9 +477,11 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
                 args.database.clone(),
                 args.workdir.clone(),
                 args.flood_verify.is_some(),
+                args.instances,
             )
             .await?;
-            (format!("https://127.0.0.1:{}", f.running.addr.port()), f.world.clone(), f.kiosk_dirs.clone(), Some(f))
+            let urls = f.running.iter().map(|r| format!("https://127.0.0.1:{}", r.addr.port())).collect();
+            (urls, f.world.clone(), f.kiosk_dirs.clone(), Some(f))
         }
     };
     let public = PublicKey::load(&kiosk_dirs[0].join("backend-signing.pub")).map_err(|e| e.to_string())?;
@@ -425,12 +498,11 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
         cards,
         public,
         spec,
-        next: AtomicUsize::new(0),
-        total: args.sessions,
         issuances: AtomicU64::new(0),
         errors: AtomicU64::new(0),
         mismatched: AtomicU64::new(0),
         requests: Mutex::new(Vec::with_capacity(args.sessions * 5)),
+        opens: Mutex::new(Vec::with_capacity(args.sessions)),
         issuance_requests: Mutex::new(Vec::with_capacity(args.sessions)),
         flows: Mutex::new(Vec::with_capacity(args.sessions)),
         first_error: Mutex::new(None),
@@ -439,8 +511,9 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
     let mut clients = Vec::new();
     for i in 0..args.kiosks {
         let dir = &kiosk_dirs[i % kiosk_dirs.len()];
+        let server = &servers[i % servers.len()];
         let mut c =
-            Client::new(&server, client_config(dir, true).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
+            Client::new(server, client_config(dir, true).map_err(|e| e.to_string())?).map_err(|e| e.to_string())?;
         let r = c.get("/v1/catalog").await.map_err(|e| format!("kiosk {i}: {e}"))?;
         if r.status != 200 {
             return Err(format!("kiosk {i}: catalog {}: {}", r.status, String::from_utf8_lossy(&r.body)));
@@ -457,56 +530,90 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
             None => "closed loop".into(),
         }
     );
-    let flood = match (args.flood_verify, _fixture.as_ref().and_then(|f| f.running.public_addr)) {
+    let flood = match (args.flood_verify, _fixture.as_ref().and_then(|f| f.running[0].public_addr)) {
         (Some(rate), Some(addr)) => {
             Some(Flood::start(&format!("https://{addr}"), &kiosk_dirs[0], rate).map_err(|e| format!("flood: {e}"))?)
         }
         _ => None,
     };
-    let start = Instant::now();
-    let mut tasks = Vec::new();
-    match args.rate {
-        None => {
-            for (k, mut client) in clients.into_iter().enumerate() {
-                let sh = sh.clone();
+    // Rounds: the sessions of a round are opened and their challenges signed before the clock
+    // runs (unless --sign-in-clock); a round is short enough for its challenges to stay valid.
+    let presign = !args.sign_in_clock;
+    let round = match (presign, args.rate) {
+        (false, _) => args.sessions,
+        (true, None) => (args.kiosks * 20).max(2000),
+        (true, Some(r)) => ((r * 10.0) as usize).max(args.kiosks),
+    };
+    if args.rate.is_some_and(|r| !(r.is_finite() && r > 0.0)) {
+        return Err("--rate must be positive".into());
+    }
+    let mut clients: Vec<Option<Client>> = clients.into_iter().map(Some).collect();
+    let mut elapsed = 0.0f64;
+    let mut first = 0usize;
+    while first < args.sessions {
+        let last = (first + round).min(args.sessions);
+        // Flow n runs on kiosk n mod K, in order.
+        let mut work: Vec<Vec<usize>> = vec![Vec::new(); args.kiosks];
+        for n in first..last {
+            work[n % args.kiosks].push(n);
+        }
+        let mut opened: Vec<Vec<Option<Opened>>> = Vec::new();
+        if presign {
+            let mut tasks = Vec::new();
+            for (k, ns) in work.iter().enumerate() {
+                let (sh, ns, mut client) = (sh.clone(), ns.clone(), clients[k].take().expect("client"));
                 tasks.push(tokio::spawn(async move {
-                    loop {
-                        let n = sh.next.fetch_add(1, Ordering::Relaxed);
-                        if n >= sh.total {
-                            break;
+                    let mut out = Vec::new();
+                    for n in ns {
+                        match open_and_sign(&sh, &mut client, n, false).await {
+                            Ok(o) => out.push(Some(o)),
+                            Err(e) => {
+                                record(&sh, Err(e), Instant::now());
+                                out.push(None);
+                            }
                         }
-                        run_flow(&sh, &mut client, k, n, Instant::now()).await;
                     }
+                    (client, out)
                 }));
             }
+            for (k, t) in tasks.into_iter().enumerate() {
+                let (client, out) = t.await.map_err(|e| e.to_string())?;
+                clients[k] = Some(client);
+                opened.push(out);
+            }
+        } else {
+            opened = work.iter().map(|ns| ns.iter().map(|_| None).collect()).collect();
         }
-        Some(rate) if rate > 0.0 => {
-            let mut senders = Vec::new();
-            for (k, mut client) in clients.into_iter().enumerate() {
-                let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel::<(usize, Instant)>();
-                senders.push(tx);
-                let sh = sh.clone();
-                tasks.push(tokio::spawn(async move {
-                    while let Some((n, scheduled)) = rx.recv().await {
-                        // Flow time counts from when the flow was due, so a backlog shows.
-                        run_flow(&sh, &mut client, k, n, scheduled).await;
+        let start = Instant::now();
+        let period = args.rate.map(|r| Duration::from_secs_f64(1.0 / r));
+        let mut tasks = Vec::new();
+        for (k, (ns, os)) in work.into_iter().zip(opened).enumerate() {
+            let (sh, mut client) = (sh.clone(), clients[k].take().expect("client"));
+            tasks.push(tokio::spawn(async move {
+                for (n, o) in ns.into_iter().zip(os) {
+                    if presign && o.is_none() {
+                        continue; // its opening failed (counted)
                     }
-                }));
-            }
-            let period = Duration::from_secs_f64(1.0 / rate);
-            for n in 0..args.sessions {
-                let due = start + period.mul_f64(n as f64);
-                tokio::time::sleep_until(due.into()).await;
-                let _ = senders[n % senders.len()].send((n, due));
-            }
-            drop(senders);
+                    let due = match period {
+                        // Open loop: flow time counts from when the flow was due, so a backlog shows.
+                        Some(p) => {
+                            let due = start + p.mul_f64((n - first) as f64);
+                            tokio::time::sleep_until(due.into()).await;
+                            due
+                        }
+                        None => Instant::now(),
+                    };
+                    run_flow(&sh, &mut client, k, n, o, due).await;
+                }
+                client
+            }));
         }
-        Some(_) => return Err("--rate must be positive".into()),
+        for (k, t) in tasks.into_iter().enumerate() {
+            clients[k] = Some(t.await.map_err(|e| e.to_string())?);
+        }
+        elapsed += start.elapsed().as_secs_f64();
+        first = last;
     }
-    for t in tasks {
-        let _ = t.await;
-    }
-    let elapsed = start.elapsed().as_secs_f64();
     let (flood_sent, flood_limited) = match flood {
         Some(f) => f.stop().await,
         None => (0, 0),
@@ -515,6 +622,8 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
     issuance_req.sort_unstable();
     let mut req = std::mem::take(&mut *sh.requests.lock().expect("lock"));
     let mut flows = std::mem::take(&mut *sh.flows.lock().expect("lock"));
+    let mut opens = std::mem::take(&mut *sh.opens.lock().expect("lock"));
+    opens.sort_unstable();
     req.sort_unstable();
     flows.sort_unstable();
     if let Some(e) = sh.first_error.lock().expect("lock").as_ref() {
@@ -534,6 +643,10 @@ pub async fn run(mut args: BenchArgs) -> Result<Report, String> {
         mismatched: sh.mismatched.load(Ordering::Relaxed),
         flood_sent,
         flood_limited,
+        instances: args.instances,
+        presigned: presign,
+        open_p50_ms: percentile(&opens, 0.50),
+        open_p99_ms: percentile(&opens, 0.99),
     })
 }
 

@@ -36,6 +36,18 @@ fn main() -> ExitCode {
                     return ExitCode::from(1);
                 }
             };
+            if let Some(minutes) = args.soak {
+                return match rt.block_on(madoguchi_lab::soak::run(&args, minutes, args.kill_every)) {
+                    Ok(report) => {
+                        println!("{}", serde_json::to_string(&report).expect("json"));
+                        ExitCode::SUCCESS
+                    }
+                    Err(e) => {
+                        eprintln!("madoguchi-lab bench --soak: {e}");
+                        ExitCode::from(1)
+                    }
+                };
+            }
             match rt.block_on(bench::run(args)) {
                 Ok(report) => {
                     println!("{}", serde_json::to_string(&report).expect("json"));

@@ -38,6 +38,42 @@ pub struct Context {
     pub config: Config,
     pub key: BackendKey,
     pub anchors: TrustAnchors,
+    /// Card certificates whose chain to a pinned anchor has verified.
+    pub chains: ChainCache,
+}
+
+impl Context {
+    pub fn new(db: Db, config: Config, key: BackendKey, anchors: TrustAnchors) -> Context {
+        Context { db, config, key, anchors, chains: ChainCache::default() }
+    }
+}
+
+/// Which pinned anchor signed a card certificate, by the certificate's SHA-256: the RSA
+/// verification of a chain is the dearest step of an authentication and its result depends on
+/// nothing but the certificate's bytes and the anchors, which are fixed for the process. What
+/// changes with time is checked on every use all the same: both validity periods (here) and
+/// revocation (the imported CRLs, read with the session).
+#[derive(Default)]
+pub struct ChainCache {
+    map: std::sync::RwLock<std::collections::HashMap<[u8; 32], (usize, String)>>,
+}
+
+impl ChainCache {
+    /// Entries kept before the cache starts over (a few MB).
+    const MAX: usize = 50_000;
+
+    /// The anchor's index in `anchors` and the issuer id, if this certificate verified before.
+    pub fn get(&self, fingerprint: &[u8; 32]) -> Option<(usize, String)> {
+        self.map.read().expect("lock").get(fingerprint).cloned()
+    }
+
+    pub fn put(&self, fingerprint: [u8; 32], anchor: usize, issuer: String) {
+        let mut map = self.map.write().expect("lock");
+        if map.len() >= Self::MAX {
+            map.clear();
+        }
+        map.insert(fingerprint, (anchor, issuer));
+    }
 }
 
 pub type Ctx = Arc<Context>;

@@ -18,7 +18,9 @@ pub mod pin_reset;
 mod session;
 
 pub use catalog::{catalog, check_admin_scope, get_config, put_config, put_config_from, set_config};
-pub use context::{check_authenticated, describe_time, new_issuance_number, Context, Ctx, Principal, SessionRow};
+pub use context::{
+    check_authenticated, describe_time, new_issuance_number, ChainCache, Context, Ctx, Principal, SessionRow,
+};
 pub use issuance::{close_session, issue, outcome, sweep};
 pub use ledger::{settlement, verify};
 pub use offers::offers;

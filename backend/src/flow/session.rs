@@ -34,7 +34,7 @@ pub async fn open_session(ctx: &Context, who: &Principal, now: OffsetDateTime) -
     let id = hex::encode(random_bytes::<16>());
     let challenge = new_challenge(challenge::Purpose::Authenticate, kiosk)?;
     let expires = ms(now) + ctx.config.challenge_ttl_s.min(AUTH_CHALLENGE_TTL_MAX_S) * 1000;
-    let _gate = ctx.db.write_gate().await;
+    let mut w = ctx.db.single_write().await?;
     sqlx::query("INSERT INTO sessions (id, kiosk_id, store, challenge, challenge_expires_at, state, created_at) VALUES ($1, $2, $3, $4, $5, 'challenged', $6)")
         .bind(id.clone())
         .bind(kiosk.to_string())
@@ -42,8 +42,9 @@ pub async fn open_session(ctx: &Context, who: &Principal, now: OffsetDateTime) -
         .bind(challenge.clone())
         .bind(expires)
         .bind(ms(now))
-        .execute(&ctx.db.pool)
+        .execute(&mut *w)
         .await?;
+    w.commit().await?;
     Ok(ChallengeReply {
         session_id: id,
         challenge,
@@ -87,6 +88,21 @@ pub(super) fn decode_b64(field: &str, s: &str, max: usize) -> Result<Vec<u8>, Ap
 /// Checks the chain to a pinned anchor and the validity period; returns the issuing anchor's
 /// name as the CRLs are stored under it.
 pub(super) fn trusted_issuer(ctx: &Context, cert: &JpkiCertificate, now: OffsetDateTime) -> Result<String, ApiError> {
+    let fingerprint = cert.fingerprint_sha256();
+    if let Some((i, issuer)) = ctx.chains.get(&fingerprint) {
+        if let Some(anchor) = ctx.anchors.anchors().get(i) {
+            // Verified before: only what depends on the time is checked again.
+            let a = anchor.cert();
+            if !a.is_valid_at(now) {
+                return Err(cert_error(madoguchi_certs::CertError::AnchorNotValid {
+                    not_before: a.not_before(),
+                    not_after: a.not_after(),
+                }));
+            }
+            cert.check_validity(now).map_err(cert_error)?;
+            return Ok(issuer);
+        }
+    }
     let anchor = ctx.anchors.verify_chain(cert, now).map_err(|e| match e.kind() {
         // A certificate whose CA signature fails is not trusted (the challenge signature is a
         // different matter, `signature_invalid`).
@@ -96,7 +112,11 @@ pub(super) fn trusted_issuer(ctx: &Context, cert: &JpkiCertificate, now: OffsetD
         ),
         _ => cert_error(e),
     })?;
-    Ok(registry::issuer_id_of_anchor(anchor.cert()))
+    let issuer = registry::issuer_id_of_anchor(anchor.cert());
+    if let Some(i) = ctx.anchors.anchors().iter().position(|a| std::ptr::eq(a, anchor)) {
+        ctx.chains.put(fingerprint, i, issuer.clone());
+    }
+    Ok(issuer)
 }
 
 /// What the imported CRLs say about one certificate.
@@ -227,7 +247,7 @@ pub async fn authenticate(
     }
     let expires = now_ms + ctx.config.session_ttl_s * 1000;
     // Single-use: only a session still waiting for its answer moves on.
-    let _gate = ctx.db.write_gate().await;
+    let mut w = ctx.db.single_write().await?;
     let done = sqlx::query(
         "UPDATE sessions SET state = 'authenticated', resident_id = $1, cert_fingerprint = $2, cert_serial = $3, authenticated_at = $4, expires_at = $5
          WHERE id = $6 AND kiosk_id = $7 AND state = 'challenged' AND challenge_expires_at >= $4",
@@ -239,11 +259,12 @@ pub async fn authenticate(
     .bind(expires)
     .bind(s.id.clone())
     .bind(kiosk.to_string())
-    .execute(&ctx.db.pool)
+    .execute(&mut *w)
     .await?;
     if done.rows_affected() != 1 {
         return Err(ApiError::new(ErrorCode::ChallengeUsed, "this challenge has already been answered"));
     }
+    w.commit().await?;
     Ok(AuthenticateReply {
         session_id: s.id,
         session_expires_at: rfc3339(expires),
