@@ -26,4 +26,4 @@ pub use guide::{Played, VoiceGuide};
 pub use prompt::{prompt_for, Prompt};
 #[cfg(feature = "alsa")]
 pub use speaker::AlsaSpeaker;
-pub use speaker::{FileSpeaker, Speaker, SpeakerError};
+pub use speaker::{FileSpeaker, Speaker, SpeakerError, GAP};
