@@ -12,6 +12,7 @@ PACKAGES=(
   python3-venv                                                  # schemathesis (API contract test) in a virtualenv
   systemd                                                       # systemd-analyze verify/security of deploy/systemd units
   chromium                                                      # the municipality console's browser test (Playwright drives it)
+  libasound2-dev espeak-ng sox                                  # voice guidance: ALSA playback; prompts made (scripts/voice-prompts.sh) and measured
 )
 missing=()
 for p in "${PACKAGES[@]}"; do

@@ -98,6 +98,8 @@ pub struct KioskConfig {
     /// The protocol of a serial cash unit (`cash.protocol = "cctalk"`); none for `simulated`.
     pub cash_cctalk: Option<CcTalkSettings>,
     pub session: SessionConfig,
+    /// `[voice]`: spoken prompts, their volume and night mute (optional: on, volume 80).
+    pub voice: madoguchi_voice::VoiceConfig,
 }
 
 // --- the file as written ---------------------------------------------------------------------
@@ -115,6 +117,7 @@ struct Raw {
     languages: Option<RawLanguages>,
     hours: Option<RawHours>,
     pin_reset: Option<RawPinReset>,
+    voice: Option<madoguchi_voice::RawVoice>,
 }
 
 #[derive(Deserialize, Default)]
@@ -593,7 +596,10 @@ fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
         return Err(ConfigError::new("pin_reset.closes", "the same as pin_reset.opens: resets would never be offered"));
     }
 
+    let voice = raw.voice.unwrap_or_default().check().map_err(|e| ConfigError::new(e.key, e.message))?;
+
     Ok(KioskConfig {
+        voice,
         session: SessionConfig {
             kiosk_id: kiosk_id.clone(),
             timeouts,
@@ -650,6 +656,25 @@ mod tests {
         assert!(c.backend.client_key.is_absolute());
         assert!(c.document_check().is_some());
         assert_eq!(c.session.kiosk_id, c.kiosk_id);
+    }
+
+    #[test]
+    fn voice_settings_are_checked_by_key() {
+        let c = KioskConfig::parse(EXAMPLE, None).unwrap();
+        assert_eq!(c.voice.volume, 70);
+        assert_eq!(c.voice.mute, Some((time::macros::time!(22:00), time::macros::time!(7:00))));
+        let without = EXAMPLE.split("\n[voice]").next().unwrap().to_string();
+        assert_eq!(KioskConfig::parse(&without, None).unwrap().voice, madoguchi_voice::VoiceConfig::default());
+        for (from, to, key) in [
+            ("volume = 70", "volume = 170", "voice.volume"),
+            ("volume = 70", "volume = \"loud\"", "voice.volume"),
+            ("volume = 70", "volum = 70", "voice.volum"),
+            ("mute_until = \"07:00\"", "", "voice.mute_until"),
+            ("mute_from = \"22:00\"", "mute_from = \"22h\"", "voice.mute_from"),
+        ] {
+            let e = err(&EXAMPLE.replace(from, to));
+            assert_eq!(e.key, key, "{to}: {e}");
+        }
     }
 
     #[test]

@@ -108,6 +108,58 @@ fn expired_certificate() {
     let (r, out) = run("expired-certificate");
     assert!(printed(&out).is_empty());
     assert_eq!(r["charged_yen"], 0);
+    // The resident touched "finish" with the card still on the reader.
+    take_card_heard(&r, &out, "ja");
+}
+
+/// `sox FILE -n [trim AT LEN] stat`: (length in seconds, RMS amplitude).
+fn sox_stat(file: &Path, trim: Option<(f64, f64)>) -> (f64, f64) {
+    let mut cmd = Command::new("sox");
+    cmd.arg(file).arg("-n");
+    if let Some((at, len)) = trim {
+        cmd.args(["trim", &format!("{at:.4}"), &format!("{len:.4}")]);
+    }
+    let o = cmd.arg("stat").output().expect("sox (bash scripts/setup.sh installs it)");
+    assert!(o.status.success(), "sox {}: {}", file.display(), String::from_utf8_lossy(&o.stderr));
+    let text = String::from_utf8_lossy(&o.stderr);
+    let field = |name: &str| -> f64 {
+        let line =
+            text.lines().find(|l| l.starts_with(name)).unwrap_or_else(|| panic!("sox stat has no {name}: {text}"));
+        line.rsplit(':').next().and_then(|v| v.trim().parse().ok()).unwrap_or_else(|| panic!("{line}"))
+    };
+    (field("Length (seconds)"), field("RMS     amplitude"))
+}
+
+/// The kiosk said "take your card" in `language`: result.json lists the prompt, and sox finds
+/// that clip's speech in audio.wav where result.json places it, at the configured volume
+/// (80 %, the default), with silence just before it.
+fn take_card_heard(r: &Value, out: &Path, language: &str) {
+    let prompts = r["voice"]["prompts"].as_array().unwrap_or_else(|| panic!("no voice prompts: {}", r["voice"]));
+    let p = prompts
+        .iter()
+        .rev()
+        .find(|p| p["id"] == "take-card")
+        .unwrap_or_else(|| panic!("\"take your card\" was not played: {prompts:?}"));
+    assert_eq!(p["language"], language);
+    let at = p["audio_offset_ms"].as_f64().expect("audio_offset_ms") / 1000.0;
+    let len = p["duration_ms"].as_f64().expect("duration_ms") / 1000.0;
+    let audio = out.join(r["voice"]["audio"].as_str().expect("voice.audio"));
+    let (total, _) = sox_stat(&audio, None);
+    assert!(at + len <= total + 0.001, "the prompt ends at {:.3} s, audio.wav lasts {total:.3} s", at + len);
+    let (seg_len, seg_rms) = sox_stat(&audio, Some((at, len)));
+    let shipped = Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("../voice/prompts/{language}/take-card.wav"));
+    let (clip_len, clip_rms) = sox_stat(&shipped, None);
+    assert!((seg_len - clip_len).abs() < 0.002, "segment {seg_len:.3} s, the clip {clip_len:.3} s");
+    let ratio = seg_rms / clip_rms;
+    assert!(
+        (ratio - 0.8).abs() < 0.02,
+        "speech at {at:.3} s: rms {seg_rms:.4}, the clip's {clip_rms:.4} (ratio {ratio:.3})"
+    );
+    if at > 0.3 {
+        let (_, before) = sox_stat(&audio, Some((at - 0.25, 0.25)));
+        assert!(before < 0.001, "no silence before the prompt (rms {before})");
+    }
+    println!("MEASURE voice: take-card at {at:.3} s of {total:.3} s, rms {seg_rms:.4}, {} prompts", prompts.len());
 }
 
 #[test]
@@ -155,7 +207,17 @@ fn out_of_hours() {
 
 #[test]
 fn english_resident() {
-    run("english-resident");
+    let (r, _) = run("english-resident");
+    // Spoken in the resident's language, each reminder once, in the order of the visit.
+    let said: Vec<String> = r["voice"]["prompts"]
+        .as_array()
+        .expect("voice prompts")
+        .iter()
+        .map(|p| format!("{}/{}", p["language"].as_str().unwrap_or("?"), p["id"].as_str().unwrap_or("?")))
+        .collect();
+    let want = ["en/place-card", "en/enter-pin", "en/remove-card", "en/insert-money"];
+    assert_eq!(said.get(..4), Some(&want.map(String::from)[..]), "{said:?}");
+    assert!(said[4..].iter().any(|s| s.starts_with("en/take-documents")), "{said:?}");
 }
 
 #[test]

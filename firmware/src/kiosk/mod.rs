@@ -156,6 +156,8 @@ pub struct Kiosk {
     money_report: MoneyReport,
     /// The transaction the cash unit collects for (from the last `Collect`).
     money_ref: String,
+    /// Spoken prompts following the views shown ([`Kiosk::set_voice`]); none: silent.
+    voice: Option<madoguchi_voice::VoiceGuide>,
 }
 
 impl Kiosk {
@@ -270,6 +272,7 @@ impl Kiosk {
             journal,
             money_report,
             money_ref: "-".into(),
+            voice: None,
         };
         k.tick();
         Ok(k)
@@ -277,6 +280,16 @@ impl Kiosk {
 
     pub fn ui(&self) -> &Ui {
         &self.ui
+    }
+
+    /// Speaks the prompts of the views shown from now on (the ALSA speaker in a store, a WAV
+    /// file in the headless runner).
+    pub fn set_voice(&mut self, voice: madoguchi_voice::VoiceGuide) {
+        self.voice = Some(voice);
+    }
+
+    pub fn voice(&self) -> Option<&madoguchi_voice::VoiceGuide> {
+        self.voice.as_ref()
     }
 
     pub fn clock_mut(&mut self) -> &mut KioskClock {
@@ -499,6 +512,10 @@ impl Kiosk {
         }
         self.visit.set(v.visit);
         self.ui.set_view(&v);
+        if let Some(voice) = self.voice.as_mut() {
+            // Hands the view to the voice worker and returns: the loop never waits for sound.
+            voice.follow(&v, self.clock.now().wall);
+        }
         self.shown = Some(v);
     }
 

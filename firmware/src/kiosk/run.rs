@@ -40,7 +40,7 @@ pub fn run(config: &Path, check_only: bool) -> ExitCode {
     };
     let mut supervisor = Supervisor::new(Notifier::from_env(), crate::notify::watchdog_interval(), STUCK_AFTER);
     let readers: Box<dyn Connector> = Box::new(PcscConnector::new(cfg.readers.clone()));
-    let kiosk = match supervisor.start(&cfg, ui, cash, readers, &state, KioskClock::system()) {
+    let mut kiosk = match supervisor.start(&cfg, ui, cash, readers, &state, KioskClock::system()) {
         Ok(k) => k,
         Err(e) => {
             eprintln!("madoguchi: {}: {e}", config.display());
@@ -51,6 +51,13 @@ pub fn run(config: &Path, check_only: bool) -> ExitCode {
     if check_only {
         println!("madoguchi: {}: configuration and devices OK", config.display());
         return ExitCode::SUCCESS;
+    }
+    if cfg.voice.enabled {
+        // No sound card is no reason to stay closed: the guide logs it once and stays silent.
+        let device = cfg.voice.device.clone();
+        kiosk.set_voice(madoguchi_voice::VoiceGuide::spawn(cfg.voice.clone(), move || {
+            madoguchi_voice::AlsaSpeaker::open(&device)
+        }));
     }
     // Everything `--check` checks holds: only now may systemd count the kiosk as started.
     supervisor.ready(&format!("open: kiosk {}", cfg.kiosk_id));

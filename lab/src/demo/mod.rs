@@ -16,6 +16,7 @@ mod measure;
 mod runner;
 #[cfg(test)]
 mod tests;
+mod voice;
 mod window;
 
 use checks::*;

@@ -50,8 +50,9 @@ impl<'a> Runner<'a> {
             today.with_hms(10, 0, 0).map(|t| t.assume_offset(jst)).unwrap_or_else(|_| time::OffsetDateTime::now_utc())
         });
         clock.set_wall(wall);
-        let kiosk = Kiosk::start(cfg, ui, Box::new(lab.cash.clone()), None, &lab.out.join("state"), clock)
+        let mut kiosk = Kiosk::start(cfg, ui, Box::new(lab.cash.clone()), None, &lab.out.join("state"), clock)
             .map_err(|e| other("kiosk", e))?;
+        kiosk.set_voice(super::voice::recording(&lab.out, cfg));
         Ok(Runner {
             lab,
             sc,
@@ -174,6 +175,7 @@ impl<'a> Runner<'a> {
             "peak_rss_kb": peak_rss,
             "screens": t.screens,
             "secrets_found": secrets,
+            "voice": super::voice::report(&self.kiosk),
         });
         let text = serde_json::to_string_pretty(&result).unwrap_or_default();
         std::fs::write(self.lab.out.join("result.json"), text).map_err(|e| other("result.json", e))?;
