@@ -152,6 +152,7 @@ fn door_opened_without_key() {
     let (_, out) = run("door-opened-without-key");
     let audit = audit_log(&out);
     assert!(audit.contains("door-opened-without-key"), "the tampering is audited:\n{audit}");
+    assert!(audit.contains("alert-sent"), "the backend took the alert (POST /v1/alerts):\n{audit}");
     assert!(audit.contains("operator:in-service"), "{audit}");
 }
 
