@@ -6,6 +6,7 @@
 //! `server` and `tls` are the HTTP edge; `db`, `audit` and `registry` the storage edge.
 #![forbid(unsafe_code)]
 
+pub mod alerts;
 pub mod app;
 pub mod audit;
 pub mod config;

@@ -38,6 +38,7 @@ impl Modify for MutualTls {
         crate::server::close_session,
         crate::server::catalog,
         crate::server::settlement,
+        crate::alerts::post_alert,
         crate::server::get_config,
         crate::server::put_config,
         crate::server::reserve,
@@ -53,7 +54,7 @@ impl Modify for MutualTls {
     components(schemas(
         ErrorBody, ErrorCode, ChallengeReply, AuthenticateRequest, AuthenticateReply, OffersReply, Offer, Unavailable, NoticeOut,
         PersonChoice, IssuanceRequest, IssuanceReply, OutcomeRequest, OutcomeKind, OutcomeReply, CloseReply, VerifyReply,
-        SettlementReply, SettlementLine, Catalog, CatalogMunicipality, ConfigReply, MunicipalityConfig, DocumentConfig, Hours,
+        SettlementReply, SettlementLine, crate::alerts::AlertRequest, crate::alerts::AlertReply, Catalog, CatalogMunicipality, ConfigReply, MunicipalityConfig, DocumentConfig, Hours,
         ClosedDays, Notice, DocumentKind, SignedBlob, DocumentPayload, Binding, IssuerInfo, DocumentBody, PersonRecord, TaxRecord,
         ReservationRequest, Reservation, ReservationState, ReservationList, ResetCredential, ResetOpenRequest, ResetOpenReply,
         ResetAuthenticateRequest, ResetAuthenticateReply, ResetAuthorisationRequest, ResetAuthorisationReply,

@@ -579,6 +579,7 @@ pub fn private_router(app: AppState) -> Router {
         .route("/v1/sessions/{session_id}/issuances/{issuance_number}/outcome", post(outcome))
         .route("/v1/catalog", get(catalog))
         .route("/v1/settlement", get(settlement))
+        .route("/v1/alerts", post(crate::alerts::post_alert))
         .route("/v1/admin/municipalities/{code}/config", get(get_config).put(put_config))
         .route("/v1/pin-reset/reservations", post(reserve).get(reservations))
         .route("/v1/pin-reset/reservations/{reservation_id}", delete(cancel_reservation))

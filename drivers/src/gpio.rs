@@ -180,6 +180,65 @@ impl<O: OutputPin, I: InputPin> KioskPins<O, I> {
     }
 }
 
+/// The pins of a kiosk without a GPIO chip (`gpio.chip = "simulated"`, the demo and the lab):
+/// the levels the kiosk drives and the switches a person (or a scenario) sets. Clones share
+/// one state, so the lab keeps a handle to turn the key and open the door while the kiosk owns
+/// another.
+#[derive(Debug, Clone)]
+pub struct SimulatedGpio {
+    state: std::sync::Arc<std::sync::Mutex<SimulatedState>>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct SimulatedState {
+    levels: [Level; 3],
+    door_shut: bool,
+    key_on: bool,
+}
+
+impl Default for SimulatedGpio {
+    /// Every output off, the door shut, the key off.
+    fn default() -> Self {
+        let state = SimulatedState { levels: [Level::Off; 3], door_shut: true, key_on: false };
+        SimulatedGpio { state: std::sync::Arc::new(std::sync::Mutex::new(state)) }
+    }
+}
+
+impl SimulatedGpio {
+    fn with<R>(&self, f: impl FnOnce(&mut SimulatedState) -> R) -> R {
+        // a poisoned lock only means a panic elsewhere; the levels stay meaningful
+        let mut g = self.state.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        f(&mut g)
+    }
+
+    pub fn set(&self, output: Output, level: Level) {
+        self.with(|s| s.levels[output.index()] = level);
+    }
+
+    pub fn level(&self, output: Output) -> Level {
+        self.with(|s| s.levels[output.index()])
+    }
+
+    /// Whether an input is active, as [`KioskPins::read`] says it (the door switch is active
+    /// while the door is shut).
+    pub fn read(&self, input: Input) -> bool {
+        self.with(|s| match input {
+            Input::DoorSwitch => s.door_shut,
+            Input::OperatorKey => s.key_on,
+        })
+    }
+
+    /// Turns the operator key.
+    pub fn turn_key(&self, on: bool) {
+        self.with(|s| s.key_on = on);
+    }
+
+    /// Opens or shuts the door.
+    pub fn open_door(&self, open: bool) {
+        self.with(|s| s.door_shut = !open);
+    }
+}
+
 /// Line offsets on one GPIO chip (from the kiosk configuration).
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct LineMap {
@@ -311,6 +370,20 @@ mod tests {
         assert!(!p.read(Input::DoorSwitch).unwrap());
         assert!(p.read(Input::OperatorKey).unwrap());
         done(p);
+    }
+
+    #[test]
+    fn simulated_switches_read_as_real_ones_and_clones_share_them() {
+        let lab = SimulatedGpio::default();
+        let kiosk = lab.clone();
+        assert!(kiosk.read(Input::DoorSwitch), "the door starts shut (switch active)");
+        assert!(!kiosk.read(Input::OperatorKey));
+        lab.turn_key(true);
+        lab.open_door(true);
+        assert!(kiosk.read(Input::OperatorKey));
+        assert!(!kiosk.read(Input::DoorSwitch));
+        kiosk.set(Output::StatusLamp, Level::On);
+        assert_eq!(lab.level(Output::StatusLamp), Level::On);
     }
 
     #[test]

@@ -100,6 +100,9 @@ pub struct KioskConfig {
     pub session: SessionConfig,
     /// `[voice]`: spoken prompts, their volume and night mute (optional: on, volume 80).
     pub voice: madoguchi_voice::VoiceConfig,
+    /// The store operator's PIN (`[operator]`); none: no PIN opens operator mode (the door
+    /// alarm holds all the same).
+    pub operator: Option<madoguchi_session::operator::OperatorConfig>,
 }
 
 // --- the file as written ---------------------------------------------------------------------
@@ -118,6 +121,44 @@ struct Raw {
     hours: Option<RawHours>,
     pin_reset: Option<RawPinReset>,
     voice: Option<madoguchi_voice::RawVoice>,
+    operator: Option<RawOperator>,
+}
+
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawOperator {
+    /// `madoguchi operator-pin-hash`'s output: a salted Argon2id PHC string.
+    pin_hash: Option<String>,
+    max_failures: Option<u32>,
+    lockout_seconds: Option<u64>,
+}
+
+/// `[operator]`: the hash must be an Argon2id PHC string (never a PIN written as it is), the
+/// lockout long enough to slow guessing down.
+fn operator(raw: Option<RawOperator>) -> Result<Option<madoguchi_session::operator::OperatorConfig>, ConfigError> {
+    let Some(o) = raw else { return Ok(None) };
+    let hash = required(o.pin_hash, "operator.pin_hash")?;
+    if !hash.starts_with("$argon2id$") {
+        return Err(ConfigError::new(
+            "operator.pin_hash",
+            "not an Argon2id hash ($argon2id$...): make one with `madoguchi operator-pin-hash`; never write the PIN itself",
+        ));
+    }
+    let max_failures = o.max_failures.unwrap_or(5);
+    if !(1..=10).contains(&max_failures) {
+        return Err(ConfigError::new("operator.max_failures", format!("{max_failures}: from 1 to 10")));
+    }
+    let lockout = o.lockout_seconds.unwrap_or(300);
+    if !(30..=86_400).contains(&lockout) {
+        return Err(ConfigError::new("operator.lockout_seconds", format!("{lockout}: from 30 to 86400")));
+    }
+    let config = madoguchi_session::operator::OperatorConfig {
+        pin_hash: hash,
+        max_failures,
+        lockout: Duration::from_secs(lockout),
+    };
+    config.validate().map_err(|e| ConfigError::new("operator.pin_hash", e.to_string()))?;
+    Ok(Some(config))
 }
 
 #[derive(Deserialize, Default)]
@@ -597,9 +638,11 @@ fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
     }
 
     let voice = raw.voice.unwrap_or_default().check().map_err(|e| ConfigError::new(e.key, e.message))?;
+    let operator = operator(raw.operator)?;
 
     Ok(KioskConfig {
         voice,
+        operator,
         session: SessionConfig {
             kiosk_id: kiosk_id.clone(),
             timeouts,
@@ -638,6 +681,27 @@ mod tests {
 
     fn err(text: &str) -> ConfigError {
         KioskConfig::parse(text, None).unwrap_err()
+    }
+
+    #[test]
+    fn the_operator_section_is_checked_key_by_key() {
+        let ok = KioskConfig::parse(EXAMPLE, None).unwrap();
+        let op = ok.operator.expect("the example has an [operator] section");
+        assert_eq!((op.max_failures, op.lockout.as_secs()), (5, 300));
+        let hash = op.pin_hash.clone();
+        let with = |body: &str| EXAMPLE.replace(&format!("pin_hash = \"{hash}\""), body);
+        let e = err(&with("pin_hash = \"2468\""));
+        assert_eq!(e.key, "operator.pin_hash");
+        assert!(e.to_string().contains("operator-pin-hash"), "{e}");
+        let e = err(&with("pin_hash = \"$argon2id$v=19$broken\""));
+        assert_eq!(e.key, "operator.pin_hash");
+        let e = err(&EXAMPLE.replace("max_failures = 5", "max_failures = 0"));
+        assert_eq!(e.key, "operator.max_failures");
+        let e = err(&EXAMPLE.replace("lockout_seconds = 300", "lockout_seconds = 1"));
+        assert_eq!(e.key, "operator.lockout_seconds");
+        let e = err(&EXAMPLE.replace("lockout_seconds = 300", "lockout = 300"));
+        assert!(e.to_string().contains("lockout"), "{e}");
+        assert!(!format!("{ok:?}").contains(&hash), "Debug hides the hash");
     }
 
     #[test]

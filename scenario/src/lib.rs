@@ -91,7 +91,7 @@ pub const LAMPS: [&str; 2] = ["card-slot", "status"];
 /// Backend outcomes per issuance.
 pub const OUTCOMES: [&str; 3] = ["printed", "failed", "voided"];
 
-const ACTIONS: [&str; 15] = [
+const ACTIONS: [&str; 17] = [
     "place_card",
     "remove_card",
     "touch",
@@ -107,6 +107,8 @@ const ACTIONS: [&str; 15] = [
     "expect_chime",
     "expect_failure",
     "reserve_pin_reset",
+    "operator_key",
+    "door",
 ];
 
 /// Keys that qualify a step's action rather than being one.
@@ -250,6 +252,12 @@ pub enum StepAction {
     ReservePinReset {
         credential: ResetCredential,
         hours_ago: u32,
+    },
+    /// The store operator turns the operator key on (`true`) or off.
+    OperatorKey(bool),
+    /// The kiosk's door is opened (`true`) or shut; opened without the key, it is tampering.
+    Door {
+        open: bool,
     },
 }
 

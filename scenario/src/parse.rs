@@ -290,6 +290,16 @@ fn step_action(
             };
             StepAction::ReservePinReset { credential, hours_ago: 0 }
         }
+        "operator_key" => match string(v, line, key)? {
+            "on" => StepAction::OperatorKey(true),
+            "off" => StepAction::OperatorKey(false),
+            s => return Err(invalid(line, key, format!("{s:?}: the key is \"on\" or \"off\""))),
+        },
+        "door" => match string(v, line, key)? {
+            "open" => StepAction::Door { open: true },
+            "closed" => StepAction::Door { open: false },
+            s => return Err(invalid(line, key, format!("{s:?}: the door is \"open\" or \"closed\""))),
+        },
         _ => return Err(invalid(line, key, "unknown action")),
     })
 }

@@ -652,3 +652,34 @@ fn a_control_character_in_a_comment_is_refused_with_words_and_its_line() {
     assert_eq!((e.line, e.kind), (Some(4), ErrorKind::Syntax));
     assert!(e.message.contains("control character"), "{e}");
 }
+
+// ---- operator mode: the key and the door ------------------------------------------------
+
+#[test]
+fn operator_key_and_door_steps_parse_and_bad_values_are_refused_with_their_line() {
+    let s = parse(
+        &with_steps(
+            "[[step]]\noperator_key = \"on\"\n[[step]]\nexpect_screen = \"operator-pin\"\n\
+             [[step]]\ntype = \"2468\"\n[[step]]\ndoor = \"open\"\n[[step]]\ndoor = \"closed\"\n\
+             [[step]]\noperator_key = \"off\"\n[[step]]\nexpect_screen = \"out-of-service\"\n",
+        ),
+        src(),
+    )
+    .unwrap();
+    let a: Vec<&StepAction> = s.steps.iter().map(|s| &s.action).collect();
+    assert_eq!(*a[0], StepAction::OperatorKey(true));
+    assert_eq!(*a[3], StepAction::Door { open: true });
+    assert_eq!(*a[4], StepAction::Door { open: false });
+    assert_eq!(*a[5], StepAction::OperatorKey(false));
+    for (steps, key) in [
+        ("[[step]]\noperator_key = \"turned\"\n", "step.operator_key"),
+        ("[[step]]\noperator_key = true\n", "step.operator_key"),
+        ("[[step]]\ndoor = \"shut\"\n", "step.door"),
+        ("[[step]]\ndoor = \"opened\"\n", "step.door"),
+    ] {
+        assert_eq!(at(&with_steps(steps)), (Some(4), Some(key.into()), ErrorKind::Invalid), "{steps}");
+    }
+    // an unknown action lists the new ones
+    let e = err(&with_steps("[[step]]\noperator = \"on\"\n"));
+    assert!(e.message.contains("operator_key") && e.message.contains("door"), "{e}");
+}

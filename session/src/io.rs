@@ -81,6 +81,22 @@ impl Touch {
         }
     }
 
+    /// The digit of a `digit:N` key (operator mode reads its own PIN and amounts with it).
+    pub fn digit(&self) -> Option<u8> {
+        match self.key {
+            TouchKey::Digit(d) => Some(d),
+            _ => None,
+        }
+    }
+
+    /// The action id of a control that is not a PIN pad key.
+    pub fn control(&self) -> Option<&str> {
+        match &self.key {
+            TouchKey::Control(id) => Some(id),
+            _ => None,
+        }
+    }
+
     /// A key of the PIN pad (digit or letter).
     pub fn is_pin_key(&self) -> bool {
         matches!(self.key, TouchKey::Digit(_) | TouchKey::Letter(_))

@@ -96,6 +96,8 @@ pub(crate) struct Kiosk {
     cards: BTreeSet<String>,
     printer_ready: bool,
     cash_ready: bool,
+    /// Operator mode holds the kiosk (out of service, or the operator's screens are up).
+    held: bool,
     /// Change and refunds the cash unit has been told to pay and has not confirmed, each with
     /// its transaction and the time by which it must (`Timeouts::payout`).
     payouts: Vec<money::Payout>,
@@ -159,6 +161,7 @@ impl Session {
             cards: BTreeSet::new(),
             printer_ready: true,
             cash_ready: true,
+            held: false,
             payouts: Vec::new(),
             cash_hung: false,
             unsettled_print: None,
@@ -177,9 +180,25 @@ impl Session {
         v
     }
 
+    /// The catalog version the kiosk holds verified (the operator's status screen).
+    pub fn held_catalog(&self) -> Option<i64> {
+        self.k.docs.held_catalog()
+    }
+
     /// Whether a transaction is open (operator mode must wait for `false`).
     pub fn in_transaction(&self) -> bool {
         self.txn.is_some()
+    }
+
+    /// Operator mode holds the kiosk (`true`) or lets residents in again. A held kiosk starts no
+    /// visit and shows `out-of-service`; a visit under way is never cut short by it.
+    pub fn hold(&mut self, held: bool) -> Vec<Effect> {
+        let mut fx = Vec::new();
+        if self.k.held != held {
+            self.k.held = held;
+            self.render(&mut fx);
+        }
+        fx
     }
 
     /// Handles one event.
@@ -299,6 +318,9 @@ impl Kiosk {
 
     /// What keeps the kiosk from serving now.
     fn availability(&self) -> Option<Unavailable> {
+        if self.held {
+            return Some(Unavailable::Operator);
+        }
         if !self.clock_plausible() {
             return Some(Unavailable::Clock);
         }

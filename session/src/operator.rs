@@ -129,6 +129,8 @@ pub enum Refusal {
     PrinterNotReady,
     /// The printer jam must be cleared first.
     JamNotCleared,
+    /// `kiosk.toml` has no `[operator]` PIN hash: no PIN opens operator mode.
+    NotConfigured,
 }
 
 /// What the kiosk must do.
@@ -155,7 +157,7 @@ pub enum OperatorEffect {
 }
 
 /// How the PIN is checked.
-#[derive(Clone)]
+#[derive(Clone, PartialEq, Eq)]
 pub struct OperatorConfig {
     /// The PIN's Argon2 hash as a PHC string (`$argon2id$v=19$...`).
     pub pin_hash: String,
@@ -257,6 +259,16 @@ impl Operator {
         self.mode == Mode::Open
     }
 
+    /// Whether operator mode keeps residents out: its screens are up or a reason holds.
+    pub fn holds(&self) -> bool {
+        self.mode != Mode::Closed || !self.reasons.is_empty()
+    }
+
+    /// Whether the printer last answered ready (the menu's status line).
+    pub fn printer_ready(&self) -> bool {
+        self.printer_ready
+    }
+
     /// Why the kiosk is out of service (empty: in service as far as the operator goes).
     pub fn out_of_service(&self) -> Vec<OutOfService> {
         self.reasons.iter().copied().collect()
@@ -311,6 +323,10 @@ impl Operator {
     fn pin(&mut self, fx: &mut Vec<OperatorEffect>, pin: Zeroizing<String>, now: Duration) {
         if self.mode != Mode::AskingPin {
             refuse(fx, "operator-pin", Refusal::NotOpen);
+            return;
+        }
+        if self.config.pin_hash.is_empty() {
+            refuse(fx, "operator-pin", Refusal::NotConfigured);
             return;
         }
         if let Some(until) = self.locked_until {
@@ -381,11 +397,11 @@ impl Operator {
                 fx.push(OperatorEffect::ShowTotals);
             }
             OperatorAction::CollectCash { counted_yen } => {
-                audit(fx, id, &format!("counted {counted_yen} yen"));
+                audit(fx, id, &format!("counted {} yen", yen(counted_yen)));
                 fx.push(OperatorEffect::ReconcileCash { collected: true, counted_yen });
             }
             OperatorAction::RefillChange { counted_yen } => {
-                audit(fx, id, &format!("counted {counted_yen} yen"));
+                audit(fx, id, &format!("counted {} yen", yen(counted_yen)));
                 fx.push(OperatorEffect::ReconcileCash { collected: false, counted_yen });
             }
             OperatorAction::Exit => self.close(fx, "exit"),
@@ -407,6 +423,19 @@ impl Operator {
         audit(fx, "operator:exit", why);
         fx.push(OperatorEffect::Show(if self.reasons.is_empty() { SCREEN_IDLE } else { SCREEN_OUT_OF_SERVICE }));
     }
+}
+
+/// Yen with thousands separators (`12,340`), as the operator reads an amount.
+pub fn yen(amount: u64) -> String {
+    let digits = amount.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, c) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(c);
+    }
+    out
 }
 
 fn audit(fx: &mut Vec<OperatorEffect>, action: &'static str, detail: &str) {
@@ -562,6 +591,28 @@ mod tests {
         assert!(hash_pin(&Zeroizing::new("12a4".into()), &[1; 16]).is_err());
         let config = OperatorConfig { pin_hash: "plain".into(), max_failures: 3, lockout: Duration::ZERO };
         assert!(config.validate().is_err());
+    }
+
+    #[test]
+    fn without_a_pin_hash_no_pin_opens_but_the_door_alarm_still_holds() {
+        let mut op =
+            Operator::new(OperatorConfig { pin_hash: String::new(), max_failures: 3, lockout: Duration::ZERO });
+        op.handle(OperatorEvent::Key { on: true }, T0);
+        assert!(op.holds(), "the PIN screen keeps residents out");
+        let fx = op.handle(pin("2468"), T0);
+        assert!(fx.contains(&OperatorEffect::Refused(Refusal::NotConfigured)));
+        op.handle(OperatorEvent::Key { on: false }, T0);
+        assert!(!op.holds());
+        op.handle(OperatorEvent::Door { open: true }, T0);
+        assert!(op.holds());
+    }
+
+    #[test]
+    fn amounts_are_written_with_separators() {
+        assert_eq!(yen(0), "0");
+        assert_eq!(yen(950), "950");
+        assert_eq!(yen(1000), "1,000");
+        assert_eq!(yen(1234567), "1,234,567");
     }
 
     #[test]

@@ -70,6 +70,7 @@ impl Session {
             let unavailable = self.k.availability();
             v.screen = match unavailable {
                 Some(Unavailable::Hours | Unavailable::ClosedDay) => ScreenId::Closed,
+                Some(Unavailable::Operator) => ScreenId::OutOfService,
                 Some(_) => ScreenId::OutOfService,
                 None => ScreenId::Idle,
             };
@@ -81,6 +82,8 @@ impl Session {
                     Some(true) => vec![Choice::new("pin-reset")],
                     _ => Vec::new(),
                 },
+                // held by operator mode (a door opened without the key, say): nothing at all
+                Some(Unavailable::Operator) => Vec::new(),
                 _ => services(unavailable.is_none(), self.reset_available()),
             };
             v.hours = view::hours(&self.k.cfg.hours, unavailable);

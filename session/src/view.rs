@@ -48,6 +48,9 @@ pub enum Unavailable {
     Cash,
     /// The clock is implausible (`out-of-service`).
     Clock,
+    /// Operator mode holds the kiosk (`out-of-service`: the operator's own reasons, a door
+    /// opened without the key, a jam not yet cleared).
+    Operator,
 }
 
 /// 29 December to 3 January: the days the service closes every year (the UI says so under the
@@ -82,6 +85,7 @@ fn reason(u: Option<Unavailable>) -> Reason {
         Some(Unavailable::Printer) => Reason::Printer,
         Some(Unavailable::Cash) => Reason::Cash,
         Some(Unavailable::Clock) => Reason::Clock,
+        Some(Unavailable::Operator) => Reason::Maintenance,
     }
 }
 

@@ -181,6 +181,56 @@ fn printer_jam_refund() {
     assert!(r["refunded_yen"].as_u64().unwrap_or(0) > 0, "the fee was paid back");
 }
 
+/// The kiosk's audit log of a run (operator actions are audited there).
+fn audit_log(out: &Path) -> String {
+    std::fs::read_to_string(out.join("state").join("audit.log")).unwrap_or_default()
+}
+
+#[test]
+fn operator_out_of_service() {
+    let (r, out) = run("operator-out-of-service");
+    assert!(printed(&out).is_empty());
+    let audit = audit_log(&out);
+    for action in ["operator-login", "operator:out-of-service", "operator:in-service", "refused: WrongPin"] {
+        assert!(audit.contains(action), "{action} not audited:\n{audit}");
+    }
+    assert!(!audit.contains("2468") && !audit.contains("1357"), "no operator PIN in the audit log");
+    let screens: Vec<&str> = r["screens"].as_array().into_iter().flatten().filter_map(|s| s.as_str()).collect();
+    assert!(screens.contains(&"out-of-service"), "{screens:?}");
+}
+
+#[test]
+fn door_opened_without_key() {
+    let (_, out) = run("door-opened-without-key");
+    let audit = audit_log(&out);
+    assert!(audit.contains("door-opened-without-key"), "the tampering is audited:\n{audit}");
+    assert!(audit.contains("alert-sent"), "the backend took the alert (POST /v1/alerts):\n{audit}");
+    assert!(audit.contains("operator:in-service"), "{audit}");
+}
+
+#[test]
+fn operator_clears_jam() {
+    let (r, out) = run("operator-clears-jam");
+    assert!(printed(&out).is_empty());
+    assert_eq!(r["net_yen"], 0, "a jam must cost the resident nothing");
+    let audit = audit_log(&out);
+    assert!(audit.contains("refused: PrinterNotReady"), "cleared too early is refused:\n{audit}");
+    assert!(audit.contains("printer answers ready"), "{audit}");
+}
+
+#[test]
+fn operator_totals() {
+    let (_, out) = run("operator-totals");
+    assert_eq!(printed(&out).len(), 1);
+    let journal = std::fs::read_to_string(out.join("state").join("money-journal.jsonl")).unwrap_or_default();
+    let counts: Vec<&str> = journal.lines().filter(|l| l.contains("operator_count")).collect();
+    assert_eq!(counts.len(), 2, "both counts are in the money journal: {journal}");
+    assert!(counts[0].contains("\"counted\":200") && counts[0].contains("\"unit_says\":200"), "{}", counts[0]);
+    assert!(counts[1].contains("\"counted\":1000") && counts[1].contains("\"unit_says\":0"), "{}", counts[1]);
+    let audit = audit_log(&out);
+    assert!(audit.contains("operator:totals") && audit.contains("operator:collect-cash"), "{audit}");
+}
+
 #[test]
 fn stale_print_job() {
     // The Yokohama pattern: a job the kiosk gave up on must not print on under the next visit.

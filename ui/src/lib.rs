@@ -289,6 +289,27 @@ impl Ui {
         self.settle();
     }
 
+    /// Shows one of operator mode's screens (`operator-pin`, `operator-menu`,
+    /// `operator-totals`, `operator-count`) in place of the resident's; [`Ui::set_view`] brings
+    /// the resident's back. The operator's screens speak Japanese and English together.
+    pub fn set_operator(&self, panel: &OperatorPanel) {
+        let api = self.window.global::<Api>();
+        self.set_language(Language::Ja);
+        api.set_language("ja".into());
+        api.set_large_text(false);
+        api.set_high_contrast(false);
+        api.set_screen(panel.screen.as_str().into());
+        api.set_op_status(op_lines(&panel.status));
+        api.set_op_totals(op_lines(&panel.totals));
+        api.set_op_reasons(panel.reasons.as_str().into());
+        api.set_op_message(panel.message.as_str().into());
+        api.set_op_message_alert(panel.message_alert);
+        api.set_op_typed(clamp_i32(panel.typed));
+        api.set_op_counting(panel.counting.as_str().into());
+        api.set_op_amount(panel.amount.as_str().into());
+        self.settle();
+    }
+
     /// The words the failure screen shows for `code` and `money` in `language`: the one
     /// catalogue of resident-facing failure messages (ui/names.slint and its translations).
     /// The screen shown keeps its language.
@@ -374,6 +395,50 @@ impl Ui {
     pub(crate) fn settle(&self) {
         slint::platform::update_timers_and_animations();
     }
+}
+
+/// What operator mode's screens show (filled by the kiosk's operator desk).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OperatorPanel {
+    /// `operator-pin`, `operator-menu`, `operator-totals` or `operator-count`.
+    pub screen: String,
+    /// The menu's status table: printer, cash unit, readers, backend link, clock, versions.
+    pub status: Vec<OpLine>,
+    /// The totals: kiosk's figure as `value`, the backend's as `other`.
+    pub totals: Vec<OpLine>,
+    /// Why the kiosk is out of service (empty: in service).
+    pub reasons: String,
+    /// The answer to the last action.
+    pub message: String,
+    pub message_alert: bool,
+    /// Digits of the PIN typed so far (never the digits).
+    pub typed: u32,
+    /// `collect` or `refill` on `operator-count`.
+    pub counting: String,
+    /// The amount typed so far, with separators.
+    pub amount: String,
+}
+
+/// One line of an operator table; `ok == false` is shown as a problem.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct OpLine {
+    pub label: String,
+    pub value: String,
+    pub other: String,
+    pub ok: bool,
+}
+
+fn op_lines(list: &[OpLine]) -> ModelRc<madoguchi_ui_slint::OpLine> {
+    let v: Vec<madoguchi_ui_slint::OpLine> = list
+        .iter()
+        .map(|l| madoguchi_ui_slint::OpLine {
+            label: l.label.as_str().into(),
+            value: l.value.as_str().into(),
+            other: l.other.as_str().into(),
+            ok: l.ok,
+        })
+        .collect();
+    ModelRc::new(VecModel::from(v))
 }
 
 fn choices(list: &[Choice]) -> ModelRc<madoguchi_ui_slint::Choice> {

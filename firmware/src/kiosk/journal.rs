@@ -16,6 +16,9 @@ use std::path::{Path, PathBuf};
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 pub enum MoneyEntry {
+    /// The store operator counted money taken out (`collected`) or change put in, and what the
+    /// cash unit's own counters said then (none: the unit could not say). No transaction's.
+    OperatorCount { collected: bool, counted: u64, unit_says: Option<u64> },
     /// The cash unit starts taking money for `reference` (`due` yen).
     Collect { reference: String, due: u32 },
     /// Money inserted so far in this collection (cumulative, as the unit reports it).
@@ -36,6 +39,7 @@ impl MoneyEntry {
             | MoneyEntry::Kept { reference, .. }
             | MoneyEntry::PaidOut { reference, .. }
             | MoneyEntry::Owed { reference, .. } => reference,
+            MoneyEntry::OperatorCount { .. } => "operator",
         }
     }
 }
@@ -101,6 +105,7 @@ impl MoneyReport {
                 MoneyEntry::Kept { yen, .. } => t.kept += yen,
                 MoneyEntry::PaidOut { yen, .. } => t.paid_out += yen,
                 MoneyEntry::Owed { yen, .. } => t.owed += yen,
+                MoneyEntry::OperatorCount { .. } => {}
             }
         }
         let transactions = order.into_iter().filter_map(|r| by_ref.remove(&r)).filter(|t| t.inserted > 0).collect();

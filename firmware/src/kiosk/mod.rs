@@ -19,7 +19,7 @@ use cash::CashWorker;
 use journal::{MoneyEntry, MoneyJournal, MoneyReport};
 use madoguchi_certs::TrustAnchors;
 use madoguchi_drivers::card::{Connector, PcscConnector};
-use madoguchi_drivers::gpio::{Level, Output};
+use madoguchi_drivers::gpio::{Input, Level, Output};
 use madoguchi_drivers::payment::CashUnit;
 use madoguchi_paper::{FontPaths, FontSet, Renderer};
 use madoguchi_session::checks::AnchorCheck;
@@ -93,6 +93,8 @@ pub trait SignalOutputs {
     fn level(&self, output: Output) -> Level;
     /// Lets blinking outputs blink (called on every tick with the monotonic time).
     fn refresh(&mut self, _t: Duration) {}
+    /// Whether an input is active (the door switch: the door is shut), read on every tick.
+    fn input(&mut self, input: Input) -> Result<bool, String>;
 }
 
 impl SignalOutputs for crate::devices::SimulatedOutputs {
@@ -101,6 +103,22 @@ impl SignalOutputs for crate::devices::SimulatedOutputs {
     }
     fn level(&self, output: Output) -> Level {
         crate::devices::SimulatedOutputs::level(self, output)
+    }
+    /// Outputs alone have no switches: the door stays shut and the key off.
+    fn input(&mut self, input: Input) -> Result<bool, String> {
+        Ok(input == Input::DoorSwitch)
+    }
+}
+
+impl SignalOutputs for madoguchi_drivers::gpio::SimulatedGpio {
+    fn apply(&mut self, output: Output, level: Level) {
+        self.set(output, level);
+    }
+    fn level(&self, output: Output) -> Level {
+        madoguchi_drivers::gpio::SimulatedGpio::level(self, output)
+    }
+    fn input(&mut self, input: Input) -> Result<bool, String> {
+        Ok(self.read(input))
     }
 }
 
@@ -158,6 +176,8 @@ pub struct Kiosk {
     money_ref: String,
     /// Spoken prompts following the views shown ([`Kiosk::set_voice`]); none: silent.
     voice: Option<madoguchi_voice::VoiceGuide>,
+    /// Operator mode: the key, the door, the operator's screens (operator.rs).
+    desk: operator::OperatorDesk,
 }
 
 impl Kiosk {
@@ -208,7 +228,13 @@ impl Kiosk {
         .map_err(|e| StartError::Backend(e.to_string()))?;
         let printer = PrinterWorker::spawn(cfg.printer.clone(), renderer, sink.clone());
         let card = CardWorker::spawn(readers, sink.clone());
-        let cash = CashWorker::spawn(cash, sink.clone());
+        let shared_cash = operator::SharedCash::new(cash);
+        let cash = CashWorker::spawn(Box::new(shared_cash.clone()), sink.clone());
+        let operator_client = match crate::workers::backend::client(&cfg.backend, &cfg.kiosk_id) {
+            Ok(c) => Some(c),
+            Err(e) => return Err(StartError::Backend(e.to_string())),
+        };
+        let desk = operator::OperatorDesk::new(cfg.operator.clone(), shared_cash, operator_client);
         let mut seed = [0u8; 32];
         rand_core::RngCore::fill_bytes(&mut rand_core::OsRng, &mut seed);
         let session = Session::new(cfg.session.clone(), Box::new(AnchorCheck::new(anchors)), Box::new(docs), seed);
@@ -273,6 +299,7 @@ impl Kiosk {
             money_report,
             money_ref: "-".into(),
             voice: None,
+            desk,
         };
         k.tick();
         Ok(k)
@@ -355,6 +382,7 @@ impl Kiosk {
         let now = self.clock.now();
         self.outputs.refresh(now.mono);
         self.handle(Event::Tick(now));
+        self.operator_poll();
     }
 
     /// Handles events for up to `max_wait`, returning how many; ticks as time passes.
@@ -396,6 +424,9 @@ impl Kiosk {
     }
 
     fn handle(&mut self, ev: Event) {
+        if self.operator_takes(&ev) {
+            return;
+        }
         match &ev {
             Event::CardReply { op, .. } | Event::BackendReply { op, .. } => {
                 self.waiting_ops.remove(op);
@@ -435,10 +466,12 @@ impl Kiosk {
             }
             _ => {}
         }
+        let seen = operator::Seen::of(&ev);
         let effects = self.session.step(ev);
         for fx in effects {
             self.apply(fx);
         }
+        self.operator_saw(seen);
     }
 
     fn apply(&mut self, fx: Effect) {
@@ -511,10 +544,13 @@ impl Kiosk {
             self.tally.screens.push(id);
         }
         self.visit.set(v.visit);
-        self.ui.set_view(&v);
-        if let Some(voice) = self.voice.as_mut() {
-            // Hands the view to the voice worker and returns: the loop never waits for sound.
-            voice.follow(&v, self.clock.now().wall);
+        // an operator screen stays over the resident's until operator mode gives it back
+        if self.desk.screen().is_none() {
+            self.ui.set_view(&v);
+            if let Some(voice) = self.voice.as_mut() {
+                // Hands the view to the voice worker and returns: the loop never waits for sound.
+                voice.follow(&v, self.clock.now().wall);
+            }
         }
         self.shown = Some(v);
     }
@@ -546,7 +582,8 @@ impl Kiosk {
 
 fn open_outputs(cfg: &KioskConfig) -> Result<Box<dyn SignalOutputs>, StartError> {
     if cfg.gpio.is_simulated() {
-        return Ok(Box::new(crate::devices::SimulatedOutputs::default()));
+        // the lamps' levels kept, the switches at rest (door shut, key off)
+        return Ok(Box::new(madoguchi_drivers::gpio::SimulatedGpio::default()));
     }
     let pins = madoguchi_drivers::gpio::linux::open(&cfg.gpio.chip, &cfg.gpio.lines)
         .map_err(|e| StartError::Gpio(format!("{}: {e:?}", cfg.gpio.chip.display())))?;
@@ -570,5 +607,8 @@ where
         if let Err(e) = self.0.refresh(t) {
             log::error!("gpio: {e:?}");
         }
+    }
+    fn input(&mut self, input: Input) -> Result<bool, String> {
+        self.0.read(input).map_err(|e| e.to_string())
     }
 }

@@ -14,7 +14,14 @@ pub(super) struct Lab {
     /// Between the kiosk and the backend when the scenario slows it or has it refuse a request.
     pub(super) proxy: Option<BackendProxy>,
     pub(super) cash: SharedSimCash,
+    /// The kiosk's lamps and switches: the runner turns the operator key and opens the door.
+    pub(super) gpio: madoguchi_drivers::gpio::SimulatedGpio,
 }
+
+/// The demo store's operator PIN, 2468, as `madoguchi operator-pin-hash` makes it (scenarios
+/// type the PIN; the kiosk only ever holds this hash).
+const DEMO_OPERATOR_PIN_HASH: &str =
+    "$argon2id$v=19$m=19456,t=2,p=1$O7JmsFmnXdnmg4oVJ9GSFw$F/x3MZ4m8eIxOWiOa1OylggYsLSkD73oJyeoi0DbQUY";
 
 impl Lab {
     pub(super) fn start(args: &DemoArgs) -> Result<Lab, DemoError> {
@@ -47,7 +54,17 @@ impl Lab {
         let printer = PrinterProcess::start(&sim, &out.join("lab"), 115_200, &[])?;
         let backend = BackendProcess::start(&sibling("madoguchi-backend")?, &world, &out.join("backend"), KIOSK_ID)?;
         let backend = std::cell::RefCell::new(backend);
-        Ok(Lab { out, world, sim, pcscd, printer, backend, proxy: None, cash: SharedSimCash::default() })
+        Ok(Lab {
+            out,
+            world,
+            sim,
+            pcscd,
+            printer,
+            backend,
+            proxy: None,
+            cash: SharedSimCash::default(),
+            gpio: Default::default(),
+        })
     }
 
     /// Puts the fault proxy between the kiosk and the backend (before the kiosk's configuration
@@ -96,7 +113,8 @@ impl Lab {
              [readers]\ncontact = [\"Virtual PCD 00 00\"]\ncontactless = [\"Virtual PCD 00 01\"]\n\n\
              [printer]\nport = \"{port}\"\nbaud = 115200\nflow_control = \"none\"\n\n\
              [gpio]\nchip = \"simulated\"\ncard_slot_lamp = 17\nstatus_lamp = 27\nchime = 22\ndoor_switch = 23\n\
-             operator_key = 24\n\n[cash]\ndevice = \"simulated\"\n",
+             operator_key = 24\n\n[cash]\ndevice = \"simulated\"\n\n\
+             [operator]\npin_hash = \"{DEMO_OPERATOR_PIN_HASH}\"\nmax_failures = 3\nlockout_seconds = 300\n",
             url = self.proxy.as_ref().map_or(backend.url.as_str(), BackendProxy::url),
             ca = q(&k.join("server-ca.cert.pem")),
             cert = q(&k.join("client.cert.pem")),

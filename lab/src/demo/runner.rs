@@ -30,6 +30,8 @@ pub(super) struct Runner<'a> {
     /// The reset's APDUs and wall time, confirmation to `pin-reset-done`.
     reset_measured: Option<(u32, Duration)>,
     pub(super) last_visit: Option<u64>,
+    /// The screen id last pictured (operator screens show over one session view).
+    pub(super) last_shown: String,
     /// Screens whose visible text held a secret of [`Runner::secrets`] (there must be none).
     pub(super) pin_on_screen: Vec<String>,
     /// Every secret of the run, with a label that names it without showing it: the people's
@@ -50,7 +52,8 @@ impl<'a> Runner<'a> {
             today.with_hms(10, 0, 0).map(|t| t.assume_offset(jst)).unwrap_or_else(|_| time::OffsetDateTime::now_utc())
         });
         clock.set_wall(wall);
-        let mut kiosk = Kiosk::start(cfg, ui, Box::new(lab.cash.clone()), None, &lab.out.join("state"), clock)
+        let outputs: Box<dyn madoguchi_firmware::kiosk::SignalOutputs> = Box::new(lab.gpio.clone());
+        let mut kiosk = Kiosk::start(cfg, ui, Box::new(lab.cash.clone()), Some(outputs), &lab.out.join("state"), clock)
             .map_err(|e| other("kiosk", e))?;
         kiosk.set_voice(super::voice::recording(&lab.out, cfg));
         Ok(Runner {
@@ -68,6 +71,7 @@ impl<'a> Runner<'a> {
             reset_started: None,
             reset_measured: None,
             last_visit: None,
+            last_shown: String::new(),
             pin_on_screen: Vec::new(),
             secrets: Vec::new(),
         }
@@ -183,7 +187,8 @@ impl<'a> Runner<'a> {
     }
 
     pub(super) fn screen(&self) -> String {
-        self.kiosk.view().map(|v| v.screen.id().to_string()).unwrap_or_default()
+        // an operator screen over the resident's counts as the screen shown
+        self.kiosk.screen_id()
     }
 
     /// Handles events until no command waits for an answer and nothing new happened for a
@@ -222,14 +227,16 @@ impl<'a> Runner<'a> {
     /// Writes a picture of every new screen; notes the fee offered and the APDUs spent.
     pub(super) fn observe(&mut self) {
         let Some(v) = self.kiosk.view() else { return };
-        if self.last_visit == Some(v.visit) {
+        let screen_now = self.kiosk.screen_id();
+        if self.last_visit == Some(v.visit) && self.last_shown == screen_now {
             return;
         }
         self.last_visit = Some(v.visit);
+        self.last_shown = screen_now.clone();
         if v.order.total_yen > 0 {
             self.offered_yen = v.order.total_yen;
         }
-        let id = v.screen.id();
+        let id = screen_now.as_str();
         if self.apdus_to_auth.is_none() && id == "remove-card" {
             self.apdus_to_auth = Some(self.kiosk.card_apdus());
         }
@@ -331,8 +338,11 @@ impl<'a> Runner<'a> {
             StepAction::Type(text) => {
                 self.settle(limit);
                 let text = text.expand(&self.cast).map_err(|e| e.to_string())?;
-                // What is typed on the keypad is a PIN or password (a new one, or a wrong one).
-                self.add_secret(format!("the value typed at line {}", step.line), text.clone());
+                // What is typed on the keypad is a PIN or password (a new one, or a wrong one),
+                // except an amount the operator counted.
+                if self.screen() != "operator-count" {
+                    self.add_secret(format!("the value typed at line {}", step.line), text.clone());
+                }
                 for c in text.chars() {
                     // The key's id in a buffer wiped after the touch (it spells a PIN digit).
                     let mut action = Zeroizing::new(String::with_capacity(8));
@@ -410,7 +420,7 @@ impl<'a> Runner<'a> {
             StepAction::ExpectScreen(id) => {
                 self.settle(limit);
                 let want = id.clone();
-                self.pump_until(limit, |k| k.view().is_some_and(|v| v.screen.id() == want));
+                self.pump_until(limit, |k| k.screen_id() == want);
                 let s = self.screen();
                 if &s == id {
                     Ok(())
@@ -470,6 +480,19 @@ impl<'a> Runner<'a> {
                 let resident = self.cast.resident.id.clone();
                 let r = self.lab.backend.borrow().reserve_pin_reset(&resident, credential.id(), *hours_ago);
                 r.map_err(|e| format!("the backend refused the reservation: {e}"))?;
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::OperatorKey(on) => {
+                self.lab.gpio.turn_key(*on);
+                // the kiosk reads its switches on every tick: read them now
+                self.kiosk.tick();
+                self.settle(limit);
+                Ok(())
+            }
+            StepAction::Door { open } => {
+                self.lab.gpio.open_door(*open);
+                self.kiosk.tick();
                 self.settle(limit);
                 Ok(())
             }

@@ -58,8 +58,10 @@ pub(super) fn windowed(args: &DemoArgs) -> Result<bool, DemoError> {
         }
     }
     let ui = Ui::windowed().map_err(|e| other("kiosk window", e))?;
-    let kiosk = Kiosk::start(&cfg, ui, Box::new(lab.cash.clone()), None, &lab.out.join("state"), KioskClock::system())
-        .map_err(|e| other("kiosk", e))?;
+    let outputs: Box<dyn madoguchi_firmware::kiosk::SignalOutputs> = Box::new(lab.gpio.clone());
+    let kiosk =
+        Kiosk::start(&cfg, ui, Box::new(lab.cash.clone()), Some(outputs), &lab.out.join("state"), KioskClock::system())
+            .map_err(|e| other("kiosk", e))?;
     let kiosk = Rc::new(RefCell::new(kiosk));
     let panel = SimulatorPanel::new().map_err(|e| other("simulator panel", e))?;
     panel.set_tokens(ModelRc::new(VecModel::from(tokens.iter().map(|t| t.0.clone()).collect::<Vec<_>>())));

@@ -207,7 +207,8 @@ fn user_agent(kiosk_id: &str) -> String {
 }
 
 /// The contract's mTLS client, as configured; its errors as the worker reports them.
-fn client(config: &BackendConfig, kiosk_id: &str) -> Result<Client, BackendWorkerError> {
+/// The mutual-TLS client of `config` (also for operator mode's settlement and alert calls).
+pub(crate) fn client(config: &BackendConfig, kiosk_id: &str) -> Result<Client, BackendWorkerError> {
     // The URL is judged first, as the configuration reads.
     Endpoint::parse(&config.url).map_err(BackendWorkerError::Url)?;
     let identity = Some((config.client_certificate.as_path(), config.client_key.as_path()));
