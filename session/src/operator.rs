@@ -192,7 +192,13 @@ impl std::error::Error for PinHashError {}
 impl OperatorConfig {
     /// Checks the hash parses, so a bad `kiosk.toml` is refused at start, not at the first PIN.
     pub fn validate(&self) -> Result<(), PinHashError> {
-        PasswordHash::new(&self.pin_hash).map_err(|e| PinHashError(e.to_string()))?;
+        let parsed = PasswordHash::new(&self.pin_hash).map_err(|e| PinHashError(e.to_string()))?;
+        // A PHC string cut short (no salt or no hash output) parses, but no PIN would ever match.
+        if parsed.salt.is_none() || parsed.hash.is_none() {
+            return Err(PinHashError(
+                "the hash has no salt or no output: make it again with `madoguchi operator-pin-hash`".into(),
+            ));
+        }
         if self.max_failures == 0 {
             return Err(PinHashError("max_failures must be at least 1".into()));
         }
@@ -430,7 +436,7 @@ pub fn yen(amount: u64) -> String {
     let digits = amount.to_string();
     let mut out = String::with_capacity(digits.len() + digits.len() / 3);
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
