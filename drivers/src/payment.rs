@@ -30,8 +30,8 @@ pub enum CashErrorKind {
     Offline,
     /// Asked for something its state does not allow (a programming error in the caller).
     State,
-    /// Money of unknown value went in (the unit lost events or was reset mid-collection):
-    /// out of service until staff have counted.
+    /// Money of unknown value went in, or may have (the unit lost events, was reset or stopped
+    /// answering mid-collection): out of service until staff have counted.
     CoinsLost,
 }
 
@@ -85,6 +85,12 @@ pub trait CashUnit {
     fn pay_out(&mut self, yen: u32) -> Result<(), CashError>;
     /// The unit's own counters.
     fn counters(&mut self) -> Result<CashCounters, CashError>;
+    /// Staff have counted the money after a fault that left it in doubt (coins lost, a payout
+    /// cut off): the unit forgets what it held and serves again if it can. Units that never
+    /// latch a fault have nothing to forget.
+    fn clear_fault(&mut self) -> Result<(), CashError> {
+        self.ready()
+    }
 }
 
 /// Coins to pay `yen` from a stock (`stock[i]` coins of `DENOMINATIONS[i]`), largest first;

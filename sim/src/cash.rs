@@ -2,6 +2,7 @@
 //! scenario inserts money, jams the slot or empties the change stock; the kiosk drives it
 //! through [`CashUnit`] exactly like a real one.
 
+pub mod bench;
 pub mod cctalk;
 pub mod pty;
 
@@ -228,6 +229,9 @@ impl CashUnit for SharedSimCash {
     }
     fn counters(&mut self) -> Result<CashCounters, CashError> {
         self.slot().counters()
+    }
+    fn clear_fault(&mut self) -> Result<(), CashError> {
+        self.slot().clear_fault()
     }
 }
 

@@ -63,8 +63,15 @@ pub struct CcTalkCashUnit<P: Port> {
     coins: [Option<u32>; coin::POSITIONS],
     credit: CreditBuffer,
     collecting: bool,
+    /// The fee of this collection.
+    due: u32,
     /// Inserted in this collection.
     total: u32,
+    /// Hoppers that ran dry in a payout (a hopper tells only that, not how many coins it has),
+    /// until staff clear the unit.
+    empty: Vec<u8>,
+    /// The per-coin inhibit mask last sent.
+    mask: Option<[u8; 2]>,
     /// Inserted and not yet kept or paid back: the resident's money if something fails.
     held: u32,
     accepted_yen: u64,
@@ -123,7 +130,10 @@ impl<P: Port> CcTalkCashUnit<P> {
             coins,
             credit,
             collecting: false,
+            due: 0,
             total: 0,
+            empty: Vec::new(),
+            mask: None,
             held: 0,
             accepted_yen: 0,
             paid_out_yen: 0,
@@ -151,14 +161,42 @@ impl<P: Port> CcTalkCashUnit<P> {
         e
     }
 
+    /// The acceptor stopped answering sensibly. Taking coins, it may have credited coins the
+    /// kiosk never read: money in doubt, for staff to count. Idle, it is only offline.
+    fn acceptor_lost(&mut self, e: impl std::fmt::Display) -> CashError {
+        let e = if self.collecting {
+            CashError::new(
+                CashErrorKind::CoinsLost,
+                self.held,
+                format!(
+                    "coin acceptor stopped answering while taking coins ({e}): coins after the last read are unknown"
+                ),
+            )
+        } else {
+            offline(self.held, format!("coin acceptor: {e}"))
+        };
+        self.latch(e)
+    }
+
     fn read_credit(&mut self) -> Result<Vec<CashEvent>, CashError> {
-        let reply = match self.bus.call(self.cfg.acceptor, h::READ_CREDIT_BUFFER, &[], true) {
+        let acceptor = self.cfg.acceptor;
+        // A read that failed all its attempts is tried once more after a pause (a burst of
+        // noise, a reply from a device with a clashing address): the event counter makes a
+        // repeated read harmless, and what it says is exact.
+        let reply = match self.bus.call(acceptor, h::READ_CREDIT_BUFFER, &[], true) {
             Ok(r) => r,
-            Err(e) => return Err(self.latch(offline(self.held, format!("coin acceptor: {e}")))),
+            Err(first) => {
+                log::warn!("ccTalk: coin acceptor: {first}; recovering");
+                std::thread::sleep(self.cfg.timing.reply_timeout);
+                match self.bus.call(acceptor, h::READ_CREDIT_BUFFER, &[], true) {
+                    Ok(r) => r,
+                    Err(e) => return Err(self.acceptor_lost(e)),
+                }
+            }
         };
         let read = match self.credit.read(&reply) {
             Ok(r) => r,
-            Err(e) => return Err(self.latch(offline(self.held, format!("coin acceptor: {e}")))),
+            Err(e) => return Err(self.acceptor_lost(e)),
         };
         let (events, lost) = match read {
             CreditRead::Events(e) => (e, None),
@@ -219,14 +257,45 @@ impl<P: Port> CcTalkCashUnit<P> {
             let e = CashError::new(CashErrorKind::CoinsLost, self.held, what);
             return Err(self.latch(e));
         }
+        if self.collecting && !out.is_empty() {
+            if let Err(e) = self.update_mask() {
+                return Err(self.acceptor_lost(e));
+            }
+        }
         Ok(out)
+    }
+
+    /// Whether the hoppers not known to be empty can pay `yen` (yen coin values divide the
+    /// larger ones, so taking the largest coin first decides it).
+    fn can_pay(&self, yen: u32) -> bool {
+        let mut values: Vec<u32> =
+            self.cfg.hoppers.iter().filter(|(a, _)| !self.empty.contains(a)).map(|&(_, v)| v).collect();
+        values.sort_unstable_by(|a, b| b.cmp(a));
+        values.into_iter().fold(yen, |left, v| left % v) == 0
+    }
+
+    /// The coins the acceptor may take now: those the kiosk takes at all, and of those only
+    /// the ones whose excess over what is still due the hoppers can pay back. The kiosk never
+    /// takes money it cannot change.
+    fn accept_mask(&self) -> [u8; 2] {
+        let (min, due) = (self.cfg.min_coin_yen, self.due.saturating_sub(self.total));
+        coin::inhibit_mask(&self.coins, |y| y >= min && (y <= due || self.can_pay(y - due)))
+    }
+
+    /// Sends the per-coin mask when what may be taken changed (after each credit).
+    fn update_mask(&mut self) -> Result<(), LinkError> {
+        let mask = self.accept_mask();
+        if self.mask != Some(mask) {
+            self.bus.call(self.cfg.acceptor, h::MODIFY_INHIBIT, &mask, true)?;
+            self.mask = Some(mask);
+        }
+        Ok(())
     }
 
     fn set_accepting(&mut self, on: bool) -> Result<(), LinkError> {
         if on {
-            let min = self.cfg.min_coin_yen;
-            let mask = coin::inhibit_mask(&self.coins, |y| y >= min);
-            self.bus.call(self.cfg.acceptor, h::MODIFY_INHIBIT, &mask, true)?;
+            self.mask = None;
+            self.update_mask()?;
         }
         self.bus.call(self.cfg.acceptor, h::MODIFY_MASTER_INHIBIT, &[u8::from(on)], true).map(|_| ())
     }
@@ -329,6 +398,7 @@ impl<P: Port> CashUnit for CcTalkCashUnit<P> {
         self.read_credit()?;
         self.total = 0;
         self.held = 0;
+        self.due = due_yen;
         if let Err(e) = self.set_accepting(true) {
             return Err(self.latch(offline(0, format!("coin acceptor: {e}"))));
         }
@@ -384,7 +454,10 @@ impl<P: Port> CashUnit for CcTalkCashUnit<P> {
                         self.paid_out_yen += u64::from(paid_yen);
                         self.held = self.held.saturating_sub(paid_yen);
                         if paid < n {
-                            break; // empty: the smaller hoppers make up the rest
+                            // Empty: the smaller hoppers make up the rest, and coins whose
+                            // change would need this hopper are refused from now on.
+                            self.empty.push(address);
+                            break;
                         }
                     }
                     Err((kind, _unsure, detail)) => {
@@ -408,6 +481,32 @@ impl<P: Port> CashUnit for CcTalkCashUnit<P> {
         // ccTalk acceptors keep no money totals and hoppers report only high/low levels: these
         // are the credits and payouts this driver saw confirmed since it opened the bus.
         Ok(CashCounters { accepted_yen: self.accepted_yen, paid_out_yen: self.paid_out_yen, hopper_coins: None })
+    }
+
+    /// After staff counted the money in doubt: every device must answer again, the acceptor is
+    /// inhibited and its event counter read as the new baseline (what happened while the unit
+    /// was latched is in the staff's count, not the kiosk's), and nothing is held any more.
+    fn clear_fault(&mut self) -> Result<(), CashError> {
+        self.last_health = None;
+        self.health()?;
+        let acceptor = self.cfg.acceptor;
+        let baseline = self
+            .bus
+            .call(acceptor, h::MODIFY_MASTER_INHIBIT, &[0], true)
+            .and_then(|_| self.bus.call(acceptor, h::READ_CREDIT_BUFFER, &[], true))
+            .map_err(|e| offline(0, format!("coin acceptor: {e}")))?;
+        let mut credit = CreditBuffer::default();
+        credit.read(&baseline).map_err(|e| offline(0, format!("coin acceptor: {e}")))?;
+        if let Some(e) = self.latched.take() {
+            log::warn!("ccTalk: staff cleared the fault ({e}); {} yen held is settled by their count", self.held);
+        }
+        self.credit = credit;
+        self.collecting = false;
+        self.total = 0;
+        self.held = 0;
+        // Staff have been inside: the hoppers are refilled or will show empty again.
+        self.empty.clear();
+        Ok(())
     }
 }
 

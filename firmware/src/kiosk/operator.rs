@@ -375,7 +375,7 @@ impl Kiosk {
         for r in replies {
             match r {
                 LinkReply::Settlement(result) => {
-                    let journal = replay(self.journal.path()).unwrap_or_default();
+                    let journal = replay(self.book.path()).unwrap_or_default();
                     let mine = journal_totals(&journal);
                     self.desk.totals = totals_lines(mine, result.as_ref().map_err(String::as_str));
                     self.desk.link_status = match &result {
@@ -561,7 +561,7 @@ impl Kiosk {
                 self.operator_print_sample();
             }
             OperatorEffect::ShowTotals => {
-                let journal = replay(self.journal.path()).unwrap_or_default();
+                let journal = replay(self.book.path()).unwrap_or_default();
                 let mine = journal_totals(&journal);
                 self.desk.totals = totals_lines(mine, Err("問い合わせ中 / asking the backend"));
                 self.desk.screen = Some(SCREEN_TOTALS);
@@ -584,7 +584,7 @@ impl Kiosk {
     fn operator_reconcile(&mut self, collected: bool, counted: u64) {
         let counters = self.desk.cash.counters();
         let unit_says = counters.as_ref().ok().map(|c| if collected { c.accepted_yen } else { c.paid_out_yen });
-        self.journal(MoneyEntry::OperatorCount { collected, counted, unit_says });
+        self.book.write(MoneyEntry::OperatorCount { collected, counted, unit_says });
         let what = if collected { "回収 / collected" } else { "補充 / refilled" };
         let (text, alert) = match (&counters, unit_says) {
             (Ok(_), Some(unit)) if unit == counted => (

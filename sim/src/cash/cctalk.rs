@@ -483,6 +483,35 @@ mod tests {
     }
 
     #[test]
+    fn with_empty_hoppers_the_acceptor_refuses_coins_it_could_not_change() {
+        let d = SharedDevices::default();
+        let mut u = unit(&d);
+        // A payout finds the 100, 50 and 10 hoppers dry; only 500s are left to pay with.
+        for yen in [100, 50, 10] {
+            d.lock().command(&format!("hopper-empty {yen}")).unwrap();
+        }
+        assert_eq!(u.pay_out(160).unwrap_err().kind, CashErrorKind::CannotDispense);
+        u.begin(300).unwrap();
+        insert(&d, &[500]);
+        assert_eq!(u.poll().unwrap(), vec![CashEvent::Rejected { yen: Some(500) }], "200 change cannot be paid");
+        insert(&d, &[100, 100, 50]);
+        assert_eq!(total(&u.poll().unwrap()), Some(250));
+        // 50 still due: a 100 would need 50 back.
+        insert(&d, &[100, 50]);
+        let ev = u.poll().unwrap();
+        assert_eq!(ev[0], CashEvent::Rejected { yen: Some(100) });
+        assert_eq!(total(&ev), Some(300));
+        // Staff refilled and cleared: every coin again.
+        d.lock().hoppers.iter_mut().for_each(|hp| hp.coins = 50);
+        u.stop().unwrap();
+        u.keep(300).unwrap();
+        u.clear_fault().unwrap();
+        u.begin(300).unwrap();
+        insert(&d, &[500]);
+        assert_eq!(total(&u.poll().unwrap()), Some(500));
+    }
+
+    #[test]
     fn a_jam_latches_with_the_money_held_and_fraud_credits_nothing() {
         let d = SharedDevices::default();
         let mut u = unit(&d);
@@ -512,6 +541,18 @@ mod tests {
         assert!(e.detail.contains("1 coin events lost"), "{e}");
         assert_eq!(u.ready().unwrap_err().kind, CashErrorKind::CoinsLost);
         assert!(u.begin(300).is_err());
+        // Staff counted: clearing the fault needs every device to answer…
+        d.lock().command("silence").unwrap();
+        assert_eq!(u.clear_fault().unwrap_err().kind, CashErrorKind::Offline);
+        assert!(u.ready().is_err(), "still out of service");
+        d.lock().command("clear").unwrap();
+        // …and then the unit serves again from a fresh baseline, holding nothing.
+        u.clear_fault().unwrap();
+        assert_eq!(u.held(), 0);
+        u.ready().unwrap();
+        u.begin(100).unwrap();
+        insert(&d, &[100]);
+        assert_eq!(total(&u.poll().unwrap()), Some(100), "old events are not credited again");
     }
 
     #[test]
@@ -526,8 +567,12 @@ mod tests {
         insert(&d, &[100]);
         assert_eq!(total(&u.poll().unwrap()), Some(200), "two misaddressed replies: asked again");
         d.lock().command("checksum 3").unwrap();
+        insert(&d, &[50]);
+        assert_eq!(total(&u.poll().unwrap()), Some(250), "three bad replies: recovered by one more read");
+        d.lock().command("checksum 6").unwrap();
         let e = u.poll().unwrap_err();
-        assert_eq!((e.kind, e.yen_not_returned), (CashErrorKind::Offline, 200), "{e}");
+        // Coins may have dropped since the last good read: money in doubt, not just offline.
+        assert_eq!((e.kind, e.yen_not_returned), (CashErrorKind::CoinsLost, 250), "{e}");
         assert!(e.detail.contains("checksum"), "{e}");
     }
 
@@ -537,10 +582,10 @@ mod tests {
         let mut u = unit(&d);
         u.begin(300).unwrap();
         insert(&d, &[100]);
-        d.lock().command("wrong-address 3").unwrap();
+        d.lock().command("wrong-address 6").unwrap();
         let e = u.poll().unwrap_err();
         assert!(e.detail.contains("address 9"), "{e}");
-        assert_eq!(e.yen_not_returned, 0, "the credit was never read");
+        assert_eq!((e.kind, e.yen_not_returned), (CashErrorKind::CoinsLost, 0), "the credit was never read: {e}");
 
         let d = SharedDevices::default();
         let mut u = unit(&d);
@@ -549,8 +594,13 @@ mod tests {
         assert_eq!(total(&u.poll().unwrap()), Some(200));
         d.lock().command("silence").unwrap();
         let e = u.poll().unwrap_err();
-        assert_eq!((e.kind, e.yen_not_returned), (CashErrorKind::Offline, 200));
+        assert_eq!((e.kind, e.yen_not_returned), (CashErrorKind::CoinsLost, 200));
         assert!(u.ready().is_err());
+        // Idle (not taking coins), silence is only offline.
+        let d = SharedDevices::default();
+        let mut u = unit(&d);
+        d.lock().command("silence").unwrap();
+        assert_eq!(u.poll().unwrap_err().kind, CashErrorKind::Offline);
     }
 
     #[test]

@@ -41,6 +41,10 @@ pub struct CashArgs {
     /// A FIFO (created if missing) that takes one command a line.
     #[arg(long)]
     pub control: Option<PathBuf>,
+    /// Instead of serving: the kiosk's ccTalk driver takes 1,350 yen in six coins this many
+    /// times through the pty, and the times are printed (see `super::bench`).
+    #[arg(long)]
+    pub bench: Option<u32>,
 }
 
 /// Runs until SIGTERM/SIGINT; the exit code.
@@ -71,6 +75,9 @@ pub fn run(args: CashArgs) -> u8 {
             return 2;
         }
     }
+    if let Some(runs) = args.bench {
+        return super::bench::run(&args, runs, devices, shutdown);
+    }
     let r = serve(&args, &devices, &shutdown);
     let _ = std::fs::remove_file(&args.link);
     match r {
@@ -82,7 +89,7 @@ pub fn run(args: CashArgs) -> u8 {
     }
 }
 
-fn serve(args: &CashArgs, devices: &SharedDevices, shutdown: &AtomicBool) -> Result<(), String> {
+pub(super) fn serve(args: &CashArgs, devices: &SharedDevices, shutdown: &AtomicBool) -> Result<(), String> {
     let pty = nix::pty::openpty(None, None).map_err(|e| format!("openpty: {e}"))?;
     let mut t = tcgetattr(&pty.slave).map_err(|e| format!("tcgetattr: {e}"))?;
     cfmakeraw(&mut t);
@@ -92,8 +99,10 @@ fn serve(args: &CashArgs, devices: &SharedDevices, shutdown: &AtomicBool) -> Res
     let _slave = pty.slave;
     let mut master = File::from(pty.master);
     relink(&slave_path, &args.link)?;
-    println!("ready {}", slave_path.display());
-    let _ = std::io::stdout().flush();
+    if args.bench.is_none() {
+        println!("ready {}", slave_path.display());
+        let _ = std::io::stdout().flush();
+    }
     log::info!("cash sim: ccTalk on {} -> {} at {} baud", args.link.display(), slave_path.display(), args.baud);
     let byte_time = Duration::from_nanos(10_000_000_000 / u64::from(args.baud));
     let start = Instant::now();
