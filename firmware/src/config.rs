@@ -686,7 +686,7 @@ mod tests {
     #[test]
     fn the_operator_section_is_checked_key_by_key() {
         let ok = KioskConfig::parse(EXAMPLE, None).unwrap();
-        let op = ok.operator.expect("the example has an [operator] section");
+        let op = ok.operator.as_ref().expect("the example has an [operator] section");
         assert_eq!((op.max_failures, op.lockout.as_secs()), (5, 300));
         let hash = op.pin_hash.clone();
         let with = |body: &str| EXAMPLE.replace(&format!("pin_hash = \"{hash}\""), body);

@@ -170,6 +170,7 @@ impl<E: std::fmt::Display> From<E> for FlowError {
     }
 }
 
+#[allow(clippy::too_many_arguments)] // one request of a flow, with what the tally needs to time it
 async fn timed(
     sh: &Shared,
     client: &mut Client,

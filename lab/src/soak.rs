@@ -279,7 +279,7 @@ pub async fn run(args: &BenchArgs, minutes: f64, kill_every: f64) -> Result<Soak
         let tls = client_config(dir, true).map_err(|e| e.to_string())?;
         let clients = urls.iter().map(|u| Client::new(u, tls.clone())).collect::<Result<Vec<_>, _>>();
         let mut k = Kiosk { clients: clients.map_err(|e| e.to_string())?, at: kiosk % instances };
-        let (tally, stop, cards, public) = (tally.clone(), stop.clone(), cards.clone(), public.clone());
+        let (tally, stop, cards, public) = (tally.clone(), stop.clone(), cards.clone(), public);
         tasks.push(tokio::spawn(async move {
             let mut n = 0u64;
             while !stop.load(Ordering::Relaxed) {

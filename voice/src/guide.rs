@@ -188,10 +188,7 @@ fn work(shared: &Shared, mut speaker: Option<Box<dyn Speaker>>, volume: u8, epoc
             }
         };
         let started = Instant::now();
-        let outcome = match speaker.as_mut() {
-            None => None,
-            Some(sp) => Some(play(sp.as_mut(), &mut clips, &req, volume)),
-        };
+        let outcome = speaker.as_mut().map(|sp| play(sp.as_mut(), &mut clips, &req, volume));
         let mut s = shared.lock();
         s.busy = false;
         match outcome {
@@ -226,15 +223,16 @@ fn play(
     req: &Request,
     volume: u8,
 ) -> Result<(Option<Duration>, Duration), String> {
-    let key = (req.language, req.prompt);
-    if !clips.contains_key(&key) {
-        let c = clips::clip(req.language, req.prompt)
-            .map_err(|e| format!("{}/{}: {e}", req.language.code(), req.prompt))?;
-        // The volume is applied once, when the clip is first decoded (linear amplitude).
-        let scaled = c.samples.iter().map(|s| (i32::from(*s) * i32::from(volume) / 100) as i16).collect();
-        clips.insert(key, Clip { rate: c.rate, samples: scaled });
-    }
-    let c = &clips[&key];
+    let c = match clips.entry((req.language, req.prompt)) {
+        std::collections::hash_map::Entry::Occupied(e) => e.into_mut(),
+        std::collections::hash_map::Entry::Vacant(e) => {
+            let c = clips::clip(req.language, req.prompt)
+                .map_err(|e| format!("{}/{}: {e}", req.language.code(), req.prompt))?;
+            // The volume is applied once, when the clip is first decoded (linear amplitude).
+            let scaled = c.samples.iter().map(|s| (i32::from(*s) * i32::from(volume) / 100) as i16).collect();
+            e.insert(Clip { rate: c.rate, samples: scaled })
+        }
+    };
     let at = speaker.play(&c.samples, c.rate).map_err(|e| e.to_string())?;
     Ok((at, c.duration()))
 }

@@ -304,6 +304,10 @@ impl Kiosk {
             desk,
         };
         k.tick();
+        if k.cash_fault().is_some() {
+            // money in doubt from before the restart: still out of service until staff clear it
+            k.operator_event(madoguchi_session::operator::OperatorEvent::CashUnitFault);
+        }
         Ok(k)
     }
 
