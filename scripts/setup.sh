@@ -8,6 +8,7 @@ PACKAGES=(
   pcscd vsmartcard-vpcd libpcsclite-dev pcsc-tools opensc      # smart cards: real pcscd + virtual reader
   qpdf poppler-utils fonts-ipaexfont fonts-ipamj-mincho         # documents (printing issue)
   libfontconfig1-dev fonts-dejavu-core fonts-wqy-microhei       # UI: Latin/Vietnamese, Chinese and Korean glyphs
+  libinput-dev libudev-dev libxkbcommon-dev                     # UI on DRM/KMS (slint linuxkms): touch, devices, keymaps
   postgresql                                                    # backend tests run a private cluster
   python3-venv                                                  # schemathesis (API contract test) in a virtualenv
   systemd                                                       # systemd-analyze verify/security of deploy/systemd units
