@@ -382,7 +382,7 @@ fn the_municipalitys_words_are_printed_as_signed() {
     v["certification"] = "この写しは、".repeat(7).into();
     let p = parse(&v.to_string()).unwrap();
     match crate::testing::renderer().check(&p.document, &p.issuer, &p.issuance) {
-        Err(DocumentError::FieldTooLong { field, .. }) => assert_eq!(field, "certification"),
+        Err(crate::DocumentError::FieldTooLong { field, .. }) => assert_eq!(field, "certification"),
         other => panic!("{other:?}"),
     }
 }
