@@ -78,8 +78,9 @@ impl DocumentKind {
     /// The options a municipality may enable for this document.
     pub fn known_options(self) -> &'static [&'static str] {
         match self {
-            // 世帯主・続柄, 本籍・筆頭者, 個人番号, and choosing other household members (連記)
-            DocumentKind::Juminhyo => &["setainushi", "honseki", "kojin_bango", "household"],
+            // 世帯主・続柄, 本籍・筆頭者, 個人番号, 住民票コード, and choosing other household
+            // members (連記)
+            DocumentKind::Juminhyo => &["setainushi", "honseki", "kojin_bango", "juminhyo_code", "household"],
             DocumentKind::Kisaijiko => &["household"],
             _ => &[],
         }

@@ -12,6 +12,7 @@
 //! - [`signed`] and [`verify`]: the backend's Ed25519 signatures and what a kiosk verifies with
 //!   them (the catalog, never older than the one held; each document);
 //! - [`municipality`]: the municipality configuration the signed catalog carries;
+//! - [`wording`]: the municipality's own words on its paper, resolved per issuance;
 //! - [`pin_reset`]: the credential a PIN reset sets anew and the message the card-management key
 //!   signs (our PIN-reset protocol v1);
 //! - [`registry`]: the resident-registry import schema (`registry.json`) the world generator
@@ -36,6 +37,7 @@ pub mod registry;
 pub mod signed;
 pub mod v1;
 pub mod verify;
+pub mod wording;
 
 pub use binding::{BindingMismatch, Expected};
 pub use document::DocumentKind;

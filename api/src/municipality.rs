@@ -3,6 +3,7 @@
 //! closed days, the fiscal year, notices). Plain data and plain functions; the clock is a
 //! parameter.
 
+use crate::wording::Wording;
 use crate::DocumentKind;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -55,6 +56,14 @@ pub struct MunicipalityConfig {
     /// Per document id (`juminhyo`, `kisaijiko`, `inkan`, `kazei`, `koseki-zenbu`,
     /// `koseki-kojin`, `fuhyo`).
     pub documents: BTreeMap<String, DocumentConfig>,
+    /// The municipality's words on its paper (titles, certification sentences, 以下余白, the
+    /// omitted-options line); what is not set is the standard wording.
+    #[serde(default, skip_serializing_if = "is_standard")]
+    pub wording: Wording,
+}
+
+fn is_standard(w: &Wording) -> bool {
+    *w == Wording::default()
 }
 
 fn default_min_age() -> i64 {
@@ -278,6 +287,7 @@ impl MunicipalityConfig {
                 _ => {}
             }
         }
+        self.wording.validate().map_err(|(field, message)| refuse(field, message))?;
         Ok(())
     }
 
@@ -390,6 +400,7 @@ impl MunicipalityConfig {
             tax_year_switch: "06-01".into(),
             notices: vec![],
             documents,
+            wording: Wording::default(),
         }
     }
 }

@@ -183,6 +183,20 @@ pub struct ResidentRecord {
     pub father: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub mother: Option<String>,
+    /// 住民票コード (11 digits), absent for a resident abroad.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resident_code: Option<String>,
+    /// 身分事項 in the 戸籍 (出生, 婚姻, 入籍 …), oldest first.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub koseki_events: Vec<KosekiEvent>,
+}
+
+/// One 身分事項 of a 戸籍: its kind and its items as the register words them
+/// (`["出生日", "昭和53年5月14日"]`, `["届出人", "父"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct KosekiEvent {
+    pub kind: String,
+    pub items: Vec<[String; 2]>,
 }
 
 fn is_false(b: &bool) -> bool {
@@ -203,6 +217,12 @@ pub struct Residence {
     pub previous_address: Option<String>,
     #[serde(default)]
     pub previous_municipality: Option<String>,
+    /// 住民となった年月日 (birth, or the move into the municipality); absent: `since`.
+    #[serde(with = "iso_date_opt", default, skip_serializing_if = "Option::is_none")]
+    pub became_resident_on: Option<Date>,
+    /// 届出日 of the move to this address.
+    #[serde(with = "iso_date_opt", default, skip_serializing_if = "Option::is_none")]
+    pub notified_on: Option<Date>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -215,6 +235,9 @@ pub struct Honseki {
     /// 利用登録 done at the 本籍 municipality (absent: assumed done).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub kiosk_registered: Option<bool>,
+    /// 戸籍編製日.
+    #[serde(with = "iso_date_opt", default, skip_serializing_if = "Option::is_none")]
+    pub created: Option<Date>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -225,6 +248,18 @@ pub struct ForeignStatus {
     /// 在留期間の満了日; `None` for permanent residents.
     #[serde(with = "iso_date_opt", default)]
     pub period_of_stay_end: Option<Date>,
+    /// 住民基本台帳法第30条の45に規定する区分 (中長期在留者, 特別永住者 …).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub category: Option<String>,
+    /// 在留期間 (`3年`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub period_of_stay: Option<String>,
+    /// 在留カード等の番号 (`AB12345678CD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub card_number: Option<String>,
+    /// 通称, where registered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub alias: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -459,6 +494,8 @@ mod tests {
                     since: date!(2015 - 04 - 01),
                     previous_address: None,
                     previous_municipality: None,
+                    became_resident_on: None,
+                    notified_on: Some(date!(2015 - 04 - 03)),
                 }),
                 honseki: None,
                 foreign: None,
@@ -476,6 +513,8 @@ mod tests {
                 koseki_relationship: None,
                 father: None,
                 mother: None,
+                resident_code: Some("12345678901".into()),
+                koseki_events: vec![],
             }],
             seal_registrations: vec![SealRegistration {
                 resident: "R0001".into(),

@@ -4,8 +4,11 @@
 
 use madoguchi_api::error::{ErrorBody, ErrorCode};
 use madoguchi_api::municipality::{ClosedDays, DocumentConfig, Hours, MunicipalityConfig, Notice};
-use madoguchi_api::payload::{Binding, DocumentBody, DocumentPayload, IssuerInfo, PersonRecord, TaxRecord};
+use madoguchi_api::payload::{
+    Binding, DocumentBody, DocumentPayload, IssuerInfo, KosekiEvent, PersonRecord, TaxRecord,
+};
 use madoguchi_api::v1::*;
+use madoguchi_api::wording::{DocumentWording, Wording};
 use madoguchi_api::{DocumentKind, ResetCredential, SignedBlob};
 use serde_json::Value;
 use utoipa::openapi::security::SecurityScheme;
@@ -56,7 +59,7 @@ impl Modify for MutualTls {
         PersonChoice, IssuanceRequest, IssuanceReply, OutcomeRequest, OutcomeKind, OutcomeReply, CloseReply, VerifyReply,
         SettlementReply, SettlementLine, crate::alerts::AlertRequest, crate::alerts::AlertReply, Catalog, CatalogMunicipality, ConfigReply, MunicipalityConfig, DocumentConfig, Hours,
         ClosedDays, Notice, DocumentKind, SignedBlob, DocumentPayload, Binding, IssuerInfo, DocumentBody, PersonRecord, TaxRecord,
-        ReservationRequest, Reservation, ReservationState, ReservationList, ResetCredential, ResetOpenRequest, ResetOpenReply,
+        KosekiEvent, Wording, DocumentWording, ReservationRequest, Reservation, ReservationState, ReservationList, ResetCredential, ResetOpenRequest, ResetOpenReply,
         ResetAuthenticateRequest, ResetAuthenticateReply, ResetAuthorisationRequest, ResetAuthorisationReply,
         ResetOutcomeRequest, ResetOutcomeKind, ResetOutcomeReply,
     )),

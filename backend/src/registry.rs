@@ -585,6 +585,8 @@ fn resident_from_record(r: &schema::ResidentRecord, koseki: Option<String>) -> R
     };
     let res = r.residence.as_ref();
     let since = res.map(|x| iso_date::format(&x.since));
+    let became = res.map(|x| iso_date::format(x.became_resident_on.as_ref().unwrap_or(&x.since)));
+    let foreign = r.foreign.as_ref();
     Resident {
         id: r.id.clone(),
         household_id: res.map(|x| x.household.clone()),
@@ -607,7 +609,7 @@ fn resident_from_record(r: &schema::ResidentRecord, koseki: Option<String>) -> R
         restricted: r.support_measures,
         koseki_registered: r.honseki.as_ref().and_then(|h| h.kiosk_registered).unwrap_or(true),
         details: ResidentDetails {
-            became_resident_on: since.clone(),
+            became_resident_on: became,
             address_since: since,
             previous_address: res.and_then(|x| x.previous_address.clone()),
             koseki_relationship: r.koseki_relationship.clone(),
@@ -617,6 +619,18 @@ fn resident_from_record(r: &schema::ResidentRecord, koseki: Option<String>) -> R
             nationality: r.foreign.as_ref().map(|f| f.nationality.clone()),
             residence_status: r.foreign.as_ref().map(|f| f.residence_status.clone()),
             residence_period_end: r.foreign.as_ref().and_then(|f| f.period_of_stay_end.as_ref().map(iso_date::format)),
+            notified_on: res.and_then(|x| x.notified_on.as_ref().map(iso_date::format)),
+            resident_code: r.resident_code.clone(),
+            residence_category: foreign.and_then(|f| f.category.clone()),
+            residence_period: foreign.and_then(|f| f.period_of_stay.clone()),
+            residence_card_number: foreign.and_then(|f| f.card_number.clone()),
+            alias: foreign.and_then(|f| f.alias.clone()),
+            koseki_created: r.honseki.as_ref().and_then(|h| h.created.as_ref().map(iso_date::format)),
+            koseki_events: r
+                .koseki_events
+                .iter()
+                .map(|e| madoguchi_api::payload::KosekiEvent { kind: e.kind.clone(), items: e.items.clone() })
+                .collect(),
         },
     }
 }

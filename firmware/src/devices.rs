@@ -46,8 +46,10 @@ fn fault(e: &CashError) -> PaymentEvent {
     let kind = match e.kind {
         CashErrorKind::Jam => CashFaultKind::Jam,
         CashErrorKind::CannotDispense => CashFaultKind::CannotDispense,
-        CashErrorKind::Offline | CashErrorKind::State | CashErrorKind::CoinsLost => CashFaultKind::Offline,
+        CashErrorKind::Offline | CashErrorKind::State => CashFaultKind::Offline,
+        CashErrorKind::CoinsLost => CashFaultKind::CoinsLost,
     };
+    log::error!("{e}");
     PaymentEvent::Fault { kind, yen_not_returned: e.yen_not_returned }
 }
 

@@ -205,6 +205,10 @@ impl<T: CashUnit + ?Sized> CashUnit for Watched<Box<T>> {
         let _b = self.heartbeat.busy();
         self.inner.counters()
     }
+    fn clear_fault(&mut self) -> Result<(), CashError> {
+        let _b = self.heartbeat.busy();
+        self.inner.clear_fault()
+    }
 }
 
 impl Connector for Watched<Box<dyn Connector>> {

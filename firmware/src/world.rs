@@ -107,18 +107,21 @@ impl DemoWorld {
         let r = self.resident(id)?;
         let res = r.residence.as_ref().ok_or_else(|| world_err(format!("{id} has no residence record")))?;
         let since = res.since;
-        // Moved in from another municipality: a resident since the move; otherwise unknown.
-        let became = match &res.previous_municipality {
-            Some(from) if from != municipality => Some(since),
+        // As the register says; else moved in from another municipality: a resident since the
+        // move; otherwise unknown.
+        let became = match (res.became_resident_on, &res.previous_municipality) {
+            (Some(d), _) => Some(d),
+            (None, Some(from)) if from != municipality => Some(since),
             _ => None,
         };
         let foreign = r.foreign.as_ref().map(|f| ForeignResident {
             nationality: f.nationality.clone(),
-            category: None,
+            category: f.category.clone(),
             status: f.residence_status.clone(),
-            period: None,
+            period: f.period_of_stay.clone(),
             period_ends: f.period_of_stay_end,
-            card_number: None,
+            card_number: f.card_number.clone(),
+            alias: f.alias.clone(),
         });
         Ok(Resident {
             name: r.name.clone(),
@@ -131,11 +134,11 @@ impl DemoWorld {
             relationship: relationship.into(),
             became_resident: became,
             address_since: since,
-            notified_on: None,
+            notified_on: res.notified_on,
             previous_address: res.previous_address.clone(),
             honseki: r.honseki.as_ref().map(|h| Honseki { address: h.address.clone(), head: h.hittosha.clone() }),
             my_number: Some(r.my_number.clone()).filter(|n| !n.is_empty()),
-            resident_code: None,
+            resident_code: r.resident_code.clone(),
             foreign,
         })
     }
@@ -220,7 +223,7 @@ impl DemoWorld {
     }
 
     /// 戸籍全部事項 (or 個人事項 for `resident` alone) from the register: what it holds of a 戸籍
-    /// (names, births); no parents or events it does not record.
+    /// (names, births, parents, 続柄 and 身分事項 as recorded).
     pub fn koseki(&self, resident: &str, members: usize, whole: bool) -> Result<(Koseki, Issuer), DocumentError> {
         let (h, people) = self.koseki_members(resident)?;
         let family = h.hittosha.split(['　', ' ']).next().unwrap_or("").to_string();
@@ -237,14 +240,14 @@ impl DemoWorld {
                         .trim_start_matches(['　', ' '])
                         .to_string(),
                     born,
-                    father: None,
-                    mother: None,
-                    relationship: None,
+                    father: p.father.clone(),
+                    mother: p.mother.clone(),
+                    relationship: p.koseki_relationship.clone(),
                     spouse_role: None,
-                    events: vec![KosekiEvent {
-                        kind: "出生".into(),
-                        items: vec![("出生日".into(), madoguchi_certs::era::wareki(born))],
-                    }],
+                    events: KosekiEvent::all_from(
+                        &p.koseki_events.iter().map(|e| (e.kind.clone(), e.items.clone())).collect::<Vec<_>>(),
+                        born,
+                    ),
                     removed: false,
                 })
             })
@@ -256,7 +259,7 @@ impl DemoWorld {
         let k = Koseki {
             honseki: h.address.clone(),
             head: h.hittosha.clone(),
-            created: None,
+            created: h.created,
             persons,
             scope: if whole { KosekiScope::All } else { KosekiScope::Persons(vec![me.min(members.max(1) - 1)]) },
         };

@@ -41,6 +41,8 @@ pub struct ForeignResident {
     pub period_ends: Option<Date>,
     /// 在留カード等の番号.
     pub card_number: Option<String>,
+    /// 通称, where registered (printed on a grey ground).
+    pub alias: Option<String>,
 }
 
 /// One person's residence record (住民票).
@@ -256,6 +258,24 @@ pub struct KosekiEvent {
     pub items: Vec<(String, String)>,
 }
 
+impl KosekiEvent {
+    /// The 身分事項 as the register and the payload carry them (`[label, value]` items); a
+    /// register that sends none gets the birth, from the birth date.
+    pub fn all_from(events: &[(String, Vec<[String; 2]>)], born: Date) -> Vec<KosekiEvent> {
+        if events.is_empty() {
+            let items = vec![("出生日".to_string(), madoguchi_certs::era::wareki(born))];
+            return vec![KosekiEvent { kind: "出生".into(), items }];
+        }
+        events
+            .iter()
+            .map(|(kind, items)| KosekiEvent {
+                kind: kind.clone(),
+                items: items.iter().map(|[l, v]| (l.clone(), v.clone())).collect(),
+            })
+            .collect()
+    }
+}
+
 /// A person recorded in a 戸籍.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct KosekiPerson {
@@ -356,6 +376,34 @@ impl Document {
         }
     }
 
+    /// The wording of a municipality that set none of its own (the configuration's default,
+    /// `madoguchi_api::wording`), for this document as asked.
+    pub fn standard_wording(&self) -> Wording {
+        self.wording_in(&madoguchi_api::wording::Wording::default())
+    }
+
+    /// This document's words in a municipality's configured wording (as the backend resolves
+    /// them into the payload), for samples printed before anything is issued.
+    pub fn wording_in(&self, configured: &madoguchi_api::wording::Wording) -> Wording {
+        let kind = madoguchi_api::DocumentKind::parse(self.kind()).unwrap_or(madoguchi_api::DocumentKind::Juminhyo);
+        let (whole, asked) = match self {
+            Document::Juminhyo(j) => {
+                let o = j.requested;
+                let asked = [
+                    (o.head_and_relationship, "setainushi"),
+                    (o.honseki, "honseki"),
+                    (o.my_number, "kojin_bango"),
+                    (o.resident_code, "juminhyo_code"),
+                ];
+                let asked = asked.iter().filter(|(on, _)| *on).map(|(_, id)| id.to_string()).collect();
+                (j.members.len() >= j.household_size, asked)
+            }
+            Document::Koseki(k) => (matches!(k.scope, KosekiScope::All), Vec::new()),
+            _ => (true, Vec::new()),
+        };
+        configured.printed(kind, whole, &asked)
+    }
+
     /// The document kind as the kiosk's action ids name it.
     pub fn kind(&self) -> &'static str {
         match self {
@@ -407,7 +455,14 @@ pub struct Issuance {
     pub verify_host: String,
     /// The one-time code that goes with the number (printed and in the QR code).
     pub verify_code: String,
+    /// The municipality's words on this document (title, certification, 以下余白, the
+    /// omitted-options line) as its signed payload carries them. `None` (sample prints
+    /// only): the standard wording of a municipality that set none ([`Document::standard_wording`]).
+    pub wording: Option<Wording>,
 }
+
+/// The municipality's words on one document.
+pub use madoguchi_api::wording::Printed as Wording;
 
 impl Issuance {
     /// The verification reference the QR code carries.

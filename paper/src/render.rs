@@ -68,6 +68,8 @@ enum Cell {
     Value(Fitted, Style, Align),
     /// A name with its ふりがな above.
     Name(Option<Fitted>, Fitted),
+    /// A value on a grey ground (a registered 通称).
+    Shaded(Fitted),
     Empty,
 }
 
@@ -75,7 +77,7 @@ impl Cell {
     fn height(&self) -> f32 {
         match self {
             Cell::Label(f) => f.height(1.15),
-            Cell::Value(f, ..) => f.height(1.2),
+            Cell::Value(f, ..) | Cell::Shaded(f) => f.height(1.2),
             Cell::Name(k, n) => n.height(1.2) + k.as_ref().map_or(0.0, |k| k.height(1.1) + 0.3),
             Cell::Empty => 0.0,
         }
@@ -101,6 +103,18 @@ impl Row {
 
     /// Draws the row with its left edge at `x0` and its top at `y`.
     fn draw(&self, p: &mut Page, x0: f32, y: f32) {
+        // Grounds first, so that rules and text lie on them.
+        let mut x = x0;
+        for (w, c) in &self.cells {
+            if let Cell::Shaded(_) = c {
+                p.gfx.op("q");
+                p.gfx.fill_rgb(0.82, 0.82, 0.82);
+                p.gfx.rect(x, y, *w, self.height);
+                p.gfx.op("f");
+                p.gfx.op("Q");
+            }
+            x += w;
+        }
         p.gfx.width(self.top);
         p.gfx.segment(x0, y, x0 + self.width(), y);
         p.gfx.op("S");
@@ -112,7 +126,7 @@ impl Row {
             .cells
             .iter()
             .filter_map(|(_, c)| match c {
-                Cell::Label(f) | Cell::Value(f, ..) if f.lines.len() == 1 => Some(f.size),
+                Cell::Label(f) | Cell::Value(f, ..) | Cell::Shaded(f) if f.lines.len() == 1 => Some(f.size),
                 _ => None,
             })
             .fold(0.0, f32::max);
@@ -125,7 +139,7 @@ impl Row {
             let ty = y + (self.height - h) / 2.0;
             let single = |f: &Fitted| f.lines.len() == 1;
             match c {
-                Cell::Label(f) | Cell::Value(f, ..) if single(f) => {
+                Cell::Label(f) | Cell::Value(f, ..) | Cell::Shaded(f) if single(f) => {
                     let (style, align) = match c {
                         Cell::Value(_, s, a) => (*s, *a),
                         _ => (Style::Mincho, Align::Left),
@@ -148,6 +162,9 @@ impl Row {
                 }
                 Cell::Value(f, style, align) => {
                     p.lines((x + PAD, ty, w - 2.0 * PAD), f, *style, *align, 1.2);
+                }
+                Cell::Shaded(f) => {
+                    p.lines((x + PAD, ty, w - 2.0 * PAD), f, Style::Mincho, Align::Left, 1.2);
                 }
                 Cell::Name(kana, name) => {
                     let mut yy = ty;
@@ -308,21 +325,37 @@ impl Renderer {
         issuance.validate()?;
         let f = Fitter { fonts: &self.fonts };
         let f = &f;
+        let w = words(doc, issuance);
         for (field, text) in [
             ("issuer title", issuer.title.as_str()),
             ("issuer name", issuer.name.as_str()),
             ("prefecture", issuer.prefecture.as_str()),
+            ("title", w.title.as_str()),
+            ("certification", w.certification.as_str()),
+            ("end note", w.end_note.as_str()),
+            ("continued note", w.continued_note.as_str()),
+            ("omitted note", w.omitted_note.as_deref().unwrap_or_default()),
         ] {
             self.fonts.check(field, text)?;
         }
         let (frame, header, body) = match doc {
-            Document::Juminhyo(j) => self.juminhyo(f, j, issuer, false)?,
-            Document::Kisaijiko(j) => self.juminhyo(f, j, issuer, true)?,
-            Document::Inkan(i) => self.inkan(f, i)?,
-            Document::Kazei(k) => self.kazei(f, k)?,
-            Document::Koseki(k) => self.koseki(f, k)?,
-            Document::Fuhyo(k) => self.fuhyo(f, k)?,
+            Document::Juminhyo(j) => self.juminhyo(f, j, issuer, false, &w)?,
+            Document::Kisaijiko(j) => self.juminhyo(f, j, issuer, true, &w)?,
+            Document::Inkan(i) => self.inkan(f, i, &w)?,
+            Document::Kazei(k) => self.kazei(f, k, &w)?,
+            Document::Koseki(k) => self.koseki(f, k, &w)?,
+            Document::Fuhyo(k) => self.fuhyo(f, k, &w)?,
         };
+        // The title and the certification must fit their lines on the page.
+        for (field, text, size, width) in [
+            ("title", frame.title.as_str(), 19.0, W),
+            ("subtitle", frame.subtitle.as_deref().unwrap_or_default(), 9.0, W),
+            ("certification", frame.certification.as_str(), 11.0, W - 6.0),
+        ] {
+            if self.fonts.width(Style::Mincho, text, size) / PT > width {
+                return Err(DocumentError::FieldTooLong { field: field.into(), text: text.into() });
+            }
+        }
         let header_h: f32 = header.iter().map(|b| b.height).sum();
         // The last page keeps room for the certification; earlier pages may use it.
         let room_last = BODY_BOTTOM - BODY_TOP - header_h - 8.0;
@@ -360,7 +393,7 @@ impl Renderer {
             }
             pages.push(moved);
         }
-        Ok(Laid { frame, header, body, pages })
+        Ok(Laid { frame, header, body, pages, end_note: w.end_note, continued_note: w.continued_note })
     }
 
     fn assemble(
@@ -386,7 +419,7 @@ impl Renderer {
         info.author = issuer.title.clone();
         info.creator = "madoguchi".into();
         info.producer = "madoguchi (printpdf)".into();
-        info.subject = format!("{} {}", doc.title(), issuance.number);
+        info.subject = format!("{} {}", laid.frame.title, issuance.number);
         info.identifier = issuance.number.clone();
         let names = font_names(&issuance.number);
         let page_box = [0.0, 0.0, PAGE_W * PT, PAGE_H * PT];
@@ -437,7 +470,8 @@ impl Renderer {
                 (b.draw)(&mut p, y);
                 y += b.height;
             }
-            p.text(X1, y + 1.5, 9.0, Style::Mincho, Align::Right, if last { "以下余白" } else { "以下次頁" });
+            let note = if last { &laid.end_note } else { &laid.continued_note };
+            p.text(X1, y + 1.5, 9.0, Style::Mincho, Align::Right, note);
             if last {
                 self.certification(&mut p, &laid.frame, issuer, issuance, seal_image.is_none());
             }
@@ -586,6 +620,11 @@ fn seal_spot(fonts: &FontSet, issuer: &Issuer) -> (f32, f32) {
     (ISSUER_RIGHT - last * 0.5, CERT_TOP + 15.0 + 2.5 - SEAL_SIDE / 2.0)
 }
 
+/// The municipality's words for this document: as signed, or (sample prints) the standard ones.
+fn words(doc: &Document, issuance: &Issuance) -> Wording {
+    issuance.wording.clone().unwrap_or_else(|| doc.standard_wording())
+}
+
 /// A date in the era calendar, or nothing if the data has none.
 fn opt_date(d: Option<time::Date>) -> String {
     d.map(wareki).unwrap_or_default()
@@ -603,6 +642,8 @@ fn spaced_digits(s: &str) -> String {
 
 struct Laid<'a> {
     frame: Frame,
+    end_note: String,
+    continued_note: String,
     header: Vec<Block<'a>>,
     body: Vec<Block<'a>>,
     pages: Vec<Vec<usize>>,

@@ -31,6 +31,7 @@ pub fn issuance(number: &str, day: Date) -> Issuance {
         issued_on: day,
         verify_host: "verify.madoguchi.example".into(),
         verify_code: "K7Q2-M9XD".into(),
+        wording: None,
     }
 }
 
@@ -104,6 +105,7 @@ pub fn members() -> Vec<Resident> {
             period: Some("3年".into()),
             period_ends: Some(date!(2026 - 04 - 01)),
             card_number: Some("AB12345678CD".into()),
+            alias: Some("スミス　ジョン".into()),
         }),
     });
     v.push(member(

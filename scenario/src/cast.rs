@@ -134,7 +134,10 @@ pub fn cast(s: &Scenario, world_dir: &Path) -> Result<Cast, ScenarioError> {
         residents.iter().position(|r| {
             let matches = match who {
                 Who::Id(id) => r.id == *id,
-                Who::Tags(tags) => tags.iter().all(|t| r.tags.iter().any(|x| x.as_str() == t)),
+                Who::Tags(tags) => tags.iter().all(|t| {
+                    let has = |name: &str| r.tags.iter().any(|x| x.as_str() == name);
+                    t.strip_prefix('!').map_or_else(|| has(t), |name| !has(name))
+                }),
             };
             matches && !skip(r)
         })

@@ -191,7 +191,8 @@ impl Named {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Who {
     Id(String),
-    /// Every one of these tags (`"tag:adult+household-head"`).
+    /// Every one of these tags, and none of those marked `!`
+    /// (`"tag:variant-kanji-name+!pin-blocked+!certs-expired"`).
     Tags(Vec<String>),
 }
 

@@ -121,8 +121,14 @@ fn who(s: &str, line: usize, key: &str) -> Result<Who, ScenarioError> {
     if let Some(tags) = s.strip_prefix("tag:") {
         let mut out: Vec<String> = Vec::new();
         for t in tags.split('+').map(str::trim) {
-            if !TAGS.contains(&t) {
-                return Err(invalid(line, key, format!("no tag `{t}` (tags: {})", TAGS.join(", "))));
+            // `!tag`: someone without it.
+            let name = t.strip_prefix('!').unwrap_or(t);
+            if !TAGS.contains(&name) {
+                return Err(invalid(line, key, format!("no tag `{name}` (tags: {})", TAGS.join(", "))));
+            }
+            let opposite = if name == t { format!("!{t}") } else { name.to_string() };
+            if out.contains(&opposite) {
+                return Err(invalid(line, key, format!("`{t}` and `{opposite}` exclude each other")));
             }
             if !out.iter().any(|o| o == t) {
                 out.push(t.to_string());

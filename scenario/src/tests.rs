@@ -625,6 +625,7 @@ fn shipped_scenarios_parse_and_say_everything() {
         "suspended-phone",
         "tax-certificate",
         "two-residents",
+        "variant-kanji-juminhyo",
         "wrong-pin-then-success",
     ];
     assert_eq!(names, want);
@@ -687,4 +688,24 @@ fn operator_key_and_door_steps_parse_and_bad_values_are_refused_with_their_line(
     // an unknown action lists the new ones
     let e = err(&with_steps("[[step]]\noperator = \"on\"\n"));
     assert!(e.message.contains("operator_key") && e.message.contains("door"), "{e}");
+}
+
+#[test]
+fn a_tag_marked_with_an_exclamation_mark_excludes_whoever_has_it() {
+    let w = world();
+    // R0001 and R0004 are adult household heads; R0004's PIN is blocked.
+    let s = scenario("resident = \"tag:household-head+!phone-android\"", "[[step]]\ntouch = \"ok\"");
+    assert_eq!(cast(&s, w.path()).unwrap().resident.id, "R0004");
+    let s = scenario("resident = \"tag:household-head+!pin-blocked\"", "[[step]]\ntouch = \"ok\"");
+    assert_eq!(cast(&s, w.path()).unwrap().resident.id, "R0001");
+    // Nobody is left: the error names the whole selection.
+    let s = scenario("resident = \"tag:household-head+!pin-blocked+!adult\"", "[[step]]\ntouch = \"ok\"");
+    let e = cast(&s, w.path()).unwrap_err();
+    assert!(e.to_string().contains("tag:household-head+!pin-blocked+!adult"), "{e}");
+    // A tag and its exclusion together, or an unknown excluded tag, are refused when read.
+    for bad in ["tag:adult+!adult", "tag:!adult+adult", "tag:adult+!grown-up"] {
+        let t = format!("format = 1\nresident = \"{bad}\"\n[[step]]\ntouch = \"ok\"\n");
+        let e = parse(&t, src()).unwrap_err();
+        assert_eq!((e.line, e.key.as_deref()), (Some(2), Some("resident")), "{bad}: {e}");
+    }
 }

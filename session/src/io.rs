@@ -633,6 +633,8 @@ pub enum CashFaultKind {
     Jam,
     CannotDispense,
     Offline,
+    /// Money of unknown value went in (the unit lost events): out of service until staff count.
+    CoinsLost,
 }
 
 // ---------------------------------------------------------------------------------------------

@@ -38,6 +38,9 @@ pub enum OutOfService {
     DoorOpenedWithoutKey,
     /// The printer jammed; cleared only by an operator once the printer answers ready.
     PrinterJam,
+    /// The cash unit lost track of money (coins of unknown value went in, a payout was cut
+    /// off): cleared by an operator after counting the cash box against the money journal.
+    CashUnitFault,
 }
 
 impl OutOfService {
@@ -46,6 +49,7 @@ impl OutOfService {
             OutOfService::Operator => "operator",
             OutOfService::DoorOpenedWithoutKey => "door-opened-without-key",
             OutOfService::PrinterJam => "printer-jam",
+            OutOfService::CashUnitFault => "cash-unit-fault",
         }
     }
 }
@@ -101,6 +105,8 @@ pub enum OperatorEvent {
     PrinterReady(bool),
     /// The printer reported a jam.
     PrinterJammed,
+    /// The cash unit reported money in doubt.
+    CashUnitFault,
 }
 
 impl std::fmt::Debug for OperatorEvent {
@@ -113,6 +119,7 @@ impl std::fmt::Debug for OperatorEvent {
             OperatorEvent::Action(a) => write!(f, "Action({a:?})"),
             OperatorEvent::PrinterReady(r) => write!(f, "PrinterReady({r})"),
             OperatorEvent::PrinterJammed => f.write_str("PrinterJammed"),
+            OperatorEvent::CashUnitFault => f.write_str("CashUnitFault"),
         }
     }
 }
@@ -315,6 +322,7 @@ impl Operator {
                 self.printer_ready = false;
                 self.enter(&mut fx, OutOfService::PrinterJam);
             }
+            OperatorEvent::CashUnitFault => self.enter(&mut fx, OutOfService::CashUnitFault),
             OperatorEvent::Pin(pin) => self.pin(&mut fx, pin, now),
             OperatorEvent::Action(action) => self.action(&mut fx, action),
         }

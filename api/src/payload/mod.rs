@@ -85,6 +85,7 @@ pub struct DocumentPayload {
     pub format: u32,
     pub binding: Binding,
     pub municipality: IssuerInfo,
+    /// The title as printed, in the municipality's words.
     pub title: String,
     /// `YYYY-MM-DD` (JST).
     pub issued_on: String,
@@ -92,6 +93,12 @@ pub struct DocumentPayload {
     pub issued_on_era: String,
     /// The certification sentence printed above the issuer.
     pub certification: String,
+    /// After the last item of the last page (以下余白).
+    pub end_note: String,
+    /// After the last item of a page that continues (以下次頁).
+    pub continued_note: String,
+    /// 住民票: the line naming the items left off (（世帯主・続柄・個人番号　省略）).
+    pub omitted_note: Option<String>,
     /// The URL for the QR code (`GET /v1/verify/{number}?code=...`).
     pub verify_url: String,
     /// The code in that URL, to print next to the number.
@@ -134,6 +141,33 @@ pub struct PersonRecord {
     pub residence_period_end: Option<String>,
     pub father: Option<String>,
     pub mother: Option<String>,
+    /// 住民票コード (with the `juminhyo_code` option).
+    #[serde(default)]
+    pub resident_code: Option<String>,
+    /// 届出日 of the move to the current address.
+    #[serde(default)]
+    pub notified_on: Option<String>,
+    /// Foreign residents: 第30条の45に規定する区分, 在留期間 (`1年`), 在留カード等の番号 and 通称.
+    #[serde(default)]
+    pub residence_category: Option<String>,
+    #[serde(default)]
+    pub residence_period: Option<String>,
+    #[serde(default)]
+    pub residence_card_number: Option<String>,
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// 身分事項 (戸籍 documents), oldest first.
+    #[serde(default)]
+    pub koseki_events: Vec<KosekiEvent>,
+}
+
+/// One 身分事項: its kind (出生, 婚姻 …) and its items (`["出生日", "昭和53年5月14日"]`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct KosekiEvent {
+    pub kind: String,
+    pub items: Vec<[String; 2]>,
 }
 
 /// One fiscal year's 課税・所得 record.
@@ -193,7 +227,15 @@ pub enum DocumentBody {
     Kazei { person: PersonRecord, address: String, record: TaxRecord },
     /// 戸籍全部事項証明書 / 個人事項証明書.
     #[serde(rename = "koseki")]
-    Koseki { honseki: String, hittousha: String, whole: bool, persons: Vec<PersonRecord> },
+    Koseki {
+        honseki: String,
+        hittousha: String,
+        whole: bool,
+        persons: Vec<PersonRecord>,
+        /// 戸籍編製日 (`YYYY-MM-DD`).
+        #[serde(default)]
+        created: Option<String>,
+    },
     #[serde(rename = "fuhyo")]
     Fuhyo { honseki: String, hittousha: String, person: PersonRecord, address: String, address_since: Option<String> },
 }

@@ -20,6 +20,13 @@ fn person() -> PersonRecord {
         residence_period_end: None,
         father: None,
         mother: None,
+        resident_code: None,
+        notified_on: Some("2016-11-28".into()),
+        residence_category: None,
+        residence_period: None,
+        residence_card_number: None,
+        alias: None,
+        koseki_events: vec![],
     }
 }
 
@@ -47,6 +54,9 @@ fn kisaijiko() -> DocumentPayload {
         issued_on: "2026-11-24".into(),
         issued_on_era: "令和8年11月24日".into(),
         certification: "上記の事項は、住民票に記載されている事項と相違ないことを証明する。".into(),
+        end_note: "以下余白".into(),
+        continued_note: "以下次頁".into(),
+        omitted_note: None,
         verify_url: "https://verify.example.jp/v1/verify/20261124-ABCDEFGHJK?code=23456789ABCD".into(),
         verification_code: "23456789ABCD".into(),
         body: DocumentBody::Kisaijiko {
@@ -80,8 +90,13 @@ fn checks_name_the_field_and_never_the_value() {
     assert_eq!(e, PayloadError::UnsupportedFormat(2));
     let e = refused(|p| p.binding.document = DocumentKind::Juminhyo);
     assert_eq!((e.kind(), e.field()), (K::Inconsistent, "body.kind"));
-    let e = refused(|p| p.title = "住民票".into());
-    assert_eq!((e.kind(), e.field()), (K::Inconsistent, "title"));
+    // The municipality words the title; it must be there and fit.
+    let e = refused(|p| p.title = " ".into());
+    assert_eq!((e.kind(), e.field()), (K::Missing, "title"));
+    assert_eq!(refused(|p| p.title = "証".repeat(21)).field(), "title");
+    assert_eq!(refused(|p| p.end_note = String::new()).field(), "end_note");
+    let e = refused(|p| p.omitted_note = Some("（個人番号　省略）".into()));
+    assert_eq!((e.kind(), e.field()), (K::Inconsistent, "omitted_note"));
     let e = refused(|p| p.issued_on_era = "令和8年11月25日".into());
     assert_eq!((e.kind(), e.field()), (K::Inconsistent, "issued_on_era"));
     let e = refused(|p| p.verify_url = p.verify_url.replace("ABCDEFGHJK", "OTHER"));

@@ -36,8 +36,13 @@ impl DocumentPayload {
             }
             _ => {}
         }
-        if self.title != b.document.title() {
-            return Err(PayloadError::inconsistent("title", "binding.document"));
+        text("title", &self.title, crate::wording::TITLE_MAX, true)?;
+        text("end_note", &self.end_note, crate::wording::NOTE_MAX, true)?;
+        text("continued_note", &self.continued_note, crate::wording::NOTE_MAX, true)?;
+        match (&self.omitted_note, &self.body) {
+            (Some(n), DocumentBody::Juminhyo { .. }) => text("omitted_note", n, crate::wording::OMITTED_MAX, true)?,
+            (Some(_), _) => return Err(PayloadError::inconsistent("omitted_note", "body.kind")),
+            (None, _) => {}
         }
         copies(b.copies)?;
 
@@ -47,7 +52,7 @@ impl DocumentPayload {
         if self.issued_on_era != wareki(issued_on) {
             return Err(PayloadError::inconsistent("issued_on_era", "issued_on"));
         }
-        text("certification", &self.certification, 200, true)?;
+        text("certification", &self.certification, crate::wording::SENTENCE_MAX, true)?;
         token("verification_code", &self.verification_code, 40)?;
         self.check_verify_url()?;
 
@@ -79,7 +84,10 @@ impl DocumentPayload {
                 inkan(person, address, registration_number, registered_on, seal_impression, *seal_diameter_mm, seal_png)
             }
             DocumentBody::Kazei { person, address, record } => kazei(person, address, record),
-            DocumentBody::Koseki { honseki, hittousha, whole, persons } => koseki(honseki, hittousha, *whole, persons),
+            DocumentBody::Koseki { honseki, hittousha, whole, persons, created } => {
+                opt_date("body.created", created)?;
+                koseki(honseki, hittousha, *whole, persons)
+            }
             DocumentBody::Fuhyo { honseki, hittousha, person, address, address_since } => {
                 fuhyo(honseki, hittousha, person, address, address_since)
             }
@@ -172,6 +180,12 @@ fn residents(address: &str, persons: &[PersonRecord], o: Requested) -> Result<()
         }
         date(&format!("{at}.address_since"), p.address_since.as_deref().unwrap_or_default())?;
         opt_date(&format!("{at}.became_resident_on"), &p.became_resident_on)?;
+        opt_date(&format!("{at}.notified_on"), &p.notified_on)?;
+        if let Some(c) = &p.resident_code {
+            if c.len() != 11 || !c.bytes().all(|b| b.is_ascii_digit()) {
+                return Err(PayloadError::invalid(format!("{at}.resident_code"), "is not 11 digits"));
+            }
+        }
         opt_text(&format!("{at}.previous_address"), &p.previous_address, ADDRESS_MAX)?;
         let foreign = foreign(&at, p)?;
         let honseki = match (opt_text(&format!("{at}.honseki"), &p.honseki, ADDRESS_MAX)?, &p.hittousha) {
@@ -203,6 +217,19 @@ fn foreign(at: &str, p: &PersonRecord) -> Result<bool, PayloadError> {
     let nationality = opt_text(&format!("{at}.nationality"), &p.nationality, SHORT_MAX)?;
     let status = opt_text(&format!("{at}.residence_status"), &p.residence_status, SHORT_MAX)?;
     let period_ends = opt_date(&format!("{at}.residence_period_end"), &p.residence_period_end)?;
+    opt_text(&format!("{at}.residence_category"), &p.residence_category, SHORT_MAX)?;
+    opt_text(&format!("{at}.residence_period"), &p.residence_period, SHORT_MAX)?;
+    opt_text(&format!("{at}.alias"), &p.alias, NAME_MAX)?;
+    if let Some(n) = &p.residence_card_number {
+        // 在留カード / 特別永住者証明書: two letters, eight digits, two letters.
+        let b = n.as_bytes();
+        let ok = b.len() == 12
+            && b[..2].iter().chain(&b[10..]).all(u8::is_ascii_uppercase)
+            && b[2..10].iter().all(u8::is_ascii_digit);
+        if !ok {
+            return Err(PayloadError::invalid(format!("{at}.residence_card_number"), "is not a 在留カード number"));
+        }
+    }
     match (nationality, status) {
         (Some(_), Some(_)) => Ok(true),
         (None, None) if period_ends.is_none() => Ok(false),
@@ -273,6 +300,20 @@ fn koseki(honseki: &str, hittousha: &str, whole: bool, persons: &[PersonRecord])
         opt_text(&format!("{at}.father"), &p.father, NAME_MAX)?;
         opt_text(&format!("{at}.mother"), &p.mother, NAME_MAX)?;
         opt_text(&format!("{at}.relationship"), &p.relationship, 12)?;
+        if p.koseki_events.len() > 20 {
+            return Err(PayloadError::invalid(format!("{at}.koseki_events"), "lists too many events"));
+        }
+        for (j, e) in p.koseki_events.iter().enumerate() {
+            let ev = format!("{at}.koseki_events[{j}]");
+            text(&format!("{ev}.kind"), &e.kind, 10, true)?;
+            if e.items.is_empty() || e.items.len() > 10 {
+                return Err(PayloadError::invalid(format!("{ev}.items"), "is not 1–10 items"));
+            }
+            for (k, [label, value]) in e.items.iter().enumerate() {
+                text(&format!("{ev}.items[{k}][0]"), label, 12, true)?;
+                text(&format!("{ev}.items[{k}][1]"), value, ADDRESS_MAX, true)?;
+            }
+        }
         if super::fields::given_name(&p.name, hittousha).is_empty() {
             return Err(PayloadError::missing(format!("{at}.name")));
         }

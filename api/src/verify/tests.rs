@@ -54,6 +54,9 @@ fn document() -> DocumentPayload {
         issued_on: "2026-11-24".into(),
         issued_on_era: "令和8年11月24日".into(),
         certification: "上記のとおり証明する。".into(),
+        end_note: "以下余白".into(),
+        continued_note: "以下次頁".into(),
+        omitted_note: None,
         verify_url: "u".into(),
         verification_code: "c".into(),
         body: DocumentBody::Fuhyo {

@@ -277,6 +277,7 @@ fn option_label(id: &str) -> &'static str {
         "setainushi" => "世帯主・続柄",
         "honseki" => "本籍・筆頭者",
         "kojin_bango" => "個人番号",
+        "juminhyo_code" => "住民票コード",
         "household" => "世帯の他の人も",
         _ => "",
     }
@@ -528,10 +529,13 @@ fn sample_pdf(m: &Muni, c: &MunicipalityConfig) -> Result<Vec<u8>, String> {
         seal,
         enabled: ResidentOptions { head_and_relationship: true, ..ResidentOptions::default() },
     };
+    let doc = Document::Juminhyo(sample::household(2));
     let mut issuance = sample::issuance("MIHON-SAMPLE", jst(OffsetDateTime::now_utc()).date());
     issuance.verify_host = "mihon.invalid".into();
+    // The sample speaks in the configuration's own words, as its certificates will.
+    issuance.wording = Some(doc.wording_in(&c.wording));
     let r = renderer()?;
-    r.render(&Document::Juminhyo(sample::household(2)), &issuer, &issuance).map(|p| p.bytes).map_err(|e| e.to_string())
+    r.render(&doc, &issuer, &issuance).map(|p| p.bytes).map_err(|e| e.to_string())
 }
 
 async fn pdf_reply(m: Muni, c: MunicipalityConfig) -> Page {

@@ -19,6 +19,8 @@ pub struct Plan {
     pub year: Option<i32>,
     pub copies: i64,
     pub total_yen: i64,
+    /// The issuing municipality's words on its paper (its configuration's `wording`).
+    pub wording: madoguchi_api::wording::Wording,
 }
 
 /// Checks a request's shape (no registry needed).
@@ -175,5 +177,10 @@ pub fn plan_issuance(
         year,
         copies: req.copies,
         total_yen,
+        wording: municipalities
+            .iter()
+            .find(|m| m.municipality.code == req.municipality_code)
+            .map(|m| m.config.wording.clone())
+            .unwrap_or_default(),
     })
 }

@@ -33,6 +33,13 @@ fn record(r: &Resident, relationship: Option<String>) -> PersonRecord {
         residence_period_end: r.details.residence_period_end.clone(),
         father: None,
         mother: None,
+        resident_code: None,
+        notified_on: r.details.notified_on.clone(),
+        residence_category: r.details.residence_category.clone(),
+        residence_period: r.details.residence_period.clone(),
+        residence_card_number: r.details.residence_card_number.clone(),
+        alias: r.details.alias.clone(),
+        koseki_events: Vec::new(),
     }
 }
 
@@ -56,7 +63,8 @@ pub fn build_payload(
     };
     let me = &view.resident;
     let has = |o: &str| plan.options.iter().any(|x| x == o);
-    let (body, certification) = match plan.kind {
+    // `whole`: the whole household (住民票) or the whole 戸籍 is on the document.
+    let (body, whole) = match plan.kind {
         DocumentKind::Juminhyo | DocumentKind::Kisaijiko => {
             let mut persons = Vec::new();
             // Household order: as registered (head first).
@@ -72,6 +80,9 @@ pub fn build_payload(
                     if has("kojin_bango") {
                         p.my_number = m.details.my_number.clone();
                     }
+                    if has("juminhyo_code") {
+                        p.resident_code = m.details.resident_code.clone();
+                    }
                     persons.push(p);
                 }
             }
@@ -85,10 +96,7 @@ pub fn build_payload(
             let whole = active.len() == persons.len();
             let address = view.household.as_ref().map(|h| h.address.clone()).unwrap_or_else(|| me.address.clone());
             if plan.kind == DocumentKind::Kisaijiko {
-                (
-                    DocumentBody::Kisaijiko { address, persons },
-                    "上記の事項は、住民票に記載されている事項と相違ないことを証明する。",
-                )
+                (DocumentBody::Kisaijiko { address, persons }, whole)
             } else {
                 let head = view
                     .household
@@ -103,11 +111,7 @@ pub fn build_payload(
                         persons,
                         options: plan.options.clone(),
                     },
-                    if whole {
-                        "この写しは、世帯全員の住民票の原本と相違ないことを証明する。"
-                    } else {
-                        "この写しは、住民票の原本と相違ないことを証明する。"
-                    },
+                    whole,
                 )
             }
         }
@@ -126,7 +130,7 @@ pub fn build_payload(
                     seal_diameter_mm: seal.diameter_mm,
                     seal_png: seal.seal_png.clone(),
                 },
-                "この写しは、登録されている印影と相違ないことを証明する。",
+                true,
             )
         }
         DocumentKind::Kazei => {
@@ -134,23 +138,24 @@ pub fn build_payload(
             let rec = view.tax_records.iter().find(|t| t.fiscal_year == year).cloned().ok_or_else(|| {
                 ApiError::new(ErrorCode::InvalidOption, format!("no tax record for fiscal year {year}"))
             })?;
-            (
-                DocumentBody::Kazei { person: record(me, None), address: me.address.clone(), record: rec },
-                "上記のとおり証明する。",
-            )
+            (DocumentBody::Kazei { person: record(me, None), address: me.address.clone(), record: rec }, true)
         }
         DocumentKind::KosekiZenbu | DocumentKind::KosekiKojin | DocumentKind::Fuhyo => {
             let k = view
                 .koseki
                 .as_ref()
                 .ok_or_else(|| ApiError::new(ErrorCode::DocumentNotOffered, "no 戸籍 on record"))?;
+            // 編製日: as every member of the 戸籍 carries it.
+            let created = || view.koseki_members.iter().find_map(|r| r.details.koseki_created.clone());
             let with_koseki = |r: &Resident| {
                 let mut p =
                     record(r, Some(r.details.koseki_relationship.clone().unwrap_or_else(|| r.relationship.clone())));
                 p.father = r.details.father.clone();
                 p.mother = r.details.mother.clone();
+                p.koseki_events = r.details.koseki_events.clone();
                 p.became_resident_on = None;
                 p.address_since = None;
+                p.notified_on = None;
                 p.previous_address = None;
                 p
             };
@@ -161,8 +166,9 @@ pub fn build_payload(
                         hittousha: k.hittousha.clone(),
                         whole: true,
                         persons: view.koseki_members.iter().map(with_koseki).collect(),
+                        created: created(),
                     },
-                    "これは、戸籍に記録されている事項の全部を証明した書面である。",
+                    true,
                 ),
                 DocumentKind::KosekiKojin => {
                     let p = find(&plan.persons[0], &view.koseki_members)?;
@@ -172,8 +178,9 @@ pub fn build_payload(
                             hittousha: k.hittousha.clone(),
                             whole: false,
                             persons: vec![with_koseki(&p)],
+                            created: created(),
                         },
-                        "これは、戸籍中の一部の者について記録されている事項を証明した書面である。",
+                        false,
                     )
                 }
                 _ => {
@@ -186,20 +193,25 @@ pub fn build_payload(
                             address_since: p.details.address_since.clone(),
                             person: with_koseki(&p),
                         },
-                        "この写しは、戸籍の附票の原本と相違ないことを証明する。",
+                        true,
                     )
                 }
             }
         }
     };
+    // Every word the municipality owns comes from its configuration.
+    let words = plan.wording.printed(plan.kind, whole, &plan.options);
     Ok(DocumentPayload {
         format: madoguchi_api::payload::FORMAT,
         binding,
         municipality: issuer,
-        title: plan.kind.title().into(),
+        title: words.title,
         issued_on: format!("{:04}-{:02}-{:02}", today.year(), today.month() as u8, today.day()),
         issued_on_era: era_date(today),
-        certification: certification.into(),
+        certification: words.certification,
+        end_note: words.end_note,
+        continued_note: words.continued_note,
+        omitted_note: words.omitted_note,
         verification_code: verify_url.rsplit("code=").next().unwrap_or_default().to_string(),
         verify_url,
         body,

@@ -74,6 +74,26 @@ pub struct ResidentDetails {
     pub residence_status: Option<String>,
     #[serde(default)]
     pub residence_period_end: Option<String>,
+    /// 届出日 of the move to the current address.
+    #[serde(default)]
+    pub notified_on: Option<String>,
+    /// 住民票コード (printed only with the `juminhyo_code` option).
+    #[serde(default)]
+    pub resident_code: Option<String>,
+    /// Foreign residents: 第30条の45に規定する区分, 在留期間, 在留カード等の番号, 通称.
+    #[serde(default)]
+    pub residence_category: Option<String>,
+    #[serde(default)]
+    pub residence_period: Option<String>,
+    #[serde(default)]
+    pub residence_card_number: Option<String>,
+    #[serde(default)]
+    pub alias: Option<String>,
+    /// 戸籍編製日 of the person's 戸籍, and the person's 身分事項 in it.
+    #[serde(default)]
+    pub koseki_created: Option<String>,
+    #[serde(default)]
+    pub koseki_events: Vec<madoguchi_api::payload::KosekiEvent>,
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]

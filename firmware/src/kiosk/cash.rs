@@ -5,7 +5,7 @@
 use crate::devices::CashDriver;
 use crate::workers::EventSink;
 use madoguchi_drivers::payment::{CashCounters, CashError, CashEvent, CashUnit};
-use madoguchi_session::{Event, PaymentCommand};
+use madoguchi_session::{CashFaultKind, Event, PaymentCommand, PaymentEvent};
 use std::sync::mpsc::{channel, Receiver, RecvTimeoutError, Sender};
 use std::thread::JoinHandle;
 use std::time::Duration;
@@ -13,26 +13,45 @@ use std::time::Duration;
 /// How often the unit is asked what happened at the slot.
 const POLL: Duration = Duration::from_millis(50);
 
+/// What the kiosk asks of the worker.
+enum Order {
+    Pay(PaymentCommand),
+    /// Staff counted the money in doubt: let the unit serve again.
+    ClearFault,
+}
+
 /// The running cash worker. Dropping it stops the thread.
 pub struct CashWorker {
-    commands: Option<Sender<PaymentCommand>>,
+    commands: Option<Sender<Order>>,
     thread: Option<JoinHandle<()>>,
 }
 
 impl CashWorker {
-    /// Starts the worker; it reports the unit's readiness at once.
-    pub fn spawn(unit: Box<dyn CashUnit + Send>, events: EventSink) -> CashWorker {
+    /// Starts the worker; it reports the unit's readiness at once. `faulted`: the money journal
+    /// holds a cash-unit fault staff have not cleared, so the unit stays out of service even
+    /// though it answers (after a restart).
+    pub fn spawn(unit: Box<dyn CashUnit + Send>, events: EventSink, faulted: bool) -> CashWorker {
         let (tx, rx) = channel();
         let thread = std::thread::Builder::new()
             .name("cash".into())
-            .spawn(move || run(BoxedUnit(unit), rx, events))
+            .spawn(move || run(BoxedUnit(unit), rx, events, faulted))
             .expect("spawn cash thread");
         CashWorker { commands: Some(tx), thread: Some(thread) }
     }
 
     pub fn submit(&self, command: PaymentCommand) {
+        self.send(Order::Pay(command));
+    }
+
+    /// After staff counted the cash box: the unit serves again if it answers (reported as
+    /// `Ready(true)`), else it stays out of service and the reason is logged.
+    pub fn clear_fault(&self) {
+        self.send(Order::ClearFault);
+    }
+
+    fn send(&self, order: Order) {
         if let Some(tx) = &self.commands {
-            let _ = tx.send(command);
+            let _ = tx.send(order);
         }
     }
 }
@@ -46,29 +65,60 @@ impl Drop for CashWorker {
     }
 }
 
-fn run(unit: BoxedUnit, commands: Receiver<PaymentCommand>, events: EventSink) {
+/// Money in doubt: only staff clear it.
+fn money_in_doubt(e: &PaymentEvent) -> bool {
+    matches!(e, PaymentEvent::Fault { kind: CashFaultKind::CoinsLost, .. })
+}
+
+fn run<U: CashUnit>(unit: U, commands: Receiver<Order>, events: EventSink, mut faulted: bool) {
     let mut driver = CashDriver::new(unit);
     let mut ready = None;
+    // A latched unit answers every poll with the fault it latched: it is reported once (the
+    // kiosk journals its money as owed once), again only after a poll that went well.
+    let mut last_fault = None;
     loop {
-        let r = driver.ready();
+        let r = if faulted { PaymentEvent::Ready(false) } else { driver.ready() };
         if Some(&r) != ready.as_ref() {
             ready = Some(r.clone());
             if events.send(Event::Payment(r)).is_err() {
                 return;
             }
         }
-        match commands.recv_timeout(POLL) {
-            Ok(cmd) => {
-                for e in driver.command(cmd) {
-                    if events.send(Event::Payment(e)).is_err() {
-                        return;
+        let mut out = match commands.recv_timeout(POLL) {
+            Ok(Order::Pay(cmd)) => driver.command(cmd),
+            Ok(Order::ClearFault) => {
+                match driver.unit().clear_fault() {
+                    Ok(()) => {
+                        faulted = false;
+                        last_fault = None;
                     }
+                    Err(e) => log::error!("cash unit: the fault cannot be cleared yet: {e}"),
+                }
+                Vec::new()
+            }
+            Err(RecvTimeoutError::Timeout) => Vec::new(),
+            Err(RecvTimeoutError::Disconnected) => return,
+        };
+        if let Some(f) = out.iter().find(|e| matches!(e, PaymentEvent::Fault { .. })) {
+            last_fault = Some(f.clone());
+        }
+        // Polled even when not ready: a unit that fails says so with the money it holds.
+        if !faulted {
+            let polled = driver.poll();
+            match polled.iter().find(|e| matches!(e, PaymentEvent::Fault { .. })) {
+                Some(f) if last_fault.as_ref() == Some(f) => {}
+                Some(f) => {
+                    last_fault = Some(f.clone());
+                    out.extend(polled);
+                }
+                None => {
+                    last_fault = None;
+                    out.extend(polled);
                 }
             }
-            Err(RecvTimeoutError::Timeout) => {}
-            Err(RecvTimeoutError::Disconnected) => return,
         }
-        for e in driver.poll() {
+        for e in out {
+            faulted |= money_in_doubt(&e);
             if events.send(Event::Payment(e)).is_err() {
                 return;
             }
@@ -99,5 +149,8 @@ impl CashUnit for BoxedUnit {
     }
     fn counters(&mut self) -> Result<CashCounters, CashError> {
         self.0.counters()
+    }
+    fn clear_fault(&mut self) -> Result<(), CashError> {
+        self.0.clear_fault()
     }
 }

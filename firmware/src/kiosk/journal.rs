@@ -6,6 +6,7 @@
 //!
 //! Lines hold transaction references and amounts only: nothing of the resident.
 
+use madoguchi_session::{CashFaultKind, PaymentCommand, PaymentEvent};
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::fs::{File, OpenOptions};
@@ -29,6 +30,12 @@ pub enum MoneyEntry {
     PaidOut { reference: String, yen: u32 },
     /// Money the kiosk could not give back (a fault, a payout that never came): staff settle it.
     Owed { reference: String, yen: u32 },
+    /// Coins of unknown value went in (the unit lost events, or was reset mid-collection):
+    /// `known_yen` is what the unit still knew it held, the rest only staff can count. The cash
+    /// unit is out of service from here until a [`MoneyEntry::FaultCleared`].
+    CoinsLost { reference: String, known_yen: u32 },
+    /// Staff counted the cash box after [`MoneyEntry::CoinsLost`] and the unit serves again.
+    FaultCleared { reference: String },
 }
 
 impl MoneyEntry {
@@ -38,7 +45,9 @@ impl MoneyEntry {
             | MoneyEntry::Inserted { reference, .. }
             | MoneyEntry::Kept { reference, .. }
             | MoneyEntry::PaidOut { reference, .. }
-            | MoneyEntry::Owed { reference, .. } => reference,
+            | MoneyEntry::Owed { reference, .. }
+            | MoneyEntry::CoinsLost { reference, .. }
+            | MoneyEntry::FaultCleared { reference } => reference,
             MoneyEntry::OperatorCount { .. } => "operator",
         }
     }
@@ -53,6 +62,8 @@ pub struct TransactionMoney {
     pub kept: u32,
     pub paid_out: u32,
     pub owed: u32,
+    /// Coins of unknown value went in besides `inserted`: staff must count.
+    pub unknown: bool,
 }
 
 impl TransactionMoney {
@@ -69,12 +80,15 @@ pub struct MoneyReport {
     pub transactions: Vec<TransactionMoney>,
     /// Lines that could not be read (a torn last line after a power cut), skipped.
     pub unreadable_lines: usize,
+    /// The transaction whose coins were lost, while staff have not cleared the fault: the cash
+    /// unit stays out of service, also across a restart.
+    pub open_fault: Option<String>,
 }
 
 impl MoneyReport {
-    /// Transactions with money unaccounted for: what staff must look into.
+    /// Transactions with money unaccounted for or of unknown value: what staff must look into.
     pub fn unsettled(&self) -> impl Iterator<Item = &TransactionMoney> {
-        self.transactions.iter().filter(|t| t.unaccounted() > 0)
+        self.transactions.iter().filter(|t| t.unaccounted() > 0 || t.unknown)
     }
 
     pub fn totals(&self) -> TransactionMoney {
@@ -93,6 +107,7 @@ impl MoneyReport {
     pub fn from_entries(entries: impl IntoIterator<Item = MoneyEntry>) -> MoneyReport {
         let mut order: Vec<String> = Vec::new();
         let mut by_ref: BTreeMap<String, TransactionMoney> = BTreeMap::new();
+        let mut open_fault = None;
         for e in entries {
             let r = e.reference().to_string();
             let t = by_ref.entry(r.clone()).or_insert_with(|| {
@@ -106,10 +121,16 @@ impl MoneyReport {
                 MoneyEntry::PaidOut { yen, .. } => t.paid_out += yen,
                 MoneyEntry::Owed { yen, .. } => t.owed += yen,
                 MoneyEntry::OperatorCount { .. } => {}
+                MoneyEntry::CoinsLost { reference, .. } => {
+                    t.unknown = true;
+                    open_fault = Some(reference);
+                }
+                MoneyEntry::FaultCleared { .. } => open_fault = None,
             }
         }
-        let transactions = order.into_iter().filter_map(|r| by_ref.remove(&r)).filter(|t| t.inserted > 0).collect();
-        MoneyReport { transactions, unreadable_lines: 0 }
+        let transactions =
+            order.into_iter().filter_map(|r| by_ref.remove(&r)).filter(|t| t.inserted > 0 || t.unknown).collect();
+        MoneyReport { transactions, unreadable_lines: 0, open_fault }
     }
 }
 
@@ -137,6 +158,99 @@ impl MoneyJournal {
         line.push('\n');
         self.file.write_all(line.as_bytes())?;
         self.file.sync_data()
+    }
+}
+
+/// The kiosk's hand on the journal: the session's payment commands and the cash unit's reports
+/// written down, each before the kiosk acts on it, under the transaction the unit collects for.
+pub struct MoneyBook {
+    journal: MoneyJournal,
+    /// The transaction of the last `Collect` ("-" before the first).
+    reference: String,
+    /// The transaction whose coins were lost, until staff clear the fault.
+    open_fault: Option<String>,
+}
+
+impl MoneyBook {
+    /// Opens the journal at `path`; what it held, for the operator.
+    pub fn open(path: &Path) -> io::Result<(MoneyBook, MoneyReport)> {
+        let (journal, report) = MoneyJournal::open(path)?;
+        let open_fault = report.open_fault.clone();
+        Ok((MoneyBook { journal, reference: "-".into(), open_fault }, report))
+    }
+
+    /// The transaction the cash unit collects for.
+    pub fn reference(&self) -> &str {
+        &self.reference
+    }
+
+    /// The transaction whose coins were lost, while the fault is not cleared.
+    pub fn open_fault(&self) -> Option<&str> {
+        self.open_fault.as_deref()
+    }
+
+    /// A command the session gives the cash unit.
+    pub fn command(&mut self, command: &PaymentCommand) {
+        match command {
+            PaymentCommand::Collect { reference, due_yen } => {
+                self.reference = reference.clone();
+                self.write(MoneyEntry::Collect { reference: reference.clone(), due: *due_yen });
+            }
+            PaymentCommand::Keep { yen } => {
+                self.write(MoneyEntry::Kept { reference: self.reference.clone(), yen: *yen })
+            }
+            PaymentCommand::GiveChange { .. } | PaymentCommand::Refund { .. } | PaymentCommand::StopAccepting => {}
+        }
+    }
+
+    /// What the cash unit reported.
+    pub fn event(&mut self, event: &PaymentEvent) {
+        let reference = self.reference.clone();
+        match event {
+            PaymentEvent::Inserted { total_yen } => self.write(MoneyEntry::Inserted { reference, total: *total_yen }),
+            PaymentEvent::PaidOut { yen } => self.write(MoneyEntry::PaidOut { reference, yen: *yen }),
+            PaymentEvent::Fault { kind, yen_not_returned } => {
+                if *kind == CashFaultKind::CoinsLost {
+                    log::error!(
+                        "cash unit: coins of unknown value went in during transaction {reference} ({yen_not_returned} yen known): \
+                         out of service until staff count the cash box against {} and clear the fault",
+                        self.journal.path().display()
+                    );
+                    self.write(MoneyEntry::CoinsLost { reference: reference.clone(), known_yen: *yen_not_returned });
+                    self.open_fault = Some(reference.clone());
+                }
+                if *yen_not_returned > 0 {
+                    self.write(MoneyEntry::Owed { reference, yen: *yen_not_returned });
+                }
+            }
+            // The unit serves again after a fault that staff cleared.
+            PaymentEvent::Ready(true) => {
+                if let Some(reference) = self.open_fault.take() {
+                    log::warn!("cash unit: the fault of transaction {reference} was cleared; in service again");
+                    self.write(MoneyEntry::FaultCleared { reference });
+                }
+            }
+            PaymentEvent::Ready(false) => {}
+        }
+    }
+
+    /// Money the unit never confirmed paying out (a payout that timed out).
+    pub fn owed(&mut self, reference: Option<&str>, yen: u32) {
+        let reference = reference.unwrap_or(&self.reference).to_string();
+        self.write(MoneyEntry::Owed { reference, yen });
+    }
+
+    /// The journal's file.
+    pub fn path(&self) -> &Path {
+        self.journal.path()
+    }
+
+    /// Appends an entry. A journal that cannot be written is an error for the operator (the cash
+    /// unit's own counters remain).
+    pub fn write(&mut self, entry: MoneyEntry) {
+        if let Err(e) = self.journal.append(&entry) {
+            log::error!("money journal {}: cannot be written: {e}", self.journal.path().display());
+        }
     }
 }
 
@@ -212,5 +326,35 @@ mod tests {
         assert_eq!(report.transactions.len(), 1);
         assert_eq!(report.unsettled().count(), 0, "owed is recorded for staff, not lost");
         assert_eq!(report.totals().owed, 200);
+    }
+
+    #[test]
+    fn lost_coins_keep_the_fault_open_across_a_restart_until_the_unit_serves_again() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("money-journal.jsonl");
+        {
+            let (mut book, _) = MoneyBook::open(&path).unwrap();
+            book.command(&PaymentCommand::Collect { reference: r("T-E"), due_yen: 1000 });
+            book.event(&PaymentEvent::Inserted { total_yen: 500 });
+            book.event(&PaymentEvent::Ready(true));
+            book.event(&PaymentEvent::Fault { kind: CashFaultKind::CoinsLost, yen_not_returned: 500 });
+            assert_eq!(book.open_fault(), Some("T-E"));
+        }
+        let (mut book, report) = MoneyBook::open(&path).unwrap();
+        assert_eq!(report.open_fault.as_deref(), Some("T-E"), "still out of service after a restart");
+        let t = report.unsettled().next().expect("the transaction needs a count");
+        assert_eq!((t.inserted, t.owed, t.unaccounted(), t.unknown), (500, 500, 0, true));
+        book.event(&PaymentEvent::Ready(false));
+        assert_eq!(book.open_fault(), Some("T-E"));
+        book.event(&PaymentEvent::Ready(true));
+        drop(book);
+        let report = replay(&path).unwrap();
+        assert_eq!(report.open_fault, None);
+        // A loss before any coin was known is a transaction too.
+        let report = MoneyReport::from_entries([
+            MoneyEntry::Collect { reference: r("T-F"), due: 300 },
+            MoneyEntry::CoinsLost { reference: r("T-F"), known_yen: 0 },
+        ]);
+        assert_eq!((report.unsettled().count(), report.open_fault.as_deref()), (1, Some("T-F")));
     }
 }

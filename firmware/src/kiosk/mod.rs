@@ -16,7 +16,7 @@ use crate::workers::backend::BackendWorker;
 use crate::workers::card::CardWorker;
 use crate::workers::printer::PrinterWorker;
 use cash::CashWorker;
-use journal::{MoneyEntry, MoneyJournal, MoneyReport};
+use journal::{MoneyBook, MoneyReport};
 use madoguchi_certs::TrustAnchors;
 use madoguchi_drivers::card::{Connector, PcscConnector};
 use madoguchi_drivers::gpio::{Input, Level, Output};
@@ -169,11 +169,9 @@ pub struct Kiosk {
     pending_refund: Vec<u32>,
     tally: Tally,
     /// Every yen in and out, fsynced (`state/money-journal.jsonl`).
-    journal: MoneyJournal,
+    book: MoneyBook,
     /// The journal as replayed at start-up, for the operator.
     money_report: MoneyReport,
-    /// The transaction the cash unit collects for (from the last `Collect`).
-    money_ref: String,
     /// Spoken prompts following the views shown ([`Kiosk::set_voice`]); none: silent.
     voice: Option<madoguchi_voice::VoiceGuide>,
     /// Operator mode: the key, the door, the operator's screens (operator.rs).
@@ -228,8 +226,11 @@ impl Kiosk {
         .map_err(|e| StartError::Backend(e.to_string()))?;
         let printer = PrinterWorker::spawn(cfg.printer.clone(), renderer, sink.clone());
         let card = CardWorker::spawn(readers, sink.clone());
+        let journal_path = state_dir.join("money-journal.jsonl");
+        let (book, money_report) = MoneyBook::open(&journal_path)
+            .map_err(|e| StartError::State { path: journal_path.clone(), reason: e.to_string() })?;
         let shared_cash = operator::SharedCash::new(cash);
-        let cash = CashWorker::spawn(Box::new(shared_cash.clone()), sink.clone());
+        let cash = CashWorker::spawn(Box::new(shared_cash.clone()), sink.clone(), book.open_fault().is_some());
         let operator_client = match crate::workers::backend::client(&cfg.backend, &cfg.kiosk_id) {
             Ok(c) => Some(c),
             Err(e) => return Err(StartError::Backend(e.to_string())),
@@ -251,9 +252,11 @@ impl Kiosk {
                 hex::encode(audit.head().chain)
             ),
         }
-        let journal_path = state_dir.join("money-journal.jsonl");
-        let (journal, money_report) = MoneyJournal::open(&journal_path)
-            .map_err(|e| StartError::State { path: journal_path.clone(), reason: e.to_string() })?;
+        if let Some(reference) = book.open_fault() {
+            log::error!(
+                "money journal: coins of unknown value went in during transaction {reference}; the cash unit stays out of service until staff count the cash box and clear the fault"
+            );
+        }
         for t in money_report.unsettled() {
             log::error!(
                 "money journal: transaction {} took {} yen; {} kept, {} paid back, {} owed: {} yen unaccounted for (staff: check the cash unit)",
@@ -295,13 +298,16 @@ impl Kiosk {
             pending_change: Vec::new(),
             pending_refund: Vec::new(),
             tally: Tally::default(),
-            journal,
+            book,
             money_report,
-            money_ref: "-".into(),
             voice: None,
             desk,
         };
         k.tick();
+        if k.cash_fault().is_some() {
+            // money in doubt from before the restart: still out of service until staff clear it
+            k.operator_event(madoguchi_session::operator::OperatorEvent::CashUnitFault);
+        }
         Ok(k)
     }
 
@@ -363,12 +369,16 @@ impl Kiosk {
         &self.money_report
     }
 
-    /// Writes one money entry before anything acts on it; a journal that cannot be written is
-    /// an error for the operator (the cash unit's own counters remain).
-    fn journal(&mut self, entry: MoneyEntry) {
-        if let Err(e) = self.journal.append(&entry) {
-            log::error!("money journal {}: cannot be written: {e}", self.journal.path().display());
-        }
+    /// The transaction whose coins of unknown value went in, while staff have not cleared the
+    /// fault: the kiosk is out of service for it (operator mode shows it as `cash-unit-fault`).
+    pub fn cash_fault(&self) -> Option<&str> {
+        self.book.open_fault()
+    }
+
+    /// Staff counted the cash box: the unit serves again once it answers, and the journal
+    /// records the fault cleared.
+    pub fn clear_cash_fault(&self) {
+        self.cash.clear_fault();
     }
 
     /// Durable backend reports not yet delivered.
@@ -424,6 +434,10 @@ impl Kiosk {
     }
 
     fn handle(&mut self, ev: Event) {
+        if let Event::Payment(p) = &ev {
+            // Written down before anything acts on it.
+            self.book.event(p);
+        }
         if self.operator_takes(&ev) {
             return;
         }
@@ -442,14 +456,12 @@ impl Kiosk {
                 self.printing.remove(issuance_number);
             }
             Event::Payment(PaymentEvent::Inserted { total_yen }) => {
-                self.journal(MoneyEntry::Inserted { reference: self.money_ref.clone(), total: *total_yen });
                 if *total_yen > self.payment_total {
                     self.tally.inserted_yen += total_yen - self.payment_total;
                 }
                 self.payment_total = *total_yen;
             }
             Event::Payment(PaymentEvent::PaidOut { yen }) => {
-                self.journal(MoneyEntry::PaidOut { reference: self.money_ref.clone(), yen: *yen });
                 if let Some(i) = self.pending_refund.iter().position(|y| y == yen) {
                     self.pending_refund.remove(i);
                     self.tally.refunded_yen += yen;
@@ -459,9 +471,6 @@ impl Kiosk {
                 }
             }
             Event::Payment(PaymentEvent::Fault { yen_not_returned, .. }) => {
-                if *yen_not_returned > 0 {
-                    self.journal(MoneyEntry::Owed { reference: self.money_ref.clone(), yen: *yen_not_returned });
-                }
                 self.tally.owed_yen += yen_not_returned;
             }
             _ => {}
@@ -508,16 +517,10 @@ impl Kiosk {
             }
             Effect::Signal(s) => self.outputs.apply(s.output, s.level),
             Effect::Payment(cmd) => {
+                self.book.command(&cmd);
                 match &cmd {
-                    PaymentCommand::Collect { reference, due_yen } => {
-                        self.payment_total = 0;
-                        self.money_ref = reference.clone();
-                        self.journal(MoneyEntry::Collect { reference: reference.clone(), due: *due_yen });
-                    }
-                    PaymentCommand::Keep { yen } => {
-                        self.tally.kept_yen += yen;
-                        self.journal(MoneyEntry::Kept { reference: self.money_ref.clone(), yen: *yen });
-                    }
+                    PaymentCommand::Collect { .. } => self.payment_total = 0,
+                    PaymentCommand::Keep { yen } => self.tally.kept_yen += yen,
                     PaymentCommand::GiveChange { yen } => self.pending_change.push(*yen),
                     PaymentCommand::Refund { yen } => self.pending_refund.push(*yen),
                     PaymentCommand::StopAccepting => {}
@@ -562,8 +565,7 @@ impl Kiosk {
         if let madoguchi_session::RecordKind::PayoutTimedOut { yen } = &r.kind {
             // The cash unit hung in a payout: owed, like a fault's money not returned.
             self.tally.owed_yen += yen;
-            let reference = r.transaction.clone().unwrap_or_else(|| self.money_ref.clone());
-            self.journal(MoneyEntry::Owed { reference, yen: *yen });
+            self.book.owed(r.transaction.as_deref(), *yen);
         }
         let at = r.at.unwrap_or_else(OffsetDateTime::now_utc);
         let line = format!(

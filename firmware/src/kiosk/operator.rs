@@ -140,6 +140,8 @@ pub(super) enum Seen {
     PrinterReady(bool),
     PrinterJam,
     CashReady(bool),
+    /// Coins of unknown value went in: out of service until staff count the cash box.
+    CashFault,
     ReaderGone(String),
     CardOn(String),
     Nothing,
@@ -153,6 +155,9 @@ impl Seen {
                 Seen::PrinterJam
             }
             Event::Payment(PaymentEvent::Ready(r)) => Seen::CashReady(*r),
+            Event::Payment(PaymentEvent::Fault { kind: madoguchi_session::io::CashFaultKind::CoinsLost, .. }) => {
+                Seen::CashFault
+            }
             Event::ReaderRemoved { reader } => Seen::ReaderGone(reader.clone()),
             Event::CardPresented { reader, .. } => Seen::CardOn(reader.clone()),
             _ => Seen::Nothing,
@@ -259,6 +264,9 @@ fn reason_text(r: OutOfService) -> &'static str {
             "鍵なしで扉が開けられました(不正の恐れ。読取機とスロットを確認してください) / Door opened without the key (possible tampering: check the readers and slots)"
         }
         OutOfService::PrinterJam => "紙づまりの後、プリンター未復旧 / Printer jam not yet cleared",
+        OutOfService::CashUnitFault => {
+            "金額不明の硬貨が投入されました。金庫を数え、入出金記録と照合してください / Coins of unknown value went in: count the cash box against the money journal"
+        }
     }
 }
 
@@ -375,7 +383,7 @@ impl Kiosk {
         for r in replies {
             match r {
                 LinkReply::Settlement(result) => {
-                    let journal = replay(self.journal.path()).unwrap_or_default();
+                    let journal = replay(self.book.path()).unwrap_or_default();
                     let mine = journal_totals(&journal);
                     self.desk.totals = totals_lines(mine, result.as_ref().map_err(String::as_str));
                     self.desk.link_status = match &result {
@@ -436,6 +444,7 @@ impl Kiosk {
             // PJL has no job cancel: never resume on its own after a jam
             Seen::PrinterJam => self.operator_event(OperatorEvent::PrinterJammed),
             Seen::CashReady(ready) => self.desk.cash_ready = ready,
+            Seen::CashFault => self.operator_event(OperatorEvent::CashUnitFault),
             Seen::ReaderGone(reader) => {
                 self.desk.readers_lost.insert(reader);
             }
@@ -516,7 +525,7 @@ impl Kiosk {
     }
 
     /// Feeds the state machine and carries out what it says.
-    fn operator_event(&mut self, event: OperatorEvent) {
+    pub(super) fn operator_event(&mut self, event: OperatorEvent) {
         let now = self.op_now();
         let effects = self.desk.op.handle(event, now);
         let mut redraw = false;
@@ -561,7 +570,7 @@ impl Kiosk {
                 self.operator_print_sample();
             }
             OperatorEffect::ShowTotals => {
-                let journal = replay(self.journal.path()).unwrap_or_default();
+                let journal = replay(self.book.path()).unwrap_or_default();
                 let mine = journal_totals(&journal);
                 self.desk.totals = totals_lines(mine, Err("問い合わせ中 / asking the backend"));
                 self.desk.screen = Some(SCREEN_TOTALS);
@@ -572,6 +581,11 @@ impl Kiosk {
             OperatorEffect::OutOfService(reasons) => {
                 let text: Vec<&str> = reasons.iter().map(|r| r.name()).collect();
                 log::warn!("operator mode: out of service: [{}]", text.join(", "));
+                // The operator put the kiosk back in service: a cash fault they counted is
+                // cleared in the unit too (the journal records it once the unit answers).
+                if !reasons.contains(&OutOfService::CashUnitFault) && self.cash_fault().is_some() {
+                    self.clear_cash_fault();
+                }
             }
             OperatorEffect::Refused(r) => self.desk.say(refusal_text(r), true),
         }
@@ -584,7 +598,7 @@ impl Kiosk {
     fn operator_reconcile(&mut self, collected: bool, counted: u64) {
         let counters = self.desk.cash.counters();
         let unit_says = counters.as_ref().ok().map(|c| if collected { c.accepted_yen } else { c.paid_out_yen });
-        self.journal(MoneyEntry::OperatorCount { collected, counted, unit_says });
+        self.book.write(MoneyEntry::OperatorCount { collected, counted, unit_says });
         let what = if collected { "回収 / collected" } else { "補充 / refilled" };
         let (text, alert) = match (&counters, unit_says) {
             (Ok(_), Some(unit)) if unit == counted => (

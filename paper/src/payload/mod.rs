@@ -7,15 +7,14 @@
 //! before the line are one and the same. What is here is only the mapping to the paper's
 //! model; a bad payload is a [`PayloadError`] that names the field, never its value.
 //!
-//! The payload says what is printed: an item it does not carry is not printed, and items the
-//! kiosk's layout has no place for (the backend's certification sentence and title wording,
-//! the 印鑑 registration date) are checked but not printed.
+//! The payload says what is printed: an item it does not carry is not printed; the title,
+//! certification sentence, 以下余白 / 以下次頁 and the omitted-options line are printed as
+//! signed (the municipality's words); the 印鑑 registration date is checked but not printed.
 
 use super::model::*;
 use madoguchi_api::payload::fields::{date, given_name, opt_date, opt_text, seal_diameter_mm, seal_png, yen};
 use madoguchi_api::payload::{DocumentBody, PersonRecord, TaxRecord as TaxRecordWire};
 use madoguchi_api::{DocumentKind, DocumentPayload};
-use madoguchi_certs::era::wareki;
 use time::Date;
 
 pub use madoguchi_api::payload::{
@@ -71,7 +70,15 @@ fn map(p: DocumentPayload) -> Result<Printable, PayloadError> {
     let kind: DocumentKind = p.binding.document;
     let copies = madoguchi_api::payload::fields::copies(p.binding.copies)?;
     let issued_on = date("issued_on", &p.issued_on)?;
-    let issuance = issuance(&p.verify_url, &p.binding.issuance_number, &p.verification_code, issued_on)?;
+    let mut issuance = issuance(&p.verify_url, &p.binding.issuance_number, &p.verification_code, issued_on)?;
+    // Every word the municipality owns is printed as signed.
+    issuance.wording = Some(Wording {
+        title: p.title,
+        certification: p.certification,
+        end_note: p.end_note,
+        continued_note: p.continued_note,
+        omitted_note: p.omitted_note,
+    });
     let m = p.municipality;
     let document = match p.body {
         DocumentBody::Juminhyo { address, household_head, whole_household, persons, options } => {
@@ -88,8 +95,10 @@ fn map(p: DocumentPayload) -> Result<Printable, PayloadError> {
             seal_png,
         } => Document::Inkan(inkan(person, address, registration_number, seal_impression, seal_diameter_mm, seal_png)?),
         DocumentBody::Kazei { person, address, record } => Document::Kazei(kazei(person, address, record)?),
-        DocumentBody::Koseki { honseki, hittousha, whole, persons } => {
-            Document::Koseki(koseki(honseki, hittousha, whole, persons)?)
+        DocumentBody::Koseki { honseki, hittousha, whole, persons, created } => {
+            let mut k = koseki(honseki, hittousha, whole, persons)?;
+            k.created = opt_date("body.created", &created)?;
+            Document::Koseki(k)
         }
         DocumentBody::Fuhyo { honseki, hittousha, person, address, address_since } => {
             Document::Fuhyo(fuhyo(honseki, hittousha, person, address, &address_since)?)
@@ -123,6 +132,7 @@ fn issuance(url: &str, number: &str, code: &str, issued_on: Date) -> Result<Issu
         issued_on,
         verify_host: host.to_string(),
         verify_code: code.to_string(),
+        wording: None,
     };
     if issuance.validate().is_err() {
         return Err(wrong());
@@ -146,7 +156,7 @@ fn juminhyo(
         honseki: has("honseki"),
         previous_address: persons.iter().any(|p| p.previous_address.as_deref().is_some_and(|a| !a.trim().is_empty())),
         my_number: has("kojin_bango"),
-        resident_code: false,
+        resident_code: has("juminhyo_code"),
     };
     let head = if requested.head_and_relationship {
         household_head.ok_or_else(|| PayloadError::missing("body.household_head"))?
@@ -189,6 +199,8 @@ fn residents(address: String, persons: Vec<PersonRecord>, o: ResidentOptions) ->
             _ => None,
         };
         let my_number = if o.my_number { p.my_number.clone() } else { None };
+        let resident_code = if o.resident_code { p.resident_code.clone() } else { None };
+        let notified_on = opt_date(&format!("{at}.notified_on"), &p.notified_on)?;
         members.push(Resident {
             name: p.name,
             kana: Some(p.name_kana).filter(|k| !k.trim().is_empty()),
@@ -197,11 +209,11 @@ fn residents(address: String, persons: Vec<PersonRecord>, o: ResidentOptions) ->
             relationship,
             became_resident,
             address_since,
-            notified_on: None,
+            notified_on,
             previous_address,
             honseki,
             my_number,
-            resident_code: None,
+            resident_code,
             foreign,
         });
     }
@@ -214,9 +226,15 @@ fn foreign(at: &str, p: &PersonRecord) -> Result<Option<ForeignResident>, Payloa
     let status = opt_text(&format!("{at}.residence_status"), &p.residence_status, usize::MAX)?;
     let period_ends = opt_date(&format!("{at}.residence_period_end"), &p.residence_period_end)?;
     Ok(match (nationality, status) {
-        (Some(nationality), Some(status)) => {
-            Some(ForeignResident { nationality, category: None, status, period: None, period_ends, card_number: None })
-        }
+        (Some(nationality), Some(status)) => Some(ForeignResident {
+            nationality,
+            category: opt_text(&format!("{at}.residence_category"), &p.residence_category, usize::MAX)?,
+            status,
+            period: opt_text(&format!("{at}.residence_period"), &p.residence_period, usize::MAX)?,
+            period_ends,
+            card_number: p.residence_card_number.clone(),
+            alias: opt_text(&format!("{at}.alias"), &p.alias, usize::MAX)?,
+        }),
         _ => None,
     })
 }
@@ -305,7 +323,10 @@ fn koseki(honseki: String, hittousha: String, whole: bool, persons: Vec<PersonRe
                 mother,
                 relationship,
                 spouse_role,
-                events: vec![KosekiEvent { kind: "出生".into(), items: vec![("出生日".into(), wareki(born))] }],
+                events: KosekiEvent::all_from(
+                    &p.koseki_events.iter().map(|e| (e.kind.clone(), e.items.clone())).collect::<Vec<_>>(),
+                    born,
+                ),
                 removed: false,
             },
         ));

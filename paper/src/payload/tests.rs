@@ -29,6 +29,8 @@ fn payload(document: &str, title: &str, body: Value) -> Value {
         "issued_on": "2026-11-24",
         "issued_on_era": "令和8年11月24日",
         "certification": "上記のとおり証明する。",
+        "end_note": "以下余白", "continued_note": "以下次頁",
+        "omitted_note": if document == "juminhyo" { json!("（住民票コード　省略）") } else { Value::Null },
         "verify_url": "https://127.0.0.1:8444/v1/verify/20261124-ABCDEFGHJK?code=23456789ABCD",
         "verification_code": "23456789ABCD",
         "body": body,
@@ -343,4 +345,94 @@ fn debug_output_shows_no_resident_data() {
     let p = parse(&juminhyo_payload().to_string()).unwrap();
     let d = format!("{p:?}");
     assert!(!d.contains("山田") && !d.contains("1978") && d.contains("20261124-ABCDEFGHJK"), "{d}");
+}
+
+/// The text `pdftotext` (poppler) reads from a rendered payload.
+fn printed_text(p: &Printable) -> String {
+    let pdf = crate::testing::renderer().render(&p.document, &p.issuer, &p.issuance).expect("renders");
+    let file = std::env::temp_dir().join(format!("madoguchi-paper-{}-{}.pdf", std::process::id(), p.issuance.number));
+    std::fs::write(&file, &pdf.bytes).unwrap();
+    let out = std::process::Command::new("pdftotext").arg(&file).arg("-").output().expect("pdftotext (poppler-utils)");
+    let _ = std::fs::remove_file(&file);
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn the_municipalitys_words_are_printed_as_signed() {
+    let standard = printed_text(&parse(&juminhyo_payload().to_string()).unwrap());
+    assert!(standard.contains("住民票の写し") && standard.contains("以下余白"), "{standard}");
+    assert!(standard.contains("上記のとおり証明する。") && standard.contains("（住民票コード　省略）"), "{standard}");
+    let mut v = juminhyo_payload();
+    v["title"] = "住民票（写）".into();
+    v["certification"] = "この写しは、住民票の原本と相違ありません。".into();
+    v["end_note"] = "以下空白".into();
+    v["omitted_note"] = "〔住民票コードの記載を省略〕".into();
+    v["municipality"]["issuer_title"] = "清瀬市長職務代理者".into();
+    let text = printed_text(&parse(&v.to_string()).unwrap());
+    for words in
+        ["住民票（写）", "この写しは、住民票の原本と相違ありません。", "以下空白", "〔住民票コードの記載を省略〕"]
+    {
+        assert!(text.contains(words), "{words}: {text}");
+    }
+    assert!(text.contains("清瀬市長職務代理者"), "{text}");
+    for standard in ["以下余白", "上記のとおり証明する。", "（住民票コード　省略）"] {
+        assert!(!text.contains(standard), "{standard} is the renderer's, not the payload's: {text}");
+    }
+    // Words that do not fit their line are refused before payment, naming the field.
+    v["certification"] = "この写しは、".repeat(7).into();
+    let p = parse(&v.to_string()).unwrap();
+    match crate::testing::renderer().check(&p.document, &p.issuer, &p.issuance) {
+        Err(crate::DocumentError::FieldTooLong { field, .. }) => assert_eq!(field, "certification"),
+        other => panic!("{other:?}"),
+    }
+}
+
+#[test]
+fn records_carry_foreign_resident_items_notification_dates_and_koseki_events() {
+    let mut v = juminhyo_payload();
+    let mut an = person("R0006", "NGUYEN VAN AN", "1996-07-21");
+    an["nationality"] = "ベトナム".into();
+    an["residence_status"] = "技術・人文知識・国際業務".into();
+    an["residence_period_end"] = "2027-06-21".into();
+    an["residence_category"] = "中長期在留者".into();
+    an["residence_period"] = "1年".into();
+    an["residence_card_number"] = "AB12345678CD".into();
+    an["alias"] = "阮　文安".into();
+    an["notified_on"] = "2016-12-01".into();
+    an["relationship"] = "同居人".into();
+    v["body"]["persons"] = json!([an.clone()]);
+    let p = parse(&v.to_string()).unwrap();
+    let Document::Juminhyo(j) = &p.document else { panic!() };
+    let f = j.members[0].foreign.as_ref().unwrap();
+    assert_eq!(f.category.as_deref(), Some("中長期在留者"));
+    assert_eq!((f.period.as_deref(), f.card_number.as_deref()), (Some("1年"), Some("AB12345678CD")));
+    assert_eq!(j.members[0].notified_on, Some(time::macros::date!(2016 - 12 - 01)));
+    let text = printed_text(&p);
+    for item in ["中長期在留者", "AB12345678CD", "阮　文安", "1年（令和9年6月21日まで）", "平成28年12月1日"]
+    {
+        assert!(text.contains(item), "{item}: {text}");
+    }
+    // A card number that is not one is refused, naming the field.
+    an["residence_card_number"] = "AB1234".into();
+    v["body"]["persons"] = json!([an]);
+    assert_eq!(err(&v).field(), "body.persons[0].residence_card_number");
+
+    // 戸籍: the register's 身分事項 and 編製日, as sent.
+    let mut head = person("R0001", "山田　太郎", "1978-05-14");
+    head["koseki_events"] = json!([
+        {"kind": "出生", "items": [["出生日", "昭和53年5月14日"], ["出生地", "東京都清瀬市"]]},
+        {"kind": "婚姻", "items": [["婚姻日", "平成18年4月29日"], ["配偶者氏名", "山田　花子"]]},
+    ]);
+    let body = json!({"kind": "koseki", "honseki": "東京都清瀬市中里", "hittousha": "山田　太郎", "whole": true,
+        "persons": [head], "created": "2006-04-29"});
+    let p = parse(&payload("koseki-zenbu", "戸籍全部事項証明書", body).to_string()).unwrap();
+    let Document::Koseki(k) = &p.document else { panic!() };
+    assert_eq!(k.created, Some(time::macros::date!(2006 - 04 - 29)));
+    assert_eq!(k.persons[0].events.len(), 2);
+    let text = printed_text(&p);
+    for item in
+        ["【編製日】平成18年4月29日", "【婚姻日】平成18年4月29日", "【配偶者氏名】山田　花子", "【出生地】東京都清瀬市"]
+    {
+        assert!(text.contains(item), "{item}: {text}");
+    }
 }

@@ -10,6 +10,7 @@ impl Renderer {
         j: &'a Juminhyo,
         issuer: &Issuer,
         kisaijiko: bool,
+        w: &Wording,
     ) -> Result<(Frame, Vec<Block<'a>>, Vec<Block<'a>>), DocumentError> {
         if j.members.is_empty() {
             return Err(DocumentError::EmptyHousehold);
@@ -135,10 +136,14 @@ impl Renderer {
                 };
                 let card = fr.card_number.clone().unwrap_or_default();
                 let category = fr.category.clone().unwrap_or_default();
+                if let Some(alias) = &fr.alias {
+                    let v = f.fit(&field("通称"), alias, 153.0, 10.0, 6.5, 1)?;
+                    rows.push(Row::new(vec![(27.0, f.label("通称", 27.0)?), (153.0, Cell::Shaded(v))], RULE));
+                }
                 rows.push(f.pairs(
                     &[
                         ("国籍・地域", &field("国籍・地域"), &fr.nationality),
-                        ("在留資格", &field("在留資格"), &fr.status),
+                        ("法第30条の45に規定する区分", &field("区分"), &category),
                     ],
                     &[27.0, 63.0, 27.0, 63.0],
                     10.0,
@@ -146,53 +151,28 @@ impl Renderer {
                 )?);
                 rows.push(f.pairs(
                     &[
-                        ("在留期間", &field("在留期間"), &period),
+                        ("在留資格", &field("在留資格"), &fr.status),
                         ("在留カード等の番号", &field("在留カード番号"), &card),
                     ],
                     &[27.0, 63.0, 27.0, 63.0],
                     10.0,
                     RULE,
                 )?);
-                rows.push(f.pairs(
-                    &[("法第30条の45に規定する区分", &field("区分"), &category)],
-                    &[27.0, 153.0],
-                    10.0,
-                    RULE,
-                )?);
+                rows.push(f.pairs(&[("在留期間等", &field("在留期間"), &period)], &[27.0, 153.0], 10.0, RULE)?);
             }
             body.push(rows_block(rows));
         }
-        let all = j.members.len() >= j.household_size;
-        let certification = if kisaijiko {
-            "上記のとおり住民票に記載されていることを証明する。".to_string()
-        } else if all {
-            "この写しは、世帯全員の住民票の原本と相違ないことを証明する。".to_string()
-        } else {
-            "この写しは、住民票の原本と相違ないことを証明する。".to_string()
-        };
-        let omitted: Vec<&str> = [
-            (o.head_and_relationship, "世帯主・続柄"),
-            (o.honseki, "本籍・筆頭者"),
-            (o.my_number, "個人番号"),
-            (o.resident_code, "住民票コード"),
-        ]
-        .iter()
-        .filter(|(on, _)| !on)
-        .map(|(_, n)| *n)
-        .collect();
-        let subtitle = if omitted.is_empty() || kisaijiko {
-            None
-        } else {
-            Some(format!("（{}　省略）", omitted.join("・")))
-        };
-        let title = if kisaijiko { "住民票記載事項証明書" } else { "住民票の写し" };
-        Ok((Frame { title: title.into(), subtitle, certification }, header, body))
+        // The words are the municipality's (the payload's): title, certification, and the
+        // line naming what was left off (a 住民票の写し only).
+        let subtitle = if kisaijiko { None } else { w.omitted_note.clone() };
+        Ok((Frame { title: w.title.clone(), subtitle, certification: w.certification.clone() }, header, body))
     }
 
     pub(super) fn inkan<'a>(
         &'a self,
         f: &Fitter<'a>,
         i: &'a Inkan,
+        w: &Wording,
     ) -> Result<(Frame, Vec<Block<'a>>, Vec<Block<'a>>), DocumentError> {
         let impression = i.impression.clone().ok_or_else(|| DocumentError::MissingSealImpression(i.name.clone()))?;
         if let SealImpression::Engraved { text, diameter_mm } = &impression {
@@ -261,11 +241,7 @@ impl Renderer {
                 }
             }),
         };
-        let frame = Frame {
-            title: "印鑑登録証明書".into(),
-            subtitle: None,
-            certification: "この写しは、登録された印影と相違ないことを証明する。".into(),
-        };
+        let frame = Frame { title: w.title.clone(), subtitle: None, certification: w.certification.clone() };
         Ok((frame, Vec::new(), vec![block]))
     }
 
@@ -273,6 +249,7 @@ impl Renderer {
         &'a self,
         f: &Fitter<'a>,
         k: &'a Kazei,
+        w: &Wording,
     ) -> Result<(Frame, Vec<Block<'a>>, Vec<Block<'a>>), DocumentError> {
         let r = &k.record;
         let fy = fiscal_year(r.fiscal_year);
@@ -345,9 +322,9 @@ impl Renderer {
             ("年税額合計", yen(r.municipal_tax + r.prefectural_tax)),
         ])?));
         let frame = Frame {
-            title: format!("{fy}年度　課税・所得証明書"),
+            title: format!("{fy}年度　{}", w.title),
             subtitle: Some(format!("（{iy}年1月1日から12月31日までの所得）")),
-            certification: "上記のとおり証明する。".into(),
+            certification: w.certification.clone(),
         };
         Ok((frame, vec![rows_block(head)], body))
     }
@@ -356,6 +333,7 @@ impl Renderer {
         &'a self,
         f: &Fitter<'a>,
         k: &'a Koseki,
+        w: &Wording,
     ) -> Result<(Frame, Vec<Block<'a>>, Vec<Block<'a>>), DocumentError> {
         let chosen: Vec<&KosekiPerson> = match &k.scope {
             KosekiScope::All => k.persons.iter().collect(),
@@ -425,15 +403,10 @@ impl Renderer {
             }
         }
         let all = matches!(k.scope, KosekiScope::All);
-        let certification = if all {
-            "これは、戸籍に記録されている事項の全部を証明した書面である。"
-        } else {
-            "これは、戸籍中の一部の者について記録されている事項の全部を証明した書面である。"
-        };
         let frame = Frame {
-            title: if all { "戸籍全部事項証明書" } else { "戸籍個人事項証明書" }.into(),
+            title: w.title.clone(),
             subtitle: Some(if all { "（全部事項証明）" } else { "（個人事項証明）" }.into()),
-            certification: certification.into(),
+            certification: w.certification.clone(),
         };
         Ok((frame, header, body))
     }
@@ -442,6 +415,7 @@ impl Renderer {
         &'a self,
         f: &Fitter<'a>,
         k: &'a Fuhyo,
+        w: &Wording,
     ) -> Result<(Frame, Vec<Block<'a>>, Vec<Block<'a>>), DocumentError> {
         if k.persons.is_empty() {
             return Err(DocumentError::EmptyHousehold);
@@ -468,11 +442,7 @@ impl Renderer {
             }
             body.push(rows_block(rows));
         }
-        let frame = Frame {
-            title: "戸籍の附票の写し".into(),
-            subtitle: None,
-            certification: "この写しは、戸籍の附票の原本と相違ないことを証明する。".into(),
-        };
+        let frame = Frame { title: w.title.clone(), subtitle: None, certification: w.certification.clone() };
         Ok((frame, header, body))
     }
 }

@@ -41,28 +41,61 @@ pub(super) struct HonsekiSpec {
     pub(super) municipality: &'static str,
     pub(super) address: &'static str,
     pub(super) hittosha: &'static str,
+    /// 戸籍編製日 (the 筆頭者's marriage, or a 分籍).
+    pub(super) created: (i32, u8, u8),
+    /// The 従前戸籍 of whoever entered it: the spouse by marriage, or the 筆頭者 by 分籍.
+    pub(super) spouse_from: &'static str,
 }
 
-const HONSEKI_SATO: HonsekiSpec =
-    HonsekiSpec {
-        municipality: KIYOSE, address: "東京都清瀬市中里五丁目842番地", hittosha: "佐藤　健一"
-    };
-const HONSEKI_TAKAHASHI: HonsekiSpec =
-    HonsekiSpec { municipality: TOKOROZAWA, address: "埼玉県所沢市東町5番地", hittosha: "髙橋　誠" };
-const HONSEKI_NAKAMURA: HonsekiSpec =
-    HonsekiSpec {
-        municipality: KIYOSE, address: "東京都清瀬市野塩三丁目7番地", hittosha: "中村　大樹"
-    };
-const HONSEKI_TANAKA: HonsekiSpec =
-    HonsekiSpec { municipality: KIYOSE, address: "東京都清瀬市竹丘二丁目3番地", hittosha: "田中　正" };
-const HONSEKI_SUZUKI: HonsekiSpec =
-    HonsekiSpec {
-        municipality: KIYOSE, address: "東京都清瀬市梅園一丁目2番地", hittosha: "鈴木　大輔"
-    };
-const HONSEKI_YAMAGUCHI: HonsekiSpec =
-    HonsekiSpec {
-        municipality: TOKOROZAWA, address: "埼玉県所沢市小手指町三丁目10番地", hittosha: "山口　正雄"
-    };
+const HONSEKI_SATO: HonsekiSpec = HonsekiSpec {
+    municipality: KIYOSE,
+    address: "東京都清瀬市中里五丁目842番地",
+    hittosha: "佐藤　健一",
+    created: (2006, 4, 29),
+    spouse_from: "東京都東村山市本町二丁目6番地　小林　茂",
+};
+const HONSEKI_TAKAHASHI: HonsekiSpec = HonsekiSpec {
+    municipality: TOKOROZAWA,
+    address: "埼玉県所沢市東町5番地",
+    hittosha: "髙橋　誠",
+    created: (1986, 10, 10),
+    spouse_from: "埼玉県川越市元町一丁目3番地　加藤　昭",
+};
+const HONSEKI_NAKAMURA: HonsekiSpec = HonsekiSpec {
+    municipality: KIYOSE,
+    address: "東京都清瀬市野塩三丁目7番地",
+    hittosha: "中村　大樹",
+    created: (2016, 11, 22),
+    spouse_from: "東京都小平市小川町一丁目100番地　伊藤　浩",
+};
+const HONSEKI_TANAKA: HonsekiSpec = HonsekiSpec {
+    municipality: KIYOSE,
+    address: "東京都清瀬市竹丘二丁目3番地",
+    hittosha: "田中　正",
+    created: (1982, 5, 15),
+    spouse_from: "東京都練馬区豊玉北六丁目12番地　渡辺　勇",
+};
+const HONSEKI_SUZUKI: HonsekiSpec = HonsekiSpec {
+    municipality: KIYOSE,
+    address: "東京都清瀬市梅園一丁目2番地",
+    hittosha: "鈴木　大輔",
+    created: (2009, 6, 6),
+    spouse_from: "東京都清瀬市旭が丘一丁目1番地　吉田　進",
+};
+const HONSEKI_YAMAZAKI: HonsekiSpec = HonsekiSpec {
+    municipality: KIYOSE,
+    address: "東京都清瀬市松山一丁目9番地",
+    hittosha: "山﨑　翔太",
+    created: (2019, 4, 12),
+    spouse_from: "東京都清瀬市松山一丁目9番地　山﨑　正樹",
+};
+const HONSEKI_YAMAGUCHI: HonsekiSpec = HonsekiSpec {
+    municipality: TOKOROZAWA,
+    address: "埼玉県所沢市小手指町三丁目10番地",
+    hittosha: "山口　正雄",
+    created: (1967, 3, 20),
+    spouse_from: "埼玉県所沢市日吉町8番地　松本　清",
+};
 
 /// A move into this household from another municipality `days_ago` (the signature certificate
 /// issued before it is revoked that day, jpki.md §6).
@@ -87,7 +120,13 @@ pub(super) struct Emigrated {
 #[derive(Clone, Copy)]
 pub(super) struct Foreign {
     pub(super) nationality: &'static str,
+    /// 第30条の45に規定する区分.
+    pub(super) category: &'static str,
     pub(super) status: &'static str,
+    /// 在留期間 (`1年`).
+    pub(super) period: &'static str,
+    /// 通称, if registered.
+    pub(super) alias: Option<&'static str>,
     pub(super) stay_ends_in_days: i64,
     pub(super) arrived_days_ago: i64,
 }
@@ -252,12 +291,15 @@ pub(super) fn cast() -> Vec<Spec> {
             resident_since_days_ago: 560,
             foreign: Some(Foreign {
                 nationality: "ベトナム",
+                category: "中長期在留者",
                 status: "技術・人文知識・国際業務",
+                period: "1年",
+                alias: Some("阮　文安"),
                 stay_ends_in_days: 200,
                 arrived_days_ago: 560,
             }),
             income: Income::Salary(3_300_000),
-            notes: "Foreign resident: certificates end with the period of stay, earlier than the 5th birthday after issuance.",
+            notes: "Foreign resident (中長期在留者, 通称 阮　文安 registered): certificates end with the period of stay, earlier than the 5th birthday after issuance.",
             ..BASE
         },
         Spec {
@@ -389,6 +431,22 @@ pub(super) fn cast() -> Vec<Spec> {
             income: Income::Pension(2_100_000),
             empty_verify_ok: true,
             notes: "Elderly resident (born 昭和19年), household head with a registered seal, pension income.",
+            ..BASE
+        },
+        Spec {
+            id: "R0014",
+            family: "山﨑",
+            given: "翔太",
+            family_kana: "ヤマザキ",
+            given_kana: "ショウタ",
+            cert_family: Some("山崎"),
+            birth: Birth::Fixed(1995, 10, 8),
+            household: Some(("H07", "世帯主")),
+            honseki: Some(HONSEKI_YAMAZAKI),
+            issued_days_ago: 600,
+            resident_since_days_ago: 1200,
+            income: Income::Salary(3_600_000),
+            notes: "Variant kanji 﨑 in the family name (the signature certificate carries 崎, flagged) and nothing else the matter: valid certificates, PIN intact, a 戸籍 of his own (分籍) in 清瀬市.",
             ..BASE
         },
     ]

@@ -12,7 +12,7 @@ pub(super) struct HouseholdSpec {
     pub(super) address: &'static str,
 }
 
-pub(super) const HOUSEHOLDS: [HouseholdSpec; 6] = [
+pub(super) const HOUSEHOLDS: [HouseholdSpec; 7] = [
     HouseholdSpec { id: "H01", municipality: KIYOSE, address: "東京都清瀬市中里五丁目842番地" },
     HouseholdSpec { id: "H02", municipality: KIYOSE, address: "東京都清瀬市松山二丁目15番8号" },
     HouseholdSpec {
@@ -23,6 +23,9 @@ pub(super) const HOUSEHOLDS: [HouseholdSpec; 6] = [
     HouseholdSpec { id: "H04", municipality: KIYOSE, address: "東京都清瀬市野塩三丁目7-11" },
     HouseholdSpec { id: "H05", municipality: TOKOROZAWA, address: "埼玉県所沢市並木六丁目2番5号" },
     HouseholdSpec { id: "H06", municipality: TOKOROZAWA, address: "埼玉県所沢市小手指町三丁目10番地3" },
+    HouseholdSpec {
+        id: "H07", municipality: KIYOSE, address: "東京都清瀬市松山一丁目9番12号 コーポ松山102号室"
+    },
 ];
 
 pub(super) fn household(id: &str) -> Option<&'static HouseholdSpec> {

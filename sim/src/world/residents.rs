@@ -12,9 +12,10 @@ use crate::profile::{
     CardProfile, EmptyVerifyAfterSuccess, JpkiApplet, PinRecord, TextApplet, TokenKind, PROFILE_FORMAT,
 };
 use madoguchi_api::registry::{
-    CardRecord, CertStatus, Emigration, ForeignStatus, Honseki, Municipality, Residence, ResidentRecord,
+    CardRecord, CertStatus, Emigration, ForeignStatus, Honseki, KosekiEvent, Municipality, Residence, ResidentRecord,
     SealRegistration, TaxRecord, HEAD,
 };
+use madoguchi_certs::era::wareki;
 use madoguchi_certs::testpki::{CaKind, Generation};
 use madoguchi_certs::validity::{self, add_years, nth_birthday_after, start_of_day_jst};
 use madoguchi_certs::{Basic4Info, Sex as CertSex};
@@ -202,21 +203,39 @@ impl<'a> Builder<'a> {
         let seal_registered = self.seals(&f, &mut dice);
         self.taxes(&f, &mut dice)?;
 
-        let residence = spec.household.map(|(h, rel)| Residence {
-            municipality: f.municipality.into(),
-            household: h.into(),
-            address: f.cert_address.clone(),
-            relationship: rel.into(),
-            since: self.days_ago(spec.resident_since_days_ago),
-            previous_address: spec.move_in.map(|mv| fullwidth(mv.from_address)),
-            previous_municipality: spec.move_in.map(|mv| mv.from_municipality.to_string()),
+        // The register's dates and numbers, from their own dice so that adding them changed
+        // none of the values drawn above.
+        let mut rd = Dice::new(self.seed, &format!("{}/records", spec.id));
+        let resident_code: String = (0..11).map(|_| rd.digit()).collect();
+        let residence = spec.household.map(|(h, rel)| {
+            let since = self.days_ago(spec.resident_since_days_ago);
+            // 住民となった年月日: the move into the municipality, or (no move from elsewhere on
+            // record) an earlier address in the same municipality, not before birth.
+            let became = match spec.move_in {
+                Some(_) => since,
+                None => (since - Duration::days(i64::from(rd.below(2000)))).max(f.birth),
+            };
+            Residence {
+                municipality: f.municipality.into(),
+                household: h.into(),
+                address: f.cert_address.clone(),
+                relationship: rel.into(),
+                since,
+                previous_address: spec.move_in.map(|mv| fullwidth(mv.from_address)),
+                previous_municipality: spec.move_in.map(|mv| mv.from_municipality.to_string()),
+                became_resident_on: Some(became),
+                // 届出日: within the 14 days the law allows, never after today.
+                notified_on: Some((since + Duration::days(i64::from(rd.below(14)))).min(self.today)),
+            }
         });
         let honseki = spec.honseki.map(|h| Honseki {
             municipality: h.municipality.into(),
             address: fullwidth(h.address),
             hittosha: h.hittosha.into(),
             kiosk_registered: None,
+            created: ymd(h.created),
         });
+        let koseki = koseki_entries(spec, &f);
 
         // Tags, from the facts as generated.
         let mut tags = BTreeSet::new();
@@ -294,6 +313,15 @@ impl<'a> Builder<'a> {
                 nationality: x.nationality.into(),
                 residence_status: x.status.into(),
                 period_of_stay_end: f.stay_end,
+                category: Some(x.category.into()),
+                period_of_stay: Some(x.period.into()),
+                // 在留カード番号: two letters, eight digits, two letters.
+                card_number: Some({
+                    let (a, b) = (rd.upper(), rd.upper());
+                    let digits: String = (0..8).map(|_| rd.digit()).collect();
+                    format!("{a}{b}{digits}{}{}", rd.upper(), rd.upper())
+                }),
+                alias: x.alias.map(Into::into),
             }),
             emigration: spec.emigrated.map(|e| Emigration {
                 date: self.days_ago(e.days_ago),
@@ -309,14 +337,86 @@ impl<'a> Builder<'a> {
                 previous_certs: certs.previous,
                 phones,
             },
-            // What only a municipality's own export carries: the world has no deaths, no
-            // 支援措置 and no parents in its 戸籍.
+            // What only a municipality's own export carries: the world has no deaths and no
+            // 支援措置.
             deceased: false,
             support_measures: false,
-            koseki_relationship: None,
-            father: None,
-            mother: None,
+            koseki_relationship: koseki.relationship,
+            father: koseki.father,
+            mother: koseki.mother,
+            resident_code: spec.household.map(|_| resident_code),
+            koseki_events: koseki.events,
         };
         Ok((manifest, record))
     }
+}
+
+fn ymd((y, m, d): (i32, u8, u8)) -> Option<Date> {
+    time::Month::try_from(m).ok().and_then(|m| Date::from_calendar_date(y, m, d).ok())
+}
+
+/// What a person's 戸籍 records besides the name: 続柄, parents and 身分事項.
+struct KosekiEntries {
+    relationship: Option<String>,
+    father: Option<String>,
+    mother: Option<String>,
+    events: Vec<KosekiEvent>,
+}
+
+/// The place a 戸籍 address is in (`東京都清瀬市` of `東京都清瀬市中里五丁目842番地`).
+fn place_of(address: &str) -> String {
+    // 市 or 区 first (東村山市 is a 市, not a 村), else 町 or 村.
+    let find = |set: &[char]| address.char_indices().find(|(i, c)| *i > 3 && set.contains(c));
+    let end = find(&['市', '区']).or_else(|| find(&['町', '村']));
+    end.map_or_else(|| address.to_string(), |(i, c)| address[..i + c.len_utf8()].to_string())
+}
+
+/// The 戸籍 of a person of the cast: a child of the household's couple is their 長男/長女 with
+/// them as parents; a couple has its marriage (the spouse who is not 筆頭者 came from
+/// `spouse_from`); a 筆頭者 alone made the 戸籍 by 分籍.
+fn koseki_entries(spec: &Spec, f: &Facts<'_>) -> KosekiEntries {
+    let mut out = KosekiEntries { relationship: None, father: None, mother: None, events: Vec::new() };
+    let Some(h) = spec.honseki else { return out };
+    let cast = super::cast::cast();
+    let same = |s: &&Spec| s.honseki.is_some_and(|o| o.address == h.address) && s.id != spec.id;
+    let name = |s: &Spec| format!("{}\u{3000}{}", s.family, s.given);
+    let rel = spec.household.map(|(_, r)| r);
+    let created = ymd(h.created).map(wareki).unwrap_or_default();
+    let item = |l: &str, v: String| [l.to_string(), v];
+    let child = rel == Some("子");
+    if child {
+        let parent =
+            |r: &str| cast.iter().filter(same).find(|s| s.household.map(|(_, x)| x) == Some(r)).map(|s| s.given);
+        out.father = parent(HEAD).map(Into::into);
+        out.mother = parent("妻").map(Into::into);
+        out.relationship = Some(if spec.sex == Sex::Male { "長男" } else { "長女" }.into());
+    }
+    let born_in = if rel == Some("妻") { place_of(h.spouse_from) } else { place_of(h.address) };
+    let mut birth = vec![item("出生日", wareki(f.birth)), item("出生地", born_in)];
+    birth.push(item("届出日", wareki(f.birth + Duration::days(10))));
+    birth.push(item("届出人", "父".into()));
+    out.events.push(KosekiEvent { kind: "出生".into(), items: birth });
+    let is_head = name(spec) == h.hittosha;
+    let spouse = if is_head {
+        cast.iter().filter(same).find(|s| s.household.map(|(_, x)| x) == Some("妻")).map(name)
+    } else if !child && rel.is_some() {
+        Some(h.hittosha.to_string())
+    } else {
+        None
+    };
+    match spouse {
+        Some(spouse) => {
+            let mut items = vec![item("婚姻日", created.clone()), item("配偶者氏名", spouse)];
+            if !is_head {
+                items.push(item("従前戸籍", fullwidth(h.spouse_from)));
+            }
+            out.events.push(KosekiEvent { kind: "婚姻".into(), items });
+        }
+        None if is_head => out.events.push(KosekiEvent {
+            kind: "分籍".into(),
+            items: vec![item("分籍日", created), item("従前戸籍", fullwidth(h.spouse_from))],
+        }),
+        None => {}
+    }
+    out
 }

@@ -399,3 +399,63 @@ fn a_world_card_accepts_a_reset_the_world_key_authorises() {
     assert_eq!(c.process(&apdu("00 20 00 80")), [0x63, 0xC3]);
     assert_eq!(c.process(&apdu("00 20 00 80 04 32 35 38 30")), [0x90, 0x00]);
 }
+
+#[test]
+fn records_are_as_complete_as_a_municipalitys() {
+    let registry = Registry::load(world().dir.path()).unwrap();
+    for r in &registry.residents {
+        if let Some(res) = &r.residence {
+            // 住民票コード, 住民となった年月日 ≤ 住所を定めた年月日 ≤ 届出日 ≤ today (within 14 days).
+            let code = r.resident_code.as_deref().unwrap_or_else(|| panic!("{}: 住民票コード", r.id));
+            assert!(code.len() == 11 && code.bytes().all(|b| b.is_ascii_digit()), "{}", r.id);
+            let (became, notified) = (res.became_resident_on.unwrap(), res.notified_on.unwrap());
+            assert!(r.birth_date <= became && became <= res.since, "{}", r.id);
+            assert!(
+                res.since <= notified && notified <= TODAY && notified - res.since < Duration::days(14),
+                "{}",
+                r.id
+            );
+        }
+        if let Some(h) = &r.honseki {
+            // 編製日 before anyone's 身分事項 after it; a birth first, then marriage or 分籍.
+            let created = h.created.unwrap_or_else(|| panic!("{}: 編製日", r.id));
+            assert!(created <= TODAY);
+            let kinds: Vec<&str> = r.koseki_events.iter().map(|e| e.kind.as_str()).collect();
+            assert_eq!(kinds.first(), Some(&"出生"), "{}", r.id);
+            assert!(r.koseki_events.iter().all(|e| !e.items.is_empty()), "{}", r.id);
+        }
+        if let Some(f) = &r.foreign {
+            let n = f.card_number.as_deref().unwrap().as_bytes();
+            assert!(n.len() == 12 && n[2..10].iter().all(u8::is_ascii_digit), "{}", r.id);
+            assert!(f.category.is_some() && f.period_of_stay.is_some(), "{}", r.id);
+        }
+    }
+    let by = |id: &str| registry.residents.iter().find(|r| r.id == id).unwrap();
+    let an = by("R0006").foreign.as_ref().unwrap();
+    assert_eq!((an.category.as_deref(), an.alias.as_deref()), (Some("中長期在留者"), Some("阮　文安")));
+    let kinds = |id: &str| by(id).koseki_events.iter().map(|e| e.kind.clone()).collect::<Vec<_>>();
+    assert_eq!(kinds("R0001"), ["出生", "婚姻"]);
+    assert_eq!(kinds("R0003"), ["出生"]);
+    assert_eq!(by("R0003").koseki_relationship.as_deref(), Some("長男"));
+    assert_eq!((by("R0003").father.as_deref(), by("R0003").mother.as_deref()), (Some("健一"), Some("美和")));
+    assert_eq!(kinds("R0014"), ["出生", "分籍"]);
+    let marriage = &by("R0002").koseki_events[1].items;
+    assert!(marriage.iter().any(|[l, v]| l == "従前戸籍" && v.starts_with("東京都東村山市")), "{marriage:?}");
+    assert!(by("R0002").koseki_events[0].items.iter().any(|[l, v]| l == "出生地" && v == "東京都東村山市"));
+}
+
+#[test]
+fn a_variant_kanji_resident_has_no_other_problem() {
+    let m = &world().manifest;
+    let plain: Vec<&str> = m
+        .residents
+        .iter()
+        .filter(|r| r.tags.contains(&Tag::VariantKanjiName) && r.tags.contains(&Tag::Adult))
+        .filter(|r| !r.tags.iter().any(|t| matches!(t, Tag::PinBlocked | Tag::CertsExpired | Tag::SignRevoked)))
+        .map(|r| r.id.as_str())
+        .collect();
+    assert_eq!(plain, ["R0014"]);
+    let r = m.residents.iter().find(|r| r.id == "R0014").unwrap();
+    assert!(r.name.contains('﨑'), "{}", r.name);
+    assert!(r.name.chars().any(|c| VARIANT_KANJI.contains(&c)));
+}
