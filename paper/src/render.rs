@@ -346,11 +346,13 @@ impl Renderer {
             Document::Koseki(k) => self.koseki(f, k, &w)?,
             Document::Fuhyo(k) => self.fuhyo(f, k, &w)?,
         };
-        // The title and the certification must fit their lines on the page.
+        // The title, the certification and the issuer's line must fit their lines on the page.
+        let who = issuer_line(issuer);
         for (field, text, size, width) in [
             ("title", frame.title.as_str(), 19.0, W),
             ("subtitle", frame.subtitle.as_deref().unwrap_or_default(), 9.0, W),
             ("certification", frame.certification.as_str(), 11.0, W - 6.0),
+            ("issuer", who.as_str(), 14.0, ISSUER_RIGHT - X0),
         ] {
             if self.fonts.width(Style::Mincho, text, size) / PT > width {
                 return Err(DocumentError::FieldTooLong { field: field.into(), text: text.into() });

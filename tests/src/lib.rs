@@ -200,8 +200,8 @@ pub fn shared_world() -> PathBuf {
     let exe = std::env::current_exe().expect("test executable path");
     let root = exe.parent().and_then(Path::parent).expect("target dir").join("test-worlds");
     // The suffix names the generator's generation: a world cached by an older build (a reused
-    // target directory) is not taken for today's (v2: the card-management key).
-    let dir = root.join(format!("seed-7-{today}-v2"));
+    // target directory) is not taken for today's.
+    let dir = root.join(format!("seed-7-{today}-v{}", madoguchi_sim::world::GENERATION));
     if dir.join("manifest.json").exists() {
         return dir;
     }

@@ -392,6 +392,19 @@ fn household_juminhyo() {
     assert_eq!(r["net_yen"], 200, "one copy, whatever the number of people on it");
 }
 
+/// A resident whose registered name has a variant kanji (山﨑) and nothing else wrong: the paper
+/// carries the registered name, never the certificate's substitute 崎, and keeps it extractable.
+#[test]
+fn variant_kanji_juminhyo() {
+    let (_, out) = run("variant-kanji-juminhyo");
+    let files = printed(&out);
+    assert_eq!(files.len(), 1);
+    let o =
+        Command::new("pdftotext").arg("-layout").arg(&files[0]).arg("-").output().expect("pdftotext (poppler-utils)");
+    let text: String = String::from_utf8_lossy(&o.stdout).chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(text.contains("山﨑翔太") && !text.contains('崎'), "{text}");
+}
+
 #[test]
 fn backend_refuses_then_slow() {
     let (r, out) = run("backend-refuses-then-slow");

@@ -34,7 +34,12 @@ fn every_shipped_scenario_casts_against_the_demo_world() {
 
         // The people are who the file says.
         if let Who::Tags(tags) = &s.resident {
-            assert!(tags.iter().all(|t| cast.resident.tags.contains(t)), "{name}: resident tags");
+            // Every tag the file asks for, and none of those it excludes (`!tag`).
+            let fits = |t: &String| match t.strip_prefix('!') {
+                Some(excluded) => !cast.resident.tags.iter().any(|r| r == excluded),
+                None => cast.resident.tags.contains(t),
+            };
+            assert!(tags.iter().all(fits), "{name}: resident tags {tags:?}, cast {:?}", cast.resident.tags);
         }
         if let Some(other) = &cast.other {
             assert_ne!(other.id, cast.resident.id, "{name}");

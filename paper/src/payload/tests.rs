@@ -260,7 +260,9 @@ fn malformed_payloads_are_refused_with_typed_errors() {
     // Consistency of the binding, title, era date and verification URL.
     let e = with(&|v| v["binding"]["document"] = "kisaijiko".into());
     assert_eq!((e.kind(), e.field()), (K::Inconsistent, "body.kind"));
-    assert_eq!(with(&|v| v["title"] = "住民票".into()).field(), "title");
+    // The title is the municipality's (signed), but one printable line of a sane length.
+    assert_eq!(with(&|v| v["title"] = "住民票\n写し".into()).field(), "title");
+    assert_eq!(with(&|v| v["title"] = "住".repeat(madoguchi_api::wording::TITLE_MAX + 1).into()).field(), "title");
     assert_eq!(with(&|v| v["issued_on_era"] = "令和8年11月25日".into()).field(), "issued_on_era");
     let e = with(&|v| v["verify_url"] = "https://127.0.0.1:8444/v1/verify/20261124-OTHER?code=23456789ABCD".into());
     assert_eq!((e.kind(), e.field()), (K::Inconsistent, "verify_url"));
@@ -347,21 +349,36 @@ fn debug_output_shows_no_resident_data() {
     assert!(!d.contains("山田") && !d.contains("1978") && d.contains("20261124-ABCDEFGHJK"), "{d}");
 }
 
-/// The text `pdftotext` (poppler) reads from a rendered payload.
+/// The text `pdftotext -layout` (poppler) reads from a rendered payload, without white space:
+/// names and notes are spaced across their cells (a U+3000 becomes a gap), so words are
+/// compared with [`has`].
 fn printed_text(p: &Printable) -> String {
     let pdf = crate::testing::renderer().render(&p.document, &p.issuer, &p.issuance).expect("renders");
-    let file = std::env::temp_dir().join(format!("madoguchi-paper-{}-{}.pdf", std::process::id(), p.issuance.number));
+    // Tests run in parallel threads of one process: each rendering gets its own file.
+    static NEXT: std::sync::atomic::AtomicUsize = std::sync::atomic::AtomicUsize::new(0);
+    let n = NEXT.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+    let file = std::env::temp_dir().join(format!("madoguchi-paper-{}-{n}.pdf", std::process::id()));
     std::fs::write(&file, &pdf.bytes).unwrap();
-    let out = std::process::Command::new("pdftotext").arg(&file).arg("-").output().expect("pdftotext (poppler-utils)");
+    let out = std::process::Command::new("pdftotext")
+        .arg("-layout")
+        .arg(&file)
+        .arg("-")
+        .output()
+        .expect("pdftotext (poppler-utils)");
     let _ = std::fs::remove_file(&file);
-    String::from_utf8(out.stdout).unwrap()
+    String::from_utf8(out.stdout).unwrap().chars().filter(|c| !c.is_whitespace()).collect()
+}
+
+/// Whether the printed text (see [`printed_text`]) holds `words`, white space aside.
+fn has(text: &str, words: &str) -> bool {
+    text.contains(&words.chars().filter(|c| !c.is_whitespace()).collect::<String>())
 }
 
 #[test]
 fn the_municipalitys_words_are_printed_as_signed() {
     let standard = printed_text(&parse(&juminhyo_payload().to_string()).unwrap());
-    assert!(standard.contains("住民票の写し") && standard.contains("以下余白"), "{standard}");
-    assert!(standard.contains("上記のとおり証明する。") && standard.contains("（住民票コード　省略）"), "{standard}");
+    assert!(has(&standard, "住民票の写し") && has(&standard, "以下余白"), "{standard}");
+    assert!(has(&standard, "上記のとおり証明する。") && has(&standard, "（住民票コード　省略）"), "{standard}");
     let mut v = juminhyo_payload();
     v["title"] = "住民票（写）".into();
     v["certification"] = "この写しは、住民票の原本と相違ありません。".into();
@@ -372,17 +389,22 @@ fn the_municipalitys_words_are_printed_as_signed() {
     for words in
         ["住民票（写）", "この写しは、住民票の原本と相違ありません。", "以下空白", "〔住民票コードの記載を省略〕"]
     {
-        assert!(text.contains(words), "{words}: {text}");
+        assert!(has(&text, words), "{words}: {text}");
     }
-    assert!(text.contains("清瀬市長職務代理者"), "{text}");
+    assert!(has(&text, "清瀬市長職務代理者"), "{text}");
     for standard in ["以下余白", "上記のとおり証明する。", "（住民票コード　省略）"] {
-        assert!(!text.contains(standard), "{standard} is the renderer's, not the payload's: {text}");
+        assert!(!has(&text, standard), "{standard} is the renderer's, not the payload's: {text}");
     }
-    // Words that do not fit their line are refused before payment, naming the field.
-    v["certification"] = "この写しは、".repeat(7).into();
+    // Words that do not fit their line are refused before payment, naming the field. A
+    // certification of the longest signed length fits its line; an issuer's title of the
+    // longest signed length does not fit beside the prefecture and the name.
+    v["certification"] = "こ".repeat(madoguchi_api::wording::SENTENCE_MAX).into();
+    let p = parse(&v.to_string()).unwrap();
+    assert!(crate::testing::renderer().check(&p.document, &p.issuer, &p.issuance).is_ok());
+    v["municipality"]["issuer_title"] = "清瀬市長職務代理者".repeat(4).into();
     let p = parse(&v.to_string()).unwrap();
     match crate::testing::renderer().check(&p.document, &p.issuer, &p.issuance) {
-        Err(crate::DocumentError::FieldTooLong { field, .. }) => assert_eq!(field, "certification"),
+        Err(crate::DocumentError::FieldTooLong { field, .. }) => assert_eq!(field, "issuer"),
         other => panic!("{other:?}"),
     }
 }
@@ -400,6 +422,7 @@ fn records_carry_foreign_resident_items_notification_dates_and_koseki_events() {
     an["alias"] = "阮　文安".into();
     an["notified_on"] = "2016-12-01".into();
     an["relationship"] = "同居人".into();
+    an["my_number"] = "123456789018".into();
     v["body"]["persons"] = json!([an.clone()]);
     let p = parse(&v.to_string()).unwrap();
     let Document::Juminhyo(j) = &p.document else { panic!() };
@@ -410,7 +433,7 @@ fn records_carry_foreign_resident_items_notification_dates_and_koseki_events() {
     let text = printed_text(&p);
     for item in ["中長期在留者", "AB12345678CD", "阮　文安", "1年（令和9年6月21日まで）", "平成28年12月1日"]
     {
-        assert!(text.contains(item), "{item}: {text}");
+        assert!(has(&text, item), "{item}: {text}");
     }
     // A card number that is not one is refused, naming the field.
     an["residence_card_number"] = "AB1234".into();
@@ -433,6 +456,6 @@ fn records_carry_foreign_resident_items_notification_dates_and_koseki_events() {
     for item in
         ["【編製日】平成18年4月29日", "【婚姻日】平成18年4月29日", "【配偶者氏名】山田　花子", "【出生地】東京都清瀬市"]
     {
-        assert!(text.contains(item), "{item}: {text}");
+        assert!(has(&text, item), "{item}: {text}");
     }
 }
