@@ -84,6 +84,12 @@ impl LoadedFace {
         self.face()?.glyph_index(c).map(|g| g.0).filter(|&g| g != 0)
     }
 
+    /// The glyph of an ideographic variation sequence, through the font's cmap format 14
+    /// (IPAmj明朝 maps the 文字情報基盤 sequences there); `None` if the font does not have it.
+    pub(crate) fn variant_glyph(&self, base: char, selector: char) -> Option<u16> {
+        self.face()?.glyph_variation_index(base, selector).map(|g| g.0).filter(|&g| g != 0)
+    }
+
     /// Advance width of a glyph in em.
     fn advance(&self, gid: u16) -> f32 {
         let adv = self.face().and_then(|f| f.glyph_hor_advance(ttf_parser::GlyphId(gid))).unwrap_or(0);
@@ -96,16 +102,30 @@ impl LoadedFace {
 
     /// The font printpdf embeds for a document: `.notdef` and the glyphs of `chars`, with a
     /// Unicode cmap (printpdf maps the text through it and subsets once more when saving).
+    #[cfg(test)]
     pub(crate) fn pdf_font(&self, chars: &BTreeSet<char>) -> Result<ParsedFont, String> {
+        self.pdf_font_with(chars, &BTreeSet::new()).map(|(font, _)| font)
+    }
+
+    /// [`LoadedFace::pdf_font`] with `extra` glyphs no character maps to (variation sequences'
+    /// glyphs, shown by glyph id); also returns each extra glyph's id in the returned font.
+    pub(crate) fn pdf_font_with(
+        &self,
+        chars: &BTreeSet<char>,
+        extra: &BTreeSet<u16>,
+    ) -> Result<(ParsedFont, std::collections::BTreeMap<u16, u16>), String> {
         use allsorts::binary::read::ReadScope;
         use allsorts::font_data::FontData;
         use allsorts::subset::{subset, CmapTarget, SubsetProfile};
         let mut gids = vec![0u16];
-        for g in chars.iter().filter_map(|&c| self.glyph(c)) {
+        for g in chars.iter().filter_map(|&c| self.glyph(c)).chain(extra.iter().copied()) {
             if !gids.contains(&g) {
                 gids.push(g);
             }
         }
+        // allsorts numbers the subset's glyphs in the order given.
+        let renumbered =
+            extra.iter().filter_map(|g| gids.iter().position(|x| x == g).map(|i| (*g, i as u16))).collect();
         let data = ReadScope::new(&self.bytes).read::<FontData<'_>>().map_err(|e| format!("font: {e}"))?;
         let provider = data.table_provider(0).map_err(|e| format!("font: {e}"))?;
         let mut profile = vec![];
@@ -114,9 +134,10 @@ impl LoadedFace {
         }
         let mini = subset(&provider, &gids, &SubsetProfile::Custom(profile), CmapTarget::Unicode)
             .map_err(|e| format!("subsetting: {e}"))?;
-        std::panic::catch_unwind(|| ParsedFont::from_bytes(&mini, 0, &mut Vec::new()))
+        let font = std::panic::catch_unwind(|| ParsedFont::from_bytes(&mini, 0, &mut Vec::new()))
             .map_err(|_| "the font parser failed on the subset".to_string())?
-            .ok_or_else(|| "the subset is not a usable font".to_string())
+            .ok_or_else(|| "the subset is not a usable font".to_string())?;
+        Ok((font, renumbered))
     }
 }
 
@@ -171,9 +192,38 @@ impl FontSet {
         }
     }
 
-    /// The first character of `text` that no face can print.
+    /// The face that prints one [`cluster`] in `style`: a variation sequence only in
+    /// IPAmj明朝, and only if its cmap format 14 has the variant (a base glyph in its place
+    /// would print another character than the registered one).
+    pub fn choose_cluster(&self, style: Style, cluster: &str) -> Option<Face> {
+        let mut chars = cluster.chars();
+        let base = chars.next()?;
+        match chars.next() {
+            None => self.choose(style, base),
+            Some(selector) => {
+                let known = is_variation_selector(selector) && printable_code_point(base) && chars.next().is_none();
+                (known && self.mj.variant_glyph(base, selector).is_some()).then_some(Face::MjMincho)
+            }
+        }
+    }
+
+    /// The glyph (in IPAmj明朝) of a cluster that is a variation sequence.
+    pub fn sequence_glyph(&self, cluster: &str) -> Option<u16> {
+        let mut chars = cluster.chars();
+        match (chars.next(), chars.next(), chars.next()) {
+            (Some(base), Some(selector), None) => self.mj.variant_glyph(base, selector),
+            _ => None,
+        }
+    }
+
+    /// The first character of `text` that no face can print (of a variation sequence no
+    /// face has, its base character).
     pub fn unprintable(&self, text: &str) -> Option<char> {
-        text.chars().find(|&c| self.choose(Style::Mincho, c).is_none() || self.choose(Style::Gothic, c).is_none())
+        clusters(text)
+            .find(|c| {
+                self.choose_cluster(Style::Mincho, c).is_none() || self.choose_cluster(Style::Gothic, c).is_none()
+            })
+            .and_then(|c| c.chars().next())
     }
 
     /// Checks a field before anything is printed.
@@ -192,8 +242,9 @@ impl FontSet {
         let mut out: Vec<(Face, &'a str)> = Vec::new();
         let mut start = 0;
         let mut cur: Option<Face> = None;
-        for (i, c) in text.char_indices() {
-            let f = self.choose(style, c);
+        let mut i = 0;
+        for c in clusters(text) {
+            let f = self.choose_cluster(style, c);
             if f != cur {
                 if let Some(face) = cur {
                     out.push((face, &text[start..i]));
@@ -201,6 +252,7 @@ impl FontSet {
                 start = i;
                 cur = f;
             }
+            i += c.len();
         }
         if let Some(face) = cur {
             out.push((face, &text[start..]));
@@ -210,7 +262,15 @@ impl FontSet {
 
     /// Width of `text` in points at `size` points.
     pub fn width(&self, style: Style, text: &str, size: f32) -> f32 {
-        text.chars().map(|c| self.char_width(style, c)).sum::<f32>() * size
+        clusters(text).map(|c| self.cluster_width(style, c)).sum::<f32>() * size
+    }
+
+    /// Advance of one [`cluster`] in em (0 if no face has it).
+    pub fn cluster_width(&self, style: Style, cluster: &str) -> f32 {
+        match self.sequence_glyph(cluster) {
+            Some(g) if self.choose_cluster(style, cluster) == Some(Face::MjMincho) => self.mj.advance(g),
+            _ => cluster.chars().next().map_or(0.0, |c| self.char_width(style, c)),
+        }
     }
 
     /// Advance of one character in em (0 if no face has it).
@@ -237,9 +297,32 @@ impl FontSet {
     }
 }
 
-/// Code points that are never printed as text: controls, unassigned-for-print areas and
-/// variation selectors (a name written with an ideographic variation sequence needs the
-/// variant glyph, which this printing path cannot select: such a name goes to the counter).
+/// A variation selector (standardized, FE00–FE0F, or ideographic, E0100–E01EF).
+pub fn is_variation_selector(c: char) -> bool {
+    matches!(c as u32, 0xFE00..=0xFE0F | 0xE0100..=0xE01EF)
+}
+
+/// The printed characters of `text`: each code point, with the variation selector that
+/// follows it (an ideographic variation sequence is one character on paper).
+pub fn clusters(text: &str) -> impl Iterator<Item = &str> {
+    let mut rest = text;
+    std::iter::from_fn(move || {
+        let mut it = rest.char_indices().skip(1);
+        let end = match it.next() {
+            None if rest.is_empty() => return None,
+            None => rest.len(),
+            Some((_, c)) if is_variation_selector(c) => it.next().map_or(rest.len(), |(j, _)| j),
+            Some((i, _)) => i,
+        };
+        let (c, r) = rest.split_at(end);
+        rest = r;
+        Some(c)
+    })
+}
+
+/// Code points that are never printed as text on their own: controls, private use areas and
+/// variation selectors (a selector is printed only with its base, as one sequence: see
+/// [`FontSet::choose_cluster`]).
 fn printable_code_point(c: char) -> bool {
     !(c.is_control()
         || matches!(c as u32, 0xFE00..=0xFE0F | 0xE0100..=0xE01EF | 0xE000..=0xF8FF | 0xF0000..=0x10FFFF)

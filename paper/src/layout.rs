@@ -162,6 +162,7 @@ const COUNTERS: &str = "号番階丁目条年月日人円歳室棟";
 /// Whether a line may break between `a` and `b`.
 fn can_break(a: char, b: char) -> bool {
     !(NO_START.contains(b)
+        || crate::fonts::is_variation_selector(b)
         || NO_END.contains(a)
         || (alnum(a) && alnum(b))
         || (a == '-' && alnum(b))
@@ -307,8 +308,34 @@ impl<'f> Page<'f> {
                     size: Pt(size),
                 });
             }
-            self.text.push(Op::ShowText { items: vec![TextItem::Text(run.to_string())] });
+            self.text.push(Op::ShowText { items: self.items(face, run) });
         }
+    }
+
+    /// The text items of one run. A variation sequence is shown by its glyph in IPAmj明朝
+    /// (the font's glyph id, renumbered when the document's font is made), with the sequence
+    /// itself as the text it stands for, so that the ToUnicode map gives base + selector.
+    fn items(&self, face: Face, run: &str) -> Vec<TextItem> {
+        if face != Face::MjMincho || !run.chars().any(crate::fonts::is_variation_selector) {
+            return vec![TextItem::Text(run.to_string())];
+        }
+        let mut items = Vec::new();
+        let mut plain = String::new();
+        for c in crate::fonts::clusters(run) {
+            match self.fonts.sequence_glyph(c) {
+                Some(gid) => {
+                    if !plain.is_empty() {
+                        items.push(TextItem::Text(std::mem::take(&mut plain)));
+                    }
+                    items.push(TextItem::GlyphIds(vec![printpdf::Codepoint::with_cid(gid, 0.0, c.to_string())]));
+                }
+                None => plain.push_str(c),
+            }
+        }
+        if !plain.is_empty() {
+            items.push(TextItem::Text(plain));
+        }
+        items
     }
 
     /// Fitted lines in a box `(x, y, width)` from its top down, at `spacing` × size; returns

@@ -534,6 +534,8 @@ impl Renderer {
         }
         // Each face gets a font of only the characters this document shows in it.
         let mut used: std::collections::BTreeMap<String, std::collections::BTreeSet<char>> = Default::default();
+        // Glyphs shown by id (variation sequences), per face.
+        let mut glyphs: std::collections::BTreeMap<String, std::collections::BTreeSet<u16>> = Default::default();
         for page in &pages {
             let mut current = None;
             for op in &page.ops {
@@ -545,8 +547,12 @@ impl Renderer {
                         if let Some(id) = &current {
                             let set = used.entry(id.clone()).or_default();
                             for item in items {
-                                if let printpdf::TextItem::Text(t) = item {
-                                    set.extend(t.chars());
+                                match item {
+                                    printpdf::TextItem::Text(t) => set.extend(t.chars()),
+                                    printpdf::TextItem::GlyphIds(g) => {
+                                        glyphs.entry(id.clone()).or_default().extend(g.iter().map(|c| c.gid))
+                                    }
+                                    printpdf::TextItem::Offset(_) => {}
                                 }
                             }
                         }
@@ -558,7 +564,11 @@ impl Renderer {
         for face in Face::ALL {
             let id = names.get(face).to_string();
             let Some(chars) = used.get(&id) else { continue };
-            let font = fonts.face(face).pdf_font(chars).map_err(DocumentError::Render)?;
+            let extra = glyphs.remove(&id).unwrap_or_default();
+            let (font, renumbered) = fonts.face(face).pdf_font_with(chars, &extra).map_err(DocumentError::Render)?;
+            if !renumbered.is_empty() {
+                renumber_glyphs(&mut pages, &id, &renumbered);
+            }
             pdf.resources.fonts.map.insert(FontId(id), PdfFont::new(font));
         }
         pdf.pages = pages;
@@ -692,6 +702,29 @@ fn font_names(number: &str) -> FontNames {
     let h = sha2::Sha256::digest(number.as_bytes());
     let stem: String = h.iter().take(5).map(|b| char::from(b'A' + b % 26)).collect();
     FontNames([format!("{stem}M"), format!("{stem}G"), format!("{stem}J")])
+}
+
+/// Gives the glyphs shown by id in font `id` their numbers in the document's font subset.
+fn renumber_glyphs(pages: &mut [PdfPage], id: &str, renumbered: &std::collections::BTreeMap<u16, u16>) {
+    for page in pages {
+        let mut current = false;
+        for op in &mut page.ops {
+            match op {
+                Op::SetFont { font: printpdf::PdfFontHandle::External(FontId(f)), .. } => current = f == id,
+                Op::SetFont { .. } => current = false,
+                Op::ShowText { items } if current => {
+                    for item in items {
+                        if let printpdf::TextItem::GlyphIds(g) = item {
+                            for c in g {
+                                c.gid = renumbered.get(&c.gid).copied().unwrap_or(0);
+                            }
+                        }
+                    }
+                }
+                _ => {}
+            }
+        }
+    }
 }
 
 /// Strips hinting from the embedded TrueType subsets and refuses a full (unsubset) font.

@@ -291,3 +291,116 @@ fn the_tax_certificate_is_titled_as_the_backend_names_it() {
     assert!(text.contains("課税・所得証明書"), "{text}");
     assert!(!text.contains("所得・課税"), "{text}");
 }
+
+/// 渡邉 with the 文字情報基盤 variant U+E0110 of 邉 (IPAmj明朝's cmap format 14 has it), and the
+/// same with U+E0111, another variant: the same text, two different glyphs.
+const IVS_NAME: &str = "渡邉\u{E0110}　𠮷﨑";
+const IVS_OTHER: &str = "渡邉\u{E0111}　𠮷﨑";
+
+/// What `pdftotext -layout` reads from a rendering, without white space, and the page as a
+/// 100 dpi grey image (PGM bytes).
+fn read_back(pdf: &RenderedPdf, name: &str) -> (String, Vec<u8>, String) {
+    let dir = tempfile_dir();
+    let file = dir.join(format!("{name}.pdf"));
+    std::fs::write(&file, &pdf.bytes).unwrap();
+    let run = |cmd: &str, args: &[&str]| {
+        let o = std::process::Command::new(cmd).args(args).arg(&file).arg("-").output().expect("poppler-utils");
+        assert!(o.status.success(), "{cmd}: {}", String::from_utf8_lossy(&o.stderr));
+        o.stdout
+    };
+    let text: String =
+        String::from_utf8(run("pdftotext", &["-layout"])).unwrap().chars().filter(|c| !c.is_whitespace()).collect();
+    let root = dir.join("page");
+    let o = std::process::Command::new("pdftoppm")
+        .args(["-gray", "-r", "100", "-singlefile"])
+        .arg(&file)
+        .arg(&root)
+        .output()
+        .expect("pdftoppm (poppler-utils)");
+    assert!(o.status.success(), "pdftoppm: {}", String::from_utf8_lossy(&o.stderr));
+    let page = std::fs::read(root.with_extension("pgm")).unwrap();
+    if let Ok(out) = std::env::var("MADOGUCHI_IVS_OUT") {
+        std::fs::write(std::path::Path::new(&out).join(format!("{name}.pdf")), &pdf.bytes).unwrap();
+    }
+    let fonts = std::process::Command::new("pdffonts").arg(&file).output().expect("pdffonts");
+    let _ = std::fs::remove_dir_all(&dir);
+    (text, page, String::from_utf8_lossy(&fonts.stdout).into_owned())
+}
+
+#[test]
+fn a_variation_sequence_is_one_character_from_ipamj() {
+    let f = fonts();
+    let seq = "邉\u{E0110}";
+    assert_eq!(super::fonts::clusters(IVS_NAME).collect::<Vec<_>>(), ["渡", seq, "　", "𠮷", "﨑"]);
+    assert_eq!(f.choose_cluster(Style::Mincho, seq), Some(Face::MjMincho));
+    assert_eq!(f.choose_cluster(Style::Gothic, seq), Some(Face::MjMincho));
+    let (a, b) = (f.sequence_glyph(seq).unwrap(), f.sequence_glyph("邉\u{E0111}").unwrap());
+    let base = ttf_parser::Face::parse(&std::fs::read(super::fonts::FontPaths::default().mj_mincho).unwrap(), 0)
+        .unwrap()
+        .glyph_index('邉')
+        .unwrap()
+        .0;
+    assert!(a != b && a != base && b != base, "{a} {b} {base}");
+    // One character wide, and never split from its selector at a line break.
+    assert!((f.width(Style::Mincho, seq, 10.0) - f.width(Style::Mincho, "邉", 10.0)).abs() < 0.5);
+    let lines = wrap(f, Style::Mincho, "渡邉\u{E0110}渡邉\u{E0110}", 10.0, f.width(Style::Mincho, "渡邉", 10.0) + 0.1);
+    assert_eq!(lines, ["渡邉\u{E0110}", "渡邉\u{E0110}"]);
+    // A sequence the font does not have, a selector on its own or after a non-ideograph is
+    // refused, never printed as its base.
+    for bad in ["葛\u{E0100}", "\u{E0110}", "A\u{E0110}", "邉\u{E0110}\u{E0110}"] {
+        assert!(f.unprintable(bad).is_some(), "{bad:?}");
+    }
+    assert_eq!(f.unprintable(IVS_NAME), None);
+}
+
+#[test]
+fn ivs_names_print_exactly_on_every_document() {
+    let mut docs = Vec::new();
+    let mut j = sample::household(2);
+    j.members[1].name = IVS_NAME.into();
+    docs.push((
+        "juminhyo",
+        Document::Juminhyo(j.clone()),
+        Document::Juminhyo({
+            let mut o = j;
+            o.members[1].name = IVS_OTHER.into();
+            o
+        }),
+    ));
+    let mut i = sample::inkan();
+    i.name = IVS_NAME.into();
+    docs.push((
+        "inkan",
+        Document::Inkan(i.clone()),
+        Document::Inkan(super::model::Inkan { name: IVS_OTHER.into(), ..i }),
+    ));
+    let mut k = sample::kazei(2025).unwrap();
+    k.name = IVS_NAME.into();
+    docs.push((
+        "kazei",
+        Document::Kazei(k.clone()),
+        Document::Kazei(super::model::Kazei { name: IVS_OTHER.into(), ..k }),
+    ));
+    let mut z = sample::koseki(2, KosekiScope::All);
+    z.persons[1].given_name = "邉\u{E0110}𠮷".into();
+    let mut z2 = z.clone();
+    z2.persons[1].given_name = "邉\u{E0111}𠮷".into();
+    docs.push(("koseki", Document::Koseki(z), Document::Koseki(z2)));
+    let mut h = sample::fuhyo(2);
+    h.persons[1].name = IVS_NAME.into();
+    let mut h2 = h.clone();
+    h2.persons[1].name = IVS_OTHER.into();
+    docs.push(("fuhyo", Document::Fuhyo(h), Document::Fuhyo(h2)));
+    for (kind, doc, other) in docs {
+        let pdf = render(&doc).unwrap_or_else(|e| panic!("{kind}: {e}"));
+        let (text, page, fonts) = read_back(&pdf, kind);
+        // Extractable as registered: base + selector, 𠮷 and 﨑 themselves.
+        let want = if kind == "koseki" { "邉\u{E0110}𠮷" } else { "渡邉\u{E0110}𠮷﨑" };
+        assert!(text.contains(want), "{kind}: {text}");
+        assert!(fonts.contains("IPAmjMincho"), "{kind}: {fonts}");
+        // The selector chooses the glyph: the other variant prints differently.
+        let (other_text, other_page, _) = read_back(&render(&other).unwrap(), &format!("{kind}-other"));
+        assert!(other_text.contains('\u{E0111}') && !other_text.contains('\u{E0110}'), "{kind}");
+        assert_ne!(page, other_page, "{kind}: the two variants of 邉 look the same");
+    }
+}
