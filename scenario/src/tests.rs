@@ -603,6 +603,7 @@ fn shipped_scenarios_parse_and_say_everything() {
         "expired-certificate",
         "household-juminhyo",
         "iphone",
+        "ivs-name-juminhyo",
         "koseki-other-municipality",
         "operator-clears-jam",
         "operator-out-of-service",

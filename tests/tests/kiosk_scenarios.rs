@@ -405,6 +405,21 @@ fn variant_kanji_juminhyo() {
     assert!(text.contains("山﨑翔太") && !text.contains('崎'), "{text}");
 }
 
+/// A name written with an ideographic variation sequence (邉 + U+E0110): printed from IPAmj明朝
+/// and read back as base and selector.
+#[test]
+fn ivs_name_juminhyo() {
+    let (_, out) = run("ivs-name-juminhyo");
+    let files = printed(&out);
+    assert_eq!(files.len(), 1);
+    let o =
+        Command::new("pdftotext").arg("-layout").arg(&files[0]).arg("-").output().expect("pdftotext (poppler-utils)");
+    let text: String = String::from_utf8_lossy(&o.stdout).chars().filter(|c| !c.is_whitespace()).collect();
+    assert!(text.contains("渡邉\u{E0110}美咲"), "{text}");
+    let fonts = Command::new("pdffonts").arg(&files[0]).output().expect("pdffonts (poppler-utils)");
+    assert!(String::from_utf8_lossy(&fonts.stdout).contains("IPAmjMincho"));
+}
+
 #[test]
 fn backend_refuses_then_slow() {
     let (r, out) = run("backend-refuses-then-slow");

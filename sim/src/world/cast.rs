@@ -449,8 +449,37 @@ pub(super) fn cast() -> Vec<Spec> {
             notes: "Variant kanji 﨑 in the family name (the signature certificate carries 崎, flagged) and nothing else the matter: valid certificates, PIN intact, a 戸籍 of his own (分籍) in 清瀬市.",
             ..BASE
         },
+        Spec {
+            id: "R0015",
+            // 邉 with the 文字情報基盤 selector U+E0110: one of its many registered forms.
+            family: "渡邉\u{E0110}",
+            given: "美咲",
+            family_kana: "ワタナベ",
+            given_kana: "ミサキ",
+            cert_family: Some("渡邉"),
+            sex: Sex::Female,
+            birth: Birth::Fixed(1988, 3, 3),
+            household: Some(("H08", "世帯主")),
+            issued_days_ago: 400,
+            resident_since_days_ago: 900,
+            income: Income::Salary(4_100_000),
+            notes: "Name written with an ideographic variation sequence (邉 + U+E0110, printed from IPAmj明朝; the signature certificate carries the bare 邉, flagged) and nothing else the matter.",
+            ..BASE
+        },
     ]
 }
 
 /// Characters that mark a name as using variant (異体字) kanji.
 pub(super) const VARIANT_KANJI: [char; 3] = ['髙', '﨑', '𠮷'];
+
+/// An ideographic variation selector (U+E0100–E01EF): the character before it is a
+/// registered variant form.
+pub(super) fn is_ivs_selector(c: char) -> bool {
+    ('\u{E0100}'..='\u{E01EF}').contains(&c)
+}
+
+/// Whether a registered name uses variant kanji: one of [`VARIANT_KANJI`] or a variation
+/// sequence.
+pub(super) fn has_variant_kanji(name: &str) -> bool {
+    name.chars().any(|c| VARIANT_KANJI.contains(&c) || is_ivs_selector(c))
+}

@@ -12,7 +12,7 @@ pub(super) struct HouseholdSpec {
     pub(super) address: &'static str,
 }
 
-pub(super) const HOUSEHOLDS: [HouseholdSpec; 7] = [
+pub(super) const HOUSEHOLDS: [HouseholdSpec; 8] = [
     HouseholdSpec { id: "H01", municipality: KIYOSE, address: "東京都清瀬市中里五丁目842番地" },
     HouseholdSpec { id: "H02", municipality: KIYOSE, address: "東京都清瀬市松山二丁目15番8号" },
     HouseholdSpec {
@@ -26,6 +26,7 @@ pub(super) const HOUSEHOLDS: [HouseholdSpec; 7] = [
     HouseholdSpec {
         id: "H07", municipality: KIYOSE, address: "東京都清瀬市松山一丁目9番12号 コーポ松山102号室"
     },
+    HouseholdSpec { id: "H08", municipality: KIYOSE, address: "東京都清瀬市竹丘三丁目5番7号" },
 ];
 
 pub(super) fn household(id: &str) -> Option<&'static HouseholdSpec> {

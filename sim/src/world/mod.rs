@@ -62,8 +62,8 @@ use time::{Date, Duration};
 /// The generator's generation: bumped whenever the same seed and day give a different world
 /// (new residents, new record fields), so that a world cached by an older build is not taken
 /// for today's. 2: the card-management key; 3: complete records and R0014 (variant kanji, nothing
-/// else wrong).
-pub const GENERATION: u32 = 3;
+/// else wrong); 4: R0015 (a name with an ideographic variation sequence).
+pub const GENERATION: u32 = 4;
 
 /// Where the world keeps the card-management private key (PKCS#8 PEM), relative to its
 /// directory; also recorded in the manifest.

@@ -2,7 +2,7 @@
 //! manifest entry and register record.
 
 use super::cards::pin;
-use super::cast::{Birth, Spec, VARIANT_KANJI};
+use super::cast::{has_variant_kanji, is_ivs_selector, Birth, Spec};
 use super::dice::{my_number, Dice};
 use super::households::household;
 use super::issuer::{pkcs8, Issuer};
@@ -117,8 +117,22 @@ impl<'s> Facts<'s> {
         if self.cert_name == self.name {
             return Ok(b);
         }
-        let flags: String =
-            self.cert_name.chars().zip(self.name.chars()).map(|(c, r)| if c == r { '0' } else { '1' }).collect();
+        // One flag per certificate character; a registered character written with a variation
+        // selector is substituted by its bare base even where the base is the same.
+        let mut registered = self.name.chars().peekable();
+        let flags: String = self
+            .cert_name
+            .chars()
+            .map(|c| {
+                let r = registered.next();
+                let selector = registered.next_if(|&n| is_ivs_selector(n)).is_some();
+                if r == Some(c) && !selector {
+                    '0'
+                } else {
+                    '1'
+                }
+            })
+            .collect();
         Ok(b.with_name_alt_positions(&flags)?)
     }
 }
@@ -259,7 +273,7 @@ impl<'a> Builder<'a> {
             (Tag::PhoneAndroid, phone.as_ref().is_some_and(|p| p.token == TokenKind::Android)),
             (Tag::PhoneIphone, phone.as_ref().is_some_and(|p| p.token == TokenKind::Iphone)),
             (Tag::PhoneSuspended, phone.as_ref().is_some_and(|p| p.suspended)),
-            (Tag::VariantKanjiName, f.name.chars().any(|c| VARIANT_KANJI.contains(&c))),
+            (Tag::VariantKanjiName, has_variant_kanji(&f.name)),
             (Tag::MovedAbroad, spec.emigrated.is_some()),
         ];
         tags.extend(facts.into_iter().filter(|(_, holds)| *holds).map(|(tag, _)| tag));

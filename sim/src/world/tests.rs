@@ -108,8 +108,8 @@ fn manifest_invariants() {
         if let Some(a) = &r.address {
             madoguchi_certs::check_fullwidth(a).unwrap();
         }
-        let variant = r.name.chars().any(|c| VARIANT_KANJI.contains(&c));
-        assert_eq!(variant, r.tags.contains(&Tag::VariantKanjiName));
+        let variant = r.name.chars().any(|c| VARIANT_KANJI.contains(&c) || ('\u{E0100}'..='\u{E01EF}').contains(&c));
+        assert_eq!(variant, r.tags.contains(&Tag::VariantKanjiName), "{}", r.id);
     }
     assert!(with_tag(Tag::Under15).sign_password.is_none());
     assert!(with_tag(Tag::MovedAbroad).household.is_none() && with_tag(Tag::MovedAbroad).address.is_none());
@@ -144,8 +144,21 @@ fn profiles_load_and_certs_parse_with_the_right_profiles() {
                 assert_eq!(Some(sign.serial_hex()), r.sign_cert_serial);
                 if r.tags.contains(&Tag::VariantKanjiName) {
                     // Exactly the substituted characters are flagged (𠮷 → 吉 first, 﨑 → 崎 second).
-                    let flags: String =
-                        b4.name.chars().zip(r.name.chars()).map(|(c, n)| if c == n { '0' } else { '1' }).collect();
+                    // (A variation selector is not a character of the certificate's name.)
+                    let bare: String = r.name.chars().filter(|c| !('\u{E0100}'..='\u{E01EF}').contains(c)).collect();
+                    let selected: Vec<bool> = r
+                        .name
+                        .chars()
+                        .zip(r.name.chars().skip(1).chain([' ']))
+                        .filter(|(c, _)| !('\u{E0100}'..='\u{E01EF}').contains(c))
+                        .map(|(_, next)| ('\u{E0100}'..='\u{E01EF}').contains(&next))
+                        .collect();
+                    let flags: String = b4
+                        .name
+                        .chars()
+                        .zip(bare.chars().zip(selected))
+                        .map(|(c, (n, sel))| if c == n && !sel { '0' } else { '1' })
+                        .collect();
                     assert!(b4.name != r.name && flags.contains('1'), "{}", r.id);
                     assert_eq!(b4.name_alt_positions, flags, "{}", r.id);
                 } else {
@@ -458,8 +471,12 @@ fn a_variant_kanji_resident_has_no_other_problem() {
         .filter(|r| !r.tags.iter().any(|t| matches!(t, Tag::PinBlocked | Tag::CertsExpired | Tag::SignRevoked)))
         .map(|r| r.id.as_str())
         .collect();
-    assert_eq!(plain, ["R0014"]);
+    assert_eq!(plain, ["R0014", "R0015"]);
     let r = m.residents.iter().find(|r| r.id == "R0014").unwrap();
     assert!(r.name.contains('﨑'), "{}", r.name);
     assert!(r.name.chars().any(|c| VARIANT_KANJI.contains(&c)));
+    // A name written with an ideographic variation sequence, as the register holds it.
+    let r = m.residents.iter().find(|r| r.id == "R0015").unwrap();
+    assert_eq!(r.name, "渡邉\u{E0110}\u{3000}美咲");
+    assert!(r.tags.contains(&Tag::HouseholdHead) && !r.tags.contains(&Tag::SealRegistered));
 }
