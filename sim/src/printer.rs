@@ -750,6 +750,9 @@ fn finish(sim: &Arc<Sim>, job: &ReceivedJob, entry: serde_json::Value, printed: 
 fn with(mut entry: serde_json::Value, outcome: &str, printed: u32) -> serde_json::Value {
     entry["outcome"] = outcome.into();
     entry["printed"] = printed.into();
+    // When the job ended (Unix time, ms): the lab measures the time from the last coin to it.
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    entry["ended_unix_ms"] = u64::try_from(now.as_millis()).unwrap_or(u64::MAX).into();
     entry
 }
 

@@ -73,8 +73,13 @@ fn residence_certificate() {
     let apdus = r["apdu_count"].as_u64().expect("apdu_count");
     assert!(apdus <= 14, "{apdus} APDUs from card placed to authenticated (budget 14)");
     assert_eq!(printed(&out).len(), 1);
+    // The paper cannot come out before its bytes crossed the line (a figure, not a budget).
+    let to_paper = r["payment_to_paper_ms"].as_u64().expect("payment_to_paper_ms");
+    let wire = r["paper_wire_ms"].as_u64().expect("paper_wire_ms");
+    assert!(wire > 0 && to_paper + 50 >= wire, "payment to paper {to_paper} ms, wire {wire} ms");
     println!(
-        "MEASURE residence-certificate: apdu_count={} machine_time_ms={} end_to_end_ms={} peak_rss_kb={}",
+        "MEASURE residence-certificate: apdu_count={} machine_time_ms={} end_to_end_ms={} peak_rss_kb={} \
+         payment_to_paper_ms={to_paper} paper_wire_ms={wire}",
         r["apdu_count"], r["machine_time_ms"], r["end_to_end_ms"], r["peak_rss_kb"]
     );
 }

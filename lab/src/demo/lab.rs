@@ -51,7 +51,7 @@ impl Lab {
             }
         };
         let pcscd = Pcscd::start(&out.join("lab"))?;
-        let printer = PrinterProcess::start(&sim, &out.join("lab"), 115_200, &[])?;
+        let printer = PrinterProcess::start(&sim, &out.join("lab"), PRINTER_BAUD, &[])?;
         let backend = BackendProcess::start(&sibling("madoguchi-backend")?, &world, &out.join("backend"), KIOSK_ID)?;
         let backend = std::cell::RefCell::new(backend);
         Ok(Lab {
@@ -111,7 +111,7 @@ impl Lab {
              document_key = \"{key}\"\n\n\
              [trust]\nanchors = \"{anchors}\"\nallow_test_anchors = true\n\n\
              [readers]\ncontact = [\"Virtual PCD 00 00\"]\ncontactless = [\"Virtual PCD 00 01\"]\n\n\
-             [printer]\nport = \"{port}\"\nbaud = 115200\nflow_control = \"none\"\n\n\
+             [printer]\nport = \"{port}\"\nbaud = {PRINTER_BAUD}\nflow_control = \"none\"\n\n\
              [gpio]\nchip = \"simulated\"\ncard_slot_lamp = 17\nstatus_lamp = 27\nchime = 22\ndoor_switch = 23\n\
              operator_key = 24\n\n[cash]\ndevice = \"simulated\"\n\n\
              [operator]\npin_hash = \"{DEMO_OPERATOR_PIN_HASH}\"\nmax_failures = 3\nlockout_seconds = 300\n",

@@ -42,6 +42,8 @@ use zeroize::Zeroizing;
 /// Marks the run inside the demo's private namespaces.
 const INSIDE: &str = "MADOGUCHI_DEMO_ISOLATED";
 const KIOSK_ID: &str = "K-DEMO-01";
+/// The printer line's speed in the lab: the simulator's and the kiosk's, and the wire time of a job.
+const PRINTER_BAUD: u32 = 115_200;
 /// Screens are rendered at the kiosk's landscape size.
 const SCREEN: (u32, u32) = (1280, 800);
 

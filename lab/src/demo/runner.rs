@@ -38,6 +38,8 @@ pub(super) struct Runner<'a> {
     /// PINs and passwords, the values the scenario typed (new PINs among them) and the
     /// `[expect]` pin and password. The screens, files and memory are scanned for each.
     pub(super) secrets: Vec<(String, Zeroizing<String>)>,
+    /// When the last coin of the run went into the slot (Unix time, ms).
+    last_coin_unix_ms: Option<u64>,
 }
 
 impl<'a> Runner<'a> {
@@ -67,6 +69,7 @@ impl<'a> Runner<'a> {
             shot: 0,
             png_time: Duration::ZERO,
             offered_yen: 0,
+            last_coin_unix_ms: None,
             apdus_to_auth: None,
             reset_started: None,
             reset_measured: None,
@@ -156,6 +159,7 @@ impl<'a> Runner<'a> {
         passed &= checks.iter().all(|c| c.1);
         passed &= secrets.is_empty();
         let t = self.kiosk.tally();
+        let paper = self.payment_to_paper();
         let result = json!({
             "scenario": self.sc.name,
             "passed": passed,
@@ -176,6 +180,8 @@ impl<'a> Runner<'a> {
             "cpu_time_ms": cpu.as_millis(),
             "screen_pictures_ms": self.png_time.as_millis(),
             "end_to_end_ms": end_to_end.as_millis(),
+            "payment_to_paper_ms": paper.map(|p| p.0),
+            "paper_wire_ms": paper.map(|p| p.1),
             "peak_rss_kb": peak_rss,
             "screens": t.screens,
             "secrets_found": secrets,
@@ -184,6 +190,22 @@ impl<'a> Runner<'a> {
         let text = serde_json::to_string_pretty(&result).unwrap_or_default();
         std::fs::write(self.lab.out.join("result.json"), text).map_err(|e| other("result.json", e))?;
         Ok(passed)
+    }
+
+    /// From the last coin to the end of the first job the printer finished after it (ms), and
+    /// that job's time on the wire at the lab's 115200 baud (10 bits a byte), from the
+    /// printer's journal.
+    fn payment_to_paper(&self) -> Option<(u64, u64)> {
+        let coin = self.last_coin_unix_ms?;
+        let journal = std::fs::read_to_string(self.lab.printer.spool.join("journal.jsonl")).ok()?;
+        journal
+            .lines()
+            .filter_map(|l| serde_json::from_str::<serde_json::Value>(l).ok())
+            .filter(|e| e["outcome"] == "printed")
+            .filter_map(|e| Some((e["ended_unix_ms"].as_u64()?, e["bytes"].as_u64()?)))
+            .filter(|(end, _)| *end >= coin)
+            .min()
+            .map(|(end, bytes)| (end - coin, bytes * 10 * 1000 / u64::from(PRINTER_BAUD)))
     }
 
     pub(super) fn screen(&self) -> String {
@@ -375,6 +397,7 @@ impl<'a> Runner<'a> {
                 for c in coins {
                     if self.lab.cash.slot().insert(c) {
                         sum += c;
+                        self.last_coin_unix_ms = Some(unix_ms());
                     }
                 }
                 let want = before + sum;
@@ -531,4 +554,10 @@ pub(super) fn describe(a: &StepAction) -> String {
         StepAction::Type(_) => "type".into(),
         other => format!("{other:?}"),
     }
+}
+
+/// Now as Unix time in milliseconds (the printer simulator's journal uses the same clock).
+fn unix_ms() -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default();
+    u64::try_from(now.as_millis()).unwrap_or(u64::MAX)
 }
