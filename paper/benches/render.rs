@@ -1,7 +1,8 @@
 //! Render benchmark: time and size of each document type with 1 and 4 household members,
 //! against the budget of ARCHITECTURE §8 (one-page 住民票 ≤ 40 KB, ≤ 50 ms).
 //!
-//! `cargo bench -p madoguchi-firmware --bench render` (release build). Prints a table; the
+//! `cargo bench --workspace --bench render` (release build; `--profile dev` reuses the test
+//! build, sizes are the same and times pessimistic). Prints a table; the
 //! fonts are parsed once, before timing, as the kiosk does at start-up.
 
 use madoguchi_paper::{sample, Document, FontPaths, FontSet, KosekiScope, Renderer, ResidentOptions};
@@ -31,8 +32,14 @@ fn main() {
     for members in [1usize, 4] {
         let mut with_all = sample::household(members);
         with_all.requested = all;
+        // A name with a variation sequence (邉 + U+E0110) and 𠮷, 﨑: IPAmj明朝 joins the page.
+        let mut variant = sample::household(members);
+        if let Some(m) = variant.members.last_mut() {
+            m.name = "渡邉\u{E0110}　𠮷﨑".into();
+        }
         let docs: Vec<(String, Document)> = vec![
             ("住民票の写し".into(), Document::Juminhyo(sample::household(members))),
+            ("住民票の写し (IVS name)".into(), Document::Juminhyo(variant)),
             ("住民票の写し (all options)".into(), Document::Juminhyo(with_all)),
             ("住民票記載事項証明書".into(), Document::Kisaijiko(sample::household(members))),
             ("印鑑登録証明書".into(), Document::Inkan(sample::inkan())),
