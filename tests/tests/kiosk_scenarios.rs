@@ -401,28 +401,30 @@ fn household_juminhyo() {
 /// carries the registered name, never the certificate's substitute 崎, and keeps it extractable.
 #[test]
 fn variant_kanji_juminhyo() {
-    let (_, out) = run("variant-kanji-juminhyo");
+    let (text, _) = the_one_document("variant-kanji-juminhyo");
+    assert!(text.contains("山﨑翔太") && !text.contains('崎'), "{text}");
+}
+
+/// Runs a scenario that prints one document: its text as `pdftotext -layout` reads it, white
+/// space aside, and what `pdffonts` says of it.
+fn the_one_document(name: &str) -> (String, String) {
+    let (_, out) = run(name);
     let files = printed(&out);
-    assert_eq!(files.len(), 1);
+    assert_eq!(files.len(), 1, "{name}");
     let o =
         Command::new("pdftotext").arg("-layout").arg(&files[0]).arg("-").output().expect("pdftotext (poppler-utils)");
     let text: String = String::from_utf8_lossy(&o.stdout).chars().filter(|c| !c.is_whitespace()).collect();
-    assert!(text.contains("山﨑翔太") && !text.contains('崎'), "{text}");
+    let fonts = Command::new("pdffonts").arg(&files[0]).output().expect("pdffonts (poppler-utils)");
+    (text, String::from_utf8_lossy(&fonts.stdout).into_owned())
 }
 
 /// A name written with an ideographic variation sequence (邉 + U+E0110): printed from IPAmj明朝
 /// and read back as base and selector.
 #[test]
 fn ivs_name_juminhyo() {
-    let (_, out) = run("ivs-name-juminhyo");
-    let files = printed(&out);
-    assert_eq!(files.len(), 1);
-    let o =
-        Command::new("pdftotext").arg("-layout").arg(&files[0]).arg("-").output().expect("pdftotext (poppler-utils)");
-    let text: String = String::from_utf8_lossy(&o.stdout).chars().filter(|c| !c.is_whitespace()).collect();
+    let (text, fonts) = the_one_document("ivs-name-juminhyo");
     assert!(text.contains("渡邉\u{E0110}美咲"), "{text}");
-    let fonts = Command::new("pdffonts").arg(&files[0]).output().expect("pdffonts (poppler-utils)");
-    assert!(String::from_utf8_lossy(&fonts.stdout).contains("IPAmjMincho"));
+    assert!(fonts.contains("IPAmjMincho"), "{fonts}");
 }
 
 #[test]
