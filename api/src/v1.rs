@@ -101,7 +101,8 @@ pub struct Offer {
 pub struct Unavailable {
     pub municipality_code: String,
     pub document: DocumentKind,
-    /// `closed_day`, `outside_service_hours`, `not_eligible`, `no_record`, `restricted`.
+    /// `closed_day`, `outside_service_hours`, `not_eligible`, `no_record`, `restricted`,
+    /// `unprintable` (the record holds a character the kiosk cannot print: the counter).
     pub reason: String,
     pub message: String,
 }

@@ -498,8 +498,9 @@ async fn apply(
     }
 }
 
-/// The certificate renderer, with the system fonts, loaded on first use.
-fn renderer() -> Result<&'static madoguchi_paper::Renderer, String> {
+/// The certificate renderer, with the system fonts, loaded on first use (also the offers'
+/// printability check).
+pub(crate) fn renderer() -> Result<&'static madoguchi_paper::Renderer, String> {
     static R: OnceLock<Result<madoguchi_paper::Renderer, String>> = OnceLock::new();
     R.get_or_init(|| {
         madoguchi_paper::FontSet::load(&madoguchi_paper::FontPaths::default())

@@ -13,7 +13,7 @@ mod residents;
 mod tests;
 
 pub use issuance::{check_request_shape, plan_issuance, Plan};
-pub use offers::{compute_offers, Offers};
+pub use offers::{compute_offers, refuse_unprintable, Offers};
 pub use payload::{build_payload, era_date};
 pub use residents::{
     Household, Koseki, Municipality, MunicipalityView, Resident, ResidentDetails, ResidentStatus, ResidentView,

@@ -100,6 +100,38 @@ pub fn compute_offers(view: &ResidentView, municipalities: &[&MunicipalityView],
     out
 }
 
+/// Moves to `unavailable` every offer whose paper would carry a character the kiosk's fonts do
+/// not hold (`unprintable` gives the first such character of a text): the resident learns it
+/// before paying and is sent to the counter, where the clerk writes the name by hand.
+/// Checked: the resident's name and address, the people the document may show, and a 戸籍's
+/// 本籍 and 筆頭者.
+pub fn refuse_unprintable(offers: &mut Offers, view: &ResidentView, unprintable: &dyn Fn(&str) -> Option<char>) {
+    let me = &view.resident;
+    let mut kept = Vec::with_capacity(offers.offers.len());
+    for o in offers.offers.drain(..) {
+        let mut texts: Vec<&str> = vec![&me.name, &me.address];
+        texts.extend(o.persons.iter().map(|p| p.name.as_str()));
+        if o.document.is_koseki() {
+            if let Some(k) = &view.koseki {
+                texts.extend([k.honseki.as_str(), k.hittousha.as_str()]);
+            }
+        }
+        match texts.iter().find_map(|t| unprintable(t)) {
+            None => kept.push(o),
+            Some(c) => offers.unavailable.push(Unavailable {
+                municipality_code: o.municipality_code.clone(),
+                document: o.document,
+                reason: "unprintable".into(),
+                message: format!(
+                    "the record holds a character (U+{:04X}) the kiosk cannot print: please apply at the counter",
+                    c as u32
+                ),
+            }),
+        }
+    }
+    offers.offers = kept;
+}
+
 fn tax_years(view: &ResidentView, m: &MunicipalityView, dc: &DocumentConfig, today: Date) -> Vec<i32> {
     let current = m.config.current_fiscal_year(today);
     let back = dc.years.unwrap_or(1) as i32;

@@ -104,6 +104,39 @@ fn offers_follow_config_and_registry() {
     assert!(!o.unavailable.iter().any(|o| o.document == DocumentKind::Juminhyo));
 }
 
+/// A record the kiosk's fonts cannot print is not offered: the resident learns it before
+/// paying. The kiosk's own fonts decide (the renderer's `unprintable`).
+#[test]
+fn what_the_kiosk_cannot_print_is_not_offered() {
+    let m = muni(config());
+    let fonts = madoguchi_paper::FontSet::load(&madoguchi_paper::FontPaths::default()).expect("fonts");
+    let unprintable = |t: &str| fonts.unprintable(t);
+    // A variation sequence IPAmj明朝 has (邉 + U+E0110) is printable: everything stays offered.
+    let mut v = view();
+    v.resident.name = "渡邉\u{E0110}　花子".into();
+    let mut o = compute_offers(&v, &[&m], MONDAY_NOON);
+    let before = o.offers.len();
+    refuse_unprintable(&mut o, &v, &unprintable);
+    assert_eq!(o.offers.len(), before);
+    // One no font holds (葛 + U+E0100, an Adobe-Japan1 sequence): nothing with the name is offered.
+    v.resident.name = "葛\u{E0100}西　花子".into();
+    let mut o = compute_offers(&v, &[&m], MONDAY_NOON);
+    refuse_unprintable(&mut o, &v, &unprintable);
+    assert!(o.offers.is_empty(), "{:?}", o.offers.iter().map(|o| o.document).collect::<Vec<_>>());
+    let refused: Vec<_> = o.unavailable.iter().filter(|u| u.reason == "unprintable").collect();
+    assert!(refused.len() >= before && refused.iter().all(|u| u.message.contains("counter")), "{refused:?}");
+    // Only the 戸籍's 筆頭者 unprintable: the 戸籍 documents go, the 住民票 stays.
+    let mut v = view();
+    if let Some(k) = v.koseki.as_mut() {
+        k.hittousha = "葛\u{E0100}西　一郎".into();
+    }
+    let mut o = compute_offers(&v, &[&m], MONDAY_NOON);
+    refuse_unprintable(&mut o, &v, &unprintable);
+    assert!(o.offers.iter().any(|o| o.document == DocumentKind::Juminhyo));
+    assert!(o.offers.iter().all(|o| !o.document.is_koseki()));
+    assert!(o.unavailable.iter().any(|u| u.document == DocumentKind::KosekiZenbu && u.reason == "unprintable"));
+}
+
 #[test]
 fn restricted_and_underage_get_nothing() {
     let m = muni(config());

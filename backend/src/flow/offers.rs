@@ -94,7 +94,13 @@ pub async fn offers(
 ) -> Result<OffersReply, ApiError> {
     let (s, view, munis, version) = authenticated_view(ctx, who, session_id, now).await?;
     let refs: Vec<&domain::MunicipalityView> = munis.iter().collect();
-    let o = domain::compute_offers(&view, &refs, now);
+    let mut o = domain::compute_offers(&view, &refs, now);
+    // Known before payment: a document the kiosk could not print is not offered. Without the
+    // fonts (a backend host without them) the kiosk's own check before printing still refunds.
+    match crate::console::renderer() {
+        Ok(r) => domain::refuse_unprintable(&mut o, &view, &|t| r.fonts().unprintable(t)),
+        Err(e) => log::warn!("offers: fonts unavailable, printability not checked: {e}"),
+    }
     Ok(OffersReply {
         session_id: s.id,
         at: jst(now).format(&time::format_description::well_known::Rfc3339).unwrap_or_default(),
