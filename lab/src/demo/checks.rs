@@ -418,6 +418,10 @@ pub(super) fn memory_holds_secret_text(secrets: &[&[u8]], own: &[(usize, usize)]
                         &piece[i.saturating_sub(RANDOM_CONTEXT)..i],
                         &piece[i + s.len()..(i + s.len() + RANDOM_CONTEXT).min(piece.len())],
                     )
+                    && !pdf_drawing(
+                        &piece[i.saturating_sub(DRAWING_CONTEXT)..i],
+                        &piece[i + s.len()..(i + s.len() + DRAWING_CONTEXT).min(piece.len())],
+                    )
                 {
                     held.push(Held { secret: k, form: ASCII, place: format!("{name} at {addr:#x}") });
                 }
@@ -557,6 +561,25 @@ pub(super) fn looks_random(before: &[u8], after: &[u8]) -> bool {
         })
         .sum();
     bits >= 5.7
+}
+
+const DRAWING_CONTEXT: usize = 24;
+
+/// Whether a match lies among PDF path operators (`1167 27 1168 21 1170 14 c\n1170 14 l\n`):
+/// a certificate's drawings (seal, microtext, latent word) are numbers, and while the kiosk
+/// renders a document its uncompressed content holds thousands of them, so four digits that
+/// happen to be a coordinate are the drawing's, not a PIN. Only digits, spaces, line ends and
+/// path operators on both sides, with at least two operators among them.
+pub(super) fn pdf_drawing(before: &[u8], after: &[u8]) -> bool {
+    let n = before.len() + after.len();
+    if n < DRAWING_CONTEXT {
+        return false;
+    }
+    let all = || before.iter().chain(after);
+    let ops = all().filter(|&&b| matches!(b, b'm' | b'l' | b'c' | b'v' | b'y' | b'h')).count();
+    all().all(|&b| {
+        b.is_ascii_digit() || matches!(b, b' ' | b'\n' | b'.' | b'-' | b'm' | b'l' | b'c' | b'v' | b'y' | b'h')
+    }) && ops >= 2
 }
 
 /// Whether `around` (a match and the bytes on either side) occurs in one of `files`.

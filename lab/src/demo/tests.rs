@@ -127,3 +127,18 @@ fn exact_money_uses_the_fewest_coins() {
     assert_eq!(coins_for(1200), vec![1000, 100, 100]);
     assert!(coins_for(0).is_empty());
 }
+
+/// Four digits that are a coordinate of a certificate's drawing (its uncompressed content, as
+/// the kiosk holds it while rendering) are the drawing's; the same digits in text are a finding.
+#[test]
+fn a_pin_among_path_operators_is_a_coordinate() {
+    let (before, after) =
+        (&b"1145 71 l\n1153 71 l\n1165 32 l\n1167 27 1168 21 "[..], &b" 14 c\n1170 14 l\n1171 22 1172 29 c\n"[..]);
+    assert!(checks::pdf_drawing(before, after));
+    assert!(!checks::pdf_drawing(b"the resident typed the PIN ", b" and pressed OK, then waited"));
+    assert!(
+        !checks::pdf_drawing(b"1145 71 1153 71 1165 32 1167 27 ", b" 14 1170 14 1171 22 1172 29"),
+        "no operators: a list of numbers"
+    );
+    assert!(!checks::pdf_drawing(b"l l", b" c"), "too little context to judge");
+}
