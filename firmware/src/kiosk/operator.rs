@@ -134,6 +134,11 @@ impl BackendLink {
     }
 }
 
+/// Japan time (UTC+9, no daylight saving): the store's day and clock.
+fn jst() -> time::UtcOffset {
+    time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC)
+}
+
 /// What operator mode learns from a kiosk event (taken before the session consumes it; a
 /// touch is never kept: it may be a PIN digit).
 pub(super) enum Seen {
@@ -424,6 +429,17 @@ impl Kiosk {
     /// Returns whether operator mode took it.
     pub(super) fn operator_takes(&mut self, ev: &Event) -> bool {
         match ev {
+            Event::PrinterStatus(
+                e @ (PrinterEvent::Finished { issuance_number, .. }
+                | PrinterEvent::Failed { issuance_number, .. }
+                | PrinterEvent::Progress { issuance_number, .. }),
+            ) if issuance_number == madoguchi_paper::SAMPLE_NUMBER => {
+                self.operator_sample_report(e);
+                if self.desk.screen.is_some() {
+                    self.operator_render();
+                }
+                true
+            }
             Event::Touch(t) if self.desk.screen.is_some() => {
                 if let Some(d) = t.digit() {
                     self.operator_digit(d);
@@ -631,8 +647,28 @@ impl Kiosk {
     }
 
     fn operator_print_sample(&mut self) {
-        self.desk.say("試し印刷は未対応です / The test print is not available in this build", true);
-        self.operator_audit("operator:test-print", "not printed: no sample job path");
+        let day = self.clock.now().wall.to_offset(jst()).date();
+        self.printer.print_sample(day);
+        self.desk.say("見本を印刷しています… / Printing the sample page…", false);
+    }
+
+    /// The sample page's progress and end, which are operator mode's, not the session's.
+    fn operator_sample_report(&mut self, e: &PrinterEvent) {
+        match e {
+            PrinterEvent::Finished { pages, .. } => {
+                self.operator_audit("operator:test-print", &format!("sample printed: {pages} page(s)"));
+                self.desk.say(format!("見本を印刷しました({pages}枚) / Sample printed ({pages} page(s))"), false);
+            }
+            PrinterEvent::Failed { kind, paper, .. } => {
+                self.operator_audit("operator:test-print", &format!("sample failed: {kind:?}, {paper:?}"));
+                self.desk.say(format!("見本を印刷できません / The sample did not print: {kind:?}"), true);
+                if *kind == madoguchi_drivers::printer::ErrorKind::Jam {
+                    // PJL has no job cancel: a jam holds the kiosk whoever's page it was
+                    self.operator_event(OperatorEvent::PrinterJammed);
+                }
+            }
+            PrinterEvent::Progress { .. } | PrinterEvent::Ready(_) => {}
+        }
     }
 
     fn operator_audit(&mut self, action: &str, detail: &str) {
@@ -654,7 +690,7 @@ impl Kiosk {
             return;
         };
         let d = &self.desk;
-        let wall = self.clock.now().wall.to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC));
+        let wall = self.clock.now().wall.to_offset(jst());
         let clock = format!(
             "{:04}-{:02}-{:02} {:02}:{:02} JST",
             wall.year(),
