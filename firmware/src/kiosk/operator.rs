@@ -295,12 +295,23 @@ pub fn journal_totals(report: &MoneyReport) -> (i64, i64, i64) {
 }
 
 /// The totals table: the kiosk's figure beside the backend's, a difference marked.
-pub fn totals_lines(kiosk: (i64, i64, i64), backend: Result<&SettlementReply, &str>) -> Vec<OpLine> {
+/// `backend`: `None` while the backend is being asked (its column says so, not a failure).
+pub fn totals_lines(kiosk: (i64, i64, i64), backend: Option<Result<&SettlementReply, &str>>) -> Vec<OpLine> {
     let money = |v: i64| format!("¥{}{}", if v < 0 { "-" } else { "" }, yen(v.unsigned_abs()));
     let mut lines = Vec::new();
     let rows = [("受領 / Charged", kiosk.0), ("返金 / Refunded", kiosk.1), ("差引 / Net", kiosk.2)];
     match backend {
-        Ok(s) => {
+        None => {
+            for (label, mine) in rows {
+                lines.push(OpLine {
+                    label: label.into(),
+                    value: money(mine),
+                    other: "問い合わせ中… / asking…".into(),
+                    ok: true,
+                });
+            }
+        }
+        Some(Ok(s)) => {
             let theirs = [s.charged_yen, s.refunded_yen, s.net_yen];
             for ((label, mine), theirs) in rows.into_iter().zip(theirs) {
                 let differs = mine != theirs;
@@ -324,7 +335,7 @@ pub fn totals_lines(kiosk: (i64, i64, i64), backend: Result<&SettlementReply, &s
                 });
             }
         }
-        Err(e) => {
+        Some(Err(e)) => {
             for (label, mine) in rows {
                 lines.push(OpLine { label: label.into(), value: money(mine), other: "?".into(), ok: true });
             }
@@ -390,7 +401,7 @@ impl Kiosk {
                 LinkReply::Settlement(result) => {
                     let journal = replay(self.book.path()).unwrap_or_default();
                     let mine = journal_totals(&journal);
-                    self.desk.totals = totals_lines(mine, result.as_ref().map_err(String::as_str));
+                    self.desk.totals = totals_lines(mine, Some(result.as_ref().map_err(String::as_str)));
                     self.desk.link_status = match &result {
                         Ok(_) => "集計を受信 / settlement received".into(),
                         Err(e) => format!("集計を受信できません / no settlement: {e}"),
@@ -588,7 +599,7 @@ impl Kiosk {
             OperatorEffect::ShowTotals => {
                 let journal = replay(self.book.path()).unwrap_or_default();
                 let mine = journal_totals(&journal);
-                self.desk.totals = totals_lines(mine, Err("問い合わせ中 / asking the backend"));
+                self.desk.totals = totals_lines(mine, None);
                 self.desk.screen = Some(SCREEN_TOTALS);
                 self.desk.say("", false);
                 self.operator_send(LinkRequest::Settlement);
@@ -784,6 +795,18 @@ mod tests {
     use super::*;
     use madoguchi_session::operator::{Operator, OperatorConfig, OperatorEffect, OperatorEvent, SCREEN_MENU};
     use std::time::Duration;
+
+    #[test]
+    fn totals_say_asking_until_the_backend_answers_and_a_failure_only_when_it_failed() {
+        let text = |lines: Vec<OpLine>| {
+            lines.iter().map(|l| format!("{}|{}|{}", l.label, l.value, l.other)).collect::<Vec<_>>().join("\n")
+        };
+        let asking = text(totals_lines((300, 0, 300), None));
+        assert!(asking.contains("asking") && !asking.contains("did not answer"), "{asking}");
+        assert!(asking.contains("¥300"), "the kiosk's own figures show at once: {asking}");
+        let failed = text(totals_lines((300, 0, 300), Some(Err("HTTP 503"))));
+        assert!(failed.contains("did not answer") && failed.contains("HTTP 503"), "{failed}");
+    }
 
     #[test]
     fn the_printed_hash_opens_operator_mode_with_that_pin_and_is_salted_afresh() {
