@@ -279,11 +279,11 @@ fn ok_line(label: &str, value: String, ok: bool) -> OpLine {
     OpLine { label: label.into(), value, other: String::new(), ok }
 }
 
-/// Charged, refunded and net by the kiosk's own journal: a transaction that kept nothing paid
+/// Charged, refunded and net on the store's `day` by the kiosk's own journal: a transaction that kept nothing paid
 /// its money back as a refund; one that kept the fee was charged it (change is not a refund).
-pub fn journal_totals(report: &MoneyReport) -> (i64, i64, i64) {
+pub fn journal_totals(report: &MoneyReport, day: &str) -> (i64, i64, i64) {
     let (mut charged, mut refunded) = (0i64, 0i64);
-    for t in &report.transactions {
+    for t in report.on_day(day) {
         if t.kept > 0 {
             charged += i64::from(t.kept);
         } else if t.paid_out > 0 {
@@ -400,7 +400,7 @@ impl Kiosk {
             match r {
                 LinkReply::Settlement(result) => {
                     let journal = replay(self.book.path()).unwrap_or_default();
-                    let mine = journal_totals(&journal);
+                    let mine = journal_totals(&journal, &self.store_day());
                     self.desk.totals = totals_lines(mine, Some(result.as_ref().map_err(String::as_str)));
                     self.desk.link_status = match &result {
                         Ok(_) => "集計を受信 / settlement received".into(),
@@ -598,7 +598,7 @@ impl Kiosk {
             }
             OperatorEffect::ShowTotals => {
                 let journal = replay(self.book.path()).unwrap_or_default();
-                let mine = journal_totals(&journal);
+                let mine = journal_totals(&journal, &self.store_day());
                 self.desk.totals = totals_lines(mine, None);
                 self.desk.screen = Some(SCREEN_TOTALS);
                 self.desk.say("", false);
@@ -655,6 +655,12 @@ impl Kiosk {
         );
         self.desk.say(text, alert);
         self.desk.screen = Some(SCREEN_MENU);
+    }
+
+    /// Today in the store (Japan time) by the kiosk's clock, as the money journal writes it.
+    pub(super) fn store_day(&self) -> String {
+        let d = self.clock.now().wall.to_offset(jst()).date();
+        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
     }
 
     fn operator_print_sample(&mut self) {
