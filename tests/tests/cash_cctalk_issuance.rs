@@ -78,16 +78,26 @@ fn out_dir(name: &str) -> PathBuf {
     tempfile::Builder::new().prefix(&format!("cctalk-{name}-")).tempdir().expect("temp dir").keep()
 }
 
+/// The run's one issuance, both ways: (kept, paid out) by the kiosk's money journal; (status,
+/// total, refund, refund paid) by the backend; the runner's net. The output is removed after.
+fn assert_money(out: &Path, r: &Value, kiosk: (u64, u64), backend: (&str, u64, u64, u64), net: i64) {
+    let j = journal(out);
+    assert_eq!((sum(&j, "kept"), sum(&j, "paid_out")), kiosk, "kept and paid out by the journal: {j:?}");
+    let b = backend_issuances(out);
+    let (status, total, refund, paid) = backend;
+    assert_eq!(b, vec![(total, status.to_string(), refund, paid)], "the backend's issuance");
+    assert_eq!(r["net_yen"].as_i64(), Some(net), "{r:#}");
+    let _ = std::fs::remove_dir_all(out);
+}
+
 #[test]
 fn exact_money_through_the_cctalk_pty_is_kept_and_settled_as_printed() {
     let out = out_dir("exact");
     let r = run_cctalk("residence-certificate", &out);
     let j = journal(&out);
-    assert_eq!((sum(&j, "kept"), sum(&j, "paid_out")), (200, 0), "{j:?}");
     assert_eq!(j.iter().rev().find(|(k, _)| k == "inserted").map(|e| e.1), Some(200), "{j:?}");
-    assert_eq!(backend_issuances(&out), vec![(200, "printed".to_string(), 0, 0)]);
-    assert_eq!((r["charged_yen"].as_u64(), r["kept_by_cash_unit_yen"].as_u64()), (Some(200), Some(200)));
-    let _ = std::fs::remove_dir_all(&out);
+    assert_eq!(r["kept_by_cash_unit_yen"].as_u64(), Some(200));
+    assert_money(&out, &r, (200, 0), ("printed", 200, 0, 0), 200);
 }
 
 #[test]
@@ -103,23 +113,15 @@ fn a_500_yen_coin_for_a_200_yen_fee_gets_300_change_from_the_hopper() {
     let file = out.join("cctalk-change.toml");
     std::fs::write(&file, text).unwrap();
     let r = run_cctalk(file.to_str().unwrap(), &out);
-    let j = journal(&out);
-    assert_eq!((sum(&j, "kept"), sum(&j, "paid_out")), (200, 300), "200 kept, 300 change paid: {j:?}");
-    assert_eq!(backend_issuances(&out), vec![(200, "printed".to_string(), 0, 0)]);
-    assert_eq!((r["charged_yen"].as_u64(), r["net_yen"].as_i64()), (Some(200), Some(200)));
-    let _ = std::fs::remove_dir_all(&out);
+    // 200 kept, 300 change paid by the hopper.
+    assert_money(&out, &r, (200, 300), ("printed", 200, 0, 0), 200);
 }
 
 #[test]
 fn a_printer_jam_after_paying_is_refunded_by_the_hopper_and_settled_as_paid_back() {
     let out = out_dir("refund");
     let r = run_cctalk("printer-jam-refund", &out);
-    let j = journal(&out);
-    assert_eq!((sum(&j, "kept"), sum(&j, "paid_out")), (0, 200), "the whole fee came back: {j:?}");
-    let b = backend_issuances(&out);
-    assert_eq!(b.len(), 1, "{b:?}");
-    let (total, _, refund, paid) = &b[0];
-    assert_eq!((*total, *refund, *paid), (200, 200, 200), "the backend says refunded and paid at the kiosk: {b:?}");
-    assert_eq!((r["refunded_yen"].as_u64(), r["net_yen"].as_i64()), (Some(200), Some(0)));
-    let _ = std::fs::remove_dir_all(&out);
+    assert_eq!(r["refunded_yen"].as_u64(), Some(200));
+    // The whole fee back; the backend voids the issuance and records the refund paid at the kiosk.
+    assert_money(&out, &r, (0, 200), ("voided", 200, 200, 200), 0);
 }
