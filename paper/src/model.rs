@@ -464,7 +464,16 @@ pub struct Issuance {
 /// The municipality's words on one document.
 pub use madoguchi_api::wording::Printed as Wording;
 
+/// The issuance number of sample pages (operator test prints, the console's preview): the
+/// renderer stamps them 見本, and no issuance of that number exists to verify.
+pub const SAMPLE_NUMBER: &str = "MIHON-SAMPLE";
+
 impl Issuance {
+    /// A sample page (see [`SAMPLE_NUMBER`]): stamped 見本 by the renderer.
+    pub fn is_sample(&self) -> bool {
+        self.number == SAMPLE_NUMBER
+    }
+
     /// The verification reference the QR code carries.
     pub fn verify_url(&self) -> String {
         format!("https://{}/v1/verify/{}?code={}", self.verify_host, self.number, self.verify_code)

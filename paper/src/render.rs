@@ -462,6 +462,20 @@ impl Renderer {
                 p.text(PAGE_W / 2.0, 26.5, 9.0, Style::Mincho, Align::Center, s);
             }
             p.text(X1, 11.0, 8.0, Style::Mincho, Align::Right, &format!("交付番号　{}", issuance.number));
+            if issuance.is_sample() {
+                // A sample says so in a box where a clerk looks first, on every page.
+                // (Text is placed by the top of its line; the box is blanked over the pattern.)
+                p.gfx.op("q");
+                p.gfx.fill_rgb(1.0, 1.0, 1.0);
+                p.gfx.rect(X0 + 2.0, 9.0, 36.0, 16.0);
+                p.gfx.op("f");
+                p.gfx.op("Q");
+                p.gfx.width(0.8);
+                p.gfx.rect(X0 + 2.0, 9.0, 36.0, 16.0);
+                p.gfx.op("S");
+                p.text(X0 + 20.0, 10.3, 24.0, Style::Gothic, Align::Center, "見本");
+                p.text(X0 + 20.0, 21.0, 6.0, Style::Gothic, Align::Center, "SAMPLE / 証明書ではありません");
+            }
             let mut y = BODY_TOP;
             for b in &laid.header {
                 (b.draw)(&mut p, y);

@@ -35,6 +35,12 @@ pub fn issuance(number: &str, day: Date) -> Issuance {
     }
 }
 
+/// The issuance of a sample page printed on `day`: numbered [`SAMPLE_NUMBER`] (stamped 見本)
+/// and pointing its QR code at a `.invalid` host, which never resolves (RFC 2606).
+pub fn sample_issuance(day: Date) -> Issuance {
+    Issuance { verify_host: "mihon.invalid".into(), ..issuance(SAMPLE_NUMBER, day) }
+}
+
 const ADDRESS: &str = "東京都窓口市東長沼二丁目11番地の1　さくらハイツ103号";
 
 fn member(name: &str, kana: &str, born: Date, sex: Sex, relationship: &str, my_number: &str, code: &str) -> Resident {

@@ -404,3 +404,24 @@ fn ivs_names_print_exactly_on_every_document() {
         assert_ne!(page, other_page, "{kind}: the two variants of 邉 look the same");
     }
 }
+
+#[test]
+fn a_sample_page_is_stamped_mihon_and_points_nowhere_verifiable() {
+    let doc = Document::Juminhyo(sample::household(2));
+    let mihon = sample::sample_issuance(date!(2025 - 11 - 24));
+    assert!(mihon.is_sample() && !issuance().is_sample());
+    assert!(mihon.verify_url().starts_with("https://mihon.invalid/"), "{}", mihon.verify_url());
+    let text_of = |issuance: &Issuance| {
+        let pdf = renderer().render(&doc, &sample::issuer(), issuance).unwrap();
+        let dir = tempfile_dir();
+        let file = dir.join("sample.pdf");
+        std::fs::write(&file, &pdf.bytes).unwrap();
+        let out =
+            std::process::Command::new("pdftotext").arg(&file).arg("-").output().expect("pdftotext (poppler-utils)");
+        let _ = std::fs::remove_dir_all(&dir);
+        String::from_utf8_lossy(&out.stdout).into_owned()
+    };
+    let text = text_of(&mihon);
+    assert!(text.contains("見本") && text.contains("証明書ではありません"), "{text}");
+    assert!(!text_of(&issuance()).contains("見本"), "a real issuance carries no sample stamp");
+}

@@ -369,6 +369,57 @@ impl Drop for PrinterProcess {
     }
 }
 
+/// A running `madoguchi-sim cash`: a ccTalk coin acceptor and hoppers on a pty at 9600 baud,
+/// the kiosk's `cash.device` in `madoguchi-lab demo --cash cctalk`.
+pub struct CashProcess {
+    child: Child,
+    /// The serial device path the kiosk opens.
+    pub link: PathBuf,
+    control: PathBuf,
+}
+
+impl CashProcess {
+    /// Starts the simulator in `dir` (`cash-tty`, `cash-control`) and waits for its port.
+    pub fn start(sim: &Path, dir: &Path) -> Result<CashProcess, LabError> {
+        let link = dir.join("cash-tty");
+        let control = dir.join("cash-control");
+        let mut child = Command::new(sim)
+            .args(["cash", "--baud", "9600", "--coin-ms", "20", "--link"])
+            .arg(&link)
+            .arg("--control")
+            .arg(&control)
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .map_err(|e| err("starting madoguchi-sim cash", e))?;
+        let mut line = String::new();
+        let out = child.stdout.take().ok_or_else(|| err("cash simulator", "no stdout"))?;
+        BufReader::new(out).read_line(&mut line).map_err(|e| err("cash simulator", e))?;
+        if !line.starts_with("ready ") {
+            let _ = child.kill();
+            let _ = child.wait();
+            return Err(err("cash simulator", format!("no `ready` line but {line:?}")));
+        }
+        Ok(CashProcess { child, link, control })
+    }
+
+    /// A resident drops coins, each once the acceptor takes coins (see `madoguchi_sim::cash`).
+    pub fn insert(&self, coins: &[u32]) -> Result<(), LabError> {
+        let mut f = std::fs::OpenOptions::new().write(true).open(&self.control).map_err(|e| err("cash control", e))?;
+        for c in coins {
+            writeln!(f, "wait-accepting\ninsert {c}").map_err(|e| err("cash control", e))?;
+        }
+        Ok(())
+    }
+}
+
+impl Drop for CashProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
 /// A running `madoguchi-backend` on loopback with the world loaded, one kiosk enrolled and
 /// every municipality open around the clock (acceptance tests must not depend on the hour).
 pub struct BackendProcess {

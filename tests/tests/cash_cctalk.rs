@@ -40,6 +40,13 @@ impl CashSim {
         CashSim { child, link, control }
     }
 
+    /// A resident drops a coin once the slot takes coins (the kiosk's cash worker enables the
+    /// acceptor on its own thread after the session ordered the collection).
+    fn drop_coin(&self, yen: u32) {
+        self.say("wait-accepting");
+        self.say(&format!("insert {yen}"));
+    }
+
     fn say(&self, command: &str) {
         let mut f = std::fs::OpenOptions::new().write(true).open(&self.control).expect("control FIFO");
         writeln!(f, "{command}").expect("control write");
@@ -176,7 +183,7 @@ impl Till {
     /// 500 yen in for a fee of 300, the fee kept: 200 change to pay.
     fn paid_500_for_300(&mut self, sim: &CashSim, reference: &str) {
         self.order(collect(reference, 300));
-        sim.say("insert 500");
+        sim.drop_coin(500);
         self.inserted(500);
         self.order(PaymentCommand::StopAccepting);
         self.order(PaymentCommand::Keep { yen: 300 });
@@ -208,7 +215,7 @@ fn checksum_errors_are_recovered_and_persistent_ones_leave_the_money_in_doubt_in
     let sim = CashSim::start(dir.path());
     let mut till = Till::open(&sim, dir.path());
     till.order(collect("T-CK", 300));
-    sim.say("insert 100");
+    sim.drop_coin(100);
     till.inserted(100);
     // Three bad replies in a row: retried, then read once more; the coin is credited exactly.
     sim.say("checksum 3");
@@ -230,7 +237,7 @@ fn replies_from_the_wrong_address_are_never_credited_and_the_money_is_journaled(
     let mut till = Till::open(&sim, dir.path());
     till.order(collect("T-WA", 300));
     sim.say("wrong-address 2");
-    sim.say("insert 100");
+    sim.drop_coin(100);
     till.inserted(100);
     sim.say("wrong-address 100000");
     sim.say("insert 100");
@@ -245,7 +252,7 @@ fn an_event_counter_that_jumped_is_coins_lost_out_of_service_across_a_restart_un
     {
         let mut till = Till::open(&sim, dir.path());
         till.order(collect("T-LOST", 1000));
-        sim.say("insert 500");
+        sim.drop_coin(500);
         till.inserted(500);
         // Six coins between two reads: the counter jumps by six, the buffer holds five.
         sim.say("lost");
@@ -264,7 +271,7 @@ fn an_event_counter_that_jumped_is_coins_lost_out_of_service_across_a_restart_un
     till.until("ready", |e| *e == PaymentEvent::Ready(true));
     assert_eq!(till.report().open_fault, None, "the journal says the fault was cleared");
     till.order(collect("T-NEXT", 100));
-    sim.say("insert 100");
+    sim.drop_coin(100);
     till.inserted(100);
 }
 
@@ -286,7 +293,7 @@ fn a_device_that_stops_answering_mid_payment_or_mid_payout_leaves_the_money_owed
     let dir2 = tempfile::tempdir().unwrap();
     let mut till = Till::open(&sim, dir2.path());
     till.order(collect("T-SIL", 300));
-    sim.say("insert 100");
+    sim.drop_coin(100);
     till.inserted(100);
     sim.say("silence");
     assert_eq!(till.fault(), (CashFaultKind::CoinsLost, 100));

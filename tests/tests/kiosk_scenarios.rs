@@ -224,6 +224,21 @@ fn operator_clears_jam() {
 }
 
 #[test]
+fn operator_test_print() {
+    let (r, out) = run("operator-test-print");
+    let pdfs = printed(&out);
+    assert_eq!(pdfs.len(), 1, "the printer emulator received one job: {pdfs:?}");
+    let name = pdfs[0].file_name().unwrap_or_default().to_string_lossy().into_owned();
+    assert!(name.contains("MIHON-SAMPLE"), "the PJL job is named by the sample number: {name}");
+    let text = Command::new("pdftotext").arg(&pdfs[0]).arg("-").output().expect("pdftotext (poppler-utils)");
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("見本"), "the page says 見本:\n{text}");
+    assert_eq!(r["charged_yen"], 0);
+    let audit = audit_log(&out);
+    assert!(audit.contains("operator:test-print") && audit.contains("sample printed: 1 page(s)"), "{audit}");
+}
+
+#[test]
 fn operator_totals() {
     let (_, out) = run("operator-totals");
     assert_eq!(printed(&out).len(), 1);

@@ -20,8 +20,15 @@ pub enum MoneyEntry {
     /// The store operator counted money taken out (`collected`) or change put in, and what the
     /// cash unit's own counters said then (none: the unit could not say). No transaction's.
     OperatorCount { collected: bool, counted: u64, unit_says: Option<u64> },
-    /// The cash unit starts taking money for `reference` (`due` yen).
-    Collect { reference: String, due: u32 },
+    /// The cash unit starts taking money for `reference` (`due` yen) on the store's `day`
+    /// (Japan time, `YYYY-MM-DD`; absent in journals written before days were recorded): the
+    /// operator's totals are today's.
+    Collect {
+        reference: String,
+        due: u32,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        day: Option<String>,
+    },
     /// Money inserted so far in this collection (cumulative, as the unit reports it).
     Inserted { reference: String, total: u32 },
     /// The fee kept for a delivered document.
@@ -57,6 +64,8 @@ impl MoneyEntry {
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct TransactionMoney {
     pub reference: String,
+    /// The store's day (Japan time) the collection started, when the journal says.
+    pub day: Option<String>,
     pub due: u32,
     pub inserted: u32,
     pub kept: u32,
@@ -91,6 +100,11 @@ impl MoneyReport {
         self.transactions.iter().filter(|t| t.unaccounted() > 0 || t.unknown)
     }
 
+    /// The transactions of the store's `day` (`YYYY-MM-DD`, Japan time).
+    pub fn on_day<'a>(&'a self, day: &'a str) -> impl Iterator<Item = &'a TransactionMoney> + 'a {
+        self.transactions.iter().filter(move |t| t.day.as_deref() == Some(day))
+    }
+
     pub fn totals(&self) -> TransactionMoney {
         let mut t = TransactionMoney { reference: "total".into(), ..Default::default() };
         for x in &self.transactions {
@@ -115,7 +129,10 @@ impl MoneyReport {
                 TransactionMoney { reference: r, ..Default::default() }
             });
             match e {
-                MoneyEntry::Collect { due, .. } => t.due = due,
+                MoneyEntry::Collect { due, day, .. } => {
+                    t.due = due;
+                    t.day = day;
+                }
                 MoneyEntry::Inserted { total, .. } => t.inserted = t.inserted.max(total),
                 MoneyEntry::Kept { yen, .. } => t.kept += yen,
                 MoneyEntry::PaidOut { yen, .. } => t.paid_out += yen,
@@ -169,6 +186,8 @@ pub struct MoneyBook {
     reference: String,
     /// The transaction whose coins were lost, until staff clear the fault.
     open_fault: Option<String>,
+    /// The store's day (Japan time) by the kiosk's clock, written with each collection.
+    day: Option<String>,
 }
 
 impl MoneyBook {
@@ -176,7 +195,15 @@ impl MoneyBook {
     pub fn open(path: &Path) -> io::Result<(MoneyBook, MoneyReport)> {
         let (journal, report) = MoneyJournal::open(path)?;
         let open_fault = report.open_fault.clone();
-        Ok((MoneyBook { journal, reference: "-".into(), open_fault }, report))
+        Ok((MoneyBook { journal, reference: "-".into(), open_fault, day: None }, report))
+    }
+
+    /// The store's day (`YYYY-MM-DD`, Japan time) by the kiosk's clock, for the collections
+    /// from now on.
+    pub fn set_day(&mut self, day: &str) {
+        if self.day.as_deref() != Some(day) {
+            self.day = Some(day.to_string());
+        }
     }
 
     /// The transaction the cash unit collects for.
@@ -194,7 +221,8 @@ impl MoneyBook {
         match command {
             PaymentCommand::Collect { reference, due_yen } => {
                 self.reference = reference.clone();
-                self.write(MoneyEntry::Collect { reference: reference.clone(), due: *due_yen });
+                let day = self.day.clone();
+                self.write(MoneyEntry::Collect { reference: reference.clone(), due: *due_yen, day });
             }
             PaymentCommand::Keep { yen } => {
                 self.write(MoneyEntry::Kept { reference: self.reference.clone(), yen: *yen })
@@ -294,12 +322,12 @@ mod tests {
             let (mut j, report) = MoneyJournal::open(&path).unwrap();
             assert_eq!(report, MoneyReport::default());
             // A delivered document: 500 in, 300 kept, 200 change.
-            j.append(&MoneyEntry::Collect { reference: r("T-A"), due: 300 }).unwrap();
+            j.append(&MoneyEntry::Collect { reference: r("T-A"), due: 300, day: None }).unwrap();
             j.append(&MoneyEntry::Inserted { reference: r("T-A"), total: 500 }).unwrap();
             j.append(&MoneyEntry::Kept { reference: r("T-A"), yen: 300 }).unwrap();
             j.append(&MoneyEntry::PaidOut { reference: r("T-A"), yen: 200 }).unwrap();
             // Money in, then the kiosk dies before the issuance request.
-            j.append(&MoneyEntry::Collect { reference: r("T-B"), due: 200 }).unwrap();
+            j.append(&MoneyEntry::Collect { reference: r("T-B"), due: 200, day: None }).unwrap();
             j.append(&MoneyEntry::Inserted { reference: r("T-B"), total: 100 }).unwrap();
             j.append(&MoneyEntry::Inserted { reference: r("T-B"), total: 200 }).unwrap();
         }
@@ -316,12 +344,40 @@ mod tests {
     }
 
     #[test]
+    fn collections_carry_the_store_day_so_totals_can_be_todays() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("money-journal.jsonl");
+        {
+            let (mut book, _) = MoneyBook::open(&path).unwrap();
+            book.set_day("2026-12-02");
+            book.command(&PaymentCommand::Collect { reference: r("T-Y"), due_yen: 200 });
+            book.event(&PaymentEvent::Inserted { total_yen: 200 });
+            book.command(&PaymentCommand::Keep { yen: 200 });
+            book.set_day("2026-12-03");
+            book.command(&PaymentCommand::Collect { reference: r("T-T"), due_yen: 300 });
+            book.event(&PaymentEvent::Inserted { total_yen: 300 });
+            book.command(&PaymentCommand::Keep { yen: 300 });
+        }
+        let text = std::fs::read_to_string(&path).unwrap();
+        assert!(text.contains("\"day\":\"2026-12-03\""), "{text}");
+        let report = replay(&path).unwrap();
+        let today: Vec<&str> = report.on_day("2026-12-03").map(|t| t.reference.as_str()).collect();
+        assert_eq!(today, ["T-T"]);
+        // A line from before days were written still reads, on no day.
+        let old = MoneyReport::from_entries([
+            serde_json::from_str::<MoneyEntry>("{\"kind\":\"collect\",\"reference\":\"T-O\",\"due\":200}").unwrap(),
+            MoneyEntry::Inserted { reference: r("T-O"), total: 200 },
+        ]);
+        assert_eq!((old.transactions.len(), old.on_day("2026-12-03").count()), (1, 0));
+    }
+
+    #[test]
     fn owed_money_is_accounted_and_a_collection_without_coins_is_no_transaction() {
         let report = MoneyReport::from_entries([
-            MoneyEntry::Collect { reference: r("T-C"), due: 200 },
+            MoneyEntry::Collect { reference: r("T-C"), due: 200, day: None },
             MoneyEntry::Inserted { reference: r("T-C"), total: 200 },
             MoneyEntry::Owed { reference: r("T-C"), yen: 200 },
-            MoneyEntry::Collect { reference: r("T-D"), due: 200 },
+            MoneyEntry::Collect { reference: r("T-D"), due: 200, day: None },
         ]);
         assert_eq!(report.transactions.len(), 1);
         assert_eq!(report.unsettled().count(), 0, "owed is recorded for staff, not lost");
@@ -352,7 +408,7 @@ mod tests {
         assert_eq!(report.open_fault, None);
         // A loss before any coin was known is a transaction too.
         let report = MoneyReport::from_entries([
-            MoneyEntry::Collect { reference: r("T-F"), due: 300 },
+            MoneyEntry::Collect { reference: r("T-F"), due: 300, day: None },
             MoneyEntry::CoinsLost { reference: r("T-F"), known_yen: 0 },
         ]);
         assert_eq!((report.unsettled().count(), report.open_fault.as_deref()), (1, Some("T-F")));

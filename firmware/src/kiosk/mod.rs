@@ -517,6 +517,8 @@ impl Kiosk {
             }
             Effect::Signal(s) => self.outputs.apply(s.output, s.level),
             Effect::Payment(cmd) => {
+                let day = self.store_day();
+                self.book.set_day(&day);
                 self.book.command(&cmd);
                 match &cmd {
                     PaymentCommand::Collect { .. } => self.payment_total = 0,

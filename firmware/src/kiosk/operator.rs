@@ -134,6 +134,11 @@ impl BackendLink {
     }
 }
 
+/// Japan time (UTC+9, no daylight saving): the store's day and clock.
+fn jst() -> time::UtcOffset {
+    time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC)
+}
+
 /// What operator mode learns from a kiosk event (taken before the session consumes it; a
 /// touch is never kept: it may be a PIN digit).
 pub(super) enum Seen {
@@ -274,11 +279,11 @@ fn ok_line(label: &str, value: String, ok: bool) -> OpLine {
     OpLine { label: label.into(), value, other: String::new(), ok }
 }
 
-/// Charged, refunded and net by the kiosk's own journal: a transaction that kept nothing paid
+/// Charged, refunded and net on the store's `day` by the kiosk's own journal: a transaction that kept nothing paid
 /// its money back as a refund; one that kept the fee was charged it (change is not a refund).
-pub fn journal_totals(report: &MoneyReport) -> (i64, i64, i64) {
+pub fn journal_totals(report: &MoneyReport, day: &str) -> (i64, i64, i64) {
     let (mut charged, mut refunded) = (0i64, 0i64);
-    for t in &report.transactions {
+    for t in report.on_day(day) {
         if t.kept > 0 {
             charged += i64::from(t.kept);
         } else if t.paid_out > 0 {
@@ -290,12 +295,23 @@ pub fn journal_totals(report: &MoneyReport) -> (i64, i64, i64) {
 }
 
 /// The totals table: the kiosk's figure beside the backend's, a difference marked.
-pub fn totals_lines(kiosk: (i64, i64, i64), backend: Result<&SettlementReply, &str>) -> Vec<OpLine> {
+/// `backend`: `None` while the backend is being asked (its column says so, not a failure).
+pub fn totals_lines(kiosk: (i64, i64, i64), backend: Option<Result<&SettlementReply, &str>>) -> Vec<OpLine> {
     let money = |v: i64| format!("¥{}{}", if v < 0 { "-" } else { "" }, yen(v.unsigned_abs()));
     let mut lines = Vec::new();
     let rows = [("受領 / Charged", kiosk.0), ("返金 / Refunded", kiosk.1), ("差引 / Net", kiosk.2)];
     match backend {
-        Ok(s) => {
+        None => {
+            for (label, mine) in rows {
+                lines.push(OpLine {
+                    label: label.into(),
+                    value: money(mine),
+                    other: "問い合わせ中… / asking…".into(),
+                    ok: true,
+                });
+            }
+        }
+        Some(Ok(s)) => {
             let theirs = [s.charged_yen, s.refunded_yen, s.net_yen];
             for ((label, mine), theirs) in rows.into_iter().zip(theirs) {
                 let differs = mine != theirs;
@@ -319,7 +335,7 @@ pub fn totals_lines(kiosk: (i64, i64, i64), backend: Result<&SettlementReply, &s
                 });
             }
         }
-        Err(e) => {
+        Some(Err(e)) => {
             for (label, mine) in rows {
                 lines.push(OpLine { label: label.into(), value: money(mine), other: "?".into(), ok: true });
             }
@@ -384,8 +400,8 @@ impl Kiosk {
             match r {
                 LinkReply::Settlement(result) => {
                     let journal = replay(self.book.path()).unwrap_or_default();
-                    let mine = journal_totals(&journal);
-                    self.desk.totals = totals_lines(mine, result.as_ref().map_err(String::as_str));
+                    let mine = journal_totals(&journal, &self.store_day());
+                    self.desk.totals = totals_lines(mine, Some(result.as_ref().map_err(String::as_str)));
                     self.desk.link_status = match &result {
                         Ok(_) => "集計を受信 / settlement received".into(),
                         Err(e) => format!("集計を受信できません / no settlement: {e}"),
@@ -424,6 +440,17 @@ impl Kiosk {
     /// Returns whether operator mode took it.
     pub(super) fn operator_takes(&mut self, ev: &Event) -> bool {
         match ev {
+            Event::PrinterStatus(
+                e @ (PrinterEvent::Finished { issuance_number, .. }
+                | PrinterEvent::Failed { issuance_number, .. }
+                | PrinterEvent::Progress { issuance_number, .. }),
+            ) if issuance_number == madoguchi_paper::SAMPLE_NUMBER => {
+                self.operator_sample_report(e);
+                if self.desk.screen.is_some() {
+                    self.operator_render();
+                }
+                true
+            }
             Event::Touch(t) if self.desk.screen.is_some() => {
                 if let Some(d) = t.digit() {
                     self.operator_digit(d);
@@ -571,8 +598,8 @@ impl Kiosk {
             }
             OperatorEffect::ShowTotals => {
                 let journal = replay(self.book.path()).unwrap_or_default();
-                let mine = journal_totals(&journal);
-                self.desk.totals = totals_lines(mine, Err("問い合わせ中 / asking the backend"));
+                let mine = journal_totals(&journal, &self.store_day());
+                self.desk.totals = totals_lines(mine, None);
                 self.desk.screen = Some(SCREEN_TOTALS);
                 self.desk.say("", false);
                 self.operator_send(LinkRequest::Settlement);
@@ -630,9 +657,35 @@ impl Kiosk {
         self.desk.screen = Some(SCREEN_MENU);
     }
 
+    /// Today in the store (Japan time) by the kiosk's clock, as the money journal writes it.
+    pub(super) fn store_day(&self) -> String {
+        let d = self.clock.now().wall.to_offset(jst()).date();
+        format!("{:04}-{:02}-{:02}", d.year(), u8::from(d.month()), d.day())
+    }
+
     fn operator_print_sample(&mut self) {
-        self.desk.say("試し印刷は未対応です / The test print is not available in this build", true);
-        self.operator_audit("operator:test-print", "not printed: no sample job path");
+        let day = self.clock.now().wall.to_offset(jst()).date();
+        self.printer.print_sample(day);
+        self.desk.say("見本を印刷しています… / Printing the sample page…", false);
+    }
+
+    /// The sample page's progress and end, which are operator mode's, not the session's.
+    fn operator_sample_report(&mut self, e: &PrinterEvent) {
+        match e {
+            PrinterEvent::Finished { pages, .. } => {
+                self.operator_audit("operator:test-print", &format!("sample printed: {pages} page(s)"));
+                self.desk.say(format!("見本を印刷しました({pages}枚) / Sample printed ({pages} page(s))"), false);
+            }
+            PrinterEvent::Failed { kind, paper, .. } => {
+                self.operator_audit("operator:test-print", &format!("sample failed: {kind:?}, {paper:?}"));
+                self.desk.say(format!("見本を印刷できません / The sample did not print: {kind:?}"), true);
+                if *kind == madoguchi_drivers::printer::ErrorKind::Jam {
+                    // PJL has no job cancel: a jam holds the kiosk whoever's page it was
+                    self.operator_event(OperatorEvent::PrinterJammed);
+                }
+            }
+            PrinterEvent::Progress { .. } | PrinterEvent::Ready(_) => {}
+        }
     }
 
     fn operator_audit(&mut self, action: &str, detail: &str) {
@@ -654,7 +707,7 @@ impl Kiosk {
             return;
         };
         let d = &self.desk;
-        let wall = self.clock.now().wall.to_offset(time::UtcOffset::from_hms(9, 0, 0).unwrap_or(time::UtcOffset::UTC));
+        let wall = self.clock.now().wall.to_offset(jst());
         let clock = format!(
             "{:04}-{:02}-{:02} {:02}:{:02} JST",
             wall.year(),
@@ -748,6 +801,18 @@ mod tests {
     use super::*;
     use madoguchi_session::operator::{Operator, OperatorConfig, OperatorEffect, OperatorEvent, SCREEN_MENU};
     use std::time::Duration;
+
+    #[test]
+    fn totals_say_asking_until_the_backend_answers_and_a_failure_only_when_it_failed() {
+        let text = |lines: Vec<OpLine>| {
+            lines.iter().map(|l| format!("{}|{}|{}", l.label, l.value, l.other)).collect::<Vec<_>>().join("\n")
+        };
+        let asking = text(totals_lines((300, 0, 300), None));
+        assert!(asking.contains("asking") && !asking.contains("did not answer"), "{asking}");
+        assert!(asking.contains("¥300"), "the kiosk's own figures show at once: {asking}");
+        let failed = text(totals_lines((300, 0, 300), Some(Err("HTTP 503"))));
+        assert!(failed.contains("did not answer") && failed.contains("HTTP 503"), "{failed}");
+    }
 
     #[test]
     fn the_printed_hash_opens_operator_mode_with_that_pin_and_is_salted_afresh() {

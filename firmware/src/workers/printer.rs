@@ -24,7 +24,7 @@
 
 use super::EventSink;
 use madoguchi_drivers::printer::{ErrorKind, LineCutter, PaperOutcome, PrinterConfig, PrinterError, SerialPrinter};
-use madoguchi_paper::{payload, DocumentError, Renderer};
+use madoguchi_paper::{payload, sample, Document, DocumentError, Renderer, SAMPLE_NUMBER};
 use madoguchi_session::{Event, PrintJob, PrinterEvent};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::mpsc::{self, Receiver, RecvTimeoutError, Sender};
@@ -42,10 +42,19 @@ struct Submitted {
     generation: u64,
 }
 
+/// What the worker is given to print.
+enum Work {
+    /// A resident's certificate (boxed: the sample needs only its date).
+    Job(Box<Submitted>),
+    /// The operator's test print: the built-in fictional household stamped 見本, dated `day`
+    /// (see [`madoguchi_paper::SAMPLE_NUMBER`]). Reported as [`PrinterEvent`]s of that number.
+    Sample { day: time::Date },
+}
+
 /// The running printer worker. Dropping it stops the thread once the job in hand (if any) is
 /// done: a job is never cut off mid-page.
 pub struct PrinterWorker {
-    jobs: Option<Sender<Submitted>>,
+    jobs: Option<Sender<Work>>,
     /// Bumped by [`PrinterWorker::wipe`]: jobs submitted before the bump are not printed.
     wipes: Arc<AtomicU64>,
     /// The issuance whose job the session gave up on ([`PrinterWorker::abort`]).
@@ -98,9 +107,20 @@ impl PrinterWorker {
     pub fn submit(&self, job: PrintJob) {
         let generation = self.wipes.load(Ordering::SeqCst);
         if let Some(tx) = &self.jobs {
-            if let Err(mpsc::SendError(mut s)) = tx.send(Submitted { job, generation }) {
+            if let Err(mpsc::SendError(Work::Job(mut s))) = tx.send(Work::Job(Box::new(Submitted { job, generation })))
+            {
                 log::error!("printer worker has stopped; job {} not printed", s.job.issuance_number);
                 s.job.document.payload.zeroize();
+            }
+        }
+    }
+
+    /// Queues the operator's test print (a sample page stamped 見本 that no QR verifies); it
+    /// reports as a job of [`madoguchi_paper::SAMPLE_NUMBER`].
+    pub fn print_sample(&self, day: time::Date) {
+        if let Some(tx) = &self.jobs {
+            if tx.send(Work::Sample { day }).is_err() {
+                log::error!("printer worker has stopped; the sample page is not printed");
             }
         }
     }
@@ -151,7 +171,7 @@ struct Worker {
 struct Gone;
 
 impl Worker {
-    fn run(mut self, jobs: Receiver<Submitted>) {
+    fn run(mut self, jobs: Receiver<Work>) {
         let mut next_probe = Instant::now();
         loop {
             if Instant::now() >= next_probe {
@@ -162,7 +182,14 @@ impl Worker {
             }
             let wait = next_probe.saturating_duration_since(Instant::now());
             match jobs.recv_timeout(wait) {
-                Ok(Submitted { mut job, generation }) => {
+                Ok(Work::Sample { day }) => {
+                    if self.print_sample(day, &jobs).is_err() {
+                        return;
+                    }
+                    next_probe = Instant::now();
+                }
+                Ok(Work::Job(submitted)) => {
+                    let Submitted { mut job, generation } = *submitted;
                     if generation < self.wipes.load(Ordering::SeqCst) {
                         log::info!("print job {} dropped: its session ended before it started", job.issuance_number);
                         job.document.payload.zeroize();
@@ -215,7 +242,7 @@ impl Worker {
     /// After a job was cut off: out of service until the printer is idle and its page counter
     /// holds still, then what came out by that counter (never less than the pages it reported).
     /// Jobs that arrive meanwhile are refused with nothing printed.
-    fn settle(&mut self, number: &str, e: &PrinterError, jobs: &Receiver<Submitted>) -> Result<PaperOutcome, Gone> {
+    fn settle(&mut self, number: &str, e: &PrinterError, jobs: &Receiver<Work>) -> Result<PaperOutcome, Gone> {
         self.set_ready(false)?;
         let mut last = None;
         let mut told = false;
@@ -245,7 +272,16 @@ impl Worker {
                 }
             }
             match jobs.recv_timeout(self.probe_every) {
-                Ok(Submitted { mut job, .. }) => {
+                Ok(Work::Sample { .. }) => {
+                    log::error!("sample page refused: the printer is not settled");
+                    self.send(PrinterEvent::Failed {
+                        issuance_number: SAMPLE_NUMBER.into(),
+                        kind: ErrorKind::Offline,
+                        paper: PaperOutcome::Nothing,
+                    })?;
+                }
+                Ok(Work::Job(submitted)) => {
+                    let mut job = submitted.job;
                     log::error!("print job {} refused: the printer is not settled", job.issuance_number);
                     job.document.payload.zeroize();
                     let n = job.issuance_number.clone();
@@ -283,7 +319,7 @@ impl Worker {
         Ok(())
     }
 
-    fn print(&mut self, job: PrintJob, jobs: &Receiver<Submitted>) -> Result<(), Gone> {
+    fn print(&mut self, job: PrintJob, jobs: &Receiver<Work>) -> Result<(), Gone> {
         let PrintJob { issuance_number: number, copies, binding, document } = job;
         // Wiped however this ends.
         let text = Zeroizing::new(document.payload);
@@ -315,6 +351,39 @@ impl Worker {
                 log::error!("job {number}: the document cannot be rendered ({})", render_failure(&e));
                 return self.send(failed(ErrorKind::Protocol, PaperOutcome::Nothing));
             }
+        };
+        self.send_pdf(number, copies, pdf, pages, jobs)
+    }
+
+    /// The operator's test print: one sample page, rendered like any certificate.
+    fn print_sample(&mut self, day: time::Date, jobs: &Receiver<Work>) -> Result<(), Gone> {
+        let doc = Document::Juminhyo(sample::household(2));
+        match self.renderer.render(&doc, &sample::issuer(), &sample::sample_issuance(day)) {
+            Ok(r) => self.send_pdf(SAMPLE_NUMBER.into(), 1, Zeroizing::new(r.bytes), r.pages, jobs),
+            Err(e) => {
+                log::error!("the sample page cannot be rendered ({})", render_failure(&e));
+                self.send(PrinterEvent::Failed {
+                    issuance_number: SAMPLE_NUMBER.into(),
+                    kind: ErrorKind::Protocol,
+                    paper: PaperOutcome::Nothing,
+                })
+            }
+        }
+    }
+
+    /// Sends one rendered PDF as the PJL job `number` and reports its pages and its end.
+    fn send_pdf(
+        &mut self,
+        number: String,
+        copies: u8,
+        pdf: Zeroizing<Vec<u8>>,
+        pages: u32,
+        jobs: &Receiver<Work>,
+    ) -> Result<(), Gone> {
+        let failed = |kind: ErrorKind, paper: PaperOutcome| PrinterEvent::Failed {
+            issuance_number: number.clone(),
+            kind,
+            paper,
         };
         let total = pages.saturating_mul(u32::from(copies));
         log::info!("job {number}: {pages} page(s) × {copies} cop(ies), {} bytes", pdf.len());

@@ -102,8 +102,15 @@ impl Runner<'_> {
         let mut copied = Vec::new();
         for (i, p) in pdfs.iter().enumerate() {
             let stem = p.file_stem().map(|s| s.to_string_lossy().into_owned()).unwrap_or_default();
-            let doc =
-                t.issuances.iter().find(|(n, _)| stem.contains(n.as_str())).map(|(_, d)| d.clone()).unwrap_or_default();
+            let doc = t.issuances.iter().find(|(n, _)| stem.contains(n.as_str())).map(|(_, d)| d.clone());
+            // The operator's test print is a sample 住民票 with no issuance behind it.
+            let doc = doc.unwrap_or_else(|| {
+                if stem.contains(madoguchi_paper::SAMPLE_NUMBER) {
+                    "juminhyo".into()
+                } else {
+                    String::new()
+                }
+            });
             let dst = self.lab.out.join("printed").join(format!("{:02}-{doc}-{stem}.pdf", i + 1));
             let _ = std::fs::copy(p, &dst);
             copied.push((doc, dst));

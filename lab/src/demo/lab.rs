@@ -14,6 +14,8 @@ pub(super) struct Lab {
     /// Between the kiosk and the backend when the scenario slows it or has it refuse a request.
     pub(super) proxy: Option<BackendProxy>,
     pub(super) cash: SharedSimCash,
+    /// With `--cash cctalk`: the ccTalk device the kiosk drives instead of `cash`.
+    pub(super) cctalk: Option<madoguchi_sim::lab::CashProcess>,
     /// The kiosk's lamps and switches: the runner turns the operator key and opens the door.
     pub(super) gpio: madoguchi_drivers::gpio::SimulatedGpio,
 }
@@ -54,7 +56,12 @@ impl Lab {
         let printer = PrinterProcess::start(&sim, &out.join("lab"), PRINTER_BAUD, &[])?;
         let backend = BackendProcess::start(&sibling("madoguchi-backend")?, &world, &out.join("backend"), KIOSK_ID)?;
         let backend = std::cell::RefCell::new(backend);
+        let cctalk = match args.cash.as_str() {
+            "cctalk" => Some(madoguchi_sim::lab::CashProcess::start(&sim, &out.join("lab"))?),
+            _ => None,
+        };
         Ok(Lab {
+            cctalk,
             out,
             world,
             sim,
@@ -113,7 +120,7 @@ impl Lab {
              [readers]\ncontact = [\"Virtual PCD 00 00\"]\ncontactless = [\"Virtual PCD 00 01\"]\n\n\
              [printer]\nport = \"{port}\"\nbaud = {PRINTER_BAUD}\nflow_control = \"none\"\n\n\
              [gpio]\nchip = \"simulated\"\ncard_slot_lamp = 17\nstatus_lamp = 27\nchime = 22\ndoor_switch = 23\n\
-             operator_key = 24\n\n[cash]\ndevice = \"simulated\"\n\n\
+             operator_key = 24\n\n[cash]\n{cash}\n\n\
              [operator]\npin_hash = \"{DEMO_OPERATOR_PIN_HASH}\"\nmax_failures = 3\nlockout_seconds = 300\n",
             url = self.proxy.as_ref().map_or(backend.url.as_str(), BackendProxy::url),
             ca = q(&k.join("server-ca.cert.pem")),
@@ -121,6 +128,10 @@ impl Lab {
             key_file = q(&k.join("client.key.pem")),
             anchors = q(&self.world.join("anchors")),
             port = q(&self.printer.link),
+            cash = match &self.cctalk {
+                Some(c) => format!("device = \"{}\"\nprotocol = \"cctalk\"\nbaud = 9600", q(&c.link)),
+                None => "device = \"simulated\"".into(),
+            },
         );
         let path = self.out.join("kiosk.toml");
         std::fs::write(&path, &text).map_err(|e| other("kiosk.toml", e))?;

@@ -65,6 +65,10 @@ pub struct DemoArgs {
     /// Where the shipped scenarios are (default: tests/scenarios beside the workspace).
     #[arg(long)]
     pub scenarios_dir: Option<PathBuf>,
+    /// The kiosk's cash unit: `simulated` (in process) or `cctalk` (`madoguchi-sim cash` on a
+    /// pty at 9600 baud as `cash.device`, driven by the kiosk's ccTalk driver).
+    #[arg(long, default_value = "simulated", value_parser = ["simulated", "cctalk"])]
+    pub cash: String,
 }
 
 /// Runs the demo; the exit code is 0 when the scenario passed (or the window was closed).

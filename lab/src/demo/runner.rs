@@ -55,8 +55,12 @@ impl<'a> Runner<'a> {
         });
         clock.set_wall(wall);
         let outputs: Box<dyn madoguchi_firmware::kiosk::SignalOutputs> = Box::new(lab.gpio.clone());
-        let mut kiosk = Kiosk::start(cfg, ui, Box::new(lab.cash.clone()), Some(outputs), &lab.out.join("state"), clock)
-            .map_err(|e| other("kiosk", e))?;
+        let cash: Box<dyn madoguchi_drivers::payment::CashUnit + Send> = match &lab.cctalk {
+            Some(_) => madoguchi_firmware::kiosk::run::open_cash_unit(cfg).map_err(|e| other("cash.device", e))?,
+            None => Box::new(lab.cash.clone()),
+        };
+        let mut kiosk =
+            Kiosk::start(cfg, ui, cash, Some(outputs), &lab.out.join("state"), clock).map_err(|e| other("kiosk", e))?;
         kiosk.set_voice(super::voice::recording(&lab.out, cfg));
         Ok(Runner {
             lab,
@@ -394,10 +398,17 @@ impl<'a> Runner<'a> {
                 };
                 let before = self.kiosk.payment_total();
                 let mut sum = 0;
-                for c in coins {
-                    if self.lab.cash.slot().insert(c) {
-                        sum += c;
-                        self.last_coin_unix_ms = Some(unix_ms());
+                if let Some(device) = &self.lab.cctalk {
+                    // Coins the acceptor knows are credited once it takes coins.
+                    device.insert(&coins).map_err(|e| e.to_string())?;
+                    sum = coins.iter().filter(|c| [10, 50, 100, 500].contains(*c)).sum();
+                    self.last_coin_unix_ms = Some(unix_ms());
+                } else {
+                    for c in coins {
+                        if self.lab.cash.slot().insert(c) {
+                            sum += c;
+                            self.last_coin_unix_ms = Some(unix_ms());
+                        }
                     }
                 }
                 let want = before + sum;

@@ -21,6 +21,7 @@
 //! | `checksum N` | the next N replies have a wrong checksum |
 //! | `wrong-address N` | the next N replies come from address 9 |
 //! | `clear` | silence and reply faults end |
+//! | `wait-accepting` | (`--control` only) later lines wait until the host has enabled the acceptor, as a resident's hand waits for the slot's lamp |
 
 use madoguchi_drivers::cctalk::frame::{decode, Frame, HOST};
 use madoguchi_drivers::cctalk::header as h;
@@ -126,6 +127,11 @@ impl CcTalkDevices {
         self.event(i as u8 + 1, 1);
         self.credited_yen += u64::from(yen);
         true
+    }
+
+    /// Whether the host has the acceptor taking coins (master inhibit off, some coin enabled).
+    pub fn accepting(&self) -> bool {
+        self.master && self.mask != 0
     }
 
     /// One command line (see the module table).

@@ -18,6 +18,9 @@ use std::time::{Duration, Instant};
 /// A device starts its reply this long after the request's last byte (ccTalk allows far more).
 const REPLY_DELAY: Duration = Duration::from_millis(2);
 
+/// How long `wait-accepting` holds the control lines at most.
+const WAIT_ACCEPTING: Duration = Duration::from_secs(15);
+
 #[derive(clap::Args, Debug, Clone)]
 pub struct CashArgs {
     /// Path of the symlink to the pseudo-terminal (what the kiosk opens as `cash.device`).
@@ -170,6 +173,10 @@ fn start_control(fifo: &Path, devices: SharedDevices) -> Result<(), String> {
             continue;
         };
         for line in BufReader::new(f).lines().map_while(Result::ok) {
+            if line.trim() == "wait-accepting" {
+                wait_accepting(&devices);
+                continue;
+            }
             match devices.lock().command(line.trim()) {
                 Ok(()) => log::info!("cash sim: control {:?}", line.trim()),
                 Err(e) => log::warn!("cash sim: control line: {e}"),
@@ -177,4 +184,18 @@ fn start_control(fifo: &Path, devices: SharedDevices) -> Result<(), String> {
         }
     });
     Ok(())
+}
+
+/// Holds the control lines back until the host enables the acceptor (a coin dropped before is
+/// returned, so a test would race the kiosk's cash worker); gives up after [`WAIT_ACCEPTING`].
+fn wait_accepting(devices: &SharedDevices) {
+    let until = Instant::now() + WAIT_ACCEPTING;
+    while !devices.lock().accepting() {
+        if Instant::now() > until {
+            log::warn!("cash sim: the host did not enable the acceptor within {WAIT_ACCEPTING:?}");
+            return;
+        }
+        std::thread::sleep(Duration::from_millis(5));
+    }
+    log::info!("cash sim: control \"wait-accepting\": the acceptor is enabled");
 }
