@@ -115,11 +115,12 @@ kiosk_pkg=$WORK/madoguchi
 install -d "$kiosk_pkg/usr/lib/udev/rules.d" "$kiosk_pkg/usr/share/doc/madoguchi"
 install -m 0644 deploy/udev/60-madoguchi.rules "$kiosk_pkg/usr/lib/udev/rules.d/"
 install -m 0644 README.md "$kiosk_pkg/usr/share/doc/madoguchi/README.md"
-# shared libraries (libinput, udev, xkbcommon: the KMS display and touch; pcsclite; fontconfig),
+# shared libraries (libinput, udev, xkbcommon: the KMS display and touch; pcsclite; fontconfig;
+# ALSA for the voice guide),
 # pcscd for the readers, the fonts the screens and certificates are set in
 build_deb madoguchi madoguchi \
   "certificate kiosk (コンビニ交付): full-screen touch UI on DRM/KMS, card readers, printer, cash unit" \
-  "libc6 (>= 2.34), libgcc-s1, libinput10, libudev1, libxkbcommon0, libpcsclite1, libfontconfig1, pcscd, systemd, fonts-ipaexfont-mincho, fonts-ipaexfont-gothic, fonts-ipamj-mincho, fonts-dejavu-core, fonts-wqy-microhei" \
+  "libc6 (>= 2.34), libgcc-s1, libinput10, libudev1, libxkbcommon0, libpcsclite1, libfontconfig1, libasound2, pcscd, systemd, fonts-ipaexfont-mincho, fonts-ipaexfont-gothic, fonts-ipamj-mincho, fonts-dejavu-core, fonts-wqy-microhei" \
   /etc/madoguchi/kiosk.toml firmware/kiosk.example.toml GPL-3.0-or-later
 
 backend_pkg=$WORK/madoguchi-backend

@@ -490,3 +490,27 @@ fn offers_are_refused_when_the_catalog_is_signed_by_another_key() {
     let session_id = log_in(&mut kiosk, &card);
     assert_eq!(kiosk.offers(&session_id), Err(BackendError::CatalogSignature));
 }
+
+/// The Takamatsu check (kiosk-domain.md §8): the backend states its API version and deployment
+/// (SQLite: single), the kiosk accepts it as a single site and refuses it as a multi site,
+/// naming both modes; a backend that is down is told apart from a mismatch.
+#[test]
+fn the_kiosk_refuses_a_backend_of_another_deployment_mode() {
+    use madoguchi_api::v1::{Deployment, API_VERSION};
+    use madoguchi_firmware::kiosk::compat::{check_backend, CompatError};
+    let world = shared_world();
+    let mut backend = Backend::deploy(&world);
+    backend.start();
+    let kdir = backend.enroll_kiosk();
+    let config = backend_config(&backend, &kdir, None);
+    let wait = Duration::from_secs(10);
+    let info = check_backend(&config, KIOSK, Deployment::Single, wait).expect("a single-instance backend");
+    assert_eq!((info.api_version, info.deployment), (API_VERSION, Deployment::Single));
+    let refused = check_backend(&config, KIOSK, Deployment::Multi, wait).unwrap_err();
+    assert_eq!(refused, CompatError::Deployment { kiosk: Deployment::Multi, backend: Deployment::Single });
+    assert!(refused.is_mismatch());
+    assert!(refused.to_string().contains("kiosk.toml says multi"), "{refused}");
+    backend.kill();
+    let down = check_backend(&config, KIOSK, Deployment::Single, wait).unwrap_err();
+    assert!(matches!(down, CompatError::Unreachable(_)) && !down.is_mismatch(), "{down:?}");
+}
