@@ -514,3 +514,38 @@ fn the_kiosk_refuses_a_backend_of_another_deployment_mode() {
     let down = check_backend(&config, KIOSK, Deployment::Single, wait).unwrap_err();
     assert!(matches!(down, CompatError::Unreachable(_)) && !down.is_mismatch(), "{down:?}");
 }
+
+/// A backend of another build (its `/v1/info` states another API version, here through the
+/// lab's fault proxy) is refused whatever the deployment, with both versions named for staff;
+/// the same backend stating this build's version passes.
+#[test]
+fn the_kiosk_refuses_a_backend_of_another_api_version() {
+    use madoguchi_api::v1::{Deployment, API_VERSION};
+    use madoguchi_firmware::kiosk::compat::{check_backend, CompatError};
+    use madoguchi_sim::backend_proxy::BackendProxy;
+    let world = shared_world();
+    let mut backend = Backend::deploy(&world);
+    backend.start();
+    let kdir = backend.enroll_kiosk();
+    let proxy = BackendProxy::start(&backend.url(), &backend.dir.path().join("keys"), &kdir).expect("fault proxy");
+    let mut config = backend_config(&backend, &kdir, None);
+    config.url = proxy.url().to_string();
+    let wait = Duration::from_secs(10);
+    let info = check_backend(&config, KIOSK, Deployment::Single, wait).expect("through the proxy, as it is");
+    assert_eq!(info.api_version, API_VERSION);
+    proxy.pose_as_api_version(API_VERSION + 1);
+    let refused = check_backend(&config, KIOSK, Deployment::Single, wait).unwrap_err();
+    let CompatError::ApiVersion { kiosk, backend: theirs, build } = &refused else { panic!("{refused:?}") };
+    assert_eq!((*kiosk, *theirs, build.as_str()), (API_VERSION, API_VERSION + 1, env!("CARGO_PKG_VERSION")));
+    assert!(refused.is_mismatch());
+    let message = refused.to_string();
+    assert!(
+        message.contains(&format!("speaks API version {}", API_VERSION + 1))
+            && message.contains("install matching versions of madoguchi and madoguchi-backend"),
+        "{message}"
+    );
+    // the version is judged before the mode: a site of either mode refuses it
+    let refused = check_backend(&config, KIOSK, Deployment::Multi, wait).unwrap_err();
+    assert!(matches!(refused, CompatError::ApiVersion { .. }), "{refused:?}");
+    backend.kill();
+}
