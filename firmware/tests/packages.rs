@@ -43,10 +43,15 @@ fn bin_dir() -> PathBuf {
     dir
 }
 
-/// Builds both packages at `version` into `out`; (kiosk .deb, backend .deb).
-fn package(out: &Path, version: &str, bins: &Path) -> (PathBuf, PathBuf) {
-    let o = run(Command::new("bash")
-        .arg(repo().join("scripts/package.sh"))
+/// Builds both packages at `version` into `out`, the kiosk's with `kiosk_config` as its
+/// kiosk.toml (none: the example); (kiosk .deb, backend .deb).
+fn package(out: &Path, version: &str, bins: &Path, kiosk_config: Option<&Path>) -> (PathBuf, PathBuf) {
+    let mut cmd = Command::new("bash");
+    cmd.arg(repo().join("scripts/package.sh"));
+    if let Some(file) = kiosk_config {
+        cmd.arg("--kiosk-config").arg(file);
+    }
+    let o = run(cmd
         .args(["--out", out.to_str().unwrap(), "--version", version, "--bin-dir", bins.to_str().unwrap()])
         // xz of a debug binary takes minutes on a busy machine; the contents are the same
         .args(["--compression", "none"]));
@@ -76,9 +81,11 @@ fn empty_root(dir: &Path) -> PathBuf {
 
 fn dpkg_install(root: &Path, debs: &[&Path]) -> Output {
     // The root has no libc or fonts: dependencies are checked above, not by this install.
+    // --force-confold as unattended upgrades run it (apt-get -o Dpkg::Options::=--force-confold):
+    // no one answers the conffile question at a kiosk.
     run(Command::new("dpkg")
         .arg(format!("--root={}", root.display()))
-        .args(["--force-script-chrootless", "--force-depends", "--force-not-root", "-i"])
+        .args(["--force-script-chrootless", "--force-depends", "--force-not-root", "--force-confold", "-i"])
         .args(debs)
         .stdin(std::process::Stdio::null()))
 }
@@ -224,7 +231,7 @@ fn kiosk_run(program: &Path, config: &Path, check: bool, notify: &NotifySocket) 
 #[test]
 fn the_packages_hold_binary_unit_config_and_rules_and_depend_on_what_the_kiosk_links() {
     let tmp = tempfile::tempdir().unwrap();
-    let (kiosk, backend) = package(tmp.path(), "0.1.0", &bin_dir());
+    let (kiosk, backend) = package(tmp.path(), "0.1.0", &bin_dir(), None);
 
     let files = text(&run(Command::new("dpkg-deb").arg("-c").arg(&kiosk)));
     for f in [
@@ -287,7 +294,7 @@ fn the_packages_hold_binary_unit_config_and_rules_and_depend_on_what_the_kiosk_l
 fn installed_into_an_empty_root_the_kiosk_checks_and_an_upgrade_keeps_config_and_state() {
     let tmp = tempfile::tempdir().unwrap();
     let bins = bin_dir();
-    let (kiosk, backend) = package(&tmp.path().join("v1"), "0.1.0", &bins);
+    let (kiosk, backend) = package(&tmp.path().join("v1"), "0.1.0", &bins, None);
     let root = empty_root(tmp.path());
     dpkg_install(&root, &[&kiosk, &backend]);
 
@@ -353,13 +360,29 @@ fn installed_into_an_empty_root_the_kiosk_checks_and_an_upgrade_keeps_config_and
     std::fs::write(&config, &edited).unwrap();
     std::fs::write(root.join("var/lib/madoguchi/audit.log"), "evidence\n").unwrap();
 
-    let (kiosk2, backend2) = package(&tmp.path().join("v2"), "0.1.0+1", &bins);
+    // the next version ships a changed kiosk.toml (as every release with a new key does): the
+    // site's stays, the package's new one lands beside it for staff to compare
+    let shipped = std::fs::read_to_string(repo().join("firmware/kiosk.example.toml")).unwrap();
+    let next_example = tmp.path().join("kiosk.example.next.toml");
+    std::fs::write(&next_example, format!("{shipped}\n# a key of the next version\n")).unwrap();
+    let (kiosk2, backend2) = package(&tmp.path().join("v2"), "0.1.0+1", &bins, Some(&next_example));
     let out = dpkg_install(&root, &[&kiosk2, &backend2]);
     let status = text(&run(Command::new("dpkg").arg(format!("--root={}", root.display())).args(["-s", "madoguchi"])));
     assert!(status.contains("Version: 0.1.0+1"), "{status}");
     assert_eq!(std::fs::read_to_string(&config).unwrap(), edited, "dpkg said: {}", text(&out));
     assert_eq!(std::fs::read_to_string(root.join("var/lib/madoguchi/audit.log")).unwrap(), "evidence\n");
     assert!(!root.join("etc/madoguchi/kiosk.toml.dpkg-new").exists());
+    let beside = std::fs::read_to_string(root.join("etc/madoguchi/kiosk.toml.dpkg-dist")).unwrap();
+    assert!(beside.ends_with("# a key of the next version\n"), "{beside}");
+    // the state directory is the service's alone, before and after
+    assert_eq!(std::fs::metadata(root.join("var/lib/madoguchi")).unwrap().mode() & 0o777, 0o700);
+    // and the upgraded kiosk still reads the site's configuration and checks its backend first
+    std::fs::create_dir_all(backend_dir.join("again")).unwrap();
+    let backend = LiveBackend::start(&root.join("usr/bin/madoguchi-backend"), &backend_dir.join("again"));
+    backend.configure(&config, "multi");
+    let (out, _) = kiosk_run(&installed, &config, true, &notify);
+    assert_eq!(out.status.code(), Some(2), "{}", text(&out));
+    assert!(text(&out).contains("kiosk.toml says multi"), "{}", text(&out));
 }
 
 fn no_drm_here() -> bool {
