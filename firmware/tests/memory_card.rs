@@ -1,6 +1,8 @@
 //! The card worker and the whole kiosk with an in-memory JPKI card behind the drivers'
 //! `Connector` (`madoguchi_sim::memory`): real APDUs answered by the virtual card, no pcscd.
 
+mod common;
+use common::NotifyListener;
 use madoguchi_certs::testpki::{self, CaKind, Generation, TestPki};
 use madoguchi_certs::{verify_pkcs1v15_sha256, JpkiCertificate};
 use madoguchi_drivers::card::ReaderInterface;
@@ -431,31 +433,6 @@ impl Drop for LetGo {
             *s = false;
         }
         self.stalled.1.notify_all();
-    }
-}
-
-/// The service manager's end of NOTIFY_SOCKET.
-struct NotifyListener {
-    socket: std::os::unix::net::UnixDatagram,
-    path: PathBuf,
-}
-
-impl NotifyListener {
-    fn bind(dir: &Path) -> NotifyListener {
-        let path = dir.join("notify.sock");
-        let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("bind the notify socket");
-        socket.set_nonblocking(true).unwrap();
-        NotifyListener { socket, path }
-    }
-
-    /// Datagrams received so far.
-    fn drain(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = self.socket.recv(&mut buf) {
-            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-        out
     }
 }
 

@@ -8,6 +8,8 @@
 //! "multi" refuses a single-instance backend, tells systemd why and never reports READY; and
 //! the kiosk without a screen: no DRM/KMS device, a clear message and exit status 4.
 
+mod common;
+use common::NotifyListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -192,40 +194,15 @@ impl Drop for LiveBackend {
     }
 }
 
-/// systemd's notification socket, as a kiosk under `Type=notify` talks to it.
-struct NotifySocket {
-    socket: std::os::unix::net::UnixDatagram,
-    path: PathBuf,
-}
-
-impl NotifySocket {
-    fn bind(dir: &Path) -> NotifySocket {
-        let path = dir.join("notify.sock");
-        let socket = std::os::unix::net::UnixDatagram::bind(&path).unwrap();
-        socket.set_nonblocking(true).unwrap();
-        NotifySocket { socket, path }
-    }
-
-    /// What the kiosk said so far.
-    fn heard(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 4096];
-        while let Ok(n) = self.socket.recv(&mut buf) {
-            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-        out
-    }
-}
-
 /// `madoguchi --config CONFIG [--check]` as systemd runs it; its output and what systemd heard.
-fn kiosk_run(program: &Path, config: &Path, check: bool, notify: &NotifySocket) -> (Output, Vec<String>) {
+fn kiosk_run(program: &Path, config: &Path, check: bool, notify: &NotifyListener) -> (Output, Vec<String>) {
     let mut cmd = Command::new(program);
     cmd.arg("--config").arg(config).env("NOTIFY_SOCKET", &notify.path).env("WATCHDOG_USEC", "2000000");
     if check {
         cmd.arg("--check");
     }
     let out = cmd.output().unwrap();
-    (out, notify.heard())
+    (out, notify.drain())
 }
 
 #[test]
@@ -315,7 +292,7 @@ fn installed_into_an_empty_root_the_kiosk_checks_and_an_upgrade_keeps_config_and
     // site has yet to provide, and says which
     let installed = root.join("usr/bin/madoguchi");
     let config = root.join("etc/madoguchi/kiosk.toml");
-    let notify = NotifySocket::bind(tmp.path());
+    let notify = NotifyListener::bind(tmp.path());
     let (out, heard) = kiosk_run(&installed, &config, true, &notify);
     assert_eq!(out.status.code(), Some(2), "{}", text(&out));
     assert!(text(&out).contains("backend.ca: no such file"), "{}", text(&out));
@@ -407,7 +384,7 @@ fn without_a_drm_device_the_kiosk_says_so_and_exits_4() {
     std::fs::create_dir_all(&backend_dir).unwrap();
     let backend = LiveBackend::start(&bin_dir().join("madoguchi-backend"), &backend_dir);
     backend.configure(&config, "single");
-    let notify = NotifySocket::bind(dir.path());
+    let notify = NotifyListener::bind(dir.path());
     let (out, heard) = kiosk_run(Path::new(env!("CARGO_BIN_EXE_madoguchi")), &config, false, &notify);
     assert_eq!(out.status.code(), Some(4), "{}", text(&out));
     let err = String::from_utf8_lossy(&out.stderr);

@@ -491,6 +491,15 @@ fn offers_are_refused_when_the_catalog_is_signed_by_another_key() {
     assert_eq!(kiosk.offers(&session_id), Err(BackendError::CatalogSignature));
 }
 
+/// A backend serving with one kiosk enrolled: (backend, the kiosk's credential, its configuration).
+fn serving_backend() -> (Backend, PathBuf, BackendConfig) {
+    let mut backend = Backend::deploy(&shared_world());
+    backend.start();
+    let kdir = backend.enroll_kiosk();
+    let config = backend_config(&backend, &kdir, None);
+    (backend, kdir, config)
+}
+
 /// The Takamatsu check (kiosk-domain.md §8): the backend states its API version and deployment
 /// (SQLite: single), the kiosk accepts it as a single site and refuses it as a multi site,
 /// naming both modes; a backend that is down is told apart from a mismatch.
@@ -498,11 +507,7 @@ fn offers_are_refused_when_the_catalog_is_signed_by_another_key() {
 fn the_kiosk_refuses_a_backend_of_another_deployment_mode() {
     use madoguchi_api::v1::{Deployment, API_VERSION};
     use madoguchi_firmware::kiosk::compat::{check_backend, CompatError};
-    let world = shared_world();
-    let mut backend = Backend::deploy(&world);
-    backend.start();
-    let kdir = backend.enroll_kiosk();
-    let config = backend_config(&backend, &kdir, None);
+    let (mut backend, _, config) = serving_backend();
     let wait = Duration::from_secs(10);
     let info = check_backend(&config, KIOSK, Deployment::Single, wait).expect("a single-instance backend");
     assert_eq!((info.api_version, info.deployment), (API_VERSION, Deployment::Single));
@@ -523,12 +528,8 @@ fn the_kiosk_refuses_a_backend_of_another_api_version() {
     use madoguchi_api::v1::{Deployment, API_VERSION};
     use madoguchi_firmware::kiosk::compat::{check_backend, CompatError};
     use madoguchi_sim::backend_proxy::BackendProxy;
-    let world = shared_world();
-    let mut backend = Backend::deploy(&world);
-    backend.start();
-    let kdir = backend.enroll_kiosk();
+    let (mut backend, kdir, mut config) = serving_backend();
     let proxy = BackendProxy::start(&backend.url(), &backend.dir.path().join("keys"), &kdir).expect("fault proxy");
-    let mut config = backend_config(&backend, &kdir, None);
     config.url = proxy.url().to_string();
     let wait = Duration::from_secs(10);
     let info = check_backend(&config, KIOSK, Deployment::Single, wait).expect("through the proxy, as it is");
