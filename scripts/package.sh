@@ -4,11 +4,13 @@
 # would have to be fetched and built from crates.io; dpkg-deb is in every Debian.
 #
 #   bash scripts/package.sh [--out DIR] [--version V] [--bin-dir DIR] [--compression xz|gzip|none]
+#                           [--kiosk-config FILE]
 #
 # --bin-dir takes already built binaries (madoguchi, madoguchi-backend) instead of building them
 # with `cargo build --release`; --version overrides the workspace's version (an upgrade test
-# builds 0.1.0 and 0.1.0+1); --compression none saves tests minutes of xz. Prints the path of
-# each .deb.
+# builds 0.1.0 and 0.1.0+1); --compression none saves tests minutes of xz; --kiosk-config ships
+# another file than firmware/kiosk.example.toml as /etc/madoguchi/kiosk.toml (an upgrade test
+# ships a changed one). Prints the path of each .deb.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -16,12 +18,14 @@ OUT=$ROOT/dist
 VERSION=""
 BIN_DIR=""
 COMPRESSION=xz
+KIOSK_CONFIG=firmware/kiosk.example.toml
 while (($#)); do
   case "$1" in
     --out) OUT=$2; shift 2 ;;
     --version) VERSION=$2; shift 2 ;;
     --bin-dir) BIN_DIR=$2; shift 2 ;;
     --compression) COMPRESSION=$2; shift 2 ;;
+    --kiosk-config) KIOSK_CONFIG=$(realpath "$2"); shift 2 ;;
     *) echo "package.sh: unknown argument $1" >&2; exit 2 ;;
   esac
 done
@@ -115,12 +119,13 @@ kiosk_pkg=$WORK/madoguchi
 install -d "$kiosk_pkg/usr/lib/udev/rules.d" "$kiosk_pkg/usr/share/doc/madoguchi"
 install -m 0644 deploy/udev/60-madoguchi.rules "$kiosk_pkg/usr/lib/udev/rules.d/"
 install -m 0644 README.md "$kiosk_pkg/usr/share/doc/madoguchi/README.md"
-# shared libraries (libinput, udev, xkbcommon: the KMS display and touch; pcsclite; fontconfig),
+# shared libraries (libinput, udev, xkbcommon: the KMS display and touch; pcsclite; fontconfig;
+# ALSA for the voice guide),
 # pcscd for the readers, the fonts the screens and certificates are set in
 build_deb madoguchi madoguchi \
   "certificate kiosk (コンビニ交付): full-screen touch UI on DRM/KMS, card readers, printer, cash unit" \
-  "libc6 (>= 2.34), libgcc-s1, libinput10, libudev1, libxkbcommon0, libpcsclite1, libfontconfig1, pcscd, systemd, fonts-ipaexfont-mincho, fonts-ipaexfont-gothic, fonts-ipamj-mincho, fonts-dejavu-core, fonts-wqy-microhei" \
-  /etc/madoguchi/kiosk.toml firmware/kiosk.example.toml GPL-3.0-or-later
+  "libc6 (>= 2.34), libgcc-s1, libinput10, libudev1, libxkbcommon0, libpcsclite1, libfontconfig1, libasound2, pcscd, systemd, fonts-ipaexfont-mincho, fonts-ipaexfont-gothic, fonts-ipamj-mincho, fonts-dejavu-core, fonts-wqy-microhei" \
+  /etc/madoguchi/kiosk.toml "$KIOSK_CONFIG" GPL-3.0-or-later
 
 backend_pkg=$WORK/madoguchi-backend
 install -d "$backend_pkg/usr/share/doc/madoguchi-backend"

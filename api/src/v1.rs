@@ -15,6 +15,46 @@ use crate::signed::SignedBlob;
 use crate::DocumentKind;
 use serde::{Deserialize, Serialize};
 
+/// The version of this contract. A kiosk refuses a backend that speaks another (`GET /v1/info`):
+/// raise it with every change a kiosk of the previous build could misread.
+pub const API_VERSION: u32 = 1;
+
+/// How a backend is deployed. One instance on its own database (SQLite) may keep state in
+/// process; several instances share one (PostgreSQL) and must not. A site that runs one mode
+/// with a build or configuration made for the other hands residents each other's documents
+/// (Takamatsu 2024: a multi-server site given the single-server build), so kiosk and backend
+/// both state it and the kiosk refuses a mismatch.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(rename_all = "lowercase")]
+pub enum Deployment {
+    /// One backend instance (SQLite).
+    Single,
+    /// Several instances on one shared database (PostgreSQL).
+    Multi,
+}
+
+impl Deployment {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Deployment::Single => "single",
+            Deployment::Multi => "multi",
+        }
+    }
+}
+
+/// `GET /v1/info`: what the backend is, for the kiosk's start-up check.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]
+#[serde(deny_unknown_fields)]
+pub struct ServiceInfo {
+    /// [`API_VERSION`] of the backend's build.
+    pub api_version: u32,
+    pub deployment: Deployment,
+    /// The backend's package version (for the operator's message only).
+    pub build: String,
+}
+
 /// `POST /v1/sessions`: a new session and its challenge.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[cfg_attr(feature = "openapi", derive(utoipa::ToSchema))]

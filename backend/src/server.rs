@@ -389,6 +389,14 @@ pub(crate) async fn close_session(
     Ok(Json(flow::close_session(&app.ctx, &p, &session_id, now()).await?))
 }
 
+/// The contract version and deployment mode, which a kiosk checks before it opens.
+#[utoipa::path(get, path = "/v1/info", tag = "catalog",
+    responses((status = 200, body = ServiceInfo), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
+pub(crate) async fn info(State(app): State<AppState>) -> Json<ServiceInfo> {
+    let deployment = if app.ctx.config.is_postgres() { Deployment::Multi } else { Deployment::Single };
+    Json(ServiceInfo { api_version: API_VERSION, deployment, build: env!("CARGO_PKG_VERSION").to_string() })
+}
+
 /// The signed catalog: every municipality's configuration, with a version.
 #[utoipa::path(get, path = "/v1/catalog", tag = "catalog",
     responses((status = 200, body = SignedBlob, description = "payload is a Catalog"), (status = "4XX", body = ErrorBody), (status = "5XX", body = ErrorBody)))]
@@ -577,6 +585,7 @@ pub fn private_router(app: AppState) -> Router {
         .route("/v1/sessions/{session_id}/offers", get(offers))
         .route("/v1/sessions/{session_id}/issuances", post(issue))
         .route("/v1/sessions/{session_id}/issuances/{issuance_number}/outcome", post(outcome))
+        .route("/v1/info", get(info))
         .route("/v1/catalog", get(catalog))
         .route("/v1/settlement", get(settlement))
         .route("/v1/alerts", post(crate::alerts::post_alert))

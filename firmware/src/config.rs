@@ -103,6 +103,11 @@ pub struct KioskConfig {
     /// The store operator's PIN (`[operator]`); none: no PIN opens operator mode (the door
     /// alarm holds all the same).
     pub operator: Option<madoguchi_session::operator::OperatorConfig>,
+    /// `[display]`: how the panel is mounted and its touch calibrated.
+    pub display: madoguchi_ui::ScreenSetup,
+    /// `backend.deployment`: how the site runs its backend; the kiosk refuses one that says
+    /// otherwise (`kiosk::compat`).
+    pub deployment: madoguchi_api::v1::Deployment,
 }
 
 // --- the file as written ---------------------------------------------------------------------
@@ -122,6 +127,7 @@ struct Raw {
     pin_reset: Option<RawPinReset>,
     voice: Option<madoguchi_voice::RawVoice>,
     operator: Option<RawOperator>,
+    display: Option<RawDisplay>,
 }
 
 #[derive(Deserialize, Default)]
@@ -161,6 +167,49 @@ fn operator(raw: Option<RawOperator>) -> Result<Option<madoguchi_session::operat
     Ok(Some(config))
 }
 
+/// `[display]`: the kiosk's own screen (DRM/KMS).
+#[derive(Deserialize, Default)]
+#[serde(deny_unknown_fields)]
+struct RawDisplay {
+    /// Degrees clockwise the content is turned: 0, 90, 180, 270 (portrait on a landscape panel: 90).
+    rotation: Option<u32>,
+    /// libinput's calibration matrix, six numbers.
+    touch_calibration: Option<Vec<f32>>,
+}
+
+/// The panel's mounting and touch calibration, checked: a wrong matrix would send a resident's
+/// finger to another button (or nowhere), so it must be finite, near the panel, and invertible.
+fn display(raw: Option<RawDisplay>) -> Result<madoguchi_ui::ScreenSetup, ConfigError> {
+    let d = raw.unwrap_or_default();
+    let rotation = match d.rotation {
+        None => madoguchi_ui::Rotation::default(),
+        Some(deg) => madoguchi_ui::Rotation::from_degrees(deg).ok_or_else(|| {
+            ConfigError::new("display.rotation", format!("{deg} is not 0, 90, 180 or 270 (degrees clockwise)"))
+        })?,
+    };
+    let touch_calibration = match d.touch_calibration {
+        None => None,
+        Some(m) => {
+            let key = "display.touch_calibration";
+            let m: [f32; 6] = m.try_into().map_err(|m: Vec<f32>| {
+                ConfigError::new(key, format!("{} numbers; libinput's matrix has six: [a, b, c, d, e, f]", m.len()))
+            })?;
+            if m.iter().any(|v| !v.is_finite() || v.abs() > 4.0) {
+                return Err(ConfigError::new(
+                    key,
+                    "every number must be finite and within -4..=4 (units of the panel)",
+                ));
+            }
+            // x' = a·x + b·y + c, y' = d·x + e·y + f: with a·e - b·d = 0 the panel maps onto a line
+            if (m[0] * m[4] - m[1] * m[3]).abs() < 1e-3 {
+                return Err(ConfigError::new(key, "a·e - b·d is 0: touches would all land on one line"));
+            }
+            Some(m)
+        }
+    };
+    Ok(madoguchi_ui::ScreenSetup { rotation, touch_calibration })
+}
+
 #[derive(Deserialize, Default)]
 struct RawKiosk {
     id: Option<String>,
@@ -175,6 +224,7 @@ struct RawBackend {
     client_key: Option<PathBuf>,
     document_key: Option<String>,
     retries: Option<u8>,
+    deployment: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -452,6 +502,18 @@ fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
     if retries > 5 {
         return Err(ConfigError::new("backend.retries", "at most 5 (a resident is waiting)"));
     }
+    let deployment = match b.deployment.as_deref() {
+        None | Some("single") => madoguchi_api::v1::Deployment::Single,
+        Some("multi") => madoguchi_api::v1::Deployment::Multi,
+        Some(other) => {
+            return Err(ConfigError::new(
+                "backend.deployment",
+                format!(
+                    "{other:?} is neither \"single\" (one backend on SQLite) nor \"multi\" (several on PostgreSQL)"
+                ),
+            ))
+        }
+    };
     let backend = BackendConfig {
         url,
         ca: file(b.ca, "backend.ca", base, false)?,
@@ -660,6 +722,8 @@ fn build(raw: Raw, base: Option<&Path>) -> Result<KioskConfig, ConfigError> {
         gpio,
         cash_device,
         cash_cctalk,
+        display: display(raw.display)?,
+        deployment,
     })
 }
 
@@ -702,6 +766,40 @@ mod tests {
         let e = err(&EXAMPLE.replace("lockout_seconds = 300", "lockout = 300"));
         assert!(e.to_string().contains("lockout"), "{e}");
         assert!(!format!("{ok:?}").contains(&hash), "Debug hides the hash");
+    }
+
+    #[test]
+    fn the_backend_deployment_is_single_or_multi() {
+        let c = KioskConfig::parse(EXAMPLE, None).unwrap();
+        assert_eq!(c.deployment, madoguchi_api::v1::Deployment::Single);
+        let multi = EXAMPLE.replace("deployment = \"single\"", "deployment = \"multi\"");
+        assert_eq!(KioskConfig::parse(&multi, None).unwrap().deployment, madoguchi_api::v1::Deployment::Multi);
+        let e = err(&EXAMPLE.replace("deployment = \"single\"", "deployment = \"cluster\""));
+        assert_eq!(e.key, "backend.deployment");
+        assert!(e.message.contains("neither"), "{e}");
+    }
+
+    #[test]
+    fn display_rotation_and_touch_calibration_are_checked() {
+        let with = |section: &str| {
+            EXAMPLE.replace("[display]\n", &format!("[display]\n{section}\n")).replace("rotation = 0\n", "")
+        };
+        let c = KioskConfig::parse(&with("rotation = 90\ntouch_calibration = [0.0, 1.0, 0.0, -1.0, 0.0, 1.0]"), None)
+            .unwrap();
+        assert_eq!(c.display.rotation, madoguchi_ui::Rotation::Deg90);
+        assert_eq!(c.display.touch_calibration, Some([0.0, 1.0, 0.0, -1.0, 0.0, 1.0]));
+        let e = err(&with("rotation = 45"));
+        assert_eq!(e.key, "display.rotation");
+        assert!(e.to_string().contains("0, 90, 180 or 270"), "{e}");
+        let e = err(&with("touch_calibration = [1.0, 0.0, 0.0, 0.0, 1.0]"));
+        assert_eq!(e.key, "display.touch_calibration");
+        assert!(e.to_string().contains("5 numbers"), "{e}");
+        let e = err(&with("touch_calibration = [1.0, 2.0, 0.0, 0.5, 1.0, 0.0]"));
+        assert!(e.to_string().contains("one line"), "{e}");
+        let e = err(&with("touch_calibration = [1.0, 0.0, 90.0, 0.0, 1.0, 0.0]"));
+        assert!(e.to_string().contains("within -4..=4"), "{e}");
+        let e = err(&with("rotate = 90"));
+        assert_eq!(e.key, "display.rotate");
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! The card worker and the whole kiosk with an in-memory JPKI card behind the drivers'
 //! `Connector` (`madoguchi_sim::memory`): real APDUs answered by the virtual card, no pcscd.
 
+mod common;
+use common::NotifyListener;
 use madoguchi_certs::testpki::{self, CaKind, Generation, TestPki};
 use madoguchi_certs::{verify_pkcs1v15_sha256, JpkiCertificate};
 use madoguchi_drivers::card::ReaderInterface;
@@ -434,31 +436,6 @@ impl Drop for LetGo {
     }
 }
 
-/// The service manager's end of NOTIFY_SOCKET.
-struct NotifyListener {
-    socket: std::os::unix::net::UnixDatagram,
-    path: PathBuf,
-}
-
-impl NotifyListener {
-    fn bind(dir: &Path) -> NotifyListener {
-        let path = dir.join("notify.sock");
-        let socket = std::os::unix::net::UnixDatagram::bind(&path).expect("bind the notify socket");
-        socket.set_nonblocking(true).unwrap();
-        NotifyListener { socket, path }
-    }
-
-    /// Datagrams received so far.
-    fn drain(&self) -> Vec<String> {
-        let mut out = Vec::new();
-        let mut buf = [0u8; 1024];
-        while let Ok(n) = self.socket.recv(&mut buf) {
-            out.push(String::from_utf8_lossy(&buf[..n]).into_owned());
-        }
-        out
-    }
-}
-
 #[test]
 fn systemd_hears_ready_only_after_the_checks_and_no_watchdog_ping_while_a_worker_hangs() {
     use madoguchi_firmware::kiosk::run::Supervisor;
@@ -541,8 +518,9 @@ fn the_kiosk_binary_sends_no_ready_when_its_checks_fail() {
     let listener = NotifyListener::bind(state.path());
     let printer = ReadyPrinter::start();
     let _cfg = kiosk_config(state.path(), &printer.path);
-    // A configuration that loads but names a device this build cannot use (the simulated cash
-    // unit lives only in the lab): the kiosk says so, exits 2 and never tells systemd it is up.
+    // A configuration that loads but names a backend nobody answers at (its first check): the
+    // kiosk says so, exits 1 (worth a restart: the backend may come back), tells systemd why,
+    // and never that it is up.
     let out = std::process::Command::new(env!("CARGO_BIN_EXE_madoguchi"))
         .arg("--config")
         .arg(state.path().join("kiosk.toml"))
@@ -550,8 +528,10 @@ fn the_kiosk_binary_sends_no_ready_when_its_checks_fail() {
         .env("WATCHDOG_USEC", "200000")
         .output()
         .expect("run madoguchi");
-    assert_eq!(out.status.code(), Some(2), "{}", String::from_utf8_lossy(&out.stderr));
-    assert!(String::from_utf8_lossy(&out.stderr).contains("cash.device"));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("backend: cannot ask the backend what it is"), "{err}");
     let heard = listener.drain();
     assert!(!heard.iter().any(|d| d.contains("READY=1") || d.contains("WATCHDOG=1")), "{heard:?}");
+    assert!(heard.iter().any(|d| d.starts_with("STATUS=cannot start: backend:")), "{heard:?}");
 }

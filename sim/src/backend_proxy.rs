@@ -1,5 +1,6 @@
 //! The lab's fault proxy between the kiosk and the municipal backend, for scenarios that make
-//! the backend slow (`backend = "slow:3s"`) or refuse one request (`backend = "reject:CODE"`).
+//! the backend slow (`backend = "slow:3s"`) or refuse one request (`backend = "reject:CODE"`),
+//! and for tests of a backend of another build (its `GET /v1/info` states another API version).
 //!
 //! It ends the kiosk's TLS with the backend's own server certificate (the one the kiosk pins),
 //! reads each HTTP/1.1 request, and passes it on over a mutual-TLS connection of its own made
@@ -29,6 +30,8 @@ struct Faults {
     delay: Duration,
     /// The next request is answered with this error instead of reaching the backend.
     reject_next: Option<ErrorCode>,
+    /// `GET /v1/info` answers state this API version instead of the backend's own.
+    api_version: Option<u32>,
 }
 
 /// A running proxy; stopped when dropped.
@@ -106,6 +109,12 @@ impl BackendProxy {
         self.lock().reject_next = Some(code);
     }
 
+    /// From now on the backend's `GET /v1/info` states API version `version`, as a backend of
+    /// another build would (the rest of its answer passes as it came).
+    pub fn pose_as_api_version(&self, version: u32) {
+        self.lock().api_version = Some(version);
+    }
+
     /// Whether a rejection set with [`reject_next`](Self::reject_next) is still waiting for
     /// its request.
     pub fn rejection_pending(&self) -> bool {
@@ -165,16 +174,36 @@ async fn forward(
     connector: tokio_rustls::TlsConnector,
     faults: Arc<Mutex<Faults>>,
 ) -> Result<Response<Full<Bytes>>, Unreachable> {
-    let (delay, reject) = {
+    let (delay, reject, api_version) = {
         let mut f = faults.lock().unwrap_or_else(|p| p.into_inner());
-        (f.delay, f.reject_next.take())
+        (f.delay, f.reject_next.take(), f.api_version)
     };
+    let info = req.method() == hyper::Method::GET && req.uri().path() == "/v1/info";
     let answer = match reject {
         Some(code) => Ok(rejection(code)),
-        None => pass_on(req, upstream, connector).await,
+        None => pass_on(req, upstream, connector).await.map(|(parts, body)| match api_version {
+            Some(version) if info => restate_api_version(parts, body, version),
+            _ => Response::from_parts(parts, Full::new(body)),
+        }),
     };
     tokio::time::sleep(delay).await;
     answer
+}
+
+/// The backend's `/v1/info` answer with `api_version` set to `version` (unchanged if it is not
+/// the JSON object it should be).
+fn restate_api_version(mut parts: hyper::http::response::Parts, body: Bytes, version: u32) -> Response<Full<Bytes>> {
+    let restated = serde_json::from_slice::<serde_json::Value>(&body).ok().and_then(|mut v| {
+        *v.as_object_mut()?.get_mut("api_version")? = version.into();
+        serde_json::to_vec(&v).ok()
+    });
+    match restated {
+        Some(json) => {
+            parts.headers.insert(hyper::header::CONTENT_LENGTH, hyper::header::HeaderValue::from(json.len()));
+            Response::from_parts(parts, Full::new(Bytes::from(json)))
+        }
+        None => Response::from_parts(parts, Full::new(body)),
+    }
 }
 
 /// The answer the backend gives with `code`.
@@ -193,7 +222,7 @@ async fn pass_on(
     req: Request<Incoming>,
     upstream: SocketAddr,
     connector: tokio_rustls::TlsConnector,
-) -> Result<Response<Full<Bytes>>, Unreachable> {
+) -> Result<(hyper::http::response::Parts, Bytes), Unreachable> {
     let gone = |what: &str, e: &dyn std::fmt::Display| Unreachable(format!("{what}: {e}"));
     let (parts, body) = req.into_parts();
     let body = body.collect().await.map_err(|e| gone("the kiosk's request", &e))?.to_bytes();
@@ -207,5 +236,5 @@ async fn pass_on(
         sender.send_request(Request::from_parts(parts, Full::new(body))).await.map_err(|e| gone("the backend", &e))?;
     let (parts, body) = answer.into_parts();
     let body = body.collect().await.map_err(|e| gone("the backend's answer", &e))?.to_bytes();
-    Ok(Response::from_parts(parts, Full::new(body)))
+    Ok((parts, body))
 }

@@ -490,3 +490,63 @@ fn offers_are_refused_when_the_catalog_is_signed_by_another_key() {
     let session_id = log_in(&mut kiosk, &card);
     assert_eq!(kiosk.offers(&session_id), Err(BackendError::CatalogSignature));
 }
+
+/// A backend serving with one kiosk enrolled: (backend, the kiosk's credential, its configuration).
+fn serving_backend() -> (Backend, PathBuf, BackendConfig) {
+    let mut backend = Backend::deploy(&shared_world());
+    backend.start();
+    let kdir = backend.enroll_kiosk();
+    let config = backend_config(&backend, &kdir, None);
+    (backend, kdir, config)
+}
+
+/// The Takamatsu check (kiosk-domain.md §8): the backend states its API version and deployment
+/// (SQLite: single), the kiosk accepts it as a single site and refuses it as a multi site,
+/// naming both modes; a backend that is down is told apart from a mismatch.
+#[test]
+fn the_kiosk_refuses_a_backend_of_another_deployment_mode() {
+    use madoguchi_api::v1::{Deployment, API_VERSION};
+    use madoguchi_firmware::kiosk::compat::{check_backend, CompatError};
+    let (mut backend, _, config) = serving_backend();
+    let wait = Duration::from_secs(10);
+    let info = check_backend(&config, KIOSK, Deployment::Single, wait).expect("a single-instance backend");
+    assert_eq!((info.api_version, info.deployment), (API_VERSION, Deployment::Single));
+    let refused = check_backend(&config, KIOSK, Deployment::Multi, wait).unwrap_err();
+    assert_eq!(refused, CompatError::Deployment { kiosk: Deployment::Multi, backend: Deployment::Single });
+    assert!(refused.is_mismatch());
+    assert!(refused.to_string().contains("kiosk.toml says multi"), "{refused}");
+    backend.kill();
+    let down = check_backend(&config, KIOSK, Deployment::Single, wait).unwrap_err();
+    assert!(matches!(down, CompatError::Unreachable(_)) && !down.is_mismatch(), "{down:?}");
+}
+
+/// A backend of another build (its `/v1/info` states another API version, here through the
+/// lab's fault proxy) is refused whatever the deployment, with both versions named for staff;
+/// the same backend stating this build's version passes.
+#[test]
+fn the_kiosk_refuses_a_backend_of_another_api_version() {
+    use madoguchi_api::v1::{Deployment, API_VERSION};
+    use madoguchi_firmware::kiosk::compat::{check_backend, CompatError};
+    use madoguchi_sim::backend_proxy::BackendProxy;
+    let (mut backend, kdir, mut config) = serving_backend();
+    let proxy = BackendProxy::start(&backend.url(), &backend.dir.path().join("keys"), &kdir).expect("fault proxy");
+    config.url = proxy.url().to_string();
+    let wait = Duration::from_secs(10);
+    let info = check_backend(&config, KIOSK, Deployment::Single, wait).expect("through the proxy, as it is");
+    assert_eq!(info.api_version, API_VERSION);
+    proxy.pose_as_api_version(API_VERSION + 1);
+    let refused = check_backend(&config, KIOSK, Deployment::Single, wait).unwrap_err();
+    let CompatError::ApiVersion { kiosk, backend: theirs, build } = &refused else { panic!("{refused:?}") };
+    assert_eq!((*kiosk, *theirs, build.as_str()), (API_VERSION, API_VERSION + 1, env!("CARGO_PKG_VERSION")));
+    assert!(refused.is_mismatch());
+    let message = refused.to_string();
+    assert!(
+        message.contains(&format!("speaks API version {}", API_VERSION + 1))
+            && message.contains("install matching versions of madoguchi and madoguchi-backend"),
+        "{message}"
+    );
+    // the version is judged before the mode: a site of either mode refuses it
+    let refused = check_backend(&config, KIOSK, Deployment::Multi, wait).unwrap_err();
+    assert!(matches!(refused, CompatError::ApiVersion { .. }), "{refused:?}");
+    backend.kill();
+}

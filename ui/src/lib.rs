@@ -42,6 +42,7 @@ pub use madoguchi_session::view_model::{
     CertificateProblem, Choice, Countdown, Date, Failure, FailureCode, Hours, Language, MoneyState, NewValueRetry,
     Order, Payment, PinPad, PinPurpose, Progress, Reason, ResetTarget, Screen, Stage, ViewModel,
 };
+pub use platform::{Rotation, ScreenSetup};
 #[cfg(feature = "testing")]
 pub use probe::{Control, NotTouchable, TextBox};
 
@@ -60,6 +61,9 @@ pub enum UiError {
     /// slint could not create the window or platform.
     #[error("slint platform: {0}")]
     Platform(String),
+    /// The kiosk's screen is not there: no DRM/KMS device (feature `kms`).
+    #[error("{0}")]
+    NoDisplay(String),
     /// Writing the PNG failed.
     #[error("writing {path}: {source}")]
     Io {
@@ -149,8 +153,25 @@ impl Ui {
         Ok(Ui::wrap(window, None))
     }
 
+    /// The UI full-screen on the kiosk's own display (DRM/KMS, touch from libinput; feature
+    /// `kms`), mounted and calibrated as `setup` says. Run it with [`Ui::run`]. Sets this
+    /// thread's slint platform: call it once, before any other `Ui` on the thread.
+    #[cfg(feature = "kms")]
+    pub fn on_screen(setup: &ScreenSetup) -> Result<Ui, UiError> {
+        let dir = std::path::Path::new(platform::DRI_DIR);
+        if platform::drm_cards(dir).is_empty() {
+            return Err(UiError::NoDisplay(format!(
+                "no DRM/KMS display device (no {}/card*): is the panel connected and its kernel driver loaded?",
+                dir.display()
+            )));
+        }
+        platform::install_kms(setup).map_err(|e| UiError::Platform(e.to_string()))?;
+        let window = KioskWindow::new().map_err(|e| UiError::Platform(e.to_string()))?;
+        Ok(Ui::wrap(window, None))
+    }
+
     /// Shows the window and runs slint's event loop until the window closes (windowed UI).
-    #[cfg(feature = "window")]
+    #[cfg(any(feature = "window", feature = "kms"))]
     pub fn run(&self) -> Result<(), UiError> {
         self.window.run().map_err(|e| UiError::Platform(e.to_string()))
     }

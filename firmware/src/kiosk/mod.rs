@@ -7,6 +7,7 @@
 
 pub mod audit_log;
 pub mod cash;
+pub mod compat;
 pub mod journal;
 pub mod operator;
 pub mod run;

@@ -12,6 +12,24 @@ use std::path::Path;
 use std::process::ExitCode;
 use std::time::{Duration, Instant};
 
+/// The exit status of a kiosk that finds no screen to draw on (no DRM/KMS device): apart from
+/// 2 (a setting or device to fix), since a display driver that loads late is worth a restart.
+pub const NO_DISPLAY: u8 = 4;
+
+/// Where the kiosk keeps its state (outbox, audit log, money journal): systemd's
+/// `StateDirectory=` (`$STATE_DIRECTORY`, /var/lib/madoguchi, kept across package upgrades and
+/// writable under `ProtectSystem=strict`), else `state/` beside the configuration.
+pub fn state_dir(config: &Path, from_systemd: Option<std::ffi::OsString>) -> std::path::PathBuf {
+    match from_systemd {
+        // systemd lists one directory per StateDirectory= entry, separated by ':'
+        Some(dirs) if !dirs.is_empty() => {
+            let first = dirs.to_string_lossy().split(':').next().unwrap_or_default().to_string();
+            std::path::PathBuf::from(first)
+        }
+        _ => config.parent().unwrap_or(Path::new(".")).join("state"),
+    }
+}
+
 /// Loads the configuration, starts the workers and runs the kiosk window until it is closed.
 pub fn run(config: &Path, check_only: bool) -> ExitCode {
     let cfg = match KioskConfig::load(config) {
@@ -21,20 +39,34 @@ pub fn run(config: &Path, check_only: bool) -> ExitCode {
             return ExitCode::from(2);
         }
     };
+    let state = state_dir(config, std::env::var_os("STATE_DIRECTORY"));
+    // The backend first: one of another API version or deployment mode than this build and the
+    // site expect (kiosk-domain.md §8) is a mistake in the installation that no restart and no
+    // other device can mend, so staff hear of it before anything else.
+    if let Err(e) = check_backend(&cfg) {
+        eprintln!("madoguchi: {}: backend: {e}", config.display());
+        let _ = Notifier::from_env().status(&format!("cannot start: backend: {e}"));
+        return ExitCode::from(if e.is_mismatch() { 2 } else { 1 });
+    }
+    // Then the screen, before the kiosk touches its devices.
+    let ui = match open_window(&cfg) {
+        Ok(ui) => ui,
+        Err(e @ madoguchi_ui::UiError::NoDisplay(_)) => {
+            eprintln!("madoguchi: display: {e}");
+            let _ = Notifier::from_env().status(&format!("cannot start: display: {e}"));
+            return ExitCode::from(NO_DISPLAY);
+        }
+        Err(e) => {
+            eprintln!("madoguchi: display: {e}");
+            return ExitCode::from(2);
+        }
+    };
     // The kiosk binary links no simulator: the simulated cash unit exists only inside
     // `madoguchi-lab demo`; a serial unit speaks ccTalk.
     let cash: Box<dyn CashUnit + Send> = match open_cash_unit(&cfg) {
         Ok(unit) => unit,
         Err(e) => {
             eprintln!("madoguchi: {}: cash.device: {e}", config.display());
-            return ExitCode::from(2);
-        }
-    };
-    let state = config.parent().unwrap_or(Path::new(".")).join("state");
-    let ui = match open_window() {
-        Ok(ui) => ui,
-        Err(e) => {
-            eprintln!("madoguchi: display: {e}");
             return ExitCode::from(2);
         }
     };
@@ -126,6 +158,20 @@ impl Supervisor {
     }
 }
 
+/// Asks the configured backend what it is and judges it against this build and
+/// `backend.deployment`; logs what it found.
+fn check_backend(cfg: &KioskConfig) -> Result<(), super::compat::CompatError> {
+    let info =
+        super::compat::check_backend(&cfg.backend, &cfg.kiosk_id, cfg.deployment, cfg.session.timeouts.backend_reply)?;
+    log::info!(
+        "backend: API version {}, {} deployment, build {}",
+        info.api_version,
+        info.deployment.as_str(),
+        info.build
+    );
+    Ok(())
+}
+
 /// The cash unit named by `cash.device`: a ccTalk bus found and checked (every configured
 /// address answers as what it should be), or a message for the operator: a kiosk that cannot
 /// give change must not open.
@@ -146,18 +192,25 @@ pub fn open_cash_unit(cfg: &KioskConfig) -> Result<Box<dyn CashUnit + Send>, Str
     Ok(Box::new(open_serial(device, cctalk)?))
 }
 
+/// A developer's desktop window (feature `window`).
 #[cfg(feature = "window")]
-fn open_window() -> Result<Ui, String> {
-    Ui::windowed().map_err(|e| e.to_string())
+fn open_window(_cfg: &KioskConfig) -> Result<Ui, madoguchi_ui::UiError> {
+    Ui::windowed()
 }
 
-#[cfg(not(feature = "window"))]
-fn open_window() -> Result<Ui, String> {
-    // Without window support the kiosk can still be checked (`--check`) headless.
-    Ui::headless(1280, 800).map_err(|e| e.to_string())
+/// The kiosk's own screen (feature `kms`, the default): DRM/KMS and libinput.
+#[cfg(all(feature = "kms", not(feature = "window")))]
+fn open_window(cfg: &KioskConfig) -> Result<Ui, madoguchi_ui::UiError> {
+    Ui::on_screen(&cfg.display)
 }
 
-#[cfg(feature = "window")]
+#[cfg(not(any(feature = "window", feature = "kms")))]
+fn open_window(_cfg: &KioskConfig) -> Result<Ui, madoguchi_ui::UiError> {
+    // Without display support the kiosk can still be checked (`--check`) headless.
+    Ui::headless(1280, 800)
+}
+
+#[cfg(any(feature = "window", feature = "kms"))]
 fn drive(kiosk: Kiosk, supervisor: Supervisor) -> ExitCode {
     use std::cell::RefCell;
     use std::rc::Rc;
@@ -181,8 +234,8 @@ fn drive(kiosk: Kiosk, supervisor: Supervisor) -> ExitCode {
     }
 }
 
-#[cfg(not(feature = "window"))]
+#[cfg(not(any(feature = "window", feature = "kms")))]
 fn drive(_kiosk: Kiosk, _supervisor: Supervisor) -> ExitCode {
-    eprintln!("madoguchi: this build has no display support; build with `--features window` (or use `madoguchi-lab demo --headless`)");
+    eprintln!("madoguchi: this build has no display support; build with the default features (`kms`) or `--features window` (or use `madoguchi-lab demo --headless`)");
     ExitCode::from(2)
 }

@@ -24,12 +24,20 @@ pub(super) fn stat_cpu_time(file: &str) -> Duration {
 
 /// The process's peak resident set (VmHWM), in kB.
 pub(super) fn peak_rss_kb() -> u64 {
+    status_kb("VmHWM:")
+}
+
+/// The process's resident set now (VmRSS), in kB.
+pub(super) fn rss_kb() -> u64 {
+    status_kb("VmRSS:")
+}
+
+fn status_kb(field: &str) -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
         .and_then(|s| {
-            s.lines().find_map(|l| {
-                l.strip_prefix("VmHWM:").and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
-            })
+            s.lines()
+                .find_map(|l| l.strip_prefix(field).and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok()))
         })
         .unwrap_or(0)
 }

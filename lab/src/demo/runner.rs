@@ -40,10 +40,15 @@ pub(super) struct Runner<'a> {
     pub(super) secrets: Vec<(String, Zeroizing<String>)>,
     /// When the last coin of the run went into the slot (Unix time, ms).
     last_coin_unix_ms: Option<u64>,
+    /// When the runner began to start the kiosk (its UI first): the cold start's zero.
+    started: Instant,
+    /// Cold start to the first idle screen drawn, and the resident set then (kB).
+    to_idle: Option<(Duration, u64)>,
 }
 
 impl<'a> Runner<'a> {
     pub(super) fn new(lab: &'a Lab, cfg: &KioskConfig, sc: &'a Scenario, cast: Cast) -> Result<Runner<'a>, DemoError> {
+        let started = Instant::now();
         let ui = Ui::headless(SCREEN.0, SCREEN.1).map_err(|e| other("UI", e))?;
         let mut clock = KioskClock::system();
         // A fixed time of day, so the run does not depend on when it happens: 10:00 Japan time
@@ -81,6 +86,8 @@ impl<'a> Runner<'a> {
             last_shown: String::new(),
             pin_on_screen: Vec::new(),
             secrets: Vec::new(),
+            started,
+            to_idle: None,
         }
         .with_known_secrets())
     }
@@ -187,6 +194,8 @@ impl<'a> Runner<'a> {
             "payment_to_paper_ms": paper.map(|p| p.0),
             "paper_wire_ms": paper.map(|p| p.1),
             "peak_rss_kb": peak_rss,
+            // the kiosk's start (UI, configuration, workers, devices) to its idle screen drawn
+            "start_to_idle": self.to_idle.map(|(t, rss)| json!({"ms": t.as_millis(), "rss_kb": rss})),
             "screens": t.screens,
             "secrets_found": secrets,
             "voice": super::voice::report(&self.kiosk),
@@ -289,6 +298,9 @@ impl<'a> Runner<'a> {
         // Drawing the screen is the kiosk's own work; encoding and writing the PNG is not.
         match self.kiosk.ui().render_rgb(SCREEN.0, SCREEN.1) {
             Ok(rgb) => {
+                if self.to_idle.is_none() && id == "idle" {
+                    self.to_idle = Some((self.started.elapsed(), rss_kb()));
+                }
                 let t = thread_cpu_time();
                 if let Err(e) = madoguchi_ui::write_png(&path, SCREEN.0, SCREEN.1, &rgb) {
                     log::warn!("screen picture {}: {e}", path.display());

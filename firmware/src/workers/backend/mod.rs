@@ -206,7 +206,6 @@ fn user_agent(kiosk_id: &str) -> String {
     format!("madoguchi-kiosk/{} ({id})", env!("CARGO_PKG_VERSION"))
 }
 
-/// The contract's mTLS client, as configured; its errors as the worker reports them.
 /// The mutual-TLS client of `config` (also for operator mode's settlement and alert calls).
 pub(crate) fn client(config: &BackendConfig, kiosk_id: &str) -> Result<Client, BackendWorkerError> {
     // The URL is judged first, as the configuration reads.
