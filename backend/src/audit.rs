@@ -56,13 +56,24 @@ pub fn chain_hash(prev: &str, seq: i64, at: i64, actor: &str, action: &str, subj
 }
 
 /// Appends inside the caller's transaction, so the record commits or rolls back with the change
-/// it describes. In a batch (`db::Batcher`) the batch holds the head (SQLite's write lock,
-/// PostgreSQL's row lock taken on its first append) and writes it once at commit, so an append
-/// is one statement; otherwise the `UPDATE ... RETURNING` on the head row serialises appenders.
-pub async fn append(tx: &mut WriteTx, entry: &Entry) -> Result<i64, sqlx::Error> {
+/// it describes. In a batch (`db::Batcher`) on SQLite the batch holds the head (the database's
+/// write lock is held anyway) and writes it once at commit, so an append is one statement. In a
+/// batch on PostgreSQL the record waits in the batch and is chained at its commit: the head's row
+/// lock, which every instance needs, is then held for the commit only rather than for the batch's
+/// whole life. Outside a batch the `UPDATE ... RETURNING` on the head row serialises appenders.
+pub async fn append(tx: &mut WriteTx, entry: &Entry) -> Result<(), sqlx::Error> {
+    if tx.defer_audit(now_ms(), entry) {
+        return Ok(());
+    }
+    append_now(tx, entry).await.map(|_| ())
+}
+
+/// Appends at once; returns the record's sequence number.
+async fn append_now(tx: &mut WriteTx, entry: &Entry) -> Result<i64, sqlx::Error> {
+    let at = now_ms();
     if let Some((head_seq, prev)) = tx.batch_audit_head().await? {
         let seq = head_seq + 1;
-        let hash = insert(tx, seq, &prev, entry).await?;
+        let hash = insert(tx, seq, at, &prev, entry).await?;
         tx.set_batch_audit_head(seq, hash);
         return Ok(seq);
     }
@@ -71,14 +82,35 @@ pub async fn append(tx: &mut WriteTx, entry: &Entry) -> Result<i64, sqlx::Error>
         .await?;
     let seq: i64 = row.get(0);
     let prev: String = row.get(1);
-    let hash = insert(tx, seq, &prev, entry).await?;
+    let hash = insert(tx, seq, at, &prev, entry).await?;
     sqlx::query("UPDATE audit_head SET hash = $1 WHERE id = 1").bind(hash).execute(&mut **tx).await?;
     Ok(seq)
 }
 
+/// Chains the records a PostgreSQL batch deferred (see [`append`]) after the head, inside the
+/// batch's transaction: locks the head row, writes the records in the order they were appended
+/// and returns the new head.
+pub(crate) async fn chain_deferred(
+    conn: &mut sqlx::AnyConnection,
+    deferred: &[(i64, Entry)],
+) -> Result<(i64, String), sqlx::Error> {
+    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE").fetch_one(&mut *conn).await?;
+    let (mut seq, mut prev): (i64, String) = (row.get(0), row.get(1));
+    for (at, entry) in deferred {
+        seq += 1;
+        prev = insert(conn, seq, *at, &prev, entry).await?;
+    }
+    Ok((seq, prev))
+}
+
 /// Writes row `seq` chained to `prev`; returns its hash.
-async fn insert(tx: &mut WriteTx, seq: i64, prev: &str, entry: &Entry) -> Result<String, sqlx::Error> {
-    let at = now_ms();
+async fn insert(
+    conn: &mut sqlx::AnyConnection,
+    seq: i64,
+    at: i64,
+    prev: &str,
+    entry: &Entry,
+) -> Result<String, sqlx::Error> {
     let detail = entry.detail.to_string();
     let hash = chain_hash(prev, seq, at, &entry.actor, &entry.action, &entry.subject, &detail);
     sqlx::query("INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)")
@@ -90,7 +122,7 @@ async fn insert(tx: &mut WriteTx, seq: i64, prev: &str, entry: &Entry) -> Result
         .bind(detail)
         .bind(prev.to_string())
         .bind(hash.clone())
-        .execute(&mut **tx)
+        .execute(&mut *conn)
         .await?;
     Ok(hash)
 }
@@ -98,7 +130,7 @@ async fn insert(tx: &mut WriteTx, seq: i64, prev: &str, entry: &Entry) -> Result
 /// Appends in a transaction of its own (rejections, enrolments).
 pub async fn append_alone(db: &crate::db::Db, entry: &Entry) -> Result<i64, sqlx::Error> {
     let mut tx = db.begin_write().await?;
-    let seq = append(&mut tx, entry).await?;
+    let seq = append_now(&mut tx, entry).await?;
     tx.commit().await?;
     Ok(seq)
 }

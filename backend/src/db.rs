@@ -103,6 +103,18 @@ impl WriteTx {
         Ok(slot.head.clone())
     }
 
+    /// On PostgreSQL in a batch: keeps the audit record to be chained at the batch's commit (see
+    /// `audit::append`) and says so. Elsewhere it is appended at once.
+    pub(crate) fn defer_audit(&mut self, at: i64, entry: &crate::audit::Entry) -> bool {
+        match &mut self.inner {
+            Some(Inner::Member { slot, .. }) if slot.postgres => {
+                slot.deferred.push((at, entry.clone()));
+                true
+            }
+            _ => false,
+        }
+    }
+
     /// Records the head after an append in a batch; written to `audit_head` once, at commit.
     pub(crate) fn set_batch_audit_head(&mut self, seq: i64, hash: String) {
         if let Some(Inner::Member { slot, .. }) = &mut self.inner {
@@ -179,8 +191,12 @@ pub(crate) struct Slot {
     /// The audit head as this batch has it (`None`: not read yet), and whether it changed.
     head: Option<(i64, String)>,
     head_dirty: bool,
-    /// The same at the current member's savepoint, to restore on its rollback.
+    /// PostgreSQL: the audit records of the batch's members, with their times, chained at commit.
+    deferred: Vec<(i64, crate::audit::Entry)>,
+    /// The same at the current member's savepoint, to restore on its rollback (the head, and how
+    /// many deferred records there were).
     member_head: (Option<(i64, String)>, bool),
+    member_deferred: usize,
     /// The last member left without committing: roll its savepoint back first.
     pending_rollback: bool,
     /// Whether the current member has a savepoint (a single statement needs none on SQLite: it
@@ -197,6 +213,7 @@ impl Slot {
             }
             self.pending_rollback = false;
             (self.head, self.head_dirty) = self.member_head.clone();
+            self.deferred.truncate(self.member_deferred);
             if !self.member_savepoint {
                 return;
             }
@@ -227,14 +244,21 @@ impl Slot {
             self.settle().await;
             let Some(mut tx) = self.tx.take() else { return };
             let waiters = std::mem::take(&mut self.waiters);
-            let head = self.head.take().filter(|_| self.head_dirty);
+            let mut head = self.head.take().filter(|_| self.head_dirty);
             self.head_dirty = false;
+            let deferred = std::mem::take(&mut self.deferred);
             if waiters.is_empty() {
                 let _ = tx.rollback().await;
                 return;
             }
             let mut result = Ok(());
-            if let Some((seq, hash)) = head {
+            if !deferred.is_empty() {
+                match crate::audit::chain_deferred(&mut tx, &deferred).await {
+                    Ok(h) => head = Some(h),
+                    Err(e) => result = Err(e),
+                }
+            }
+            if let Some((seq, hash)) = head.filter(|_| result.is_ok()) {
                 result = sqlx::query("UPDATE audit_head SET seq = $1, hash = $2 WHERE id = 1")
                     .bind(seq)
                     .bind(hash)
@@ -265,6 +289,7 @@ impl Slot {
             }
             self.head = None;
             self.head_dirty = false;
+            self.deferred.clear();
             for w in std::mem::take(&mut self.waiters) {
                 let _ = w.send(Err(why.clone()));
             }
@@ -295,6 +320,7 @@ impl Slot {
                 self.head_dirty = false;
             }
             self.member_head = (self.head.clone(), self.head_dirty);
+            self.member_deferred = self.deferred.len();
             self.member_savepoint = savepoint;
             if !savepoint {
                 return Ok(());
@@ -335,7 +361,9 @@ impl Batcher {
                 waiters: Vec::new(),
                 head: None,
                 head_dirty: false,
+                deferred: Vec::new(),
                 member_head: (None, false),
+                member_deferred: 0,
                 pending_rollback: false,
                 member_savepoint: false,
             })),

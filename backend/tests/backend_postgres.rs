@@ -275,3 +275,67 @@ fn one_session_issuances_keep_the_limit_and_never_outlive_the_close() {
         }
     });
 }
+
+/// Two instances' group commits over one PostgreSQL: a batch still open on one instance (a member
+/// appended its audit record and has not committed) does not hold the audit chain's head, so the
+/// other instance's writes commit meanwhile; the records are chained when each batch commits,
+/// a member that leaves without committing takes its record with it, and the chain verifies.
+#[test]
+fn an_open_batch_on_one_instance_does_not_hold_the_audit_head_from_the_other() {
+    use madoguchi_backend::{audit, config::Config, db::Db};
+    let pg = Postgres::start();
+    let config = Config { database: pg.url(), db_busy_timeout_ms: 2_000, ..Default::default() };
+    rt().block_on(async {
+        let a = Db::connect(&config).await.unwrap();
+        a.migrate().await.unwrap();
+        let b = Db::connect(&config).await.unwrap();
+        let entry = |s: &str| audit::Entry::new("test", "test.write", s.to_string(), json!({ "s": s }));
+        let mut open = a.begin_durable().await.unwrap();
+        audit::append(&mut open, &entry("a-1")).await.unwrap();
+        // Meanwhile the other instance commits three writes, one of them left without commit.
+        for s in ["b-1", "b-2", "b-3"] {
+            let mut tx = b.begin_durable().await.unwrap();
+            audit::append(&mut tx, &entry(s)).await.unwrap();
+            if s == "b-2" {
+                drop(tx);
+                continue;
+            }
+            tokio::time::timeout(std::time::Duration::from_secs(10), tx.commit())
+                .await
+                .expect("the other instance's batch holds the audit head")
+                .unwrap();
+        }
+        open.commit().await.unwrap();
+        // Both instances, many writers at once, some rolled back.
+        let mut tasks = Vec::new();
+        for i in 0..40 {
+            let db = if i % 2 == 0 { a.clone() } else { b.clone() };
+            tasks.push(tokio::spawn(async move {
+                let mut tx = db.begin_durable().await.unwrap();
+                let e = audit::Entry::new("test", "test.write", format!("c-{i}"), json!({ "i": i }));
+                audit::append(&mut tx, &e).await.unwrap();
+                if i % 5 == 0 {
+                    tx.rollback().await.unwrap();
+                } else {
+                    tx.commit().await.unwrap();
+                }
+            }));
+        }
+        for t in tasks {
+            t.await.unwrap();
+        }
+        let subjects: Vec<String> =
+            sqlx::query("SELECT subject FROM audit_log WHERE action = 'test.write' ORDER BY seq")
+                .fetch_all(&a.pool)
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| r.get(0))
+                .collect();
+        assert_eq!(&subjects[..3], ["b-1", "b-3", "a-1"], "chained in commit order");
+        assert_eq!(subjects.len(), 3 + 32);
+        assert!(!subjects.iter().any(|s| s == "b-2" || s == "c-0" || s == "c-35"), "rolled back");
+        let v = audit::verify(&a.pool).await.unwrap();
+        assert!(v.ok, "{:?}", v.problems);
+    });
+}
