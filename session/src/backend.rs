@@ -257,7 +257,15 @@ impl Turn<'_> {
                 .iter()
                 .flat_map(|m| &m.unavailable)
                 .any(|u| u.reason == "outside_service_hours" || u.reason == "closed_day");
-            return self.exit(Some(if hours { FailureCode::OutsideHours } else { FailureCode::NothingOffered }));
+            let unprintable =
+                offers.municipalities.iter().flat_map(|m| &m.unavailable).any(|u| u.reason == "unprintable");
+            return self.exit(Some(if hours {
+                FailureCode::OutsideHours
+            } else if unprintable {
+                FailureCode::UnprintableCharacter
+            } else {
+                FailureCode::NothingOffered
+            }));
         }
         if let Phase::RemoveCard { offers: slot, .. } = &mut self.t.phase {
             *slot = Some(offers);

@@ -7,7 +7,7 @@ use crate::io::{
 };
 use madoguchi_api::municipality::DocumentConfig;
 use madoguchi_api::v1::OffersReply;
-use madoguchi_api::{verify_catalog, PublicKey, VerifyErrorKind};
+use madoguchi_api::{verify_catalog, PublicKey, SignedBlob, VerifyErrorKind};
 use std::collections::BTreeMap;
 
 /// Why the offers cannot be shown.
@@ -61,20 +61,28 @@ impl CatalogCheck {
     /// version than the one held is refused and the held one stays), then checks the offers.
     pub fn offers(&mut self, delivered: OffersDelivery) -> Result<Offers, CatalogRejection> {
         if let Some(blob) = &delivered.catalog {
-            match verify_catalog(&self.key, blob, self.held_version()) {
-                Ok(catalog) => {
-                    let municipalities =
-                        catalog.municipalities.into_iter().map(|m| (m.code, (m.name, m.config.documents))).collect();
-                    self.held = Some(HeldCatalog { version: catalog.version, municipalities });
-                }
-                Err(e) if e.kind() == VerifyErrorKind::OlderCatalog => log::warn!("backend catalog refused: {e}"),
-                Err(e) => {
-                    log::error!("backend catalog refused ({:?}): {e}", e.kind());
-                    return Err(CatalogRejection::Unverified);
-                }
-            }
+            self.take(blob)?;
         }
         self.check(delivered.offers)
+    }
+
+    /// Takes a signed catalog on its own (the kiosk fetches one at start-up, so the operator
+    /// sees its version and the first resident's offers need no second request). Verified over
+    /// its exact bytes; an older version than the one held is ignored. Returns the version held.
+    pub fn take(&mut self, blob: &SignedBlob) -> Result<i64, CatalogRejection> {
+        match verify_catalog(&self.key, blob, self.held_version()) {
+            Ok(catalog) => {
+                let municipalities =
+                    catalog.municipalities.into_iter().map(|m| (m.code, (m.name, m.config.documents))).collect();
+                self.held = Some(HeldCatalog { version: catalog.version, municipalities });
+            }
+            Err(e) if e.kind() == VerifyErrorKind::OlderCatalog => log::warn!("backend catalog refused: {e}"),
+            Err(e) => {
+                log::error!("backend catalog refused ({:?}): {e}", e.kind());
+                return Err(CatalogRejection::Unverified);
+            }
+        }
+        self.held_version().ok_or(CatalogRejection::Unverified)
     }
 
     /// The offers as the session shows them, each checked against the held catalog.

@@ -66,6 +66,9 @@ pub enum FailureCode {
     OutsideHours,
     /// No document can be issued to this resident now.
     NothingOffered,
+    /// The record holds a character the kiosk's typefaces do not have: nothing could print
+    /// right, so nothing is offered and the resident is sent to the counter.
+    UnprintableCharacter,
     /// The signed catalog (fees, documents) did not verify.
     CatalogInvalid,
     /// The document's signature did not verify: nothing printed.
@@ -113,7 +116,7 @@ pub enum FailureCode {
 
 impl FailureCode {
     /// Every code.
-    pub const ALL: [FailureCode; 44] = [
+    pub const ALL: [FailureCode; 45] = [
         FailureCode::Cancelled,
         FailureCode::ScreenTimeout,
         FailureCode::SessionTimeout,
@@ -137,6 +140,7 @@ impl FailureCode {
         FailureCode::NotEligible,
         FailureCode::OutsideHours,
         FailureCode::NothingOffered,
+        FailureCode::UnprintableCharacter,
         FailureCode::CatalogInvalid,
         FailureCode::DocumentInvalid,
         FailureCode::DocumentMismatch,
@@ -186,6 +190,7 @@ impl FailureCode {
             FailureCode::NotEligible => "not-eligible",
             FailureCode::OutsideHours => "outside-hours",
             FailureCode::NothingOffered => "nothing-offered",
+            FailureCode::UnprintableCharacter => "unprintable-character",
             FailureCode::CatalogInvalid => "catalog-invalid",
             FailureCode::DocumentInvalid => "document-invalid",
             FailureCode::DocumentMismatch => "document-mismatch",

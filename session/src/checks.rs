@@ -7,7 +7,7 @@
 pub use super::catalog::{CatalogCheck, CatalogRejection};
 use super::io::{DocumentBinding, Offers, OffersDelivery, SignedDocument};
 pub use madoguchi_api::challenge::{ChallengeError, Purpose};
-use madoguchi_api::{verify_binding, DocumentPayload, PublicKey, VerifyErrorKind};
+use madoguchi_api::{verify_binding, DocumentPayload, PublicKey, SignedBlob, VerifyErrorKind};
 use madoguchi_certs::{CertErrorKind, CertProfile, JpkiCertificate, TrustAnchors};
 use time::OffsetDateTime;
 
@@ -87,6 +87,8 @@ pub trait DocumentCheck: Send {
     fn held_catalog(&self) -> Option<i64>;
     /// Takes delivered offers and catalog ([`CatalogCheck::offers`]).
     fn offers(&mut self, delivered: OffersDelivery) -> Result<Offers, CatalogRejection>;
+    /// Takes a signed catalog fetched on its own ([`CatalogCheck::take`]).
+    fn take_catalog(&mut self, catalog: &SignedBlob) -> Result<i64, CatalogRejection>;
 }
 
 /// Ed25519 with the backend's pinned public key, then the contract's payload checks
@@ -149,6 +151,10 @@ impl DocumentCheck for Ed25519DocumentCheck {
 
     fn offers(&mut self, delivered: OffersDelivery) -> Result<Offers, CatalogRejection> {
         self.catalog.offers(delivered)
+    }
+
+    fn take_catalog(&mut self, catalog: &SignedBlob) -> Result<i64, CatalogRejection> {
+        self.catalog.take(catalog)
     }
 }
 

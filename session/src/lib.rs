@@ -185,6 +185,12 @@ impl Session {
         self.k.docs.held_catalog()
     }
 
+    /// Takes the backend's signed catalog fetched between visits (`GET /v1/catalog`): verified
+    /// like one delivered with offers, never replacing a newer one. Returns the version held.
+    pub fn take_catalog(&mut self, catalog: &madoguchi_api::SignedBlob) -> Result<i64, catalog::CatalogRejection> {
+        self.k.docs.take_catalog(catalog)
+    }
+
     /// Whether a transaction is open (operator mode must wait for `false`).
     pub fn in_transaction(&self) -> bool {
         self.txn.is_some()

@@ -297,6 +297,7 @@ fn fill_choices(t: &Transaction, offers: &crate::Offers, step: &Step, v: &mut Vi
                             "closed_day" => "closed-day",
                             "not_eligible" | "restricted" => "not-eligible",
                             "no_record" => "no-record",
+                            "unprintable" => "unprintable",
                             _ => "not-offered",
                         };
                         Choice::new(u.kind.clone()).enabled(false).note(note)

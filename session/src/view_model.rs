@@ -217,7 +217,7 @@ pub struct Choice {
     /// A second line shown as-is (a reading of a municipality's name, a municipality's note).
     pub detail: String,
     /// A note the UI translates: `"residence"`, `"honseki"`, `"hours"`, `"not-now"`,
-    /// `"not-offered"`; shown in place of `detail` on a disabled entry.
+    /// `"not-offered"`, `"unprintable"`; shown in place of `detail` on a disabled entry.
     pub note: String,
     /// Fee per copy in yen, shown beside the entry.
     pub fee_yen: Option<u32>,

@@ -162,6 +162,10 @@ fn reset_variants(language: Language, out: &mut Vec<(&'static str, ViewModel)>) 
     let mut vm = sample(Screen::PlaceCard, language);
     vm.reset_target = Some(ResetTarget::AuthPin);
     out.push(("place-card-reset", vm));
+    // A record with a character no typeface holds: the paper is refused before payment.
+    let mut vm = sample(Screen::ChooseDocument, language);
+    vm.documents[0] = Choice::new("juminhyo").fee(300).enabled(false).note("unprintable");
+    out.push(("choose-document-unprintable", vm));
     let mut vm = sample(Screen::PinResetChoose, language);
     vm.resets[1] = Choice::new("sign-password").enabled(false).note("not-offered");
     out.push(("pin-reset-choose-one-offered", vm));
@@ -205,6 +209,7 @@ fn reset_variants(language: Language, out: &mut Vec<(&'static str, ViewModel)>) 
         ("failure-reset-not-reserved", FailureCode::ResetNotReserved),
         ("failure-reset-phone", FailureCode::ResetPhone),
         ("failure-reset-card-refused", FailureCode::ResetCardRefused),
+        ("failure-unprintable-character", FailureCode::UnprintableCharacter),
     ] {
         let mut vm = sample(Screen::Failure, language);
         vm.failure = Some(Failure {

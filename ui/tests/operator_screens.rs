@@ -20,7 +20,7 @@ fn panel(screen: &str) -> OperatorPanel {
             line("センター接続 / Backend link", "未送信なし / nothing waiting", "", true),
             line("時計 / Clock", "2026-12-03 10:00 JST", "", true),
             line("版 / Version", "0.1.0", "", true),
-            line("様式カタログ / Catalog version", "12", "", true),
+            line("様式カタログ / Catalog version", "第12版 / version 12", "", true),
         ],
         totals: vec![
             line("収納 / Charged", "¥1,200", "¥1,200", true),

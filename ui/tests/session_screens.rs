@@ -238,6 +238,10 @@ impl DocumentCheck for FakeDocs {
         self.catalog.offers(delivered)
     }
 
+    fn take_catalog(&mut self, catalog: &madoguchi_api::SignedBlob) -> Result<i64, CatalogRejection> {
+        self.catalog.take(catalog)
+    }
+
     fn check(&self, document: &SignedDocument) -> Result<DocumentBinding, DocumentRejection> {
         let f: Vec<&str> = document.payload.split('|').collect();
         let [session_id, fp, kiosk_id, number, doc, copies] = f[..] else { return Err(DocumentRejection::Malformed) };

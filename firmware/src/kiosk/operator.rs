@@ -12,6 +12,7 @@ use std::time::{Duration, Instant};
 
 use madoguchi_api::client::Client;
 use madoguchi_api::v1::SettlementReply;
+use madoguchi_api::SignedBlob;
 use madoguchi_drivers::gpio::Input;
 use madoguchi_drivers::payment::{CashCounters, CashError, CashEvent, CashUnit};
 use madoguchi_session::operator::{
@@ -78,15 +79,21 @@ impl CashUnit for SharedCash {
 
 enum LinkRequest {
     Settlement,
-    Alert { reason: &'static str, at: String },
+    /// The signed catalog (`GET /v1/catalog`), at start-up and when operator mode opens.
+    Catalog,
+    Alert {
+        reason: &'static str,
+        at: String,
+    },
 }
 
 enum LinkReply {
     Settlement(Result<SettlementReply, String>),
+    Catalog(Result<SignedBlob, String>),
     Alert { reason: &'static str, at: String, result: Result<(), String> },
 }
 
-/// Operator mode's own calls to the backend (`/v1/settlement`, `/v1/alerts`) on a thread of
+/// Operator mode's own calls to the backend (`/v1/settlement`, `/v1/catalog`, `/v1/alerts`) on a thread of
 /// their own, so the kiosk loop never waits on the network.
 struct BackendLink {
     requests: Sender<LinkRequest>,
@@ -113,6 +120,13 @@ impl BackendLink {
                                     Err(e) => Err(e.to_string()),
                                 })
                             }
+                            LinkRequest::Catalog => LinkReply::Catalog(match client.get("/v1/catalog").await {
+                                Ok(r) if r.status == 200 => {
+                                    crate::workers::backend::parse_catalog(&r.body).map_err(|e| format!("{e:?}"))
+                                }
+                                Ok(r) => Err(format!("HTTP {} {}", r.status, r.code().unwrap_or_default())),
+                                Err(e) => Err(e.to_string()),
+                            }),
                             LinkRequest::Alert { reason, at } => {
                                 let body = serde_json::json!({ "kind": reason, "at": at });
                                 let result = match client.post_json("/v1/alerts", &body).await {
@@ -204,6 +218,12 @@ impl OperatorDesk {
             max_failures: 5,
             lockout: Duration::from_secs(300),
         });
+        let link = client.and_then(BackendLink::spawn);
+        if let Some(l) = &link {
+            // The catalog from the start: the operator's status names its version, and the
+            // first resident's offers need no second request.
+            let _ = l.requests.send(LinkRequest::Catalog);
+        }
         OperatorDesk {
             op: Operator::new(config),
             started: Instant::now(),
@@ -219,7 +239,7 @@ impl OperatorDesk {
             cash,
             cash_ready: true,
             readers_lost: BTreeSet::new(),
-            link: client.and_then(BackendLink::spawn),
+            link,
             link_status: String::new(),
             alerts: Vec::new(),
             alert_retry: None,
@@ -408,6 +428,17 @@ impl Kiosk {
                     };
                     redraw = true;
                 }
+                LinkReply::Catalog(Ok(blob)) => {
+                    match self.session.take_catalog(&blob) {
+                        Ok(version) => log::info!("catalog version {version} held"),
+                        Err(e) => {
+                            log::error!("the backend's catalog is refused: {e:?}");
+                            self.desk.link_status = "様式カタログを検証できません / the catalog did not verify".into();
+                        }
+                    }
+                    redraw = true;
+                }
+                LinkReply::Catalog(Err(e)) => log::warn!("catalog not fetched: {e}"),
                 LinkReply::Alert { reason, at, result } => match result {
                     Ok(()) => self.operator_audit("alert-sent", reason),
                     Err(e) => {
@@ -578,6 +609,9 @@ impl Kiosk {
             }
             OperatorEffect::Show(SCREEN_MENU) => {
                 self.desk.say("", false);
+                if self.desk.screen != Some(SCREEN_MENU) {
+                    self.operator_send(LinkRequest::Catalog);
+                }
                 self.desk.screen = Some(SCREEN_MENU);
             }
             // idle or out-of-service: the session's own view, held or not
@@ -762,7 +796,7 @@ impl Kiosk {
             ok_line("版 / Version", env!("CARGO_PKG_VERSION").to_string(), true),
             ok_line(
                 "様式カタログ / Catalog version",
-                self.session.held_catalog().map_or("未取得 / none yet".into(), |v| v.to_string()),
+                self.session.held_catalog().map_or("未取得 / none yet".into(), |v| format!("第{v}版 / version {v}")),
                 true,
             ),
         ];

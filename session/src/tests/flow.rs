@@ -415,6 +415,39 @@ fn nothing_offered_now_explains_the_hours() {
     k.finish_and_check_idle();
 }
 
+/// A record the kiosk cannot print (a character no typeface holds) is known before payment:
+/// the document shows why it is not offered, and when nothing is left the resident is told to
+/// apply at the counter, not that there is nothing for them.
+#[test]
+fn an_unprintable_record_sends_the_resident_to_the_counter_before_any_payment() {
+    let unprintable = |kind: &str| UnavailableDocument { kind: kind.into(), reason: "unprintable".into() };
+    let reach = |o: Offers| {
+        let mut k = K::new();
+        k.reach_pin_entry(&GOOD, 3);
+        k.verify_ok("8573");
+        k.authenticate(&GOOD);
+        k.reply_backend(Ok(BackendOk::Offers(deliver(o))));
+        k
+    };
+    // One document left: it can be ordered, the other says why it cannot.
+    let mut o = offers();
+    o.municipalities[0].documents.retain(|d| d.kind == "kazei");
+    o.municipalities[0].unavailable = vec![unprintable("juminhyo"), unprintable("inkan")];
+    let mut k = reach(o);
+    k.remove();
+    let notes: Vec<_> = k.view().documents.iter().map(|d| (d.id.clone(), d.enabled, d.note.clone())).collect();
+    assert!(notes.contains(&("juminhyo".into(), false, "unprintable".into())), "{notes:?}");
+    assert!(notes.contains(&("kazei".into(), true, String::new())), "{notes:?}");
+    // Nothing left: the failure names the cause, and no money was asked for.
+    let mut o = offers();
+    o.municipalities[0].documents.clear();
+    o.municipalities[0].unavailable = vec![unprintable("juminhyo"), unprintable("kazei")];
+    let mut k = reach(o);
+    assert_eq!(k.failure(), FailureCode::UnprintableCharacter);
+    assert_eq!(k.view().payment.inserted_yen, 0);
+    k.finish_and_check_idle();
+}
+
 #[test]
 fn idle_only_after_the_card_is_gone() {
     let mut k = K::new();

@@ -19,6 +19,7 @@
 
 mod outbox;
 mod replies;
+pub(crate) use replies::parse_catalog;
 #[cfg(test)]
 mod tests;
 mod worker;

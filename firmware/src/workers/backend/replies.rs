@@ -111,7 +111,7 @@ pub(super) fn needs_catalog(held: Option<i64>, version: i64) -> bool {
 }
 
 /// `GET /v1/catalog`: the signed form only; the session verifies it.
-pub(super) fn parse_catalog(body: &[u8]) -> Result<SignedBlob, BackendError> {
+pub(crate) fn parse_catalog(body: &[u8]) -> Result<SignedBlob, BackendError> {
     parse(body)
 }
 
