@@ -10,8 +10,9 @@
 
 use super::DocumentError;
 use printpdf::ParsedFont;
-use std::collections::BTreeSet;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
+use std::sync::{PoisonError, RwLock};
 
 /// Where the font files are. The defaults are Debian's package paths.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -73,26 +74,72 @@ impl Style {
 pub struct LoadedFace {
     bytes: Vec<u8>,
     upem: f32,
+    /// Answers already read from the font (ttf-parser parses the table directory on every
+    /// look-up, and a page or an offer asks thousands of times about a few hundred characters).
+    seen: RwLock<Lookups>,
 }
 
+/// Per face: glyph of a character or variation sequence (0: none), advance of a glyph.
+#[derive(Default)]
+struct Lookups {
+    glyphs: HashMap<(char, char), u16>,
+    advances: HashMap<u16, u16>,
+}
+
+/// Entries kept per map: every character of every record fits many times over; beyond it
+/// (text made to churn the cache) answers are read from the font each time.
+const LOOKUPS_KEPT: usize = 1 << 16;
+
 impl LoadedFace {
+    fn new(bytes: Vec<u8>, upem: f32) -> LoadedFace {
+        LoadedFace { bytes, upem, seen: RwLock::new(Lookups::default()) }
+    }
+
     fn face(&self) -> Option<ttf_parser::Face<'_>> {
         ttf_parser::Face::parse(&self.bytes, 0).ok()
     }
 
+    /// The glyph of `base` (with `selector`, a variation sequence; `'\0'`: none), 0 if none.
+    fn lookup(&self, base: char, selector: char) -> u16 {
+        let key = (base, selector);
+        if let Some(&g) = self.seen.read().unwrap_or_else(PoisonError::into_inner).glyphs.get(&key) {
+            return g;
+        }
+        let g = self
+            .face()
+            .and_then(|f| match selector {
+                '\0' => f.glyph_index(base),
+                s => f.glyph_variation_index(base, s),
+            })
+            .map_or(0, |g| g.0);
+        let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
+        if seen.glyphs.len() < LOOKUPS_KEPT {
+            seen.glyphs.insert(key, g);
+        }
+        g
+    }
+
     fn glyph(&self, c: char) -> Option<u16> {
-        self.face()?.glyph_index(c).map(|g| g.0).filter(|&g| g != 0)
+        Some(self.lookup(c, '\0')).filter(|&g| g != 0)
     }
 
     /// The glyph of an ideographic variation sequence, through the font's cmap format 14
     /// (IPAmj明朝 maps the 文字情報基盤 sequences there); `None` if the font does not have it.
     pub(crate) fn variant_glyph(&self, base: char, selector: char) -> Option<u16> {
-        self.face()?.glyph_variation_index(base, selector).map(|g| g.0).filter(|&g| g != 0)
+        Some(self.lookup(base, selector)).filter(|&g| g != 0)
     }
 
     /// Advance width of a glyph in em.
     fn advance(&self, gid: u16) -> f32 {
-        let adv = self.face().and_then(|f| f.glyph_hor_advance(ttf_parser::GlyphId(gid))).unwrap_or(0);
+        let cached = self.seen.read().unwrap_or_else(PoisonError::into_inner).advances.get(&gid).copied();
+        let adv = cached.unwrap_or_else(|| {
+            let adv = self.face().and_then(|f| f.glyph_hor_advance(ttf_parser::GlyphId(gid))).unwrap_or(0);
+            let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
+            if seen.advances.len() < LOOKUPS_KEPT {
+                seen.advances.insert(gid, adv);
+            }
+            adv
+        });
         f32::from(adv) / self.upem
     }
 
@@ -377,7 +424,7 @@ fn load_face(path: &Path, probe: char) -> Result<LoadedFace, DocumentError> {
     if upem < 16 {
         return Err(font_err(path, "implausible units per em"));
     }
-    let face = LoadedFace { bytes, upem: f32::from(upem) };
+    let face = LoadedFace::new(bytes, f32::from(upem));
     if face.glyph(probe).is_none() {
         return Err(font_err(path, format!("has no glyph for {probe:?}: not a Japanese font")));
     }
