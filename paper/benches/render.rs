@@ -107,8 +107,50 @@ fn main() {
         }
         Err(e) => println!("pattern check skipped: {e}"),
     }
+    peer(&pdf.bytes, &sample::issuance("R7-000123", day).verify_url());
     if !budget_ok {
         std::process::exit(1);
+    }
+}
+
+/// The same 4-member 住民票 drawn by ReportLab (benches/peer/juminhyo_reportlab.py), in the
+/// same run, when `MADOGUCHI_PEER_PYTHON` names a Python with reportlab
+/// (`bash scripts/bench-paper.sh` sets one up).
+fn peer(ours: &[u8], url: &str) {
+    let Ok(python) = std::env::var("MADOGUCHI_PEER_PYTHON") else {
+        println!("peer: skipped (set MADOGUCHI_PEER_PYTHON, or run bash scripts/bench-paper.sh)");
+        return;
+    };
+    let dir = std::env::temp_dir().join(format!("madoguchi-peer-{}", std::process::id()));
+    let _ = std::fs::create_dir_all(&dir);
+    let file = dir.join("ours.pdf");
+    let script = concat!(env!("CARGO_MANIFEST_DIR"), "/benches/peer/juminhyo_reportlab.py");
+    let mut cmd = std::process::Command::new(&python);
+    cmd.arg(script).arg(&file).arg(url).arg("--runs").arg(RUNS.to_string());
+    if let Ok(out) = std::env::var("MADOGUCHI_PATTERN_OUT") {
+        cmd.arg("--out").arg(std::path::Path::new(&out).join("peer-reportlab.pdf"));
+    }
+    let run = std::fs::write(&file, ours).map_err(|e| e.to_string()).and_then(|()| {
+        let o = cmd.output().map_err(|e| format!("{python}: {e}"))?;
+        if !o.status.success() {
+            return Err(String::from_utf8_lossy(&o.stderr).into_owned());
+        }
+        Ok(String::from_utf8_lossy(&o.stdout).trim().to_string())
+    });
+    let _ = std::fs::remove_dir_all(&dir);
+    let fields: Vec<f64> = match &run {
+        Ok(line) => line.split_whitespace().filter_map(|f| f.parse().ok()).collect(),
+        Err(_) => Vec::new(),
+    };
+    match (&run, &fields[..]) {
+        (Ok(_), &[bytes, median, max]) => {
+            println!(
+                "{:<34} {:>7} {:>6} {:>10} {:>10.1} {:>10.1}",
+                "住民票の写し, ReportLab peer", 4, 1, bytes as u64, median, max
+            );
+            println!("  ours against the peer: {:.0}% of its size", ours.len() as f64 * 100.0 / bytes.max(1.0));
+        }
+        _ => println!("peer: failed: {run:?}"),
     }
 }
 
