@@ -76,71 +76,64 @@ pub struct LoadedFace {
     upem: f32,
     /// Answers already read from the font (ttf-parser parses the table directory on every
     /// look-up, and a page or an offer asks thousands of times about a few hundred characters).
-    seen: RwLock<Lookups>,
+    seen: RwLock<HashMap<Question, u16>>,
 }
 
-/// Per face: glyph of a character or variation sequence (0: none), advance of a glyph.
-#[derive(Default)]
-struct Lookups {
-    glyphs: HashMap<(char, char), u16>,
-    advances: HashMap<u16, u16>,
+/// What is asked of a face: the glyph of a character or of a variation sequence (0: none),
+/// the advance of a glyph.
+#[derive(Clone, Copy, PartialEq, Eq, Hash)]
+enum Question {
+    Glyph(char),
+    Variant(char, char),
+    Advance(u16),
 }
 
-/// Entries kept per map: every character of every record fits many times over; beyond it
+/// Answers kept per face: every character of every record fits many times over; beyond it
 /// (text made to churn the cache) answers are read from the font each time.
-const LOOKUPS_KEPT: usize = 1 << 16;
+const ANSWERS_KEPT: usize = 1 << 17;
 
 impl LoadedFace {
     fn new(bytes: Vec<u8>, upem: f32) -> LoadedFace {
-        LoadedFace { bytes, upem, seen: RwLock::new(Lookups::default()) }
+        LoadedFace { bytes, upem, seen: RwLock::new(HashMap::new()) }
     }
 
     fn face(&self) -> Option<ttf_parser::Face<'_>> {
         ttf_parser::Face::parse(&self.bytes, 0).ok()
     }
 
-    /// The glyph of `base` (with `selector`, a variation sequence; `'\0'`: none), 0 if none.
-    fn lookup(&self, base: char, selector: char) -> u16 {
-        let key = (base, selector);
-        if let Some(&g) = self.seen.read().unwrap_or_else(PoisonError::into_inner).glyphs.get(&key) {
-            return g;
+    /// The font's answer to `q` (0 where it has none), read once.
+    fn answer(&self, q: Question) -> u16 {
+        if let Some(&a) = self.seen.read().unwrap_or_else(PoisonError::into_inner).get(&q) {
+            return a;
         }
-        let g = self
+        let a = self
             .face()
-            .and_then(|f| match selector {
-                '\0' => f.glyph_index(base),
-                s => f.glyph_variation_index(base, s),
+            .and_then(|f| match q {
+                Question::Glyph(c) => f.glyph_index(c).map(|g| g.0),
+                Question::Variant(base, selector) => f.glyph_variation_index(base, selector).map(|g| g.0),
+                Question::Advance(gid) => f.glyph_hor_advance(ttf_parser::GlyphId(gid)),
             })
-            .map_or(0, |g| g.0);
+            .unwrap_or(0);
         let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
-        if seen.glyphs.len() < LOOKUPS_KEPT {
-            seen.glyphs.insert(key, g);
+        if seen.len() < ANSWERS_KEPT {
+            seen.insert(q, a);
         }
-        g
+        a
     }
 
     fn glyph(&self, c: char) -> Option<u16> {
-        Some(self.lookup(c, '\0')).filter(|&g| g != 0)
+        Some(self.answer(Question::Glyph(c))).filter(|&g| g != 0)
     }
 
     /// The glyph of an ideographic variation sequence, through the font's cmap format 14
     /// (IPAmj明朝 maps the 文字情報基盤 sequences there); `None` if the font does not have it.
     pub(crate) fn variant_glyph(&self, base: char, selector: char) -> Option<u16> {
-        Some(self.lookup(base, selector)).filter(|&g| g != 0)
+        Some(self.answer(Question::Variant(base, selector))).filter(|&g| g != 0)
     }
 
     /// Advance width of a glyph in em.
     fn advance(&self, gid: u16) -> f32 {
-        let cached = self.seen.read().unwrap_or_else(PoisonError::into_inner).advances.get(&gid).copied();
-        let adv = cached.unwrap_or_else(|| {
-            let adv = self.face().and_then(|f| f.glyph_hor_advance(ttf_parser::GlyphId(gid))).unwrap_or(0);
-            let mut seen = self.seen.write().unwrap_or_else(PoisonError::into_inner);
-            if seen.advances.len() < LOOKUPS_KEPT {
-                seen.advances.insert(gid, adv);
-            }
-            adv
-        });
-        f32::from(adv) / self.upem
+        f32::from(self.answer(Question::Advance(gid))) / self.upem
     }
 
     fn sfnt(&self) -> &[u8] {
