@@ -10,7 +10,7 @@ use std::sync::mpsc::{channel, Receiver, Sender};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
-use madoguchi_api::client::Client;
+use madoguchi_api::client::{Client, ClientError, Reply};
 use madoguchi_api::v1::SettlementReply;
 use madoguchi_api::SignedBlob;
 use madoguchi_drivers::gpio::Input;
@@ -111,29 +111,20 @@ impl BackendLink {
                 while let Ok(request) = rx.recv() {
                     let reply = runtime.block_on(async {
                         match request {
-                            LinkRequest::Settlement => {
-                                LinkReply::Settlement(match client.get("/v1/settlement").await {
-                                    Ok(r) if r.status == 200 => {
-                                        serde_json::from_slice::<SettlementReply>(&r.body).map_err(|e| e.to_string())
-                                    }
-                                    Ok(r) => Err(format!("HTTP {} {}", r.status, r.code().unwrap_or_default())),
-                                    Err(e) => Err(e.to_string()),
-                                })
+                            LinkRequest::Settlement => LinkReply::Settlement(
+                                accepted(client.get("/v1/settlement").await, |s| s == 200).and_then(|body| {
+                                    serde_json::from_slice::<SettlementReply>(&body).map_err(|e| e.to_string())
+                                }),
+                            ),
+                            LinkRequest::Catalog => {
+                                LinkReply::Catalog(accepted(client.get("/v1/catalog").await, |s| s == 200).and_then(
+                                    |body| crate::workers::backend::parse_catalog(&body).map_err(|e| format!("{e:?}")),
+                                ))
                             }
-                            LinkRequest::Catalog => LinkReply::Catalog(match client.get("/v1/catalog").await {
-                                Ok(r) if r.status == 200 => {
-                                    crate::workers::backend::parse_catalog(&r.body).map_err(|e| format!("{e:?}"))
-                                }
-                                Ok(r) => Err(format!("HTTP {} {}", r.status, r.code().unwrap_or_default())),
-                                Err(e) => Err(e.to_string()),
-                            }),
                             LinkRequest::Alert { reason, at } => {
                                 let body = serde_json::json!({ "kind": reason, "at": at });
-                                let result = match client.post_json("/v1/alerts", &body).await {
-                                    Ok(r) if r.status < 300 => Ok(()),
-                                    Ok(r) => Err(format!("HTTP {} {}", r.status, r.code().unwrap_or_default())),
-                                    Err(e) => Err(e.to_string()),
-                                };
+                                let result =
+                                    accepted(client.post_json("/v1/alerts", &body).await, |s| s < 300).map(|_| ());
                                 LinkReply::Alert { reason, at, result }
                             }
                         }
@@ -145,6 +136,15 @@ impl BackendLink {
             })
             .ok()?;
         Some(BackendLink { requests, replies })
+    }
+}
+
+/// The body of a reply whose status is `ok`, or what went wrong, in words for the status screen.
+fn accepted(reply: Result<Reply, ClientError>, ok: fn(u16) -> bool) -> Result<bytes::Bytes, String> {
+    match reply {
+        Ok(r) if ok(r.status) => Ok(r.body),
+        Ok(r) => Err(format!("HTTP {} {}", r.status, r.code().unwrap_or_default())),
+        Err(e) => Err(e.to_string()),
     }
 }
 
