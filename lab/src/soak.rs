@@ -85,9 +85,9 @@ impl Drop for Instance {
     }
 }
 
+/// Each instance keeps its port across kills and restarts ([`madoguchi_sim::lab::free_port`]).
 fn free_port() -> Result<u16, String> {
-    let l = std::net::TcpListener::bind("127.0.0.1:0").map_err(|e| e.to_string())?;
-    Ok(l.local_addr().map_err(|e| e.to_string())?.port())
+    madoguchi_sim::lab::free_port().map_err(|e| e.to_string())
 }
 
 fn backend_bin(given: Option<&Path>) -> Result<PathBuf, String> {

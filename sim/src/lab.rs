@@ -133,6 +133,26 @@ impl Drop for Pcscd {
     }
 }
 
+/// A loopback TCP port free now and never handed out before in this process. A server that is
+/// killed and started again keeps its port, and tests start servers in parallel: the kernel may
+/// offer a released port again before the first server binds it, so two servers must never be
+/// given the same one.
+pub fn free_port() -> Result<u16, LabError> {
+    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
+    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+    for _ in 0..100 {
+        let port = TcpListener::bind(("127.0.0.1", 0))
+            .and_then(|l| l.local_addr())
+            .map_err(|e| err("finding a free TCP port", e))?
+            .port();
+        if !given.contains(&port) {
+            given.push(port);
+            return Ok(port);
+        }
+    }
+    Err(err("finding a free TCP port", "every one offered was handed out before"))
+}
+
 /// Two consecutive free TCP ports (vpcd opens `port` and `port + 1` on all interfaces).
 pub fn free_port_pair() -> Result<u16, LabError> {
     for _ in 0..100 {

@@ -169,18 +169,9 @@ fn runtime() -> tokio::runtime::Runtime {
 }
 
 /// A port free now and never handed out before in this process: a backend keeps its port
-/// across a kill and a restart, and the tests run in parallel, so two deployments must never
-/// be given the same one (the kernel may offer a port again once it is released).
+/// across a kill and a restart ([`madoguchi_sim::lab::free_port`]).
 fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("free port").port();
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
+    madoguchi_sim::lab::free_port().expect("free port")
 }
 
 /// The worker's configuration for a kiosk credential directory, with the backend's catalog

@@ -112,18 +112,9 @@ pub fn sign_cert(name: &str) -> Vec<u8> {
     profile(name).jpki.sign_cert.unwrap()
 }
 
-/// A port free now and never handed out before in this process (tests run in parallel and a
-/// server may be restarted on its port; the kernel may offer a released port again).
+/// A port free now and never handed out before in this process ([`madoguchi_sim::lab::free_port`]).
 pub fn free_port() -> u16 {
-    static GIVEN: std::sync::Mutex<Vec<u16>> = std::sync::Mutex::new(Vec::new());
-    let mut given = GIVEN.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
-    loop {
-        let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
-        if !given.contains(&port) {
-            given.push(port);
-            return port;
-        }
-    }
+    madoguchi_sim::lab::free_port().expect("free port")
 }
 
 pub fn cli(config: &Path, args: &[&str]) -> std::process::Output {
