@@ -105,7 +105,9 @@ mod tests {
     /// Every file of a target's seed corpus and of its regressions (inputs that once crashed
     /// it, kept by `scripts/fuzz.sh`) runs through the target on stable.
     fn replay(target: &str, run: fn(&[u8])) {
-        let fuzz = Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        let fuzz =
+            Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
+                .join("../fuzz");
         let mut n = 0;
         for dir in [fuzz.join("corpus").join(target), fuzz.join("regressions").join(target)] {
             for entry in std::fs::read_dir(&dir).into_iter().flatten() {

@@ -56,11 +56,11 @@ pub fn chain_hash(prev: &str, seq: i64, at: i64, actor: &str, action: &str, subj
 }
 
 /// Appends inside the caller's transaction, so the record commits or rolls back with the change
-/// it describes. In a batch (`db::Batcher`) on SQLite the batch holds the head (the database's
-/// write lock is held anyway) and writes it once at commit, so an append is one statement. In a
-/// batch on PostgreSQL the record waits in the batch and is chained at its commit: the head's row
-/// lock, which every instance needs, is then held for the commit only rather than for the batch's
-/// whole life. Outside a batch the `UPDATE ... RETURNING` on the head row serialises appenders.
+/// it describes. In a batch (`db::Batcher`) the record waits in the batch and is chained at its
+/// commit, together with the other members' records, in as few statements as the batch allows:
+/// the audit chain's head (SQLite's write lock, PostgreSQL's row lock that every instance needs)
+/// is then touched once per batch and held for the commit only, and an append costs no round
+/// trip. Outside a batch the `UPDATE ... RETURNING` on the head row serialises appenders.
 pub async fn append(tx: &mut WriteTx, entry: &Entry) -> Result<(), sqlx::Error> {
     if tx.defer_audit(now_ms(), entry) {
         return Ok(());
@@ -87,21 +87,80 @@ async fn append_now(tx: &mut WriteTx, entry: &Entry) -> Result<i64, sqlx::Error>
     Ok(seq)
 }
 
-/// Chains the records a PostgreSQL batch deferred (see [`append`]) after the head, inside the
-/// batch's transaction: locks the head row, writes the records in the order they were appended
-/// and returns the new head.
+/// Chains the records a batch deferred (see [`append`]) after the head, inside the batch's
+/// transaction: the head as the batch has it already (`known`), or read now (and on PostgreSQL
+/// locked); writes the records in the order they were appended, several rows per statement, and
+/// returns the new head.
 pub(crate) async fn chain_deferred(
     conn: &mut sqlx::AnyConnection,
+    postgres: bool,
+    known: Option<(i64, String)>,
     deferred: &[(i64, Entry)],
 ) -> Result<(i64, String), sqlx::Error> {
-    let row = sqlx::query("SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE").fetch_one(&mut *conn).await?;
-    let (mut seq, mut prev): (i64, String) = (row.get(0), row.get(1));
+    let (mut seq, mut prev) = match known {
+        Some(h) => h,
+        None => {
+            let sql = if postgres {
+                "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+            } else {
+                "SELECT seq, hash FROM audit_head WHERE id = 1"
+            };
+            let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
+            (row.get(0), row.get(1))
+        }
+    };
+    let mut rows = Vec::with_capacity(deferred.len());
     for (at, entry) in deferred {
         seq += 1;
-        prev = insert(conn, seq, *at, &prev, entry).await?;
+        let detail = entry.detail.to_string();
+        let hash = chain_hash(&prev, seq, *at, &entry.actor, &entry.action, &entry.subject, &detail);
+        rows.push((seq, *at, entry, detail, std::mem::replace(&mut prev, hash.clone()), hash));
+    }
+    let mut rest = &rows[..];
+    while !rest.is_empty() {
+        // Power-of-two chunks (at most [`ROWS_PER_INSERT`]): a handful of distinct statements,
+        // each prepared once per connection.
+        let n = 1usize << (rest.len().min(ROWS_PER_INSERT).ilog2());
+        let (chunk, tail) = rest.split_at(n);
+        let mut sql =
+            String::from("INSERT INTO audit_log (seq, at, actor, action, subject, detail, prev_hash, hash) VALUES ");
+        for i in 0..n {
+            let b = i * 8;
+            if i > 0 {
+                sql.push_str(", ");
+            }
+            sql.push_str(&format!(
+                "(${}, ${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                b + 1,
+                b + 2,
+                b + 3,
+                b + 4,
+                b + 5,
+                b + 6,
+                b + 7,
+                b + 8
+            ));
+        }
+        let mut q = sqlx::query(&sql);
+        for (seq, at, entry, detail, prev_hash, hash) in chunk {
+            q = q
+                .bind(*seq)
+                .bind(*at)
+                .bind(entry.actor.clone())
+                .bind(entry.action.clone())
+                .bind(entry.subject.clone())
+                .bind(detail.clone())
+                .bind(prev_hash.clone())
+                .bind(hash.clone());
+        }
+        q.execute(&mut *conn).await?;
+        rest = tail;
     }
     Ok((seq, prev))
 }
+
+/// Most audit rows one `INSERT` of a batch's commit writes (8 parameters each).
+const ROWS_PER_INSERT: usize = 32;
 
 /// Writes row `seq` chained to `prev`; returns its hash.
 async fn insert(

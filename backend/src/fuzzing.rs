@@ -42,7 +42,10 @@ mod tests {
     /// The seed corpus, and every input that once crashed the target (`fuzz/regressions`).
     #[test]
     fn request_body_seeds_run_clean() {
-        let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        let fuzz = std::path::Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../fuzz");
         let mut n = 0;
         for dir in [fuzz.join("corpus/request_bodies"), fuzz.join("regressions/request_bodies")] {
             for entry in std::fs::read_dir(&dir).into_iter().flatten() {

@@ -80,7 +80,9 @@ fn every_kind_of_change_made_in_a_browser_reaches_the_kiosk() {
         .map(PathBuf::from)
         .unwrap_or_else(|| PathBuf::from(env!("CARGO_TARGET_TMPDIR")).join("console-screenshots"));
     let _ = std::fs::remove_dir_all(&out);
-    let script = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../tests/console/console_browser.py");
+    let script =
+        PathBuf::from(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
+            .join("../tests/console/console_browser.py");
     let today = {
         let d = madoguchi_api::municipality::jst(time::OffsetDateTime::now_utc()).date();
         format!("{:04}-{:02}-{:02}", d.year(), d.month() as u8, d.day())

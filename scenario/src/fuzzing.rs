@@ -31,7 +31,10 @@ mod tests {
     /// The seed corpus (the shipped scenarios) and every input that once crashed the target.
     #[test]
     fn seed_corpus_and_regressions_run_clean() {
-        let fuzz = std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../fuzz");
+        let fuzz = std::path::Path::new(
+            &std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()),
+        )
+        .join("../fuzz");
         let mut n = 0;
         for dir in [fuzz.join("corpus/scenario_text"), fuzz.join("regressions/scenario_text")] {
             for entry in std::fs::read_dir(&dir).into_iter().flatten() {

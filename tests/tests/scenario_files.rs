@@ -7,7 +7,8 @@ use madoguchi_tests::shared_world;
 use std::path::{Path, PathBuf};
 
 fn shipped_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("scenarios")
+    Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
+        .join("scenarios")
 }
 
 #[test]

@@ -39,7 +39,8 @@ fn quoted(s: &str) -> Option<(String, &str)> {
 }
 
 fn slint_msgids() -> BTreeSet<String> {
-    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("ui");
+    let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
+        .join("ui");
     let mut ids = BTreeSet::new();
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
@@ -57,8 +58,8 @@ fn slint_msgids() -> BTreeSet<String> {
 
 /// msgid -> translations (one, or the plural forms)
 fn po(lang: &str) -> BTreeMap<String, Vec<String>> {
-    let path =
-        Path::new(env!("CARGO_MANIFEST_DIR")).join(format!("translations/{lang}/LC_MESSAGES/madoguchi-ui-slint.po"));
+    let path = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
+        .join(format!("translations/{lang}/LC_MESSAGES/madoguchi-ui-slint.po"));
     let text = std::fs::read_to_string(&path).unwrap();
     let mut out = BTreeMap::new();
     let mut id: Option<String> = None;

@@ -104,7 +104,8 @@ mod tests {
     /// one and not the other, or a file left over, is caught.
     #[test]
     fn texts_and_files_agree() {
-        let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("prompts");
+        let dir = Path::new(&std::env::var("CARGO_MANIFEST_DIR").unwrap_or_else(|_| env!("CARGO_MANIFEST_DIR").into()))
+            .join("prompts");
         let texts = std::fs::read_to_string(dir.join("texts.tsv")).expect("texts.tsv");
         let mut from_texts: Vec<(String, String)> = texts
             .lines()

@@ -127,32 +127,26 @@ pub async fn issue(
     let local = jst(now).date();
     let local_date = format!("{:04}-{:02}-{:02}", local.year(), local.month() as u8, local.day());
 
-    // A signed document leaves with this commit: durable.
-    let mut tx = ctx.db.begin_durable().await?;
-    // The session must still be open when the issuance is written (a close or expiry may have
-    // come in since it was read). The no-op update re-checks it in this transaction and, on
-    // PostgreSQL, locks the session row, so issuances of one session queue here and the count
-    // below sees every earlier one (SQLite's write transaction is exclusive already).
-    let open = sqlx::query(
-        "UPDATE sessions SET expires_at = expires_at WHERE id = $1 AND kiosk_id = $2 AND state = 'authenticated' AND expires_at >= $3",
-    )
-    .bind(s.id.clone())
-    .bind(kiosk.to_string())
-    .bind(ms(now))
-    .execute(&mut *tx)
-    .await?;
-    if open.rows_affected() != 1 {
-        drop(tx);
-        let now_row = load_session(ctx, &s.id).await?;
-        super::context::check_authenticated(&now_row, kiosk, ms(now))?;
-        return Err(ApiError::new(ErrorCode::SessionExpired, "the session closed while the issuance was prepared"));
+    // A signed document leaves with this commit: durable. On SQLite this is one statement (the
+    // batch's write lock makes it exclusive); on PostgreSQL the session row is locked first.
+    let mut tx = ctx.db.begin_durable_single().await?;
+    if ctx.db.postgres {
+        // The no-op update locks the session row, so issuances of one session (on any instance)
+        // queue here and the count below sees every earlier one.
+        sqlx::query("UPDATE sessions SET expires_at = expires_at WHERE id = $1")
+            .bind(s.id.clone())
+            .execute(&mut *tx)
+            .await?;
     }
-    // The session limit is part of the insert: no read-then-write window.
+    // The session must still be open when the issuance is written (a close or expiry may have
+    // come in since it was read), and the session limit holds: both are part of the insert, no
+    // read-then-write window.
     let inserted = sqlx::query(
         "INSERT INTO issuances (number, session_id, kiosk_id, store, resident_id, cert_fingerprint, municipality_code, document, copies, fee_yen, total_yen,
          payment_reference, idempotency_key, request_hash, payload, payload_sha256, holder_name, issued_at, local_date, status, refund_yen, refund_state)
          SELECT $1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16, $17, $18, $19, 'issued', 0, 'none'
-         WHERE (SELECT COUNT(*) FROM issuances WHERE session_id = $2) < $20",
+         WHERE EXISTS (SELECT 1 FROM sessions WHERE id = $2 AND kiosk_id = $3 AND state = 'authenticated' AND expires_at >= $18)
+           AND (SELECT COUNT(*) FROM issuances WHERE session_id = $2) < $20",
     )
     .bind(number.clone())
     .bind(s.id.clone())
@@ -179,10 +173,14 @@ pub async fn issue(
     match inserted {
         Ok(r) if r.rows_affected() == 1 => {}
         Ok(_) => {
+            // Closed or expired since it was read, or at its limit: which one, from the row now.
+            drop(tx);
+            let now_row = load_session(ctx, &s.id).await?;
+            super::context::check_authenticated(&now_row, kiosk, ms(now))?;
             return Err(ApiError::new(
                 ErrorCode::SessionLimit,
                 format!("at most {} issuances per session", ctx.config.max_issuances_per_session),
-            ))
+            ));
         }
         Err(e) if db::is_unique_violation(&e) => {
             // The same key raced in from another request: answer with the winner.
@@ -272,7 +270,8 @@ pub async fn outcome(
         OutcomeKind::Printing => return renew_lease(ctx, who, kiosk, session_id, number, now).await,
         OutcomeKind::Refunded => return refund_paid(ctx, who, kiosk, session_id, number, req, now).await,
     };
-    let mut tx = ctx.db.begin_durable().await?;
+    // One statement and its audit records: durable.
+    let mut tx = ctx.db.begin_durable_single().await?;
     let done = sqlx::query(
         "UPDATE issuances SET status = $1, outcome_reason = $2, outcome_at = $3,
          refund_yen = CASE WHEN $1 = 'voided' THEN total_yen ELSE 0 END, refund_state = $4

@@ -39,6 +39,7 @@ pub(super) async fn view_or_replay(
     check_session_id(session_id)?;
     // The session, its resident's view, the municipalities concerned and the catalog version in
     // one round trip.
+    let mut reader = ctx.db.reader().await?;
     let rows = sqlx::query(
         "SELECT s.id, s.kiosk_id, s.store, s.challenge, s.challenge_expires_at, s.state, s.resident_id, s.cert_fingerprint, s.expires_at,
                 v.view, c.version, m.code, m.name, m.prefecture, m.config, m.config_version, i.number
@@ -53,8 +54,9 @@ pub(super) async fn view_or_replay(
     .bind(session_id.to_string())
     .bind(kiosk.to_string())
     .bind(idempotency_key.to_string())
-    .fetch_all(&ctx.db.pool)
+    .fetch_all(&mut *reader)
     .await?;
+    reader.release();
     let first = rows.first().ok_or_else(|| ApiError::new(ErrorCode::Internal, "catalog state missing"))?;
     if let Some(number) = first.get::<Option<String>, _>(16) {
         return Ok(Err(number));

@@ -200,6 +200,7 @@ pub async fn authenticate(
     // Revocation and suspension (imported CRLs) and the link to the resident: by the key of
     // the anchor that verified the certificate and its serial, never by name.
     let serial = crate::ops::serial_key(&hex::encode(cert.serial_bytes()));
+    let mut reader = ctx.db.reader().await?;
     let row = sqlx::query(
         "SELECT s.id, s.kiosk_id, s.store, s.challenge, s.challenge_expires_at, s.state, s.resident_id, s.cert_fingerprint, s.expires_at,
                 (SELECT COUNT(*) FROM jpki_crls WHERE issuer = $2),
@@ -215,9 +216,10 @@ pub async fn authenticate(
     .bind(session_id.to_string())
     .bind(issuer)
     .bind(serial.clone())
-    .fetch_optional(&ctx.db.pool)
-    .await?
-    .ok_or_else(|| ApiError::new(ErrorCode::SessionNotFound, "no such session"))?;
+    .fetch_optional(&mut *reader)
+    .await?;
+    reader.release();
+    let row = row.ok_or_else(|| ApiError::new(ErrorCode::SessionNotFound, "no such session"))?;
     let s = session_from(&row);
     if s.kiosk_id != kiosk {
         return Err(ApiError::new(ErrorCode::SessionKioskMismatch, "this challenge was issued to another kiosk"));
