@@ -132,7 +132,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("max_issuances_per_session", "10", "issuances allowed in one session"),
     ("db_max_connections", "8", "database pool size"),
     ("db_busy_timeout_ms", "5000", "wait for a locked database or a pool connection before `database_busy`"),
-    ("sqlite_synchronous", "\"normal\"", "SQLite `synchronous` pragma (`off`, `normal`, `full`)"),
+    ("sqlite_synchronous", "\"normal\"", "SQLite `synchronous` pragma (`off`, `normal`, `full`); paper-making writes are synced whatever it says"),
     ("credential_cache_ms", "1000", "per-instance cache of kiosk/admin credentials; revocation reaches open connections within this time, new ones at once"),
     ("worker_threads", "0", "tokio worker threads (0 = one per core)"),
     ("log", "\"info\"", "log filter (`RUST_LOG` wins)"),

@@ -182,17 +182,23 @@ pub(crate) struct Batcher {
     queued: AtomicUsize,
     /// Wakes the flusher (a batch may be left open with nobody queued).
     notify: tokio::sync::Notify,
+    /// Durable SQLite batches whose log was synced (see [`Slot::finish`]).
+    wal_syncs: std::sync::Arc<AtomicUsize>,
 }
 
 pub(crate) struct Slot {
     connector: std::sync::Arc<Connector>,
     postgres: bool,
-    synchronous: String,
     /// The batches' own connection, kept from one batch to the next (none yet, or dropped after
     /// a failure and opened again by the next batch).
     conn: Option<sqlx::AnyConnection>,
     /// Whether a batch's transaction is open on `conn`.
     open: bool,
+    /// SQLite: the write-ahead log's path (found when `conn` opens; `None` in memory), synced
+    /// after a durable batch's commit (see [`Slot::finish`]).
+    wal: Option<std::path::PathBuf>,
+    /// Durable batches whose log sync was done (for tests and figures).
+    wal_syncs: std::sync::Arc<AtomicUsize>,
     durable: bool,
     opened: std::time::Instant,
     waiters: Vec<tokio::sync::oneshot::Sender<Result<(), String>>>,
@@ -289,8 +295,30 @@ impl Slot {
             if let Err(e) = &result {
                 log::warn!("batch of {} writes failed to commit: {e}", waiters.len());
             }
-            for w in waiters {
-                let _ = w.send(result.clone());
+            // SQLite commits at `sqlite_synchronous` (normal: the log is written, not synced). A
+            // durable batch's members hear of their commit only once the log file is synced:
+            // after the gate is given back, so the next batch runs its statements meanwhile
+            // instead of waiting for the disk (the sync covers every frame written before it, so
+            // batches may finish syncing in any order).
+            match (&self.wal, self.durable && !self.postgres && result.is_ok()) {
+                (Some(wal), true) => {
+                    let (wal, syncs) = (wal.clone(), self.wal_syncs.clone());
+                    tokio::task::spawn_blocking(move || {
+                        let synced = sync_log(&wal);
+                        if let Err(e) = &synced {
+                            log::error!("batch of {} writes committed but its log did not sync: {e}", waiters.len());
+                        }
+                        syncs.fetch_add(1, Ordering::Relaxed);
+                        for w in waiters {
+                            let _ = w.send(synced.clone());
+                        }
+                    });
+                }
+                _ => {
+                    for w in waiters {
+                        let _ = w.send(result.clone());
+                    }
+                }
             }
         })
     }
@@ -320,25 +348,23 @@ impl Slot {
         })
     }
 
-    /// Opens a batch if none is open (one that is not durable enough is finished first) and
-    /// starts a member in it.
+    /// Opens a batch if none is open and starts a member in it (a durable member makes the batch
+    /// durable).
     fn begin_member(&mut self, durable: bool, savepoint: bool) -> BoxFuture<'_, Result<(), sqlx::Error>> {
         Box::pin(async move {
             self.settle().await;
-            if self.open && durable && !self.durable {
-                self.finish().await;
-            }
             if !self.open {
-                if let Err(e) = self.open_batch(durable).await {
+                if let Err(e) = self.open_batch().await {
                     self.conn = None;
                     return Err(e);
                 }
                 self.open = true;
-                self.durable = durable || self.postgres;
+                self.durable = self.postgres;
                 self.opened = std::time::Instant::now();
                 self.head = None;
                 self.head_dirty = false;
             }
+            self.durable |= durable;
             self.member_head = (self.head.clone(), self.head_dirty);
             self.member_deferred = self.deferred.len();
             self.member_savepoint = savepoint;
@@ -357,21 +383,29 @@ impl Slot {
 
 impl Slot {
     /// Begins a batch's transaction on the batches' connection (opened first if there is none):
-    /// on SQLite `BEGIN IMMEDIATE` at the `synchronous` level the batch needs (settable only
-    /// outside a transaction), on PostgreSQL with `synchronous_commit` on.
-    async fn open_batch(&mut self, durable: bool) -> Result<(), sqlx::Error> {
+    /// on SQLite `BEGIN IMMEDIATE`, on PostgreSQL with `synchronous_commit` on.
+    async fn open_batch(&mut self) -> Result<(), sqlx::Error> {
         if self.conn.is_none() {
-            self.conn = Some(self.connector.open().await?);
+            let mut conn = self.connector.open().await?;
+            if !self.postgres {
+                let file: String = sqlx::query("SELECT file FROM pragma_database_list WHERE name = 'main'")
+                    .fetch_one(&mut conn)
+                    .await?
+                    .get(0);
+                self.wal = (!file.is_empty()).then(|| std::path::PathBuf::from(format!("{file}-wal")));
+            }
+            self.conn = Some(conn);
         }
-        let sql = if self.postgres {
-            "BEGIN; SET LOCAL synchronous_commit TO on".to_string()
-        } else {
-            let level = if durable { "full" } else { self.synchronous.as_str() };
-            format!("PRAGMA synchronous = {level}; BEGIN IMMEDIATE")
-        };
+        let sql = if self.postgres { "BEGIN; SET LOCAL synchronous_commit TO on" } else { "BEGIN IMMEDIATE" };
         let conn = self.conn.as_mut().expect("just opened");
-        sqlx::Executor::execute(&mut *conn, sql.as_str()).await.map(|_| ())
+        sqlx::Executor::execute(&mut *conn, sql).await.map(|_| ())
     }
+}
+
+/// Syncs SQLite's write-ahead log file to disk (its data and size: `fdatasync`). Opened by path
+/// each time, so it is the file SQLite writes now.
+fn sync_log(wal: &std::path::Path) -> Result<(), String> {
+    std::fs::File::open(wal).and_then(|f| f.sync_data()).map_err(|e| format!("{}: {e}", wal.display()))
 }
 
 /// Counts a task as waiting for the gate until it has it (or is cancelled).
@@ -388,14 +422,17 @@ impl Drop for Queued<'_> {
 }
 
 impl Batcher {
-    fn new(connector: std::sync::Arc<Connector>, postgres: bool, synchronous: String) -> Batcher {
+    fn new(connector: std::sync::Arc<Connector>, postgres: bool) -> Batcher {
+        let wal_syncs = std::sync::Arc::new(AtomicUsize::new(0));
         Batcher {
+            wal_syncs: wal_syncs.clone(),
             slot: std::sync::Arc::new(tokio::sync::Mutex::new(Slot {
                 connector,
                 postgres,
-                synchronous,
                 conn: None,
                 open: false,
+                wal: None,
+                wal_syncs,
                 durable: false,
                 opened: std::time::Instant::now(),
                 waiters: Vec::new(),
@@ -619,7 +656,7 @@ impl Db {
             // Persistent per database file; needs no other connection to be in a transaction.
             sqlx::query("PRAGMA journal_mode = WAL").execute(&pool).await?;
         }
-        let batch = std::sync::Arc::new(Batcher::new(connector.clone(), postgres, config.sqlite_synchronous.clone()));
+        let batch = std::sync::Arc::new(Batcher::new(connector.clone(), postgres));
         tokio::spawn(Batcher::flusher(std::sync::Arc::downgrade(&batch)));
         let own = std::sync::Arc::new(OwnConns {
             connector: connector.clone(),
@@ -633,13 +670,18 @@ impl Db {
         Ok(Db { pool, postgres, batch, own })
     }
 
+    /// How many durable SQLite batches had their log synced so far: the group commit's fsyncs.
+    pub fn log_syncs(&self) -> usize {
+        self.batch.wal_syncs.load(Ordering::SeqCst)
+    }
+
     /// A connection for the flow's reads, given back with [`OwnConn::release`] (see [`OwnConns`]).
     pub async fn reader(&self) -> Result<OwnConn, sqlx::Error> {
         self.own.get().await
     }
 
     /// A write transaction: on SQLite a member of the current batch (committed with
-    /// `sqlite_synchronous`, or FULL when it shares a durable batch), on PostgreSQL a
+    /// `sqlite_synchronous`, and synced when it shares a durable batch), on PostgreSQL a
     /// transaction of its own.
     pub async fn begin_write(&self) -> Result<WriteTx, sqlx::Error> {
         if self.postgres {
@@ -649,9 +691,9 @@ impl Db {
     }
 
     /// A write transaction for the rows that make paper valid (an issuance, its outcome): its
-    /// commit is on disk before it returns, whatever `sqlite_synchronous` says (SQLite
-    /// `synchronous = FULL`, which can only be set outside a transaction; PostgreSQL
-    /// `synchronous_commit = on` even where the server turned it off). Always a batch member.
+    /// commit is on disk before it returns, whatever `sqlite_synchronous` says (SQLite: the
+    /// write-ahead log file synced after the batch's commit; PostgreSQL: `synchronous_commit =
+    /// on` even where the server turned it off). Always a batch member.
     pub async fn begin_durable(&self) -> Result<WriteTx, sqlx::Error> {
         self.member(true, true).await
     }
@@ -866,30 +908,33 @@ mod tests {
         db
     }
 
-    async fn level(tx: &mut WriteTx) -> i64 {
-        sqlx::query("PRAGMA synchronous").fetch_one(&mut **tx).await.unwrap().get::<i64, _>(0)
-    }
-
-    /// SQLite can change `synchronous` only outside a transaction: a durable transaction sets
-    /// FULL (2) on its connection before it begins, an ordinary one the configured level again.
-    #[tokio::test]
-    async fn paper_transactions_commit_with_synchronous_full() {
-        let dir = tempfile::tempdir().unwrap();
-        let config = Config {
-            database: format!("sqlite://{}", dir.path().join("t.db").display()),
-            sqlite_synchronous: "normal".into(),
-            db_max_connections: 1,
-            ..Default::default()
-        };
-        let db = Db::connect(&config).await.unwrap();
-        db.migrate().await.unwrap();
-        let mut tx = db.begin_durable().await.unwrap();
-        assert_eq!(level(&mut tx).await, 2, "FULL");
-        tx.commit().await.unwrap();
-        // The same (only) connection: back to the configured level.
-        let mut tx = db.begin_write().await.unwrap();
-        assert_eq!(level(&mut tx).await, 1, "NORMAL");
-        tx.rollback().await.unwrap();
+    /// The rows that make paper valid are on disk when their commit returns, whatever
+    /// `sqlite_synchronous` says: the batch commits at the configured level and its log file is
+    /// synced before its members hear of the commit. An ordinary batch is not synced.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn paper_transactions_are_synced_before_their_commit_returns() {
+        for level in ["off", "normal"] {
+            let dir = tempfile::tempdir().unwrap();
+            let config = Config {
+                database: format!("sqlite://{}", dir.path().join("t.db").display()),
+                sqlite_synchronous: level.into(),
+                db_max_connections: 1,
+                ..Default::default()
+            };
+            let db = Db::connect(&config).await.unwrap();
+            db.migrate().await.unwrap();
+            let synced = || db.log_syncs();
+            let before = synced();
+            let mut tx = db.begin_write().await.unwrap();
+            meta_set(&mut *tx, "ordinary", "1").await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(synced(), before, "{level}: an ordinary batch is not synced");
+            let mut tx = db.begin_durable().await.unwrap();
+            meta_set(&mut *tx, "paper", "1").await.unwrap();
+            tx.commit().await.unwrap();
+            assert_eq!(synced(), before + 1, "{level}: the durable batch was synced before commit returned");
+            assert_eq!(meta_get(&db.pool, "paper").await.unwrap().as_deref(), Some("1"));
+        }
     }
 
     /// Concurrent writers share batches: each one's commit is visible to every other connection
