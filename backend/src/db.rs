@@ -182,8 +182,16 @@ pub(crate) struct Batcher {
     queued: AtomicUsize,
     /// Wakes the flusher (a batch may be left open with nobody queued).
     notify: tokio::sync::Notify,
-    /// Durable SQLite batches whose log was synced (see [`Slot::finish`]).
-    wal_syncs: std::sync::Arc<AtomicUsize>,
+    /// How far the durable SQLite batches are committed and synced (see [`Slot::finish`]).
+    mark: std::sync::Arc<SyncMark>,
+}
+
+/// Durable SQLite batches numbered as they commit, and the highest one whose log sync is done.
+/// A sync covers every frame written before it, so when batch `k`'s is done so are all before it,
+/// whichever sync finished first: `synced` only goes up.
+pub(crate) struct SyncMark {
+    committed: std::sync::atomic::AtomicU64,
+    synced: tokio::sync::watch::Sender<u64>,
 }
 
 pub(crate) struct Slot {
@@ -197,8 +205,8 @@ pub(crate) struct Slot {
     /// SQLite: the write-ahead log's path (found when `conn` opens; `None` in memory), synced
     /// after a durable batch's commit (see [`Slot::finish`]).
     wal: Option<std::path::PathBuf>,
-    /// Durable batches whose log sync was done (for tests and figures).
-    wal_syncs: std::sync::Arc<AtomicUsize>,
+    /// Where the durable batches' commits and syncs stand.
+    mark: std::sync::Arc<SyncMark>,
     durable: bool,
     opened: std::time::Instant,
     waiters: Vec<tokio::sync::oneshot::Sender<Result<(), String>>>,
@@ -285,6 +293,12 @@ impl Slot {
                     .await
                     .map(|_| ());
             }
+            // A durable SQLite batch takes its number before its commit makes it visible, so a
+            // reader that saw it waits for its sync (`Db::wait_durable`).
+            let sync = match (&self.wal, self.durable && !self.postgres && result.is_ok()) {
+                (Some(wal), true) => Some((wal.clone(), self.mark.committed.fetch_add(1, Ordering::SeqCst) + 1)),
+                _ => None,
+            };
             let result = match result {
                 Ok(()) => self.end("COMMIT").await.map_err(|e| e.to_string()),
                 Err(e) => {
@@ -299,22 +313,24 @@ impl Slot {
             // durable batch's members hear of their commit only once the log file is synced:
             // after the gate is given back, so the next batch runs its statements meanwhile
             // instead of waiting for the disk (the sync covers every frame written before it, so
-            // batches may finish syncing in any order).
-            match (&self.wal, self.durable && !self.postgres && result.is_ok()) {
-                (Some(wal), true) => {
-                    let (wal, syncs) = (wal.clone(), self.wal_syncs.clone());
+            // batches may finish syncing in any order). A batch whose commit failed is synced all
+            // the same, so that its number is passed and the batches before it count as synced.
+            match sync {
+                Some((wal, k)) => {
+                    let mark = self.mark.clone();
                     tokio::task::spawn_blocking(move || {
                         let synced = sync_log(&wal);
-                        if let Err(e) = &synced {
-                            log::error!("batch of {} writes committed but its log did not sync: {e}", waiters.len());
+                        match &synced {
+                            Ok(()) => mark.synced.send_modify(|s| *s = (*s).max(k)),
+                            Err(e) => log::error!("the log of a batch of {} writes did not sync: {e}", waiters.len()),
                         }
-                        syncs.fetch_add(1, Ordering::Relaxed);
+                        let answer = result.and(synced);
                         for w in waiters {
-                            let _ = w.send(synced.clone());
+                            let _ = w.send(answer.clone());
                         }
                     });
                 }
-                _ => {
+                None => {
                     for w in waiters {
                         let _ = w.send(result.clone());
                     }
@@ -423,16 +439,19 @@ impl Drop for Queued<'_> {
 
 impl Batcher {
     fn new(connector: std::sync::Arc<Connector>, postgres: bool) -> Batcher {
-        let wal_syncs = std::sync::Arc::new(AtomicUsize::new(0));
+        let mark = std::sync::Arc::new(SyncMark {
+            committed: std::sync::atomic::AtomicU64::new(0),
+            synced: tokio::sync::watch::channel(0).0,
+        });
         Batcher {
-            wal_syncs: wal_syncs.clone(),
+            mark: mark.clone(),
             slot: std::sync::Arc::new(tokio::sync::Mutex::new(Slot {
                 connector,
                 postgres,
                 conn: None,
                 open: false,
                 wal: None,
-                wal_syncs,
+                mark,
                 durable: false,
                 opened: std::time::Instant::now(),
                 waiters: Vec::new(),
@@ -670,9 +689,29 @@ impl Db {
         Ok(Db { pool, postgres, batch, own })
     }
 
-    /// How many durable SQLite batches had their log synced so far: the group commit's fsyncs.
-    pub fn log_syncs(&self) -> usize {
-        self.batch.wal_syncs.load(Ordering::SeqCst)
+    /// How many durable SQLite batches are on disk so far (their log synced): the group
+    /// commit's fsyncs.
+    pub fn log_syncs(&self) -> u64 {
+        *self.batch.mark.synced.borrow()
+    }
+
+    /// Waits until everything committed so far is on disk. A durable SQLite batch is visible to
+    /// other connections from its commit, a little before its log is synced and its members are
+    /// answered: whoever answers from what it read there (a repeated issuance request, with the
+    /// signed document the kiosk will print) calls this after the read. At once on PostgreSQL,
+    /// where a commit is visible only once flushed. `database_busy` if the disk does not answer
+    /// within the busy timeout.
+    pub async fn wait_durable(&self) -> Result<(), sqlx::Error> {
+        if self.postgres {
+            return Ok(());
+        }
+        let target = self.batch.mark.committed.load(Ordering::SeqCst);
+        let mut synced = self.batch.mark.synced.subscribe();
+        let reached = tokio::time::timeout(self.own.wait, synced.wait_for(|s| *s >= target)).await;
+        match reached {
+            Ok(Ok(_)) => Ok(()),
+            _ => Err(sqlx::Error::PoolTimedOut),
+        }
     }
 
     /// A connection for the flow's reads, given back with [`OwnConn::release`] (see [`OwnConns`]).
@@ -933,6 +972,8 @@ mod tests {
             meta_set(&mut *tx, "paper", "1").await.unwrap();
             tx.commit().await.unwrap();
             assert_eq!(synced(), before + 1, "{level}: the durable batch was synced before commit returned");
+            // Everything committed is on disk: a reader of it has nothing to wait for.
+            tokio::time::timeout(Duration::from_secs(1), db.wait_durable()).await.unwrap().unwrap();
             assert_eq!(meta_get(&db.pool, "paper").await.unwrap().as_deref(), Some("1"));
         }
     }

@@ -73,6 +73,8 @@ pub async fn issue(
                 .bind(number)
                 .fetch_one(&ctx.db.pool)
                 .await?;
+            // Not a document the kiosk prints before the issuance is on disk.
+            ctx.db.wait_durable().await?;
             return replay(ctx, &r, &hash);
         }
     };
@@ -193,6 +195,7 @@ pub async fn issue(
             .fetch_optional(&ctx.db.pool)
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::DatabaseBusy, "concurrent request; try again"))?;
+            ctx.db.wait_durable().await?;
             return replay(ctx, &r, &hash);
         }
         Err(e) => return Err(e.into()),
