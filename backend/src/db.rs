@@ -202,9 +202,9 @@ pub(crate) struct Slot {
     conn: Option<sqlx::AnyConnection>,
     /// Whether a batch's transaction is open on `conn`.
     open: bool,
-    /// SQLite: the write-ahead log's path (found when `conn` opens; `None` in memory), synced
-    /// after a durable batch's commit (see [`Slot::finish`]).
-    wal: Option<std::path::PathBuf>,
+    /// SQLite: the database file's path (found when `conn` opens; `None` in memory), whose
+    /// write-ahead log is synced after a durable batch's commit (see [`Slot::finish`]).
+    db_file: Option<std::path::PathBuf>,
     /// Where the durable batches' commits and syncs stand.
     mark: std::sync::Arc<SyncMark>,
     durable: bool,
@@ -295,8 +295,8 @@ impl Slot {
             }
             // A durable SQLite batch takes its number before its commit makes it visible, so a
             // reader that saw it waits for its sync (`Db::wait_durable`).
-            let sync = match (&self.wal, self.durable && !self.postgres && result.is_ok()) {
-                (Some(wal), true) => Some((wal.clone(), self.mark.committed.fetch_add(1, Ordering::SeqCst) + 1)),
+            let sync = match (&self.db_file, self.durable && !self.postgres && result.is_ok()) {
+                (Some(file), true) => Some((file.clone(), self.mark.committed.fetch_add(1, Ordering::SeqCst) + 1)),
                 _ => None,
             };
             let result = match result {
@@ -316,10 +316,10 @@ impl Slot {
             // batches may finish syncing in any order). A batch whose commit failed is synced all
             // the same, so that its number is passed and the batches before it count as synced.
             match sync {
-                Some((wal, k)) => {
+                Some((file, k)) => {
                     let mark = self.mark.clone();
                     tokio::task::spawn_blocking(move || {
-                        let synced = sync_log(&wal);
+                        let synced = sync_log(&file);
                         match &synced {
                             Ok(()) => mark.synced.send_modify(|s| *s = (*s).max(k)),
                             Err(e) => log::error!("the log of a batch of {} writes did not sync: {e}", waiters.len()),
@@ -408,7 +408,7 @@ impl Slot {
                     .fetch_one(&mut conn)
                     .await?
                     .get(0);
-                self.wal = (!file.is_empty()).then(|| std::path::PathBuf::from(format!("{file}-wal")));
+                self.db_file = (!file.is_empty()).then(|| std::path::PathBuf::from(file));
             }
             self.conn = Some(conn);
         }
@@ -418,10 +418,16 @@ impl Slot {
     }
 }
 
-/// Syncs SQLite's write-ahead log file to disk (its data and size: `fdatasync`). Opened by path
-/// each time, so it is the file SQLite writes now.
-fn sync_log(wal: &std::path::Path) -> Result<(), String> {
-    std::fs::File::open(wal).and_then(|f| f.sync_data()).map_err(|e| format!("{}: {e}", wal.display()))
+/// Syncs the write-ahead log of SQLite database `db` to disk (its data and size: `fdatasync`).
+/// Opened by path each time, so it is the file SQLite writes now. Without a log (a file system
+/// that refused WAL mode, where the commit wrote the database file itself) the database file.
+fn sync_log(db: &std::path::Path) -> Result<(), String> {
+    let wal = std::path::PathBuf::from(format!("{}-wal", db.display()));
+    let file = match std::fs::File::open(&wal) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => std::fs::File::open(db),
+        other => other,
+    };
+    file.and_then(|f| f.sync_data()).map_err(|e| format!("{}: {e}", wal.display()))
 }
 
 /// Counts a task as waiting for the gate until it has it (or is cancelled).
@@ -450,7 +456,7 @@ impl Batcher {
                 postgres,
                 conn: None,
                 open: false,
-                wal: None,
+                db_file: None,
                 mark,
                 durable: false,
                 opened: std::time::Instant::now(),
@@ -976,6 +982,19 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(1), db.wait_durable()).await.unwrap().unwrap();
             assert_eq!(meta_get(&db.pool, "paper").await.unwrap().as_deref(), Some("1"));
         }
+    }
+
+    /// Without a write-ahead log (WAL mode refused) the database file itself is synced; with
+    /// neither, the sync fails and the members hear of it.
+    #[test]
+    fn a_database_without_its_log_is_synced_itself() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = dir.path().join("x.db");
+        std::fs::write(&db, b"x").unwrap();
+        assert_eq!(sync_log(&db), Ok(()));
+        std::fs::write(dir.path().join("x.db-wal"), b"x").unwrap();
+        assert_eq!(sync_log(&db), Ok(()));
+        assert!(sync_log(&dir.path().join("missing.db")).is_err());
     }
 
     /// Concurrent writers share batches: each one's commit is visible to every other connection
