@@ -99,15 +99,7 @@ pub(crate) async fn chain_deferred(
 ) -> Result<(i64, String), sqlx::Error> {
     let (mut seq, mut prev) = match known {
         Some(h) => h,
-        None => {
-            let sql = if postgres {
-                "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
-            } else {
-                "SELECT seq, hash FROM audit_head WHERE id = 1"
-            };
-            let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
-            (row.get(0), row.get(1))
-        }
+        None => batch_head(conn, postgres).await?,
     };
     let mut rows = Vec::with_capacity(deferred.len());
     for (at, entry) in deferred {
@@ -157,6 +149,19 @@ pub(crate) async fn chain_deferred(
         rest = tail;
     }
     Ok((seq, prev))
+}
+
+/// The chain's head as a batch starts from it: `(seq, hash)`, on PostgreSQL locked until the
+/// batch's transaction ends (every instance's batches take it), on SQLite already covered by the
+/// batch's write lock.
+pub(crate) async fn batch_head(conn: &mut sqlx::AnyConnection, postgres: bool) -> Result<(i64, String), sqlx::Error> {
+    let sql = if postgres {
+        "SELECT seq, hash FROM audit_head WHERE id = 1 FOR UPDATE"
+    } else {
+        "SELECT seq, hash FROM audit_head WHERE id = 1"
+    };
+    let row = sqlx::query(sql).fetch_one(&mut *conn).await?;
+    Ok((row.get(0), row.get(1)))
 }
 
 /// Most audit rows one `INSERT` of a batch's commit writes (8 parameters each).

@@ -282,13 +282,10 @@ fn one_session_issuances_keep_the_limit_and_never_outlive_the_close() {
 /// a member that leaves without committing takes its record with it, and the chain verifies.
 #[test]
 fn an_open_batch_on_one_instance_does_not_hold_the_audit_head_from_the_other() {
-    use madoguchi_backend::{audit, config::Config, db::Db};
+    use madoguchi_backend::audit;
     let pg = Postgres::start();
-    let config = Config { database: pg.url(), db_busy_timeout_ms: 2_000, ..Default::default() };
     rt().block_on(async {
-        let a = Db::connect(&config).await.unwrap();
-        a.migrate().await.unwrap();
-        let b = Db::connect(&config).await.unwrap();
+        let (a, b) = two_instances(&pg).await;
         let entry = |s: &str| audit::Entry::new("test", "test.write", s.to_string(), json!({ "s": s }));
         let mut open = a.begin_durable().await.unwrap();
         audit::append(&mut open, &entry("a-1")).await.unwrap();
@@ -338,4 +335,85 @@ fn an_open_batch_on_one_instance_does_not_hold_the_audit_head_from_the_other() {
         let v = audit::verify(&a.pool).await.unwrap();
         assert!(v.ok, "{:?}", v.problems);
     });
+}
+
+/// The rows that make paper valid are flushed to disk before their commit returns, even on a
+/// server that commits asynchronously by default: a durable batch sets `synchronous_commit` on
+/// for itself. With the WAL writer nearly asleep, an asynchronous commit stays in memory for
+/// seconds, so a batch that did not flush would be seen here.
+#[test]
+fn durable_batches_are_flushed_even_where_the_server_commits_asynchronously() {
+    use madoguchi_backend::audit;
+    let pg = Postgres::start();
+    rt().block_on(async {
+        let (a, b) = two_instances(&pg).await;
+        for sql in [
+            "ALTER SYSTEM SET synchronous_commit = off",
+            "ALTER SYSTEM SET wal_writer_delay = '10s'",
+            "ALTER SYSTEM SET wal_writer_flush_after = '64MB'",
+            "SELECT pg_reload_conf()",
+        ] {
+            sqlx::query(sql).execute(&a.pool).await.unwrap();
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+        let mut probe = a.pool.acquire().await.unwrap();
+        // Whether the WAL is flushed beyond `lsn`.
+        async fn flushed_past(c: &mut sqlx::AnyConnection, lsn: &str) -> bool {
+            sqlx::query("SELECT (pg_current_wal_flush_lsn() > $1::text::pg_lsn)::text")
+                .bind(lsn.to_string())
+                .fetch_one(&mut *c)
+                .await
+                .unwrap()
+                .get::<String, _>(0)
+                == "true"
+        }
+        async fn lsn_now(c: &mut sqlx::AnyConnection) -> String {
+            sqlx::query("SELECT pg_current_wal_insert_lsn()::text").fetch_one(&mut *c).await.unwrap().get(0)
+        }
+
+        // The premise: an ordinary commit is now left unflushed for a while.
+        let mut unflushed = 0;
+        for i in 0..3 {
+            let mut c = a.pool.acquire().await.unwrap();
+            sqlx::raw_sql(&format!("BEGIN; INSERT INTO meta (key, value) VALUES ('control-{i}', 'x')"))
+                .execute(&mut *c)
+                .await
+                .unwrap();
+            let lsn = lsn_now(&mut c).await;
+            sqlx::raw_sql("COMMIT").execute(&mut *c).await.unwrap();
+            if !flushed_past(&mut probe, &lsn).await {
+                unflushed += 1;
+            }
+        }
+        assert!(unflushed > 0, "the server flushed every asynchronous commit at once: the test proves nothing");
+
+        // Each instance's durable batches: flushed when their commit returns.
+        for i in 0..6 {
+            let db = if i % 2 == 0 { &a } else { &b };
+            let mut tx = db.begin_durable().await.unwrap();
+            audit::append(&mut tx, &audit::Entry::new("test", "test.write", format!("d-{i}"), json!({ "i": i })))
+                .await
+                .unwrap();
+            sqlx::query("INSERT INTO meta (key, value) VALUES ($1, 'x')")
+                .bind(format!("durable-{i}"))
+                .execute(&mut *tx)
+                .await
+                .unwrap();
+            let lsn = lsn_now(&mut tx).await;
+            tx.commit().await.unwrap();
+            assert!(flushed_past(&mut probe, &lsn).await, "batch {i} answered before its WAL was flushed");
+        }
+        let v = audit::verify(&a.pool).await.unwrap();
+        assert!(v.ok, "{:?}", v.problems);
+    });
+}
+
+/// Two instances' storage over `pg`'s database, migrated.
+async fn two_instances(pg: &Postgres) -> (madoguchi_backend::db::Db, madoguchi_backend::db::Db) {
+    use madoguchi_backend::{config::Config, db::Db};
+    let config = Config { database: pg.url(), db_busy_timeout_ms: 2_000, ..Default::default() };
+    let a = Db::connect(&config).await.unwrap();
+    a.migrate().await.unwrap();
+    let b = Db::connect(&config).await.unwrap();
+    (a, b)
 }

@@ -300,6 +300,8 @@ pub async fn outcome(
                 .fetch_optional(&ctx.db.pool)
                 .await?
                 .ok_or_else(|| ApiError::new(ErrorCode::IssuanceNotFound, "no such issuance in this session"))?;
+        // The kiosk takes "already recorded" as done: only once that outcome is on disk.
+        ctx.db.wait_durable().await?;
         let (owner, st, why): (String, String, Option<String>) = (row.get(0), row.get(1), row.get(2));
         let voided_by_backend = st == "voided" && why.as_deref().is_some_and(|w| !w.starts_with("failed"));
         if owner == kiosk && voided_by_backend && req.outcome == OutcomeKind::Printed {
@@ -410,6 +412,7 @@ async fn renew_lease(
             .fetch_optional(&ctx.db.pool)
             .await?
             .ok_or_else(|| ApiError::new(ErrorCode::IssuanceNotFound, "no such issuance in this session"))?;
+        ctx.db.wait_durable().await?;
         let (owner, st): (String, String) = (row.get(0), row.get(1));
         return Err(if owner != kiosk {
             ApiError::new(ErrorCode::SessionKioskMismatch, "this issuance belongs to another kiosk")
