@@ -90,6 +90,7 @@ error_codes! {
     // storage
     DatabaseBusy = ("database_busy", 503, "The database is locked or overloaded; retry later. Nothing was changed."),
     DatabaseUnavailable = ("database_unavailable", 503, "The database cannot be reached. Nothing was changed."),
+    CommitUnconfirmed = ("commit_unconfirmed", 503, "The change was committed but the disk did not confirm it is stored. Retry the same request with the same idempotency key: it is answered from what was recorded, never done twice."),
     Internal = ("internal", 500, "An unexpected server error."),
 }
 

@@ -408,6 +408,29 @@ fn durable_batches_are_flushed_even_where_the_server_commits_asynchronously() {
     });
 }
 
+/// Three classes of write and how each waits for the disk: a session's single statements do not
+/// (a crash may lose them, the kiosk starts again), the paper-making batch does, and every other
+/// transaction follows the server's setting.
+#[test]
+fn only_single_session_writes_skip_the_wal_flush() {
+    let pg = Postgres::start();
+    rt().block_on(async {
+        let (a, _) = two_instances(&pg).await;
+        async fn setting(c: &mut sqlx::AnyConnection) -> String {
+            sqlx::query("SELECT current_setting('synchronous_commit')").fetch_one(&mut *c).await.unwrap().get(0)
+        }
+        let mut single = a.single_write().await.unwrap();
+        assert_eq!(setting(&mut single).await, "off");
+        single.commit().await.unwrap();
+        let mut paper = a.begin_durable().await.unwrap();
+        assert_eq!(setting(&mut paper).await, "on");
+        paper.commit().await.unwrap();
+        let mut other = a.begin_write().await.unwrap();
+        assert_eq!(setting(&mut other).await, "on", "the server's default");
+        other.commit().await.unwrap();
+    });
+}
+
 /// Two instances' storage over `pg`'s database, migrated.
 async fn two_instances(pg: &Postgres) -> (madoguchi_backend::db::Db, madoguchi_backend::db::Db) {
     use madoguchi_backend::{config::Config, db::Db};

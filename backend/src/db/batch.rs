@@ -35,12 +35,7 @@ impl WriteTx {
                 Ok(())
             }
             Inner::Member { mut slot, batcher } => {
-                if let Err(e) = slot.release_member().await {
-                    slot.pending_rollback = true;
-                    drop(slot);
-                    batcher.notify.notify_one();
-                    return Err(e);
-                }
+                slot.release_member();
                 let (tx, rx) = tokio::sync::oneshot::channel();
                 slot.waiters.push(tx);
                 if batcher.queued.load(Ordering::SeqCst) == 0
@@ -54,7 +49,10 @@ impl WriteTx {
                 drop(slot);
                 match rx.await {
                     Ok(Ok(())) => Ok(()),
-                    Ok(Err(e)) => Err(sqlx::Error::Io(std::io::Error::other(e))),
+                    Ok(Err(BatchFailure::NotCommitted(e))) => Err(sqlx::Error::Io(std::io::Error::other(e))),
+                    Ok(Err(BatchFailure::Unconfirmed(e))) => {
+                        Err(sqlx::Error::Io(std::io::Error::other(CommitUnconfirmed(e))))
+                    }
                     Err(_) => Err(sqlx::Error::Io(std::io::Error::other("the batch was abandoned"))),
                 }
             }
@@ -192,7 +190,7 @@ pub(super) struct Slot {
     mark: std::sync::Arc<SyncMark>,
     durable: bool,
     opened: std::time::Instant,
-    waiters: Vec<tokio::sync::oneshot::Sender<Result<(), String>>>,
+    waiters: Vec<tokio::sync::oneshot::Sender<Result<(), BatchFailure>>>,
     /// The audit head as this batch has it (`None`: not read yet), and whether it changed.
     head: Option<(i64, String)>,
     head_dirty: bool,
@@ -207,6 +205,9 @@ pub(super) struct Slot {
     /// Whether the current member has a savepoint (a single statement needs none on SQLite: it
     /// is atomic by itself, as in autocommit).
     member_savepoint: bool,
+    /// A committed member's savepoint is still open: released together with the next member's
+    /// `SAVEPOINT` (one round trip instead of two), or by the batch's `COMMIT`.
+    release_pending: bool,
 }
 
 impl Slot {
@@ -232,15 +233,12 @@ impl Slot {
         })
     }
 
-    pub(super) fn release_member(&mut self) -> BoxFuture<'_, Result<(), sqlx::Error>> {
-        Box::pin(async move {
-            if !self.member_savepoint {
-                return Ok(());
-            }
-            let conn = self.conn.as_mut().expect("open batch");
-            sqlx::Executor::execute(&mut *conn, "RELEASE SAVEPOINT member").await?;
-            Ok(())
-        })
+    /// The current member committed: its savepoint stays open until the next member's begins or
+    /// the batch commits (which commits open savepoints with it), so that releasing it costs no
+    /// round trip of its own.
+    pub(super) fn release_member(&mut self) {
+        self.release_pending |= self.member_savepoint;
+        self.member_savepoint = false;
     }
 
     /// Commits the open batch (rolls it back if no member committed) and tells its members.
@@ -251,6 +249,7 @@ impl Slot {
                 return;
             }
             self.open = false;
+            self.release_pending = false;
             let waiters = std::mem::take(&mut self.waiters);
             let known = self.head.take();
             let mut head = known.clone().filter(|_| self.head_dirty);
@@ -283,10 +282,10 @@ impl Slot {
                 _ => None,
             };
             let result = match result {
-                Ok(()) => self.end("COMMIT").await.map_err(|e| e.to_string()),
+                Ok(()) => self.end("COMMIT").await.map_err(|e| BatchFailure::NotCommitted(e.to_string())),
                 Err(e) => {
                     self.end("ROLLBACK").await.ok();
-                    Err(e.to_string())
+                    Err(BatchFailure::NotCommitted(e.to_string()))
                 }
             };
             if let Err(e) = &result {
@@ -307,7 +306,8 @@ impl Slot {
                             Ok(()) => mark.synced.send_modify(|s| *s = (*s).max(k)),
                             Err(e) => log::error!("the log of a batch of {} writes did not sync: {e}", waiters.len()),
                         }
-                        let answer = result.and(synced);
+                        // Committed, but not known to be on disk: not "nothing was changed".
+                        let answer = result.and(synced.map_err(BatchFailure::Unconfirmed));
                         for w in waiters {
                             let _ = w.send(answer.clone());
                         }
@@ -335,6 +335,7 @@ impl Slot {
 
     pub(super) fn abort(&mut self, why: String) -> BoxFuture<'_, ()> {
         Box::pin(async move {
+            self.release_pending = false;
             if std::mem::take(&mut self.open) {
                 self.end("ROLLBACK").await.ok();
             }
@@ -342,7 +343,7 @@ impl Slot {
             self.head_dirty = false;
             self.deferred.clear();
             for w in std::mem::take(&mut self.waiters) {
-                let _ = w.send(Err(why.clone()));
+                let _ = w.send(Err(BatchFailure::NotCommitted(why.clone())));
             }
         })
     }
@@ -370,8 +371,13 @@ impl Slot {
             if !savepoint {
                 return Ok(());
             }
+            let sql = if std::mem::take(&mut self.release_pending) {
+                "RELEASE SAVEPOINT member; SAVEPOINT member"
+            } else {
+                "SAVEPOINT member"
+            };
             let conn = self.conn.as_mut().expect("open batch");
-            if let Err(e) = sqlx::Executor::execute(&mut *conn, "SAVEPOINT member").await {
+            if let Err(e) = sqlx::Executor::execute(&mut *conn, sql).await {
                 self.abort(format!("the batch failed: {e}")).await;
                 return Err(e);
             }
@@ -400,6 +406,38 @@ impl Slot {
         sqlx::Executor::execute(&mut *conn, sql).await.map(|_| ())
     }
 }
+
+/// Why a batch member's commit failed, as its member hears it.
+#[derive(Debug, Clone)]
+pub(super) enum BatchFailure {
+    /// The batch was rolled back (or never reached its commit): nothing of it is stored.
+    NotCommitted(String),
+    /// The batch committed, but syncing its log failed: it may or may not survive a power loss.
+    Unconfirmed(String),
+}
+
+impl std::fmt::Display for BatchFailure {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            BatchFailure::NotCommitted(e) => write!(f, "not committed: {e}"),
+            BatchFailure::Unconfirmed(e) => write!(f, "committed, not confirmed on disk: {e}"),
+        }
+    }
+}
+
+/// A commit that went through but whose sync to disk failed: the caller must not say "nothing
+/// was changed" (see [`super::classify`]); a retry with the same idempotency key is answered
+/// from what was recorded.
+#[derive(Debug)]
+pub struct CommitUnconfirmed(pub String);
+
+impl std::fmt::Display for CommitUnconfirmed {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "committed, but not confirmed on disk: {}", self.0)
+    }
+}
+
+impl std::error::Error for CommitUnconfirmed {}
 
 /// Syncs the write-ahead log of SQLite database `db` to disk (its data and size: `fdatasync`).
 /// Opened by path each time, so it is the file SQLite writes now. Without a log (a file system
@@ -451,6 +489,7 @@ impl Batcher {
                 member_deferred: 0,
                 pending_rollback: false,
                 member_savepoint: false,
+                release_pending: false,
             })),
             queued: AtomicUsize::new(0),
             notify: tokio::sync::Notify::new(),

@@ -22,7 +22,7 @@ mod batch;
 mod conns;
 
 use batch::{checkpointer, Batcher, Inner, WAL_SIZE_LIMIT};
-pub use batch::{WriteGate, WriteTx};
+pub use batch::{CommitUnconfirmed, WriteGate, WriteTx};
 use conns::Connector;
 pub use conns::{OwnConn, OwnConns};
 
@@ -83,8 +83,18 @@ impl Db {
         }
         let batch = std::sync::Arc::new(Batcher::new(connector.clone(), postgres));
         tokio::spawn(Batcher::flusher(std::sync::Arc::downgrade(&batch)));
+        // The own connections' writes are the flow's single statements (a session's opening and
+        // sign-in): on PostgreSQL they commit without waiting for the WAL flush, as an ordinary
+        // SQLite write commits without a sync (see [`Db::single_write`]).
+        let own_connector = match postgres {
+            true => std::sync::Arc::new(Connector {
+                url: connector.url.clone(),
+                setup: format!("{}; SET synchronous_commit TO off", connector.setup),
+            }),
+            false => connector.clone(),
+        };
         let own = std::sync::Arc::new(OwnConns {
-            connector: connector.clone(),
+            connector: own_connector,
             idle: std::sync::Mutex::new(Vec::new()),
             permits: std::sync::Arc::new(tokio::sync::Semaphore::new(config.db_max_connections as usize)),
             wait: Duration::from_millis(busy.max(1)),
@@ -155,6 +165,12 @@ impl Db {
     /// For one statement that writes (and only one: it gets no savepoint): on SQLite a batch
     /// member like [`Db::begin_write`], on PostgreSQL one of the instance's own connections in
     /// autocommit, given back by `commit` (and closed if the write is dropped instead).
+    ///
+    /// Only for rows a crash of the database may lose: on PostgreSQL the commit does not wait
+    /// for the WAL flush (`synchronous_commit = off` on these connections), as an ordinary SQLite
+    /// write does not wait for a sync. A session's opening and sign-in are such rows: lost, the
+    /// kiosk starts the session again. What depends on them is durable anyway: the issuance that
+    /// follows flushes the WAL up to its own commit, which comes after theirs.
     pub async fn single_write(&self) -> Result<WriteTx, sqlx::Error> {
         if self.postgres {
             return Ok(WriteTx { inner: Some(Inner::Conn(self.own.get().await?)) });
@@ -291,6 +307,13 @@ pub fn classify(e: &sqlx::Error) -> ApiError {
                 ApiError::new(ErrorCode::Internal, "internal database error; nothing was changed")
             }
         }
+        E::Io(io) if io.get_ref().is_some_and(|i| i.is::<CommitUnconfirmed>()) => {
+            log::error!("database: {e}");
+            ApiError::new(
+                ErrorCode::CommitUnconfirmed,
+                "the change was committed but the disk did not confirm it; retry with the same idempotency key",
+            )
+        }
         E::Io(_) | E::Tls(_) | E::PoolClosed | E::WorkerCrashed | E::Protocol(_) | E::Configuration(_) => {
             log::error!("database unavailable: {e}");
             ApiError::new(ErrorCode::DatabaseUnavailable, "the database is unavailable; nothing was changed")
@@ -383,6 +406,32 @@ mod tests {
             tokio::time::timeout(Duration::from_secs(1), db.wait_durable()).await.unwrap().unwrap();
             assert_eq!(meta_get(&db.pool, "paper").await.unwrap().as_deref(), Some("1"));
         }
+    }
+
+    /// A durable batch that committed but whose log did not sync is not reported as "nothing was
+    /// changed": its members hear `commit_unconfirmed` (retry with the same key), and the row is
+    /// there for the retry to find.
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_commit_whose_log_does_not_sync_is_unconfirmed_not_undone() {
+        let dir = tempfile::tempdir().unwrap();
+        let db = migrated_sqlite(&dir).await;
+        let mut tx = db.begin_durable().await.unwrap();
+        meta_set(&mut *tx, "first", "1").await.unwrap();
+        tx.commit().await.unwrap();
+        // SQLite keeps writing the log through the file it has open; opening it by name fails.
+        let wal = dir.path().join("t.db-wal");
+        std::fs::remove_file(&wal).unwrap();
+        std::os::unix::fs::symlink(&wal, &wal).unwrap();
+        let mut tx = db.begin_durable().await.unwrap();
+        meta_set(&mut *tx, "second", "1").await.unwrap();
+        let err = tx.commit().await.unwrap_err();
+        let api = classify(&err);
+        assert_eq!(api.code, ErrorCode::CommitUnconfirmed, "{err}");
+        assert!(!api.message.contains("nothing was changed"), "{}", api.message);
+        assert_eq!(meta_get(&db.pool, "second").await.unwrap().as_deref(), Some("1"), "the commit stands");
+        // A batch that never committed still says so.
+        let plain = sqlx::Error::Io(std::io::Error::other("the batch failed: broken"));
+        assert_eq!(classify(&plain).code, ErrorCode::DatabaseUnavailable);
     }
 
     /// Without a write-ahead log (WAL mode refused) the database file itself is synced; with

@@ -69,7 +69,10 @@ pub(super) fn transport_error(e: ClientError) -> BackendError {
 /// What a non-2xx answer means.
 pub(super) fn error_reply(status: u16, body: &[u8]) -> BackendError {
     match ReplyCode::of_body(body) {
-        Some(ReplyCode::Known(ErrorCode::DatabaseBusy | ErrorCode::DatabaseUnavailable)) => BackendError::Busy,
+        // Retried with the same idempotency key: a committed change is answered from its record.
+        Some(ReplyCode::Known(
+            ErrorCode::DatabaseBusy | ErrorCode::DatabaseUnavailable | ErrorCode::CommitUnconfirmed,
+        )) => BackendError::Busy,
         Some(code) => BackendError::Refused(Refusal::from_reply(&code)),
         // A proxy or an overloaded front without the backend's error body.
         None if status == 503 => BackendError::Busy,

@@ -45,6 +45,7 @@ fn error_codes_map_to_what_the_session_acts_on() {
     let body = |c: &str| json!({"code": c, "message": "佐藤 was here"}).to_string().into_bytes();
     assert_eq!(error_reply(503, &body("database_busy")), BackendError::Busy);
     assert_eq!(error_reply(503, &body("database_unavailable")), BackendError::Busy);
+    assert_eq!(error_reply(503, &body("commit_unconfirmed")), BackendError::Busy);
     assert_eq!(error_reply(503, b"<html>bad gateway</html>"), BackendError::Busy);
     assert_eq!(error_reply(401, &body("certificate_revoked")), BackendError::Refused(Refusal::CertificateRevoked));
     assert_eq!(
