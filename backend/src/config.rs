@@ -130,7 +130,7 @@ pub const KEYS: &[(&str, &str, &str)] = &[
     ("sweep_interval_s", "30", "how often each instance voids overdue issuances"),
     ("max_body_bytes", "65536", "largest request body (`payload_too_large` beyond)"),
     ("max_issuances_per_session", "10", "issuances allowed in one session"),
-    ("db_max_connections", "8", "database pool size"),
+    ("db_max_connections", "8", "most database connections the instance opens (at least 4): one for the group commit (two on SQLite), a quarter for the pool, the rest for the flow's own"),
     ("db_busy_timeout_ms", "5000", "wait for a locked database or a pool connection before `database_busy`"),
     ("sqlite_synchronous", "\"normal\"", "SQLite `synchronous` pragma (`off`, `normal`, `full`); paper-making writes are synced whatever it says"),
     ("credential_cache_ms", "1000", "per-instance cache of kiosk/admin credentials; revocation reaches open connections within this time, new ones at once"),
@@ -221,8 +221,8 @@ impl Config {
         if self.max_issuances_per_session < 1 {
             return bad("max_issuances_per_session", "must be at least 1");
         }
-        if self.db_max_connections == 0 {
-            return bad("db_max_connections", "must be at least 1");
+        if self.db_max_connections < 4 {
+            return bad("db_max_connections", "must be at least 4");
         }
         if !matches!(self.sqlite_synchronous.as_str(), "off" | "normal" | "full") {
             return bad("sqlite_synchronous", "must be off, normal or full");

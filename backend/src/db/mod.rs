@@ -69,8 +69,9 @@ impl Db {
             )
         };
         let connector = std::sync::Arc::new(Connector { url: url.clone(), setup: setup.clone() });
+        let (pool_size, own_size) = connection_budget(config.db_max_connections, postgres);
         let pool = AnyPoolOptions::new()
-            .max_connections(config.db_max_connections)
+            .max_connections(pool_size)
             .min_connections(0)
             .acquire_timeout(Duration::from_millis(busy.max(1)))
             .test_before_acquire(false)
@@ -96,7 +97,7 @@ impl Db {
         let own = std::sync::Arc::new(OwnConns {
             connector: own_connector,
             idle: std::sync::Mutex::new(Vec::new()),
-            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(config.db_max_connections as usize)),
+            permits: std::sync::Arc::new(tokio::sync::Semaphore::new(own_size as usize)),
             wait: Duration::from_millis(busy.max(1)),
         });
         if !postgres {
@@ -249,6 +250,17 @@ impl Db {
     }
 }
 
+/// How `db_max_connections` is shared, as `(pool, own)`: one connection for the group commit
+/// (and on SQLite one for the checkpointer), a quarter (at least one) for sqlx's pool (the
+/// console, operations, the flow's rare paths), the rest for the flow's own connections
+/// ([`OwnConns`]). Together they stay within the setting, which is what counts against
+/// PostgreSQL's `max_connections`; below 4 each gets one.
+fn connection_budget(total: u32, postgres: bool) -> (u32, u32) {
+    let reserved = if postgres { 1 } else { 2 };
+    let pool = (total / 4).max(1);
+    (pool, total.saturating_sub(pool + reserved).max(1))
+}
+
 fn configure_connection(
     conn: &mut sqlx::AnyConnection,
     sql: String,
@@ -364,6 +376,20 @@ where
 mod tests {
     use super::batch::sync_log;
     use super::*;
+
+    #[test]
+    fn the_connection_budget_stays_within_the_setting() {
+        assert_eq!(connection_budget(8, true), (2, 5));
+        assert_eq!(connection_budget(8, false), (2, 4));
+        for total in 4..=200 {
+            for postgres in [true, false] {
+                let (pool, own) = connection_budget(total, postgres);
+                let reserved = if postgres { 1 } else { 2 };
+                assert!(pool >= 1 && own >= 1, "{total}");
+                assert!(pool + own + reserved <= total, "{total} {postgres}: {pool} + {own} + {reserved}");
+            }
+        }
+    }
 
     /// A migrated SQLite database `t.db` in `dir`, with four connections.
     async fn migrated_sqlite(dir: &tempfile::TempDir) -> Db {
